@@ -1,0 +1,14 @@
+// Shared helpers: waiting for hydration, and screenshots kept in the test output.
+import { expect, type Page, type TestInfo } from "@playwright/test";
+
+/** Resolves once the WASM bundle has hydrated the page (see client::mark_hydrated). */
+export async function waitForHydration(page: Page): Promise<void> {
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+}
+
+/** Saves a full-page screenshot into this test's output directory and attaches it. */
+export async function screenshot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
+  const path = testInfo.outputPath(`${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  await testInfo.attach(name, { path, contentType: "image/png" });
+}

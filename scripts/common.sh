@@ -1,0 +1,91 @@
+# Shared by scripts/run.sh and scripts/test.sh: paths and idempotent installers.
+# Each installer checks first and returns at once when its tool is present.
+# Everything comes from Debian apt, crates.io, PyPI or npm; nothing from GitHub.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE_DIR="${CLINICAL_IMAGES_CACHE:-$HOME/.cache/clinical-images}"
+# Cargo's build output lives outside the checkout, so fresh clones (and CI) reuse it.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
+# Tools built from source get their own target dir, so app builds never evict them.
+TOOLS_TARGET_DIR="$CACHE_DIR/tools-target"
+CARGO_LEPTOS_VERSION="0.3.11"
+MINISTACK_VERSION="1.5.33"
+MINISTACK_VENV="$CACHE_DIR/ministack-$MINISTACK_VERSION"
+mkdir -p "$CACHE_DIR"
+export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# apt_install PACKAGE...: installs the Debian packages that are missing.
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+install_base() {
+  apt_install ca-certificates curl gcc g++ make pkg-config git
+  command -v npm >/dev/null || apt_install nodejs npm
+  command -v cargo >/dev/null || { echo "Rust (rustup) is required: https://rustup.rs" >&2; exit 1; }
+  rustup target list --installed | grep -qx wasm32-unknown-unknown || {
+    log "rustup: adding wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  }
+}
+
+# cargo-leptos 0.3.11's lockfile pins cargo-util-schemas 0.14.2, which needs a
+# newer rustc than 1.95. Build it from the crates.io source with 0.14.1 instead.
+install_cargo_leptos() {
+  if cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION\$"; then return 0; fi
+  log "cargo-leptos $CARGO_LEPTOS_VERSION: building from crates.io source (once per machine, ~15 min)"
+  local src="$CACHE_DIR/src/cargo-leptos-$CARGO_LEPTOS_VERSION"
+  if [ ! -f "$src/Cargo.toml" ]; then
+    mkdir -p "$CACHE_DIR/src"
+    curl -fsSL "https://static.crates.io/crates/cargo-leptos/cargo-leptos-$CARGO_LEPTOS_VERSION.crate" \
+      | tar xz -C "$CACHE_DIR/src"
+  fi
+  (
+    cd "$src"
+    rm -f rust-toolchain.toml
+    cargo update -p cargo-util-schemas --precise 0.14.1
+    CARGO_TARGET_DIR="$TOOLS_TARGET_DIR" cargo install --locked --path . --force
+  )
+}
+
+# cargo-leptos would download wasm-bindgen from GitHub; install the CLI whose
+# version matches the wasm-bindgen in Cargo.lock (pinned with = in Cargo.toml).
+install_wasm_bindgen() {
+  local want
+  want="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' "$ROOT/Cargo.lock")"
+  if wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then return 0; fi
+  log "wasm-bindgen-cli $want: building from crates.io"
+  # No --locked: the CLI's own lockfile pins a crate the registry no longer has.
+  CARGO_TARGET_DIR="$TOOLS_TARGET_DIR" cargo install wasm-bindgen-cli --version "$want" --force
+}
+
+# npm: Playwright (driving Debian's Chromium) and binaryen's wasm-opt (Debian's
+# binaryen 108 silently breaks release WASM).
+install_npm_deps() {
+  local stamp="$ROOT/end2end/node_modules/.package-lock.json"
+  if [ -f "$stamp" ] && [ "$stamp" -nt "$ROOT/end2end/package-lock.json" ]; then return 0; fi
+  log "npm: installing end2end dependencies"
+  (cd "$ROOT/end2end" && npm ci --no-audit --no-fund)
+}
+
+install_ministack() {
+  if [ -x "$MINISTACK_VENV/bin/ministack" ]; then return 0; fi
+  log "PyPI: ministack $MINISTACK_VERSION in $MINISTACK_VENV"
+  python3 -m venv "$MINISTACK_VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$MINISTACK_VENV"; }
+  "$MINISTACK_VENV/bin/pip" install -q "ministack==$MINISTACK_VERSION"
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Installs what the tests need, starts Redis and ministack (S3, AUTH=true) on
+# non-default loopback ports, runs every test, and stops what it started:
+#   1. cargo fmt --check and clippy -D warnings (ssr and hydrate);
+#   2. cargo leptos test: unit tests, store contract suites against memory,
+#      local disk, real Redis and real S3, and server integration tests;
+#   3. Playwright end-to-end in Debian's Chromium (desktop, Pixel 7, no-JS)
+#      against the built app wired to the same Redis and S3.
+source "$(dirname "$0")/common.sh"
+
+REDIS_PORT="${TEST_REDIS_PORT:-6391}"
+S3_PORT="${TEST_S3_PORT:-4599}"
+APP_PORT="${TEST_APP_PORT:-3917}"
+RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/clinical-images-test.XXXXXX")"
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$RUN_DIR"
+}
+trap cleanup EXIT
+
+# wait_for NAME COMMAND...: retries COMMAND for up to 60 s.
+wait_for() {
+  local name="$1"; shift
+  for _ in $(seq 1 120); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  echo "$name did not become ready; its log:" >&2
+  cat "$RUN_DIR/$name.log" >&2 || true
+  exit 1
+}
+
+install_base
+apt_install redis-server chromium fonts-dejavu-core
+install_cargo_leptos
+install_wasm_bindgen
+install_npm_deps
+install_ministack
+
+cd "$ROOT"
+log "lint: cargo fmt --check, clippy (ssr, hydrate)"
+cargo fmt --check
+cargo clippy --all-targets --no-default-features --features ssr -- -D warnings
+cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+log "services: redis on $REDIS_PORT, ministack (S3, AUTH=true) on $S3_PORT"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+  >"$RUN_DIR/redis.log" 2>&1 &
+PIDS+=($!)
+export TEST_S3_ACCESS_KEY="ci-test-key" TEST_S3_SECRET_KEY="ci-test-secret-$RANDOM$RANDOM"
+BIND_HOST=127.0.0.1 GATEWAY_PORT="$S3_PORT" AUTH=true SERVICES=s3 \
+  AWS_ACCESS_KEY_ID="$TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$TEST_S3_SECRET_KEY" \
+  S3_DATA_DIR="$RUN_DIR/s3" "$MINISTACK_VENV/bin/ministack" >"$RUN_DIR/ministack.log" 2>&1 &
+PIDS+=($!)
+wait_for redis redis-cli -p "$REDIS_PORT" ping
+wait_for ministack curl -fsS "http://127.0.0.1:$S3_PORT/_ministack/health"
+
+export TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+
+log "cargo leptos test"
+cargo leptos test
+
+log "cargo leptos build"
+cargo leptos build
+
+log "end-to-end: app on $APP_PORT with Redis, S3 and the ALEX sandbox"
+SITE_ROOT="$ROOT/target/site"
+LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" LEPTOS_SITE_ROOT="$SITE_ROOT" \
+  REDIS_URL="$TEST_REDIS_URL" REDIS_KEY_PREFIX="e2e-$$:" \
+  S3_BUCKET="e2e-$$" S3_ENDPOINT="$TEST_S3_ENDPOINT" S3_REGION=us-east-1 S3_FORCE_PATH_STYLE=true \
+  S3_CREATE_BUCKET=true AWS_ACCESS_KEY_ID="$TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$TEST_S3_SECRET_KEY" \
+  RUST_LOG="${RUST_LOG:-info}" \
+  "$CARGO_TARGET_DIR/debug/clinical-images" >"$RUN_DIR/app.log" 2>&1 &
+PIDS+=($!)
+wait_for app curl -fsS "http://127.0.0.1:$APP_PORT/healthz"
+
+(cd end2end && BASE_URL="http://127.0.0.1:$APP_PORT" npx playwright test) || {
+  echo "end-to-end failed; app log:" >&2
+  tail -n 80 "$RUN_DIR/app.log" >&2
+  exit 1
+}
+log "all tests passed"

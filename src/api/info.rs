@@ -1,0 +1,36 @@
+//! `/api/info` and `/api/status`: what the landing page shows.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ApiError, HealthReport};
+
+/// Facts about this instance that need no I/O.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    pub version: String,
+    /// The ALEX sandbox is mounted (embedded mode): link to its launcher.
+    pub sandbox: bool,
+    /// The development launch is allowed.
+    pub dev_launch: bool,
+}
+
+/// `POST /api/info` → [`AppInfo`].
+#[server(name = AppInfoCall, prefix = "/api", endpoint = "info", input = Json)]
+pub async fn app_info() -> Result<AppInfo, ApiError> {
+    let state = expect_context::<crate::server::state::AppState>();
+    Ok(AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        sandbox: state.sandbox_config().is_some(),
+        dev_launch: state.config.dev_launch,
+    })
+}
+
+/// `POST /api/status` → the same report as `/healthz`.
+#[server(prefix = "/api", endpoint = "status", input = Json)]
+pub async fn service_status() -> Result<HealthReport, ApiError> {
+    let state = expect_context::<crate::server::state::AppState>();
+    Ok(crate::server::health::report(&state).await)
+}

@@ -1,0 +1,16 @@
+//! Server functions: the JSON API the pages call.
+//!
+//! Each has a stable endpoint under `/api/...` (listed in the README's API
+//! table), takes and returns JSON, and stays thin: check the credential, call
+//! a service in `server`, map the error. Bodies exist only in the `ssr`
+//! build; the `hydrate` build gets a fetch stub of the same signature.
+
+mod bearer;
+mod info;
+mod mobile;
+mod session;
+
+pub use self::bearer::{BearerClient, MOBILE_TOKEN_STORAGE_KEY};
+pub use self::info::{app_info, service_status, AppInfo, AppInfoCall, ServiceStatus};
+pub use self::mobile::{validate_mobile_token, ValidateMobileToken};
+pub use self::session::{current_session, CurrentSession};

@@ -1,0 +1,27 @@
+//! `/api/medtech/session`: the desktop's view of its capture session.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::model::{ApiError, DesktopSession};
+
+/// `POST /api/medtech/session` (desktop cookie) → [`DesktopSession`].
+#[server(prefix = "/api", endpoint = "medtech/session", input = Json)]
+pub async fn current_session() -> Result<DesktopSession, ApiError> {
+    use crate::model::LaunchProblem;
+    use crate::server::{sessions, state::AppState};
+
+    let state = expect_context::<AppState>();
+    let headers: axum::http::HeaderMap = leptos_axum::extract()
+        .await
+        .map_err(|_| ApiError::Internal)?;
+    Ok(match sessions::current(&state, &headers).await? {
+        Some(record) => DesktopSession::Active(sessions::summary(&record)),
+        None if sessions::has_cookie(&headers) => DesktopSession::Missing {
+            problem: LaunchProblem::Expired,
+        },
+        None => DesktopSession::Missing {
+            problem: LaunchProblem::NotLaunched,
+        },
+    })
+}

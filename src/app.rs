@@ -1,0 +1,51 @@
+//! The root component, the HTML shell and the routes.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use crate::pages::{DesktopPage, LandingPage, MobilePage, NotFound};
+
+/// The document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en-NZ">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover" />
+                <meta name="referrer" content="no-referrer" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: the same tree renders on the server and hydrates in the browser.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Runs only in the browser, after hydration: lets tests (and people
+    // debugging) tell a live page from server-rendered HTML.
+    Effect::new(move |_| crate::client::mark_hydrated());
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/clinical-images.css" />
+        <Title text="Clinical Images" />
+        <Router>
+            <Routes fallback=NotFound>
+                // Async: the server waits for each page's data and sends whole
+                // HTML, so the first screen never depends on JavaScript.
+                <Route path=path!("/") view=LandingPage ssr=SsrMode::Async />
+                <Route path=path!("/medtech-images") view=DesktopPage ssr=SsrMode::Async />
+                <Route path=path!("/medtech-images/mobile") view=MobilePage ssr=SsrMode::Async />
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,66 @@
+//! Browser-only glue: small wrappers over web-sys.
+//!
+//! This module compiles in both builds (web-sys builds natively), but its
+//! functions are called only from effects and event handlers, which never run
+//! during server rendering. Each degrades to a no-op if there is no `window`.
+
+use crate::api::MOBILE_TOKEN_STORAGE_KEY;
+
+fn window() -> Option<web_sys::Window> {
+    web_sys::window()
+}
+
+/// Marks `<html data-hydrated="true">` once the WASM has taken over the page.
+pub fn mark_hydrated() {
+    if let Some(el) = window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+    {
+        let _ = el.set_attribute("data-hydrated", "true");
+    }
+}
+
+/// Reloads the page.
+pub fn reload() {
+    if let Some(w) = window() {
+        let _ = w.location().reload();
+    }
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    window().and_then(|w| w.session_storage().ok().flatten())
+}
+
+/// The phone's token for this tab, if it has one.
+pub fn stored_mobile_token() -> Option<String> {
+    session_storage()?
+        .get_item(MOBILE_TOKEN_STORAGE_KEY)
+        .ok()
+        .flatten()
+        .filter(|t| !t.is_empty())
+}
+
+/// Moves a `?t=` token out of the address bar into sessionStorage (so it is
+/// in neither history nor a Referer) and returns the token now in force.
+pub fn adopt_mobile_token() -> Option<String> {
+    let w = window()?;
+    let href = w.location().href().ok()?;
+    let url = web_sys::Url::new(&href).ok()?;
+    let params = url.search_params();
+    if let Some(token) = params.get("t").filter(|t| !t.is_empty()) {
+        if let Some(storage) = session_storage() {
+            let _ = storage.set_item(MOBILE_TOKEN_STORAGE_KEY, &token);
+        }
+        params.delete("t");
+        let search = String::from(params.to_string());
+        let clean = if search.is_empty() {
+            url.pathname()
+        } else {
+            format!("{}?{search}", url.pathname())
+        };
+        if let Ok(history) = w.history() {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&clean));
+        }
+    }
+    stored_mobile_token()
+}

@@ -1,0 +1,24 @@
+//! Clinical Images: clinical photo capture for New Zealand GPs, filed into
+//! Medtech Evolution through the ALEX FHIR API.
+//!
+//! One crate, two builds:
+//! - `ssr` (the server binary): [`server`] plus everything shared;
+//! - `hydrate` (the WASM bundle): the shared UI plus [`client`] glue.
+//!
+//! See `ARCHITECTURE.md` for the map of modules to responsibilities.
+
+pub mod api;
+pub mod app;
+pub mod client;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Entry point of the WASM bundle: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,86 @@
+//! The error every server function returns, in words a GP understands.
+//!
+//! Variants carry no internal detail: the server logs the cause where it
+//! maps it (see `server::api_error`), and the browser only ever sees these.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+use super::{LaunchProblem, TokenProblem};
+
+/// A failed API call, as shown to the person using the app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", content = "detail", rename_all = "camelCase")]
+pub enum ApiError {
+    /// The desktop has no usable capture session.
+    #[error("{}", .0.message())]
+    NoSession(LaunchProblem),
+    /// A phone's link cannot be used.
+    #[error("{}", .0.message())]
+    Token(TokenProblem),
+    /// The request itself was wrong (a value out of range, an unknown code).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Too many requests from this credential.
+    #[error("Too many requests. Wait a few seconds and try again.")]
+    RateLimited,
+    /// A service the app depends on is down; trying again later may work.
+    #[error("The service is temporarily unavailable. Try again in a minute.")]
+    Unavailable,
+    /// The request never reached the server, or its answer was unreadable.
+    #[error("Could not reach Clinical Images. Check the network connection and try again.")]
+    Network,
+    /// Anything else. The detail is in the server log, never here.
+    #[error(
+        "Something went wrong on our side. Try again; if it keeps happening, contact support."
+    )]
+    Internal,
+}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => ApiError::Network,
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_) => {
+                ApiError::BadRequest("The request was not understood.".into())
+            }
+            _ => ApiError::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_failures_become_plain_language() {
+        let err = ApiError::from_server_fn_error(ServerFnErrorErr::Request(
+            "TypeError: Failed to fetch at 10.0.0.3:8443".into(),
+        ));
+        assert_eq!(err, ApiError::Network);
+        assert!(!err.to_string().contains("10.0.0.3"));
+    }
+
+    #[test]
+    fn server_internals_never_reach_the_message() {
+        let err = ApiError::from_server_fn_error(ServerFnErrorErr::ServerError(
+            "redis: connection refused (os error 111)".into(),
+        ));
+        assert_eq!(err, ApiError::Internal);
+        assert!(!err.to_string().contains("redis"));
+    }
+
+    #[test]
+    fn round_trips_as_json() {
+        let err = ApiError::Token(TokenProblem::Revoked);
+        let json = serde_json::to_string(&err).unwrap();
+        assert_eq!(json, r#"{"kind":"token","detail":"revoked"}"#);
+        assert_eq!(serde_json::from_str::<ApiError>(&json).unwrap(), err);
+    }
+}

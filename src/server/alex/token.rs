@@ -1,0 +1,104 @@
+//! OAuth2 client-credentials tokens, cached and refreshed ahead of expiry.
+//!
+//! Concurrent callers share one refresh: the cache is an async mutex held for
+//! the duration of the token request, so a burst of commits triggers a single
+//! grant rather than one each.
+
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+use super::AlexError;
+
+/// Refresh this long before the token's stated expiry.
+const REFRESH_EARLY: Duration = Duration::from_secs(60);
+
+/// Where and how to ask for tokens.
+pub struct TokenSource {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub scope: String,
+}
+
+struct Cached {
+    token: SecretString,
+    refresh_at: Instant,
+}
+
+/// A client-credentials token cache.
+pub struct TokenCache {
+    source: TokenSource,
+    cached: Mutex<Option<Cached>>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: u64,
+}
+
+impl TokenCache {
+    pub fn new(source: TokenSource) -> Self {
+        Self {
+            source,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// A valid token, from cache or from one shared refresh.
+    pub async fn get(&self, http: &reqwest::Client) -> Result<SecretString, AlexError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.refresh_at) {
+            return Ok(c.token.clone());
+        }
+        let fresh = self.fetch(http).await?;
+        let token = fresh.token.clone();
+        *cached = Some(fresh);
+        Ok(token)
+    }
+
+    async fn fetch(&self, http: &reqwest::Client) -> Result<Cached, AlexError> {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.source.client_id.as_str()),
+            ("client_secret", self.source.client_secret.expose_secret()),
+            ("scope", self.source.scope.as_str()),
+        ];
+        let body = serde_urlencoded_pairs(&form);
+        let response = http
+            .post(&self.source.token_url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| AlexError::Unreachable(e.without_url().to_string()))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(AlexError::Auth {
+                status: status.as_u16(),
+            });
+        }
+        let parsed: TokenResponse = response
+            .json()
+            .await
+            .map_err(|e| AlexError::Malformed(e.without_url().to_string()))?;
+        let lifetime = Duration::from_secs(parsed.expires_in);
+        Ok(Cached {
+            token: SecretString::from(parsed.access_token),
+            refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_EARLY),
+        })
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of key/value pairs.
+fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}

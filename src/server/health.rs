@@ -1,0 +1,83 @@
+//! `/healthz`: the mode and the state of each dependency.
+//!
+//! Checks run concurrently, each bounded by a timeout, so a hung dependency
+//! makes the report slow by at most that bound rather than forever. Causes go
+//! to the log; the report carries only a short summary.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+
+use super::state::AppState;
+use crate::model::{DependencyReport, HealthReport, Mode};
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+async fn check<E: std::fmt::Display>(
+    name: &'static str,
+    backend: &str,
+    fut: impl std::future::Future<Output = Result<(), E>>,
+) -> DependencyReport {
+    let (ok, detail) = match tokio::time::timeout(CHECK_TIMEOUT, fut).await {
+        Ok(Ok(())) => (true, "reachable".to_owned()),
+        Ok(Err(e)) => {
+            tracing::warn!(dependency = name, backend, error = %e, "health check failed");
+            (false, "unreachable".to_owned())
+        }
+        Err(_) => {
+            tracing::warn!(dependency = name, backend, "health check timed out");
+            (false, "timed out".to_owned())
+        }
+    };
+    DependencyReport {
+        backend: backend.to_owned(),
+        ok,
+        detail,
+    }
+}
+
+/// Runs every check and assembles the report.
+pub async fn report(state: &AppState) -> HealthReport {
+    let (session_store, blob_store, alex) = tokio::join!(
+        check(
+            "session_store",
+            state.sessions.backend(),
+            state.sessions.ping()
+        ),
+        check("blob_store", state.blobs.backend(), state.blobs.ping()),
+        check("alex", state.alex.backend(), state.alex.ping()),
+    );
+    let embedded = [
+        session_store.backend == "memory",
+        blob_store.backend == "local-disk",
+        alex.backend == "sandbox",
+    ];
+    let mode = match embedded {
+        [true, true, true] => Mode::Embedded,
+        [false, false, false] => Mode::Production,
+        _ => Mode::Mixed,
+    };
+    let mut report = HealthReport {
+        mode,
+        status: String::new(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        session_store,
+        blob_store,
+        alex,
+    };
+    report.status = if report.is_usable() { "ok" } else { "degraded" }.to_owned();
+    report
+}
+
+/// `GET /healthz`: 200 when usable, 503 otherwise.
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
+    let report = report(&state).await;
+    let status = if report.is_usable() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(report))
+}

@@ -1,0 +1,54 @@
+//! Random identifiers and their hashes.
+//!
+//! Session ids and tokens carry 256 bits from the OS RNG. Stores keep only the
+//! SHA-256 of a credential; logs show only a short prefix of that hash.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// A new 256-bit random credential, base64url without padding (43 characters).
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    // The OS RNG failing is unrecoverable: no safe credential can be issued.
+    getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The storage key of a credential: hex SHA-256.
+pub fn hash_credential(credential: &str) -> String {
+    hex::encode(Sha256::digest(credential.as_bytes()))
+}
+
+/// A log-safe handle for a hashed credential or identifier: 12 hex characters.
+pub fn log_id(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn tokens_are_long_random_and_url_safe() {
+        let tokens: HashSet<String> = (0..1000).map(|_| random_token()).collect();
+        assert_eq!(tokens.len(), 1000);
+        for t in &tokens {
+            assert_eq!(t.len(), 43);
+            assert!(t
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        }
+    }
+
+    #[test]
+    fn hashes_are_stable_and_do_not_contain_the_credential() {
+        let h = hash_credential("abc");
+        assert_eq!(
+            h,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(log_id(&h), "ba7816bf8f01");
+    }
+}

@@ -1,0 +1,105 @@
+//! Everything that runs only on the server (feature `ssr`).
+//!
+//! - [`config`]: the typed configuration read at start-up;
+//! - [`state`]: the one [`AppState`](state::AppState) built from it;
+//! - [`router`]: `fn app(state) -> Router`, drivable without a socket;
+//! - [`stores`]: session and blob stores behind traits;
+//! - [`alex`]: the ALEX client and the embedded sandbox;
+//! - [`sessions`]: the capture-session service the API calls;
+//! - [`health`], [`security`], [`telemetry`], [`ids`]: cross-cutting pieces.
+
+pub mod alex;
+pub mod api_error;
+pub mod config;
+pub mod health;
+pub mod ids;
+pub mod launch;
+pub mod mobile;
+pub mod router;
+pub mod security;
+pub mod sessions;
+pub mod state;
+pub mod stores;
+pub mod telemetry;
+
+use std::process::ExitCode;
+
+use leptos::config::get_configuration;
+
+use self::config::Config;
+use self::state::AppState;
+
+/// Reads configuration, binds, builds the state and serves until Ctrl-C or SIGTERM.
+pub async fn run() -> ExitCode {
+    let leptos_options = match get_configuration(None) {
+        Ok(conf) => conf.leptos_options,
+        Err(e) => {
+            eprintln!("configuration error: Leptos options: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match Config::from_env(leptos_options.site_addr) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_json);
+
+    let addr = leptos_options.site_addr;
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(%addr, error = %e, "cannot listen (LEPTOS_SITE_ADDR)");
+            return ExitCode::FAILURE;
+        }
+    };
+    let state = match AppState::build(config, leptos_options, &listener).await {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::error!(error = %e, "start-up failed");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        url = %state.config.public_base_url,
+        sessions = state.sessions.backend(),
+        blobs = state.blobs.backend(),
+        alex = state.alex.backend(),
+        dev_launch = state.config.dev_launch,
+        "Clinical Images is serving"
+    );
+    let served = axum::serve(listener, router::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

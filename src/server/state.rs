@@ -1,0 +1,116 @@
+//! The one application state, built once at start-up from [`Config`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+use super::alex::{sandbox, AlexClient, AlexError, HttpAlexClient};
+use super::config::{loopback_if_unspecified, AlexTarget, BlobBackend, Config, SessionBackend};
+use super::stores::blob::{BlobStore, LocalBlobStore, S3BlobStore};
+use super::stores::session::{MemorySessionStore, RedisSessionStore, SessionStore};
+use super::stores::StoreError;
+
+/// Shared by every handler and server function (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub config: Arc<Config>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub alex: Arc<dyn AlexClient>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Start-up could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("session store: {0}")]
+    SessionStore(StoreError),
+    #[error("blob store: {0}")]
+    BlobStore(StoreError),
+    #[error("ALEX client: {0}")]
+    Alex(#[from] AlexError),
+    #[error("listener: {0}")]
+    Listener(#[from] std::io::Error),
+}
+
+impl AppState {
+    /// Connects the stores and the ALEX client. `listener` tells the embedded
+    /// sandbox's address (the app calls its own sandbox over HTTP).
+    pub async fn build(
+        config: Config,
+        leptos_options: LeptosOptions,
+        listener: &TcpListener,
+    ) -> Result<Self, StartupError> {
+        let sessions: Arc<dyn SessionStore> = match &config.sessions {
+            SessionBackend::Memory => Arc::new(MemorySessionStore::new()),
+            SessionBackend::Redis { url, key_prefix } => Arc::new(
+                RedisSessionStore::connect(url.expose_secret(), key_prefix.clone())
+                    .await
+                    .map_err(StartupError::SessionStore)?,
+            ),
+        };
+        let blobs: Arc<dyn BlobStore> = match &config.blobs {
+            BlobBackend::LocalDisk { dir } => Arc::new(
+                LocalBlobStore::open(dir)
+                    .await
+                    .map_err(StartupError::BlobStore)?,
+            ),
+            BlobBackend::S3(s3) => {
+                let store = S3BlobStore::new(s3);
+                if s3.create_bucket {
+                    store
+                        .ensure_bucket()
+                        .await
+                        .map_err(StartupError::BlobStore)?;
+                }
+                Arc::new(store)
+            }
+        };
+        let alex: Arc<dyn AlexClient> = Arc::new(match &config.alex.target {
+            AlexTarget::Sandbox => {
+                let origin = format!("http://{}", loopback_if_unspecified(listener.local_addr()?));
+                HttpAlexClient::new(
+                    &config.alex,
+                    format!("{origin}{}/FHIR", sandbox::MOUNT),
+                    format!("{origin}{}/oauth2/v2.0/token", sandbox::MOUNT),
+                    "sandbox",
+                )?
+            }
+            AlexTarget::Remote {
+                base_url,
+                token_url,
+            } => HttpAlexClient::new(
+                &config.alex,
+                base_url.as_str().trim_end_matches('/').to_owned(),
+                token_url.to_string(),
+                "alex",
+            )?,
+        });
+        Ok(Self {
+            leptos_options,
+            config: Arc::new(config),
+            sessions,
+            blobs,
+            alex,
+        })
+    }
+
+    /// The sandbox's settings, when this instance mounts it.
+    pub fn sandbox_config(&self) -> Option<sandbox::SandboxConfig> {
+        (self.config.alex.target == AlexTarget::Sandbox).then(|| sandbox::SandboxConfig {
+            client_id: self.config.alex.client_id.clone(),
+            client_secret: self.config.alex.client_secret.expose_secret().to_owned(),
+            token_lifetime: Duration::from_secs(3599),
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! Capture sessions: who the photos are for, and for how long.
+//!
+//! A session is keyed by the SHA-256 of its cookie value, so a leaked store
+//! dump cannot be replayed as cookies. Expiry is enforced by the store itself
+//! (Redis TTLs, or deadlines checked on every read in memory): a sliding idle
+//! timeout, capped by a hard maximum lifetime fixed at creation.
+
+mod memory;
+mod redis;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use self::memory::MemorySessionStore;
+pub use self::redis::RedisSessionStore;
+use super::StoreError;
+
+/// What a capture session is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub patient_id: String,
+    pub facility_id: String,
+    pub provider_id: Option<String>,
+    /// Created by the development launch rather than by Evolution.
+    pub dev_launch: bool,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds after which the session is gone, however active.
+    pub hard_expires_at: u64,
+}
+
+impl SessionRecord {
+    /// The TTL to apply now: the idle timeout, but never past the hard expiry.
+    /// `None` when the hard expiry has passed.
+    pub fn ttl_from(&self, now: u64, idle: Duration) -> Option<Duration> {
+        let left = self.hard_expires_at.checked_sub(now).filter(|s| *s > 0)?;
+        Some(idle.min(Duration::from_secs(left)))
+    }
+}
+
+/// A phone's capability for one session, stored under the token's hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Storage key of the session the token grants.
+    pub session_key: String,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// Storage for capture sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Short backend name for `/healthz`: `memory` or `redis`.
+    fn backend(&self) -> &'static str;
+
+    /// Checks the backend answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores a new session under `key` (a hash of the cookie value).
+    async fn create(
+        &self,
+        key: &str,
+        record: &SessionRecord,
+        idle: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// Loads a live session and slides its idle timeout. `None` if absent or expired.
+    async fn touch(&self, key: &str, idle: Duration) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Ends a session now.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Stores a mobile token under `key` (a hash of the token) for `ttl`.
+    async fn put_token(
+        &self,
+        key: &str,
+        record: &TokenRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// Loads a live mobile token and slides its idle timeout to `ttl`.
+    async fn touch_token(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<TokenRecord>, StoreError>;
+}
+
+/// Now, in Unix seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(hard: u64) -> SessionRecord {
+        SessionRecord {
+            patient_id: "p".into(),
+            facility_id: "f".into(),
+            provider_id: None,
+            dev_launch: false,
+            created_at: 0,
+            hard_expires_at: hard,
+        }
+    }
+
+    #[test]
+    fn idle_ttl_is_capped_by_hard_expiry() {
+        let idle = Duration::from_secs(1800);
+        assert_eq!(record(10_000).ttl_from(1_000, idle), Some(idle));
+        assert_eq!(
+            record(1_060).ttl_from(1_000, idle),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(record(1_000).ttl_from(1_000, idle), None);
+        assert_eq!(record(900).ttl_from(1_000, idle), None);
+    }
+}

@@ -1,0 +1,114 @@
+//! `/healthz` against real dependencies: the embedded defaults, the real
+//! Redis and S3 servers, and an S3 endpoint that is down.
+
+mod common;
+
+use common::{service_vars, TestApp};
+use serde_json::Value;
+
+async fn healthz(app: &TestApp) -> (u16, Value) {
+    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn embedded_mode_is_healthy_with_no_configuration() {
+    let app = TestApp::start(vec![]).await;
+    let (status, body) = healthz(&app).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["mode"], "embedded");
+    assert_eq!(body["sessionStore"]["backend"], "memory");
+    assert_eq!(body["blobStore"]["backend"], "local-disk");
+    assert_eq!(body["alex"]["backend"], "sandbox");
+    assert_eq!(
+        body["alex"]["ok"], true,
+        "the app obtains a token from its own sandbox"
+    );
+}
+
+#[tokio::test]
+async fn reports_real_redis_and_s3_as_reachable() {
+    let app = TestApp::start(service_vars()).await;
+    let (status, body) = healthz(&app).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["mode"], "mixed", "ALEX is still the sandbox");
+    assert_eq!(
+        body["sessionStore"],
+        serde_json::json!({"backend": "redis", "ok": true, "detail": "reachable"})
+    );
+    assert_eq!(
+        body["blobStore"],
+        serde_json::json!({"backend": "s3", "ok": true, "detail": "reachable"})
+    );
+}
+
+#[tokio::test]
+async fn a_missing_bucket_makes_it_503_without_leaking_the_cause() {
+    let mut vars = service_vars();
+    // Point at a bucket that does not exist, and do not create it.
+    for (k, v) in vars.iter_mut() {
+        match k.as_str() {
+            "S3_CREATE_BUCKET" => *v = "false".into(),
+            "S3_BUCKET" => *v = common::unique("absent").to_lowercase(),
+            _ => {}
+        }
+    }
+    let app = TestApp::start(vars).await;
+    let (status, body) = healthz(&app).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["blobStore"]["ok"], false);
+    assert_eq!(body["blobStore"]["detail"], "unreachable");
+    assert_eq!(body["sessionStore"]["ok"], true);
+}
+
+fn remote_alex_vars(sandbox: &TestApp, secret: &str) -> Vec<(String, String)> {
+    [
+        (
+            "ALEX_BASE_URL",
+            format!("{}/alex-sandbox/FHIR", sandbox.base),
+        ),
+        (
+            "ALEX_TOKEN_URL",
+            format!("{}/alex-sandbox/oauth2/v2.0/token", sandbox.base),
+        ),
+        ("ALEX_CLIENT_ID", "sandbox-client".to_owned()),
+        ("ALEX_CLIENT_SECRET", secret.to_owned()),
+        ("ALEX_SCOPE", "api://sandbox/.default".to_owned()),
+        ("ALEX_FACILITY_ID", "F2N060-E".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+#[tokio::test]
+async fn remote_alex_is_checked_with_a_real_token_grant() {
+    // One app's sandbox stands in for Medtech; a second app is configured
+    // against it exactly as it would be against ALEX UAT.
+    let alex = TestApp::start(vec![]).await;
+
+    let good = TestApp::start(remote_alex_vars(&alex, "sandbox-secret")).await;
+    let (status, body) = healthz(&good).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["alex"],
+        serde_json::json!({"backend": "alex", "ok": true, "detail": "reachable"})
+    );
+
+    let bad = TestApp::start(remote_alex_vars(&alex, "wrong-secret")).await;
+    let (status, body) = healthz(&bad).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["alex"]["ok"], false);
+    assert!(!body.to_string().contains("wrong-secret"));
+}
+
+#[tokio::test]
+async fn unreachable_redis_fails_start_up_with_a_clear_error() {
+    let err = TestApp::try_start(vec![("REDIS_URL".into(), "redis://127.0.0.1:1/0".into())])
+        .await
+        .err()
+        .expect("start-up must fail");
+    assert!(err.contains("session store"), "{err}");
+}
