@@ -21,10 +21,7 @@ async fn embedded_mode_is_healthy_with_no_configuration() {
     assert_eq!(body["sessionStore"]["backend"], "memory");
     assert_eq!(body["blobStore"]["backend"], "local-disk");
     assert_eq!(body["alex"]["backend"], "sandbox");
-    assert_eq!(
-        body["alex"]["ok"], true,
-        "the app obtains a token from its own sandbox"
-    );
+    assert_eq!(body["alex"]["ok"], true, "the app obtains a token from its own sandbox");
 }
 
 #[tokio::test]
@@ -37,10 +34,7 @@ async fn reports_real_redis_and_s3_as_reachable() {
         body["sessionStore"],
         serde_json::json!({"backend": "redis", "ok": true, "detail": "reachable"})
     );
-    assert_eq!(
-        body["blobStore"],
-        serde_json::json!({"backend": "s3", "ok": true, "detail": "reachable"})
-    );
+    assert_eq!(body["blobStore"], serde_json::json!({"backend": "s3", "ok": true, "detail": "reachable"}));
 }
 
 #[tokio::test]
@@ -65,14 +59,8 @@ async fn a_missing_bucket_makes_it_503_without_leaking_the_cause() {
 
 fn remote_alex_vars(sandbox: &TestApp, secret: &str) -> Vec<(String, String)> {
     [
-        (
-            "ALEX_BASE_URL",
-            format!("{}/alex-sandbox/FHIR", sandbox.base),
-        ),
-        (
-            "ALEX_TOKEN_URL",
-            format!("{}/alex-sandbox/oauth2/v2.0/token", sandbox.base),
-        ),
+        ("ALEX_BASE_URL", format!("{}/alex-sandbox/FHIR", sandbox.base)),
+        ("ALEX_TOKEN_URL", format!("{}/alex-sandbox/oauth2/v2.0/token", sandbox.base)),
         ("ALEX_CLIENT_ID", "sandbox-client".to_owned()),
         ("ALEX_CLIENT_SECRET", secret.to_owned()),
         ("ALEX_SCOPE", "api://sandbox/.default".to_owned()),
@@ -92,10 +80,7 @@ async fn remote_alex_is_checked_with_a_real_token_grant() {
     let good = TestApp::start(remote_alex_vars(&alex, "sandbox-secret")).await;
     let (status, body) = healthz(&good).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body["alex"],
-        serde_json::json!({"backend": "alex", "ok": true, "detail": "reachable"})
-    );
+    assert_eq!(body["alex"], serde_json::json!({"backend": "alex", "ok": true, "detail": "reachable"}));
 
     let bad = TestApp::start(remote_alex_vars(&alex, "wrong-secret")).await;
     let (status, body) = healthz(&bad).await;

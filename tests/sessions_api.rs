@@ -13,18 +13,14 @@ const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";
 async fn dev_launch(app: &TestApp) -> String {
     let res = app
         .http
-        .get(app.url(&format!(
-            "/medtech-images?patientId={PATIENT}&facilityId=F2N060-E"
-        )))
+        .get(app.url(&format!("/medtech-images?patientId={PATIENT}&facilityId=F2N060-E")))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 303);
     assert_eq!(res.headers()["location"], "/medtech-images");
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
-    );
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"));
     cookie.split(';').next().unwrap().to_owned()
 }
 
@@ -52,12 +48,7 @@ async fn dev_launch_creates_a_session_the_desktop_can_see() {
 
     let (_, body) = call(&app, "/api/medtech/session", None).await;
     assert_eq!(body, json!({"state": "missing", "problem": "notLaunched"}));
-    let (_, body) = call(
-        &app,
-        "/api/medtech/session",
-        Some(("cookie", "ci_session=forged")),
-    )
-    .await;
+    let (_, body) = call(&app, "/api/medtech/session", Some(("cookie", "ci_session=forged"))).await;
     assert_eq!(body, json!({"state": "missing", "problem": "expired"}));
 }
 
@@ -66,12 +57,7 @@ async fn dev_launch_is_refused_when_disabled() {
     let mut vars = service_vars();
     vars.push(("DEV_LAUNCH".into(), "false".into()));
     let app = TestApp::start(vars).await;
-    let res = app
-        .http
-        .get(app.url(&format!("/medtech-images?patientId={PATIENT}")))
-        .send()
-        .await
-        .unwrap();
+    let res = app.http.get(app.url(&format!("/medtech-images?patientId={PATIENT}"))).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 403);
     assert!(res.headers().get("set-cookie").is_none());
 }
@@ -79,12 +65,7 @@ async fn dev_launch_is_refused_when_disabled() {
 #[tokio::test]
 async fn dev_launch_rejects_malformed_ids() {
     let app = TestApp::start(vec![]).await;
-    let res = app
-        .http
-        .get(app.url("/medtech-images?patientId=%3Cscript%3E"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.http.get(app.url("/medtech-images?patientId=%3Cscript%3E")).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 400);
 }
 
@@ -94,35 +75,19 @@ async fn phone_tokens_are_checked_by_hash_and_see_only_a_masked_banner() {
     let cookie = dev_launch(&app).await;
     let session_key = hash_credential(cookie.trim_start_matches("ci_session="));
     let token = random_token();
-    let record = TokenRecord {
-        session_key,
-        created_at: unix_now(),
-    };
+    let record = TokenRecord { session_key, created_at: unix_now(), revoked: false };
     let ttl = app.state.config.session.mobile_token_ttl;
-    app.state
-        .sessions
-        .put_token(&hash_credential(&token), &record, ttl)
-        .await
-        .unwrap();
+    app.state.sessions.put_token(&hash_credential(&token), &record, ttl).await.unwrap();
 
     let bearer = format!("Bearer {token}");
-    let (status, body) = call(
-        &app,
-        "/api/medtech/session/token",
-        Some(("authorization", &bearer)),
-    )
-    .await;
+    let (status, body) = call(&app, "/api/medtech/session/token", Some(("authorization", &bearer))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["valid"], true);
     assert_eq!(body["patientBanner"], "Patient ···08b · F2N060-E");
     assert!(!body.to_string().contains(PATIENT));
 
-    let (status, body) = call(
-        &app,
-        "/api/medtech/session/token",
-        Some(("authorization", "Bearer someone-elses")),
-    )
-    .await;
+    let (status, body) =
+        call(&app, "/api/medtech/session/token", Some(("authorization", "Bearer someone-elses"))).await;
     assert_eq!(status, 401);
     assert_eq!(body, json!({"kind": "token", "detail": "notFound"}));
 
@@ -131,39 +96,20 @@ async fn phone_tokens_are_checked_by_hash_and_see_only_a_masked_banner() {
     assert_eq!(body, json!({"kind": "token", "detail": "missing"}));
 
     // The token is useless once its session is gone.
-    app.state
-        .sessions
-        .delete(&record.session_key)
-        .await
-        .unwrap();
-    let (_, body) = call(
-        &app,
-        "/api/medtech/session/token",
-        Some(("authorization", &bearer)),
-    )
-    .await;
+    app.state.sessions.delete(&record.session_key).await.unwrap();
+    let (_, body) = call(&app, "/api/medtech/session/token", Some(("authorization", &bearer))).await;
     assert_eq!(body, json!({"kind": "token", "detail": "expired"}));
 }
 
 #[tokio::test]
 async fn responses_carry_security_headers() {
-    let app = TestApp::start(vec![(
-        "FRAME_ANCESTORS".into(),
-        "https://evolution.example".into(),
-    )])
-    .await;
+    let app = TestApp::start(vec![("FRAME_ANCESTORS".into(), "https://evolution.example".into())]).await;
     let res = app.http.get(app.url("/")).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 200);
     let h = res.headers();
     let csp = h["content-security-policy"].to_str().unwrap();
-    assert!(
-        csp.contains("frame-ancestors https://evolution.example"),
-        "{csp}"
-    );
-    assert!(
-        csp.contains("'wasm-unsafe-eval'") && !csp.contains("'unsafe-eval'"),
-        "{csp}"
-    );
+    assert!(csp.contains("frame-ancestors https://evolution.example"), "{csp}");
+    assert!(csp.contains("'wasm-unsafe-eval'") && !csp.contains("'unsafe-eval'"), "{csp}");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["referrer-policy"], "no-referrer");
 }

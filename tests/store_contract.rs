@@ -5,10 +5,12 @@ mod common;
 
 use std::time::Duration;
 
+use clinical_images::model::{ImageMetadata, ImageSource, ImageStatus};
 use clinical_images::server::config::S3Config;
 use clinical_images::server::stores::blob::{BlobStore, LocalBlobStore, S3BlobStore};
 use clinical_images::server::stores::session::{
-    unix_now, MemorySessionStore, RedisSessionStore, SessionRecord, SessionStore, TokenRecord,
+    unix_now, ImageRecord, MemorySessionStore, RedisSessionStore, Reserve, SessionRecord, SessionStore,
+    TokenRecord,
 };
 
 const LONG: Duration = Duration::from_secs(600);
@@ -48,67 +50,90 @@ async fn session_contract(store: &dyn SessionStore) {
     let idle = Duration::from_millis(700);
     store.create("key-idle", &record(3600), idle).await.unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(
-        store.touch("key-idle", idle).await.unwrap().is_some(),
-        "alive within idle"
-    );
+    assert!(store.touch("key-idle", idle).await.unwrap().is_some(), "alive within idle");
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(
-        store.touch("key-idle", idle).await.unwrap().is_some(),
-        "touch slid the deadline"
-    );
+    assert!(store.touch("key-idle", idle).await.unwrap().is_some(), "touch slid the deadline");
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert_eq!(
-        store.touch("key-idle", idle).await.unwrap(),
-        None,
-        "gone after idle"
-    );
+    assert_eq!(store.touch("key-idle", idle).await.unwrap(), None, "gone after idle");
 
     // The hard expiry caps the idle timeout.
     store.create("key-hard", &record(1), LONG).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(
-        store.touch("key-hard", LONG).await.unwrap(),
-        None,
-        "gone after hard expiry"
-    );
+    assert_eq!(store.touch("key-hard", LONG).await.unwrap(), None, "gone after hard expiry");
 
     // Mobile tokens: stored, slid, expired.
-    let token = TokenRecord {
-        session_key: "key-s".into(),
-        created_at: unix_now(),
-    };
-    store
-        .put_token("tok-1", &token, Duration::from_millis(700))
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .touch_token("tok-1", Duration::from_millis(700))
-            .await
-            .unwrap(),
-        Some(token)
-    );
+    let token = TokenRecord { session_key: "key-s".into(), created_at: unix_now(), revoked: false };
+    store.put_token("tok-1", &token, Duration::from_millis(700)).await.unwrap();
+    assert_eq!(store.touch_token("tok-1", Duration::from_millis(700)).await.unwrap(), Some(token));
     assert_eq!(store.touch_token("tok-2", LONG).await.unwrap(), None);
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert_eq!(
-        store.touch_token("tok-1", LONG).await.unwrap(),
-        None,
-        "token gone after its TTL"
-    );
+    assert_eq!(store.touch_token("tok-1", LONG).await.unwrap(), None, "token gone after its TTL");
+}
+
+fn image(id: &str, created_at: u64) -> ImageRecord {
+    ImageRecord {
+        image_id: id.into(),
+        source: ImageSource::Desktop,
+        uploader: None,
+        content_type: "image/jpeg".into(),
+        size: 10,
+        width: None,
+        height: None,
+        created_at,
+        uploaded_at: None,
+        metadata: ImageMetadata::default(),
+        status: ImageStatus::Uploaded,
+        blob_key: format!("s/{id}"),
+    }
+}
+
+async fn image_contract(store: &dyn SessionStore) {
+    // The current token swaps atomically and returns the previous one.
+    assert_eq!(store.swap_current_token("sess", "t1", LONG).await.unwrap(), None);
+    assert_eq!(store.swap_current_token("sess", "t2", LONG).await.unwrap(), Some("t1".into()));
+
+    // Reservations stop at the limit; order is oldest first.
+    for (i, id) in ["b", "a", "c"].iter().enumerate() {
+        let r = store.reserve_image("sess", &image(id, 100 + i as u64), 3, LONG).await.unwrap();
+        assert_eq!(r, Reserve::Reserved);
+    }
+    assert_eq!(store.reserve_image("sess", &image("d", 200), 3, LONG).await.unwrap(), Reserve::LimitReached);
+    let ids: Vec<String> = store.images("sess").await.unwrap().into_iter().map(|r| r.image_id).collect();
+    assert_eq!(ids, ["b", "a", "c"]);
+    assert!(store.images("other-sess").await.unwrap().is_empty());
+    assert!(store.image("other-sess", "a").await.unwrap().is_none());
+
+    // Compare-and-set: a stale writer loses.
+    let current = store.image("sess", "a").await.unwrap().unwrap();
+    let first = ImageRecord { width: Some(1), ..current.clone() };
+    let stale = ImageRecord { width: Some(2), ..current.clone() };
+    assert!(store.replace_image("sess", &current, &first).await.unwrap());
+    assert!(!store.replace_image("sess", &current, &stale).await.unwrap());
+    assert_eq!(store.image("sess", "a").await.unwrap().unwrap().width, Some(1));
+
+    assert!(store.remove_image("sess", "a").await.unwrap());
+    assert!(!store.remove_image("sess", "a").await.unwrap());
+    assert_eq!(store.images("sess").await.unwrap().len(), 2);
+
+    // Twenty concurrent reservations against a limit of 20 all land, once.
+    let records: Vec<ImageRecord> = (0..21).map(|i| image(&format!("p{i}"), i)).collect();
+    let results =
+        futures::future::join_all(records.iter().map(|r| store.reserve_image("par", r, 20, LONG))).await;
+    let reserved = results.iter().filter(|r| matches!(r, Ok(Reserve::Reserved))).count();
+    assert_eq!(reserved, 20);
+    assert_eq!(store.images("par").await.unwrap().len(), 20);
 }
 
 #[tokio::test]
 async fn memory_session_store_meets_the_contract() {
     session_contract(&MemorySessionStore::new()).await;
+    image_contract(&MemorySessionStore::new()).await;
 }
 
 #[tokio::test]
 async fn redis_session_store_meets_the_contract() {
     let prefix = format!("{}:", common::unique("contract"));
-    let store = RedisSessionStore::connect(&common::redis_url(), prefix)
-        .await
-        .unwrap();
+    let store = RedisSessionStore::connect(&common::redis_url(), prefix).await.unwrap();
     session_contract(&store).await;
 }
 
@@ -116,59 +141,31 @@ async fn redis_session_store_meets_the_contract() {
 async fn redis_keys_stay_under_their_prefix() {
     let url = common::redis_url();
     let prefix = format!("{}:", common::unique("prefix"));
-    let store = RedisSessionStore::connect(&url, prefix.clone())
-        .await
-        .unwrap();
+    let store = RedisSessionStore::connect(&url, prefix.clone()).await.unwrap();
     store.create("k", &record(3600), LONG).await.unwrap();
-    let mut conn = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let mut conn = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await.unwrap();
     assert_eq!(keys, vec![format!("{prefix}session:k")]);
-    let ttl: i64 = redis::cmd("PTTL")
-        .arg(&keys[0])
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert!(
-        ttl > 0 && ttl <= 600_000,
-        "Redis holds the TTL itself: {ttl}"
-    );
+    let ttl: i64 = redis::cmd("PTTL").arg(&keys[0]).query_async(&mut conn).await.unwrap();
+    assert!(ttl > 0 && ttl <= 600_000, "Redis holds the TTL itself: {ttl}");
 }
 
 async fn blob_contract(store: &dyn BlobStore) {
     store.ping().await.expect("ping");
 
     let jpeg = std::iter::repeat_n(0xABu8, 2 * 1024 * 1024 + 7).collect::<Vec<_>>();
-    store
-        .put("s1/img-1", "image/jpeg", jpeg.clone())
-        .await
-        .unwrap();
+    store.put("s1/img-1", "image/jpeg", jpeg.clone()).await.unwrap();
     let meta = store.head("s1/img-1").await.unwrap().expect("head");
-    assert_eq!(
-        (meta.size, meta.content_type.as_str()),
-        (jpeg.len() as u64, "image/jpeg")
-    );
+    assert_eq!((meta.size, meta.content_type.as_str()), (jpeg.len() as u64, "image/jpeg"));
     let (meta, bytes) = store.get("s1/img-1").await.unwrap().expect("get");
     assert_eq!(meta.size, jpeg.len() as u64);
     assert!(bytes == jpeg, "bytes round-trip");
 
     // Overwrite replaces bytes and type.
-    store
-        .put("s1/img-1", "image/png", b"png".to_vec())
-        .await
-        .unwrap();
+    store.put("s1/img-1", "image/png", b"png".to_vec()).await.unwrap();
     let (meta, bytes) = store.get("s1/img-1").await.unwrap().unwrap();
-    assert_eq!(
-        (meta.content_type.as_str(), bytes.as_slice()),
-        ("image/png", &b"png"[..])
-    );
+    assert_eq!((meta.content_type.as_str(), bytes.as_slice()), ("image/png", &b"png"[..]));
 
     // Missing blobs are None, deleting them is fine, and delete removes.
     assert!(store.get("s1/none").await.unwrap().is_none());
@@ -179,17 +176,16 @@ async fn blob_contract(store: &dyn BlobStore) {
 
     // Keys that could escape their prefix are refused outright.
     for bad in ["../etc/passwd", "/abs", "a//b"] {
-        assert!(
-            store.put(bad, "image/jpeg", vec![1]).await.is_err(),
-            "{bad}"
-        );
+        assert!(store.put(bad, "image/jpeg", vec![1]).await.is_err(), "{bad}");
     }
 }
 
 #[tokio::test]
 async fn local_disk_blob_store_meets_the_contract() {
     let dir = std::env::temp_dir().join(common::unique("blobs"));
-    let store = LocalBlobStore::open(&dir).await.unwrap();
+    let signer =
+        std::sync::Arc::new(clinical_images::server::signed_url::UrlSigner::new("http://127.0.0.1:1"));
+    let store = LocalBlobStore::open(&dir, signer).await.unwrap();
     blob_contract(&store).await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -26,12 +26,9 @@ where
     type Request = BrowserRequest;
     type Response = BrowserResponse;
 
-    fn send(
-        req: Self::Request,
-    ) -> impl std::future::Future<Output = Result<Self::Response, E>> + Send {
+    fn send(req: Self::Request) -> impl std::future::Future<Output = Result<Self::Response, E>> + Send {
         if let Some(token) = crate::client::stored_mobile_token() {
-            req.headers()
-                .append("Authorization", &format!("Bearer {token}"));
+            req.headers().append("Authorization", &format!("Bearer {token}"));
         }
         <BrowserClient as Client<E, IS, OS>>::send(req)
     }
@@ -41,10 +38,7 @@ where
         path: &str,
     ) -> impl std::future::Future<
         Output = Result<
-            (
-                impl Stream<Item = Result<Bytes, Bytes>> + Send + 'static,
-                impl Sink<Bytes> + Send + 'static,
-            ),
+            (impl Stream<Item = Result<Bytes, Bytes>> + Send + 'static, impl Sink<Bytes> + Send + 'static),
             E,
         >,
     > + Send {

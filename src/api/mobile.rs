@@ -1,21 +1,27 @@
-//! `/api/medtech/session/token`: a phone checks its QR-code link.
+//! Phone links: minting a QR code (desktop) and checking one (phone).
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
 use super::BearerClient;
-use crate::model::{ApiError, MobileLink};
+use crate::model::{ApiError, MobileGrant, MobileLink};
+
+/// `POST /api/medtech/session/mobile-token` (desktop cookie) → [`MobileGrant`].
+/// Revokes the previous token.
+#[server(prefix = "/api", endpoint = "medtech/session/mobile-token", input = Json)]
+pub async fn create_mobile_token() -> Result<MobileGrant, ApiError> {
+    use crate::server::{auth, mobile, state::AppState};
+
+    let state = expect_context::<AppState>();
+    let access = auth::desktop(&state, &auth::request_headers().await?).await?;
+    mobile::mint(&state, &access).await
+}
 
 /// `POST /api/medtech/session/token` (`Authorization: Bearer <token>`) → [`MobileLink`].
 #[server(prefix = "/api", endpoint = "medtech/session/token", input = Json, client = BearerClient)]
 pub async fn validate_mobile_token() -> Result<MobileLink, ApiError> {
-    use crate::server::{api_error::reject, mobile, state::AppState};
+    use crate::server::{auth, mobile, state::AppState};
 
     let state = expect_context::<AppState>();
-    let headers: axum::http::HeaderMap = leptos_axum::extract()
-        .await
-        .map_err(|_| ApiError::Internal)?;
-    mobile::validate(&state, &headers)
-        .await?
-        .map_err(|problem| reject(ApiError::Token(problem)))
+    mobile::validate(&state, &auth::request_headers().await?).await
 }

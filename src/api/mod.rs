@@ -6,11 +6,16 @@
 //! build; the `hydrate` build gets a fetch stub of the same signature.
 
 mod bearer;
+mod images;
 mod info;
 mod mobile;
 mod session;
 
 pub use self::bearer::{BearerClient, MOBILE_TOKEN_STORAGE_KEY};
+pub use self::images::{
+    delete_image, list_images, presign_upload, register_image, update_image_metadata, DeleteImage,
+    ListImages, PresignUpload, RegisterImage, UpdateImageMetadata,
+};
 pub use self::info::{app_info, service_status, AppInfo, AppInfoCall, ServiceStatus};
-pub use self::mobile::{validate_mobile_token, ValidateMobileToken};
+pub use self::mobile::{create_mobile_token, validate_mobile_token, CreateMobileToken, ValidateMobileToken};
 pub use self::session::{current_session, CurrentSession};

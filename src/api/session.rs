@@ -12,16 +12,10 @@ pub async fn current_session() -> Result<DesktopSession, ApiError> {
     use crate::server::{sessions, state::AppState};
 
     let state = expect_context::<AppState>();
-    let headers: axum::http::HeaderMap = leptos_axum::extract()
-        .await
-        .map_err(|_| ApiError::Internal)?;
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await.map_err(|_| ApiError::Internal)?;
     Ok(match sessions::current(&state, &headers).await? {
         Some(record) => DesktopSession::Active(sessions::summary(&record)),
-        None if sessions::has_cookie(&headers) => DesktopSession::Missing {
-            problem: LaunchProblem::Expired,
-        },
-        None => DesktopSession::Missing {
-            problem: LaunchProblem::NotLaunched,
-        },
+        None if sessions::has_cookie(&headers) => DesktopSession::Missing { problem: LaunchProblem::Expired },
+        None => DesktopSession::Missing { problem: LaunchProblem::NotLaunched },
     })
 }

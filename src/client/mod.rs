@@ -12,10 +12,7 @@ fn window() -> Option<web_sys::Window> {
 
 /// Marks `<html data-hydrated="true">` once the WASM has taken over the page.
 pub fn mark_hydrated() {
-    if let Some(el) = window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.document_element())
-    {
+    if let Some(el) = window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
         let _ = el.set_attribute("data-hydrated", "true");
     }
 }
@@ -33,11 +30,7 @@ fn session_storage() -> Option<web_sys::Storage> {
 
 /// The phone's token for this tab, if it has one.
 pub fn stored_mobile_token() -> Option<String> {
-    session_storage()?
-        .get_item(MOBILE_TOKEN_STORAGE_KEY)
-        .ok()
-        .flatten()
-        .filter(|t| !t.is_empty())
+    session_storage()?.get_item(MOBILE_TOKEN_STORAGE_KEY).ok().flatten().filter(|t| !t.is_empty())
 }
 
 /// Moves a `?t=` token out of the address bar into sessionStorage (so it is
@@ -53,11 +46,7 @@ pub fn adopt_mobile_token() -> Option<String> {
         }
         params.delete("t");
         let search = String::from(params.to_string());
-        let clean = if search.is_empty() {
-            url.pathname()
-        } else {
-            format!("{}?{search}", url.pathname())
-        };
+        let clean = if search.is_empty() { url.pathname() } else { format!("{}?{search}", url.pathname()) };
         if let Ok(history) = w.history() {
             let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&clean));
         }

@@ -9,6 +9,39 @@ use serde::{Deserialize, Serialize};
 
 use super::{LaunchProblem, TokenProblem};
 
+/// Why an upload was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UploadProblem {
+    /// Not JPEG, PNG, WebP, HEIC or HEIF.
+    UnsupportedType,
+    /// Empty, or over the size limit.
+    TooLarge,
+    /// The session holds its maximum number of photos.
+    TooManyImages,
+    /// The bytes are not the image they claim to be.
+    NotAnImage,
+    /// Nothing (or not all of it) arrived at the upload URL.
+    Incomplete,
+}
+
+impl UploadProblem {
+    /// The sentence shown to the GP.
+    pub fn message(self) -> &'static str {
+        match self {
+            UploadProblem::UnsupportedType => {
+                "This file type is not supported. Use a JPEG, PNG, WebP or HEIC photo."
+            }
+            UploadProblem::TooLarge => "This photo is empty or too large to upload.",
+            UploadProblem::TooManyImages => {
+                "This session already holds the maximum number of photos. Commit or remove some first."
+            }
+            UploadProblem::NotAnImage => "This file is not a readable photo, so it was discarded.",
+            UploadProblem::Incomplete => "The upload did not finish. Try sending the photo again.",
+        }
+    }
+}
+
 /// A failed API call, as shown to the person using the app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", content = "detail", rename_all = "camelCase")]
@@ -22,6 +55,15 @@ pub enum ApiError {
     /// The request itself was wrong (a value out of range, an unknown code).
     #[error("{0}")]
     BadRequest(String),
+    /// An upload was refused, for the reason given.
+    #[error("{}", .0.message())]
+    Upload(UploadProblem),
+    /// The credential is valid but does not allow this action.
+    #[error("This link or session is not allowed to do that.")]
+    Forbidden,
+    /// The image (or other item) is not in this session.
+    #[error("That photo is no longer in this session. Refresh to see the current list.")]
+    NotFound,
     /// Too many requests from this credential.
     #[error("Too many requests. Wait a few seconds and try again.")]
     RateLimited,
@@ -32,9 +74,7 @@ pub enum ApiError {
     #[error("Could not reach Clinical Images. Check the network connection and try again.")]
     Network,
     /// Anything else. The detail is in the server log, never here.
-    #[error(
-        "Something went wrong on our side. Try again; if it keeps happening, contact support."
-    )]
+    #[error("Something went wrong on our side. Try again; if it keeps happening, contact support.")]
     Internal,
 }
 

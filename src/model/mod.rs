@@ -2,10 +2,17 @@
 //!
 //! Nothing here does I/O; everything serialises with serde.
 
+mod body_sites;
 mod error;
 mod health;
+mod image;
 mod session;
 
-pub use error::ApiError;
+pub use body_sites::{body_site, body_sites, BodySite};
+pub use error::{ApiError, UploadProblem};
 pub use health::{DependencyReport, HealthReport, Mode};
+pub use image::{
+    ImageInfo, ImageKind, ImageMetadata, ImageSource, ImageStatus, ImageView, Laterality, MobileGrant,
+    SessionEvent, UploadRequest, UploadTicket, DESCRIPTION_MAX_CHARS,
+};
 pub use session::{DesktopSession, LaunchProblem, MobileLink, SessionSummary, TokenProblem};

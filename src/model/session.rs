@@ -23,9 +23,7 @@ impl LaunchProblem {
             LaunchProblem::NotLaunched => {
                 "This page was opened directly, so it does not know which patient the photos are for."
             }
-            LaunchProblem::Expired => {
-                "Your capture session has ended because it was idle or open too long."
-            }
+            LaunchProblem::Expired => "Your capture session has ended because it was idle or open too long.",
             LaunchProblem::NoPatient => "No patient was open in Medtech Evolution at launch.",
             LaunchProblem::InvalidLaunch => {
                 "The launch link from Medtech Evolution was not valid or had already been used."

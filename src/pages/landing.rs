@@ -99,11 +99,7 @@ fn StatusPanel() -> impl IntoView {
 #[component]
 fn StatusReport(report: HealthReport) -> impl IntoView {
     let row = |name: &'static str, dep: DependencyReport| {
-        let class = if dep.ok {
-            "dep dep--ok"
-        } else {
-            "dep dep--down"
-        };
+        let class = if dep.ok { "dep dep--ok" } else { "dep dep--down" };
         view! {
             <li class=class>
                 <span class="dep__name">{name}</span>

@@ -9,7 +9,7 @@ use leptos_axum::ResponseOptions;
 
 use super::alex::AlexError;
 use super::stores::StoreError;
-use crate::model::ApiError;
+use crate::model::{ApiError, UploadProblem};
 
 /// The HTTP status each error is sent with.
 pub fn status_of(err: &ApiError) -> StatusCode {
@@ -17,6 +17,12 @@ pub fn status_of(err: &ApiError) -> StatusCode {
         ApiError::NoSession(_) => StatusCode::UNAUTHORIZED,
         ApiError::Token(_) => StatusCode::UNAUTHORIZED,
         ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        ApiError::Upload(UploadProblem::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+        ApiError::Upload(UploadProblem::UnsupportedType) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ApiError::Upload(UploadProblem::TooManyImages) => StatusCode::CONFLICT,
+        ApiError::Upload(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ApiError::Forbidden => StatusCode::FORBIDDEN,
+        ApiError::NotFound => StatusCode::NOT_FOUND,
         ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Network | ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -54,9 +60,7 @@ mod tests {
 
     #[test]
     fn store_failures_hide_their_cause() {
-        let err = ApiError::from(StoreError::Unavailable(
-            "redis://:pw@10.1.1.1 refused".into(),
-        ));
+        let err = ApiError::from(StoreError::Unavailable("redis://:pw@10.1.1.1 refused".into()));
         assert_eq!(err, ApiError::Unavailable);
         assert!(!err.to_string().contains("10.1.1.1"));
         assert_eq!(status_of(&err), StatusCode::SERVICE_UNAVAILABLE);

@@ -20,10 +20,7 @@ const DEFAULTS_TOML: &str = include_str!("../../Leptos.toml");
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{var} is required when {because}")]
-    Missing {
-        var: &'static str,
-        because: &'static str,
-    },
+    Missing { var: &'static str, because: &'static str },
     #[error("{var} is invalid: {reason}")]
     Invalid { var: &'static str, reason: String },
     #[error("Leptos.toml defaults are invalid: {0}")]
@@ -66,6 +63,8 @@ pub struct UploadConfig {
     pub url_ttl: Duration,
     /// `UPLOAD_MAX_BYTES`
     pub max_bytes: u64,
+    /// `MAX_IMAGES_PER_SESSION`
+    pub max_images_per_session: usize,
 }
 
 /// Where capture sessions live.
@@ -74,10 +73,7 @@ pub enum SessionBackend {
     /// `REDIS_URL` unset: process memory (embedded mode, one instance only).
     Memory,
     /// `REDIS_URL` set. `REDIS_KEY_PREFIX` namespaces every key.
-    Redis {
-        url: SecretString,
-        key_prefix: String,
-    },
+    Redis { url: SecretString, key_prefix: String },
 }
 
 /// Where image blobs live.
@@ -178,6 +174,7 @@ struct SessionDefaults {
 struct UploadDefaults {
     url_ttl_secs: u64,
     max_bytes: u64,
+    max_images_per_session: u64,
 }
 
 #[derive(Deserialize)]
@@ -198,9 +195,7 @@ struct Vars<F: Fn(&str) -> Option<String>>(F);
 
 impl<F: Fn(&str) -> Option<String>> Vars<F> {
     fn get(&self, var: &'static str) -> Option<String> {
-        (self.0)(var)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+        (self.0)(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
     fn required(&self, var: &'static str, because: &'static str) -> Result<String, ConfigError> {
@@ -212,10 +207,9 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             None => Ok(default),
             Some("1" | "true" | "yes" | "on") => Ok(true),
             Some("0" | "false" | "no" | "off") => Ok(false),
-            Some(other) => Err(ConfigError::Invalid {
-                var,
-                reason: format!("expected true or false, got {other:?}"),
-            }),
+            Some(other) => {
+                Err(ConfigError::Invalid { var, reason: format!("expected true or false, got {other:?}") })
+            }
         }
     }
 
@@ -231,10 +225,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
 
     fn secs_or(&self, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
         match self.u64_or(var, default)? {
-            0 => Err(ConfigError::Invalid {
-                var,
-                reason: "must be greater than zero".into(),
-            }),
+            0 => Err(ConfigError::Invalid { var, reason: "must be greater than zero".into() }),
             n => Ok(Duration::from_secs(n)),
         }
     }
@@ -242,10 +233,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     fn url(&self, var: &'static str) -> Result<Option<Url>, ConfigError> {
         self.get(var)
             .map(|v| {
-                let url = Url::parse(&v).map_err(|e| ConfigError::Invalid {
-                    var,
-                    reason: e.to_string(),
-                })?;
+                let url = Url::parse(&v).map_err(|e| ConfigError::Invalid { var, reason: e.to_string() })?;
                 match url.scheme() {
                     "http" | "https" => Ok(url),
                     s => Err(ConfigError::Invalid {
@@ -269,25 +257,19 @@ impl Config {
         site_addr: SocketAddr,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let d: Defaults =
-            toml::from_str(DEFAULTS_TOML).map_err(|e| ConfigError::Defaults(e.to_string()))?;
+        let d: Defaults = toml::from_str(DEFAULTS_TOML).map_err(|e| ConfigError::Defaults(e.to_string()))?;
         let v = Vars(lookup);
 
         let public_base_url = match v.url("PUBLIC_BASE_URL")? {
             Some(url) => url,
-            None => Url::parse(&format!("http://{}", loopback_if_unspecified(site_addr))).map_err(
-                |e| ConfigError::Invalid {
-                    var: "LEPTOS_SITE_ADDR",
-                    reason: e.to_string(),
-                },
-            )?,
+            None => Url::parse(&format!("http://{}", loopback_if_unspecified(site_addr)))
+                .map_err(|e| ConfigError::Invalid { var: "LEPTOS_SITE_ADDR", reason: e.to_string() })?,
         };
 
         let session = SessionConfig {
             idle_ttl: v.secs_or("SESSION_IDLE_TTL_SECS", d.session.idle_ttl_secs)?,
             max_ttl: v.secs_or("SESSION_MAX_TTL_SECS", d.session.max_ttl_secs)?,
-            mobile_token_ttl: v
-                .secs_or("MOBILE_TOKEN_TTL_SECS", d.session.mobile_token_ttl_secs)?,
+            mobile_token_ttl: v.secs_or("MOBILE_TOKEN_TTL_SECS", d.session.mobile_token_ttl_secs)?,
         };
         if session.idle_ttl > session.max_ttl {
             return Err(ConfigError::Invalid {
@@ -298,6 +280,10 @@ impl Config {
         let uploads = UploadConfig {
             url_ttl: v.secs_or("UPLOAD_URL_TTL_SECS", d.uploads.url_ttl_secs)?,
             max_bytes: v.u64_or("UPLOAD_MAX_BYTES", d.uploads.max_bytes)?,
+            max_images_per_session: usize::try_from(
+                v.u64_or("MAX_IMAGES_PER_SESSION", d.uploads.max_images_per_session)?,
+            )
+            .unwrap_or(usize::MAX),
         };
 
         let sessions = match v.get("REDIS_URL") {
@@ -311,28 +297,22 @@ impl Config {
                 }
                 SessionBackend::Redis {
                     url: SecretString::from(url),
-                    key_prefix: v
-                        .get("REDIS_KEY_PREFIX")
-                        .unwrap_or(d.storage.redis_key_prefix),
+                    key_prefix: v.get("REDIS_KEY_PREFIX").unwrap_or(d.storage.redis_key_prefix),
                 }
             }
         };
 
         let blobs = match v.get("S3_BUCKET") {
-            None => BlobBackend::LocalDisk {
-                dir: PathBuf::from(v.get("BLOB_DIR").unwrap_or(d.storage.blob_dir)),
-            },
+            None => {
+                BlobBackend::LocalDisk { dir: PathBuf::from(v.get("BLOB_DIR").unwrap_or(d.storage.blob_dir)) }
+            }
             Some(bucket) => BlobBackend::S3(S3Config {
                 bucket,
                 endpoint: v.url("S3_ENDPOINT")?,
-                region: v
-                    .get("S3_REGION")
-                    .unwrap_or_else(|| "ap-southeast-2".into()),
+                region: v.get("S3_REGION").unwrap_or_else(|| "ap-southeast-2".into()),
                 force_path_style: v.bool_or("S3_FORCE_PATH_STYLE", false)?,
                 access_key_id: v.required("AWS_ACCESS_KEY_ID", "S3_BUCKET is set")?,
-                secret_access_key: v
-                    .required("AWS_SECRET_ACCESS_KEY", "S3_BUCKET is set")?
-                    .into(),
+                secret_access_key: v.required("AWS_SECRET_ACCESS_KEY", "S3_BUCKET is set")?.into(),
                 key_prefix: v.get("S3_KEY_PREFIX").unwrap_or(d.storage.s3_key_prefix),
                 create_bucket: v.bool_or("S3_CREATE_BUCKET", false)?,
             }),
@@ -367,26 +347,18 @@ impl Config {
         let alex = match v.url("ALEX_BASE_URL")? {
             None => common(
                 AlexTarget::Sandbox,
-                v.get("ALEX_CLIENT_ID")
-                    .unwrap_or_else(|| SANDBOX_CLIENT_ID.into()),
-                v.get("ALEX_CLIENT_SECRET")
-                    .unwrap_or_else(|| SANDBOX_CLIENT_SECRET.into()),
-                v.get("ALEX_SCOPE")
-                    .unwrap_or_else(|| "api://sandbox/.default".into()),
-                v.get("ALEX_FACILITY_ID")
-                    .unwrap_or_else(|| SANDBOX_FACILITY_ID.into()),
+                v.get("ALEX_CLIENT_ID").unwrap_or_else(|| SANDBOX_CLIENT_ID.into()),
+                v.get("ALEX_CLIENT_SECRET").unwrap_or_else(|| SANDBOX_CLIENT_SECRET.into()),
+                v.get("ALEX_SCOPE").unwrap_or_else(|| "api://sandbox/.default".into()),
+                v.get("ALEX_FACILITY_ID").unwrap_or_else(|| SANDBOX_FACILITY_ID.into()),
             )?,
             Some(base_url) => {
                 const WHY: &str = "ALEX_BASE_URL is set";
-                let token_url = v.url("ALEX_TOKEN_URL")?.ok_or(ConfigError::Missing {
-                    var: "ALEX_TOKEN_URL",
-                    because: WHY,
-                })?;
+                let token_url = v
+                    .url("ALEX_TOKEN_URL")?
+                    .ok_or(ConfigError::Missing { var: "ALEX_TOKEN_URL", because: WHY })?;
                 common(
-                    AlexTarget::Remote {
-                        base_url,
-                        token_url,
-                    },
+                    AlexTarget::Remote { base_url, token_url },
                     v.required("ALEX_CLIENT_ID", WHY)?,
                     v.required("ALEX_CLIENT_SECRET", WHY)?,
                     v.required("ALEX_SCOPE", WHY)?,
@@ -408,10 +380,7 @@ impl Config {
         };
 
         let frame_ancestors = v.get("FRAME_ANCESTORS").unwrap_or_else(|| "'self'".into());
-        if !frame_ancestors
-            .bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && b != b';')
-        {
+        if !frame_ancestors.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';') {
             return Err(ConfigError::Invalid {
                 var: "FRAME_ANCESTORS",
                 reason: "expected space-separated CSP sources (printable ASCII, no ';')".into(),
@@ -452,10 +421,7 @@ mod tests {
     }
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(addr(), move |k| map.get(k).cloned())
     }
 
@@ -481,10 +447,7 @@ mod tests {
             ("AWS_ACCESS_KEY_ID", "AKIA"),
             ("AWS_SECRET_ACCESS_KEY", "shh"),
             ("ALEX_BASE_URL", "https://alexapiuat.medtechglobal.com/FHIR"),
-            (
-                "ALEX_TOKEN_URL",
-                "https://login.microsoftonline.com/t/oauth2/v2.0/token",
-            ),
+            ("ALEX_TOKEN_URL", "https://login.microsoftonline.com/t/oauth2/v2.0/token"),
             ("ALEX_CLIENT_ID", "id"),
             ("ALEX_CLIENT_SECRET", "secret"),
             ("ALEX_SCOPE", "api://x/.default"),
@@ -493,16 +456,11 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(c.sessions, SessionBackend::Redis { .. }));
-        let BlobBackend::S3(s3) = &c.blobs else {
-            panic!("expected S3")
-        };
+        let BlobBackend::S3(s3) = &c.blobs else { panic!("expected S3") };
         assert!(s3.force_path_style);
         assert_eq!(s3.secret_access_key.expose_secret(), "shh");
         assert_eq!(c.alex.commit_mode, CommitMode::Scan);
-        assert!(
-            !c.dev_launch,
-            "real ALEX turns the development launch off by default"
-        );
+        assert!(!c.dev_launch, "real ALEX turns the development launch off by default");
     }
 
     #[test]
@@ -511,22 +469,13 @@ mod tests {
             (&[("DEV_LAUNCH", "maybe")], "DEV_LAUNCH"),
             (&[("REDIS_URL", "localhost:6379")], "REDIS_URL"),
             (&[("S3_BUCKET", "b")], "AWS_ACCESS_KEY_ID"),
-            (
-                &[("ALEX_BASE_URL", "https://alex.example")],
-                "ALEX_TOKEN_URL",
-            ),
+            (&[("ALEX_BASE_URL", "https://alex.example")], "ALEX_TOKEN_URL"),
             (&[("ALEX_COMMIT_MODE", "fax")], "ALEX_COMMIT_MODE"),
             (&[("PUBLIC_BASE_URL", "ftp://x")], "PUBLIC_BASE_URL"),
             (&[("SESSION_IDLE_TTL_SECS", "0")], "SESSION_IDLE_TTL_SECS"),
-            (
-                &[("SESSION_IDLE_TTL_SECS", "9000")],
-                "SESSION_IDLE_TTL_SECS",
-            ),
+            (&[("SESSION_IDLE_TTL_SECS", "9000")], "SESSION_IDLE_TTL_SECS"),
             (&[("LOG_FORMAT", "xml")], "LOG_FORMAT"),
-            (
-                &[("FRAME_ANCESTORS", "'self'; script-src *")],
-                "FRAME_ANCESTORS",
-            ),
+            (&[("FRAME_ANCESTORS", "'self'; script-src *")], "FRAME_ANCESTORS"),
         ];
         for (vars, name) in cases {
             let err = load(vars).expect_err(name).to_string();

@@ -31,29 +31,18 @@ async fn check<E: std::fmt::Display>(
             (false, "timed out".to_owned())
         }
     };
-    DependencyReport {
-        backend: backend.to_owned(),
-        ok,
-        detail,
-    }
+    DependencyReport { backend: backend.to_owned(), ok, detail }
 }
 
 /// Runs every check and assembles the report.
 pub async fn report(state: &AppState) -> HealthReport {
     let (session_store, blob_store, alex) = tokio::join!(
-        check(
-            "session_store",
-            state.sessions.backend(),
-            state.sessions.ping()
-        ),
+        check("session_store", state.sessions.backend(), state.sessions.ping()),
         check("blob_store", state.blobs.backend(), state.blobs.ping()),
         check("alex", state.alex.backend(), state.alex.ping()),
     );
-    let embedded = [
-        session_store.backend == "memory",
-        blob_store.backend == "local-disk",
-        alex.backend == "sandbox",
-    ];
+    let embedded =
+        [session_store.backend == "memory", blob_store.backend == "local-disk", alex.backend == "sandbox"];
     let mode = match embedded {
         [true, true, true] => Mode::Embedded,
         [false, false, false] => Mode::Production,
@@ -74,10 +63,6 @@ pub async fn report(state: &AppState) -> HealthReport {
 /// `GET /healthz`: 200 when usable, 503 otherwise.
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
     let report = report(&state).await;
-    let status = if report.is_usable() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if report.is_usable() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(report))
 }

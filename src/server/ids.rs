@@ -36,19 +36,14 @@ mod tests {
         assert_eq!(tokens.len(), 1000);
         for t in &tokens {
             assert_eq!(t.len(), 43);
-            assert!(t
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            assert!(t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         }
     }
 
     #[test]
     fn hashes_are_stable_and_do_not_contain_the_credential() {
         let h = hash_credential("abc");
-        assert_eq!(
-            h,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(log_id(&h), "ba7816bf8f01");
     }
 }

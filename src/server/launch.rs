@@ -55,25 +55,15 @@ pub async fn dev_launch(State(state): State<AppState>, req: Request, next: Next)
         return page(StatusCode::BAD_REQUEST, "The launch link is malformed.");
     };
     let patient_id = q.patient_id.unwrap_or_default();
-    let facility_id = q
-        .facility_id
-        .unwrap_or_else(|| state.config.alex.facility_id.clone());
+    let facility_id = q.facility_id.unwrap_or_else(|| state.config.alex.facility_id.clone());
     let provider_id = q.provider_id.filter(|p| !p.is_empty());
-    if !valid_id(&patient_id)
-        || !valid_id(&facility_id)
-        || !provider_id.as_deref().is_none_or(valid_id)
-    {
+    if !valid_id(&patient_id) || !valid_id(&facility_id) || !provider_id.as_deref().is_none_or(valid_id) {
         return page(
             StatusCode::BAD_REQUEST,
             "The launch link needs a patientId and facilityId made of letters, digits and dashes.",
         );
     }
-    let launch = Launch {
-        patient_id,
-        facility_id,
-        provider_id,
-        dev: true,
-    };
+    let launch = Launch { patient_id, facility_id, provider_id, dev: true };
     match sessions::create(&state, launch).await {
         Ok(cookie) => (
             StatusCode::SEE_OTHER,
@@ -94,9 +84,7 @@ pub async fn dev_launch(State(state): State<AppState>, req: Request, next: Next)
 }
 
 fn serde_urlencoded_query(query: &str) -> Result<DevLaunchQuery, ()> {
-    axum::extract::Query::<DevLaunchQuery>::try_from_uri(
-        &format!("/?{query}").parse().map_err(|_| ())?,
-    )
-    .map(|q| q.0)
-    .map_err(|_| ())
+    axum::extract::Query::<DevLaunchQuery>::try_from_uri(&format!("/?{query}").parse().map_err(|_| ())?)
+        .map(|q| q.0)
+        .map_err(|_| ())
 }

@@ -1,16 +1,20 @@
 //! The mobile-token service: what a phone's `Authorization: Bearer` grants.
 //!
 //! A token is stored only as its SHA-256 and grants exactly one session.
-//! Minting (the desktop's QR code) builds on this with the sessions issue.
+//! Minting a new one (a new QR code) revokes the previous one.
+
+use std::time::Duration;
 
 use axum::http::{header, HeaderMap};
 
-use super::ids::{hash_credential, log_id};
+use super::api_error::reject;
+use super::auth::{self, Access};
+use super::events;
+use super::ids::{hash_credential, log_id, random_token};
 use super::sessions::rfc3339;
 use super::state::AppState;
-use super::stores::session::unix_now;
-use super::stores::StoreError;
-use crate::model::{MobileLink, TokenProblem};
+use super::stores::session::{unix_now, TokenRecord};
+use crate::model::{ApiError, MobileGrant, MobileLink, SessionEvent, TokenProblem};
 
 /// The bearer token of a request, if it carries one.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -24,32 +28,54 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Checks a phone's token and returns what the phone may see about its session.
-pub async fn validate(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Result<MobileLink, TokenProblem>, StoreError> {
+pub async fn validate(state: &AppState, headers: &HeaderMap) -> Result<MobileLink, ApiError> {
     let Some(token) = bearer(headers) else {
-        return Ok(Err(TokenProblem::Missing));
+        return Err(reject(ApiError::Token(TokenProblem::Missing)));
     };
-    let key = hash_credential(token);
-    let ttl = state.config.session.mobile_token_ttl;
-    let Some(record) = state.sessions.touch_token(&key, ttl).await? else {
-        tracing::info!(
-            token.id_hash = log_id(&key),
-            "unknown or expired mobile token"
-        );
-        return Ok(Err(TokenProblem::NotFound));
-    };
-    let idle = state.config.session.idle_ttl;
-    let Some(session) = state.sessions.touch(&record.session_key, idle).await? else {
-        return Ok(Err(TokenProblem::Expired));
-    };
-    let token_expiry = unix_now() + ttl.as_secs();
-    Ok(Ok(MobileLink {
+    let access = auth::phone(state, token).await?;
+    let expiry = unix_now() + state.config.session.mobile_token_ttl.as_secs();
+    Ok(MobileLink {
         valid: true,
-        expires_at: rfc3339(token_expiry.min(session.hard_expires_at)),
-        patient_banner: masked_banner(&session.patient_id, &session.facility_id),
-    }))
+        expires_at: rfc3339(expiry.min(access.session.hard_expires_at)),
+        patient_banner: masked_banner(&access.session.patient_id, &access.session.facility_id),
+    })
+}
+
+/// Mints a phone token for the desktop's session, revoking the previous one,
+/// and returns the QR link.
+pub async fn mint(state: &AppState, access: &Access) -> Result<MobileGrant, ApiError> {
+    access.require_desktop()?;
+    let ttl = state.config.session.mobile_token_ttl;
+    let token = random_token();
+    let token_key = hash_credential(&token);
+    let record =
+        TokenRecord { session_key: access.session_key.clone(), created_at: unix_now(), revoked: false };
+    state.sessions.put_token(&token_key, &record, ttl).await?;
+    let session_left = Duration::from_secs(access.session.hard_expires_at.saturating_sub(unix_now()).max(1));
+    if let Some(old) =
+        state.sessions.swap_current_token(&access.session_key, &token_key, session_left).await?
+    {
+        // Keep the old token only as a "revoked" marker, so a phone still
+        // holding it is told to scan the new code rather than "not found".
+        let revoked = TokenRecord { revoked: true, ..record.clone() };
+        state.sessions.put_token(&old, &revoked, ttl).await?;
+        events::publish(state, access, SessionEvent::TokenRevoked).await;
+    }
+    let mut url =
+        state.config.public_base_url.join("/medtech-images/mobile").map_err(|_| ApiError::Internal)?;
+    url.query_pairs_mut().append_pair("t", &token);
+    let qr_svg = qrcode::QrCode::new(url.as_str().as_bytes())
+        .map_err(|_| ApiError::Internal)?
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build();
+    tracing::info!(
+        session.id_hash = log_id(&access.session_key),
+        token.id_hash = log_id(&token_key),
+        "mobile token minted"
+    );
+    Ok(MobileGrant { mobile_url: url.into(), qr_svg, expires_at: rfc3339(unix_now() + ttl.as_secs()) })
 }
 
 /// What a phone may show about the patient: never a full name or identifier.
@@ -70,10 +96,7 @@ mod tests {
         assert_eq!(bearer(&h), None);
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert_eq!(bearer(&h), None);
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer tok123"),
-        );
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer tok123"));
         assert_eq!(bearer(&h), Some("tok123"));
     }
 

@@ -5,22 +5,31 @@
 //! - [`router`]: `fn app(state) -> Router`, drivable without a socket;
 //! - [`stores`]: session and blob stores behind traits;
 //! - [`alex`]: the ALEX client and the embedded sandbox;
-//! - [`sessions`]: the capture-session service the API calls;
+//! - [`sessions`], [`mobile`], [`images`], [`auth`]: the services the API calls;
+//! - [`events`], [`event_stream`]: session events and their SSE stream;
+//! - [`signed_url`], [`blob_routes`], [`verify`]: local uploads and image checks;
 //! - [`health`], [`security`], [`telemetry`], [`ids`]: cross-cutting pieces.
 
 pub mod alex;
 pub mod api_error;
+pub mod auth;
+pub mod blob_routes;
 pub mod config;
+pub mod event_stream;
+pub mod events;
 pub mod health;
 pub mod ids;
+pub mod images;
 pub mod launch;
 pub mod mobile;
 pub mod router;
 pub mod security;
 pub mod sessions;
+pub mod signed_url;
 pub mod state;
 pub mod stores;
 pub mod telemetry;
+pub mod verify;
 
 use std::process::ExitCode;
 
@@ -70,9 +79,7 @@ pub async fn run() -> ExitCode {
         dev_launch = state.config.dev_launch,
         "Clinical Images is serving"
     );
-    let served = axum::serve(listener, router::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let served = axum::serve(listener, router::app(state)).with_graceful_shutdown(shutdown_signal()).await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

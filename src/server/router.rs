@@ -1,14 +1,16 @@
 //! `fn app(state) -> Router`: every route and layer, with no socket, so tests
 //! can drive it with `oneshot` or serve it on port 0.
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::routing::get;
 use axum::{middleware, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
 
+use super::signed_url::BLOB_PATH;
 use super::state::AppState;
-use super::{alex::sandbox, health, launch, security};
+use super::{alex::sandbox, blob_routes, event_stream, health, launch, security};
 use crate::app::{shell, App};
 
 /// Builds the whole application.
@@ -18,27 +20,32 @@ pub fn app(state: AppState) -> Router {
 
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/api/medtech/session/events", get(event_stream::events))
         .leptos_routes(&state, routes, {
             let options = options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
 
+    if state.url_signer.is_some() {
+        // The upload handler enforces the signed length itself.
+        router = router.route(
+            &format!("{BLOB_PATH}/{{*key}}"),
+            get(blob_routes::get).put(blob_routes::put).layer(DefaultBodyLimit::disable()),
+        );
+    }
     if let Some(config) = state.sandbox_config() {
         router = router.nest(sandbox::MOUNT, sandbox::router(config));
     }
 
     let mut router = router
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            launch::dev_launch,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), launch::dev_launch))
         .with_state(state.clone());
     for layer in security::header_layers(&state.config.frame_ancestors) {
         router = router.layer(layer);
     }
     // Spans carry the path only: query strings can hold tokens and patient ids.
-    router.layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-        tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-    }))
+    router.layer(TraceLayer::new_for_http().make_span_with(
+        |req: &Request<_>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),
+    ))
 }

@@ -25,19 +25,14 @@ pub fn header_layers(frame_ancestors: &str) -> Vec<SetResponseHeaderLayer<Header
             HeaderName::from_static("permissions-policy"),
             "camera=(self), microphone=(), geolocation=(), payment=()".to_owned(),
         ),
-        (
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin".to_owned(),
-        ),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin".to_owned()),
     ];
     fixed
         .into_iter()
         .filter_map(|(name, value)| {
             // Config refuses a FRAME_ANCESTORS that is not a valid header
             // value, so nothing is dropped here in practice.
-            HeaderValue::from_str(&value)
-                .ok()
-                .map(|v| SetResponseHeaderLayer::if_not_present(name, v))
+            HeaderValue::from_str(&value).ok().map(|v| SetResponseHeaderLayer::if_not_present(name, v))
         })
         .collect()
 }

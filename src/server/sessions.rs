@@ -37,30 +37,15 @@ pub async fn create(state: &AppState, launch: Launch) -> Result<String, StoreErr
         created_at: now,
         hard_expires_at: now + state.config.session.max_ttl.as_secs(),
     };
-    state
-        .sessions
-        .create(&key, &record, state.config.session.idle_ttl)
-        .await?;
-    tracing::info!(
-        session.id_hash = log_id(&key),
-        dev = launch.dev,
-        "capture session created"
-    );
+    state.sessions.create(&key, &record, state.config.session.idle_ttl).await?;
+    tracing::info!(session.id_hash = log_id(&key), dev = launch.dev, "capture session created");
     Ok(cookie)
 }
 
 /// The live session named by the request's cookie, if any (slides its idle timeout).
-pub async fn current(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<SessionRecord>, StoreError> {
+pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<SessionRecord>, StoreError> {
     match cookie_value(headers) {
-        Some(value) => {
-            state
-                .sessions
-                .touch(&hash_credential(value), state.config.session.idle_ttl)
-                .await
-        }
+        Some(value) => state.sessions.touch(&hash_credential(value), state.config.session.idle_ttl).await,
         None => Ok(None),
     }
 }
@@ -70,7 +55,8 @@ pub fn has_cookie(headers: &HeaderMap) -> bool {
     cookie_value(headers).is_some()
 }
 
-fn cookie_value(headers: &HeaderMap) -> Option<&str> {
+/// The session cookie's value, if the request carries one.
+pub fn cookie_value(headers: &HeaderMap) -> Option<&str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -84,14 +70,9 @@ fn cookie_value(headers: &HeaderMap) -> Option<&str> {
 
 /// The `Set-Cookie` value for a new session.
 pub fn set_cookie(state: &AppState, value: &str) -> HeaderValue {
-    let secure = if state.config.public_base_url.scheme() == "https" {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if state.config.public_base_url.scheme() == "https" { "; Secure" } else { "" };
     let max_age = state.config.session.max_ttl.as_secs();
-    let cookie =
-        format!("{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    let cookie = format!("{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
     // The value is base64url and the rest is fixed ASCII, so this cannot fail.
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -99,15 +80,8 @@ pub fn set_cookie(state: &AppState, value: &str) -> HeaderValue {
 /// The patient banner for a record. Launches resolve names later (ALEX
 /// issue); until then the banner shows a masked patient id.
 pub fn summary(record: &SessionRecord) -> SessionSummary {
-    let tail: String = record
-        .patient_id
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let tail: String =
+        record.patient_id.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
     SessionSummary {
         patient_label: format!("Patient ···{tail}"),
         facility_id: record.facility_id.clone(),
@@ -120,10 +94,7 @@ pub fn summary(record: &SessionRecord) -> SessionSummary {
 pub fn rfc3339(unix: u64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix as i64)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default()
 }
 
@@ -134,10 +105,7 @@ mod tests {
     #[test]
     fn finds_our_cookie_among_others() {
         let mut h = HeaderMap::new();
-        h.append(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; ci_session=abc; b=2"),
-        );
+        h.append(header::COOKIE, HeaderValue::from_static("a=1; ci_session=abc; b=2"));
         assert_eq!(cookie_value(&h), Some("abc"));
         let mut h = HeaderMap::new();
         h.append(header::COOKIE, HeaderValue::from_static("ci_session_x=zzz"));

@@ -10,6 +10,8 @@ use tokio::net::TcpListener;
 
 use super::alex::{sandbox, AlexClient, AlexError, HttpAlexClient};
 use super::config::{loopback_if_unspecified, AlexTarget, BlobBackend, Config, SessionBackend};
+use super::events::{EventBus, MemoryEventBus, RedisEventBus};
+use super::signed_url::UrlSigner;
 use super::stores::blob::{BlobStore, LocalBlobStore, S3BlobStore};
 use super::stores::session::{MemorySessionStore, RedisSessionStore, SessionStore};
 use super::stores::StoreError;
@@ -21,7 +23,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub sessions: Arc<dyn SessionStore>,
     pub blobs: Arc<dyn BlobStore>,
+    pub events: Arc<dyn EventBus>,
     pub alex: Arc<dyn AlexClient>,
+    /// Signs local-disk blob URLs; `None` with S3, which signs its own.
+    pub url_signer: Option<Arc<UrlSigner>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -51,29 +56,41 @@ impl AppState {
         leptos_options: LeptosOptions,
         listener: &TcpListener,
     ) -> Result<Self, StartupError> {
-        let sessions: Arc<dyn SessionStore> = match &config.sessions {
-            SessionBackend::Memory => Arc::new(MemorySessionStore::new()),
-            SessionBackend::Redis { url, key_prefix } => Arc::new(
-                RedisSessionStore::connect(url.expose_secret(), key_prefix.clone())
-                    .await
-                    .map_err(StartupError::SessionStore)?,
+        let (sessions, events): (Arc<dyn SessionStore>, Arc<dyn EventBus>) = match &config.sessions {
+            SessionBackend::Memory => (Arc::new(MemorySessionStore::new()), Arc::new(MemoryEventBus::new())),
+            SessionBackend::Redis { url, key_prefix } => (
+                Arc::new(
+                    RedisSessionStore::connect(url.expose_secret(), key_prefix.clone())
+                        .await
+                        .map_err(StartupError::SessionStore)?,
+                ),
+                Arc::new(
+                    RedisEventBus::connect(url.expose_secret(), key_prefix.clone())
+                        .await
+                        .map_err(StartupError::SessionStore)?,
+                ),
             ),
         };
-        let blobs: Arc<dyn BlobStore> = match &config.blobs {
-            BlobBackend::LocalDisk { dir } => Arc::new(
-                LocalBlobStore::open(dir)
-                    .await
-                    .map_err(StartupError::BlobStore)?,
-            ),
+        let origin = config.public_base_url.origin().ascii_serialization();
+        let (blobs, url_signer): (Arc<dyn BlobStore>, _) = match &config.blobs {
+            BlobBackend::LocalDisk { dir } => {
+                let signer = Arc::new(UrlSigner::new(&origin));
+                let store =
+                    LocalBlobStore::open(dir, signer.clone()).await.map_err(StartupError::BlobStore)?;
+                (Arc::new(store), Some(signer))
+            }
             BlobBackend::S3(s3) => {
                 let store = S3BlobStore::new(s3);
                 if s3.create_bucket {
-                    store
-                        .ensure_bucket()
-                        .await
-                        .map_err(StartupError::BlobStore)?;
+                    store.ensure_bucket().await.map_err(StartupError::BlobStore)?;
                 }
-                Arc::new(store)
+                // Browsers upload straight to the bucket, so it must allow
+                // our origin. Some deployments manage CORS and lifecycle
+                // themselves and deny us the permission: warn, don't fail.
+                if let Err(e) = store.configure_bucket(&origin).await {
+                    tracing::warn!(error = %e, "could not set the bucket's CORS and lifecycle rules");
+                }
+                (Arc::new(store), None)
             }
         };
         let alex: Arc<dyn AlexClient> = Arc::new(match &config.alex.target {
@@ -86,23 +103,14 @@ impl AppState {
                     "sandbox",
                 )?
             }
-            AlexTarget::Remote {
-                base_url,
-                token_url,
-            } => HttpAlexClient::new(
+            AlexTarget::Remote { base_url, token_url } => HttpAlexClient::new(
                 &config.alex,
                 base_url.as_str().trim_end_matches('/').to_owned(),
                 token_url.to_string(),
                 "alex",
             )?,
         });
-        Ok(Self {
-            leptos_options,
-            config: Arc::new(config),
-            sessions,
-            blobs,
-            alex,
-        })
+        Ok(Self { leptos_options, config: Arc::new(config), sessions, blobs, events, alex, url_signer })
     }
 
     /// The sandbox's settings, when this instance mounts it.

@@ -13,6 +13,7 @@ use clinical_images::server::config::Config;
 use clinical_images::server::router::app;
 use clinical_images::server::state::AppState;
 use leptos::config::LeptosOptions;
+use serde_json::Value;
 
 /// A unique name for this test run and call site (prefixes, bucket names).
 pub fn unique(label: &str) -> String {
@@ -21,11 +22,7 @@ pub fn unique(label: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!(
-        "{label}-{}-{}-{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{label}-{}-{}-{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 fn required_env(var: &str) -> String {
@@ -47,14 +44,8 @@ pub fn s3_vars() -> Vec<(String, String)> {
         ("S3_REGION".into(), "us-east-1".into()),
         ("S3_FORCE_PATH_STYLE".into(), "true".into()),
         ("S3_CREATE_BUCKET".into(), "true".into()),
-        (
-            "AWS_ACCESS_KEY_ID".into(),
-            required_env("TEST_S3_ACCESS_KEY"),
-        ),
-        (
-            "AWS_SECRET_ACCESS_KEY".into(),
-            required_env("TEST_S3_SECRET_KEY"),
-        ),
+        ("AWS_ACCESS_KEY_ID".into(), required_env("TEST_S3_ACCESS_KEY")),
+        ("AWS_SECRET_ACCESS_KEY".into(), required_env("TEST_S3_SECRET_KEY")),
     ]
 }
 
@@ -82,39 +73,75 @@ impl TestApp {
     /// Like [`TestApp::start`], but returns start-up errors.
     pub async fn try_start(vars: Vec<(String, String)>) -> Result<TestApp, String> {
         let mut vars: HashMap<String, String> = vars.into_iter().collect();
-        vars.entry("BLOB_DIR".into()).or_insert_with(|| {
-            std::env::temp_dir()
-                .join(unique("blobs"))
-                .display()
-                .to_string()
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
+        vars.entry("BLOB_DIR".into())
+            .or_insert_with(|| std::env::temp_dir().join(unique("blobs")).display().to_string());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let config =
-            Config::from_lookup(addr, |k| vars.get(k).cloned()).map_err(|e| e.to_string())?;
-        let options = LeptosOptions::builder()
-            .output_name("clinical-images")
-            .site_addr(addr)
-            .build();
-        let state = AppState::build(config, options, &listener)
-            .await
-            .map_err(|e| e.to_string())?;
+        let config = Config::from_lookup(addr, |k| vars.get(k).cloned()).map_err(|e| e.to_string())?;
+        let options = LeptosOptions::builder().output_name("clinical-images").site_addr(addr).build();
+        let state = AppState::build(config, options, &listener).await.map_err(|e| e.to_string())?;
         tokio::spawn(axum::serve(listener, app(state.clone())).into_future());
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(TestApp {
-            base: format!("http://{addr}"),
-            state,
-            http,
-        })
+        Ok(TestApp { base: format!("http://{addr}"), state, http })
     }
 
     /// `base` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// Opens a desktop session by the development launch; returns `ci_session=…`.
+    pub async fn launch(&self, patient_id: &str) -> String {
+        let url = self.url(&format!("/medtech-images?patientId={patient_id}&facilityId=F2N060-E"));
+        let res = self.http.get(url).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 303, "development launch");
+        let cookie = res.headers()["set-cookie"].to_str().unwrap();
+        cookie.split(';').next().unwrap().to_owned()
+    }
+
+    /// Calls a JSON API endpoint with optional extra header; returns status and body.
+    pub async fn post(&self, path: &str, body: Value, auth: &Auth) -> (u16, Value) {
+        let req = auth.apply(self.http.post(self.url(path)).json(&body));
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// `GET` a JSON API endpoint.
+    pub async fn get(&self, path: &str, auth: &Auth) -> (u16, Value) {
+        let res = auth.apply(self.http.get(self.url(path))).send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+}
+
+/// The credential a test request carries.
+pub enum Auth {
+    None,
+    Cookie(String),
+    Bearer(String),
+}
+
+impl Auth {
+    fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Auth::None => req,
+            Auth::Cookie(c) => req.header("cookie", c),
+            Auth::Bearer(t) => req.header("authorization", format!("Bearer {t}")),
+        }
+    }
+}
+
+/// A small real JPEG.
+pub fn jpeg(width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let img =
+        image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg).unwrap();
+    out
 }

@@ -34,21 +34,14 @@ impl HttpAlexClient {
                 .map_err(|e| AlexError::Unreachable(format!("bad proxy: {e}")))?;
             builder = builder.proxy(proxy);
         }
-        let http = builder
-            .build()
-            .map_err(|e| AlexError::Unreachable(e.to_string()))?;
+        let http = builder.build().map_err(|e| AlexError::Unreachable(e.to_string()))?;
         let tokens = TokenCache::new(TokenSource {
             token_url,
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             scope: config.scope.clone(),
         });
-        Ok(Self {
-            http,
-            tokens,
-            base_url,
-            backend,
-        })
+        Ok(Self { http, tokens, base_url, backend })
     }
 
     /// The FHIR base URL in use.

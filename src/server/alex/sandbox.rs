@@ -37,14 +37,8 @@ struct Sandbox {
 
 /// The sandbox's routes, relative to its mount point, ready to nest in any router.
 pub fn router<S: Clone + Send + Sync + 'static>(config: SandboxConfig) -> Router<S> {
-    let sandbox = Sandbox {
-        config,
-        tokens: Arc::default(),
-    };
-    Router::new()
-        .route("/", get(launcher))
-        .route("/oauth2/v2.0/token", post(token))
-        .with_state(sandbox)
+    let sandbox = Sandbox { config, tokens: Arc::default() };
+    Router::new().route("/", get(launcher)).route("/oauth2/v2.0/token", post(token)).with_state(sandbox)
 }
 
 #[derive(Deserialize)]
@@ -56,41 +50,21 @@ struct TokenRequest {
 }
 
 fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
-    (
-        status,
-        Json(json!({ "error": code, "error_description": description })),
-    )
-        .into_response()
+    (status, Json(json!({ "error": code, "error_description": description }))).into_response()
 }
 
 async fn token(State(sandbox): State<Sandbox>, Form(req): Form<TokenRequest>) -> Response {
     if req.grant_type.as_deref() != Some("client_credentials") {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "Use client_credentials.",
-        );
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Use client_credentials.");
     }
-    if req
-        .scope
-        .as_deref()
-        .is_none_or(|s| !s.ends_with("/.default"))
-    {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            "Scope must end in /.default.",
-        );
+    if req.scope.as_deref().is_none_or(|s| !s.ends_with("/.default")) {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", "Scope must end in /.default.");
     }
     let cfg = &sandbox.config;
     if req.client_id.as_deref() != Some(cfg.client_id.as_str())
         || req.client_secret.as_deref() != Some(cfg.client_secret.as_str())
     {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Client authentication failed.",
-        );
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed.");
     }
     let token = random_token();
     let now = Instant::now();
@@ -133,9 +107,7 @@ mod tests {
             .unwrap();
         let res = app().oneshot(req).await.unwrap();
         let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), 1 << 16)
-            .await
-            .unwrap();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 16).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 

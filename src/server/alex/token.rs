@@ -42,10 +42,7 @@ struct TokenResponse {
 
 impl TokenCache {
     pub fn new(source: TokenSource) -> Self {
-        Self {
-            source,
-            cached: Mutex::new(None),
-        }
+        Self { source, cached: Mutex::new(None) }
     }
 
     /// A valid token, from cache or from one shared refresh.
@@ -70,24 +67,17 @@ impl TokenCache {
         let body = serde_urlencoded_pairs(&form);
         let response = http
             .post(&self.source.token_url)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(body)
             .send()
             .await
             .map_err(|e| AlexError::Unreachable(e.without_url().to_string()))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(AlexError::Auth {
-                status: status.as_u16(),
-            });
+            return Err(AlexError::Auth { status: status.as_u16() });
         }
-        let parsed: TokenResponse = response
-            .json()
-            .await
-            .map_err(|e| AlexError::Malformed(e.without_url().to_string()))?;
+        let parsed: TokenResponse =
+            response.json().await.map_err(|e| AlexError::Malformed(e.without_url().to_string()))?;
         let lifetime = Duration::from_secs(parsed.expires_in);
         Ok(Cached {
             token: SecretString::from(parsed.access_token),
@@ -98,7 +88,5 @@ impl TokenCache {
 
 /// `application/x-www-form-urlencoded` encoding of key/value pairs.
 fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }

@@ -5,24 +5,29 @@
 //! reader never sees half an image.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::fs;
 
-use super::{validate_key, BlobMeta, BlobStore};
+use super::{validate_key, BlobMeta, BlobStore, SignedRequest};
+use crate::server::signed_url::{Signed, UrlSigner};
+use crate::server::stores::session::unix_now;
 use crate::server::stores::StoreError;
 
-/// Blobs under one directory.
+/// Blobs under one directory, uploaded and fetched through URLs the app signs.
 pub struct LocalBlobStore {
     root: PathBuf,
+    signer: Arc<UrlSigner>,
 }
 
 impl LocalBlobStore {
-    /// Uses (and creates) `root`.
-    pub async fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
+    /// Uses (and creates) `root`. `signer` issues the upload and preview URLs.
+    pub async fn open(root: impl Into<PathBuf>, signer: Arc<UrlSigner>) -> Result<Self, StoreError> {
         let root = root.into();
         fs::create_dir_all(&root).await?;
-        Ok(Self { root })
+        Ok(Self { root, signer })
     }
 
     fn paths(&self, key: &str) -> Result<(PathBuf, PathBuf), StoreError> {
@@ -60,9 +65,7 @@ impl BlobStore for LocalBlobStore {
         if meta.is_dir() && !meta.permissions().readonly() {
             Ok(())
         } else {
-            Err(StoreError::Unavailable(
-                "blob directory is not a writable directory".into(),
-            ))
+            Err(StoreError::Unavailable("blob directory is not a writable directory".into()))
         }
     }
 
@@ -99,15 +102,38 @@ impl BlobStore for LocalBlobStore {
             Err(e) => return Err(e.into()),
         };
         let content_type = read_optional(&meta).await?.unwrap_or_default();
-        Ok(Some(BlobMeta {
-            size,
-            content_type: String::from_utf8_lossy(&content_type).into_owned(),
-        }))
+        Ok(Some(BlobMeta { size, content_type: String::from_utf8_lossy(&content_type).into_owned() }))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let (data, meta) = self.paths(key)?;
         remove_optional(&data).await?;
         remove_optional(&meta).await
+    }
+
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        ttl: Duration,
+    ) -> Result<SignedRequest, StoreError> {
+        validate_key(key)?;
+        let signed = Signed {
+            method: "PUT",
+            key,
+            upload: Some((content_type, size)),
+            expires: unix_now() + ttl.as_secs(),
+        };
+        Ok(SignedRequest {
+            url: self.signer.url(&signed),
+            method: "PUT".into(),
+            headers: vec![("content-type".into(), content_type.into())],
+        })
+    }
+
+    async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, StoreError> {
+        validate_key(key)?;
+        Ok(self.signer.url(&Signed { method: "GET", key, upload: None, expires: unix_now() + ttl.as_secs() }))
     }
 }

@@ -7,11 +7,22 @@
 mod local;
 mod s3;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 pub use self::local::LocalBlobStore;
 pub use self::s3::S3BlobStore;
 use super::StoreError;
+
+/// A request the client makes directly to the blob store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRequest {
+    pub url: String,
+    pub method: String,
+    /// Headers that are part of the signature and must be sent exactly.
+    pub headers: Vec<(String, String)>,
+}
 
 /// Size and type of a stored blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +51,18 @@ pub trait BlobStore: Send + Sync {
 
     /// Removes a blob. Removing a missing blob is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// A PUT URL that accepts exactly this content type and length, until `ttl` passes.
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        ttl: Duration,
+    ) -> Result<SignedRequest, StoreError>;
+
+    /// A GET URL for previews, valid for `ttl`.
+    async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, StoreError>;
 }
 
 /// Accepts keys made of `[A-Za-z0-9._-]` segments separated by `/`, with no
@@ -51,17 +74,12 @@ pub fn validate_key(key: &str) -> Result<(), StoreError> {
             !seg.is_empty()
                 && seg != "."
                 && seg != ".."
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+                && seg.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         });
     if ok {
         Ok(())
     } else {
-        Err(StoreError::Corrupt(format!(
-            "refused blob key of {} bytes",
-            key.len()
-        )))
+        Err(StoreError::Corrupt(format!("refused blob key of {} bytes", key.len())))
     }
 }
 
@@ -74,17 +92,7 @@ mod tests {
         for good in ["a", "s/123/img-1.jpg", "A_b-c.d/e"] {
             assert!(validate_key(good).is_ok(), "{good}");
         }
-        for bad in [
-            "",
-            "/abs",
-            "a//b",
-            "../x",
-            "a/../b",
-            "a/./b",
-            "a\\b",
-            "a b",
-            "trailing/",
-        ] {
+        for bad in ["", "/abs", "a//b", "../x", "a/../b", "a/./b", "a\\b", "a b", "trailing/"] {
             assert!(validate_key(bad).is_err(), "{bad}");
         }
     }

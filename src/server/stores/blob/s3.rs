@@ -1,14 +1,21 @@
 //! S3 blob store: any S3-compatible endpoint, shared by every app instance.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, CorsConfiguration, CorsRule, ExpirationStatus, LifecycleExpiration,
+    LifecycleRule, LifecycleRuleFilter,
+};
 use secrecy::ExposeSecret;
 
-use super::{validate_key, BlobMeta, BlobStore};
+use super::{validate_key, BlobMeta, BlobStore, SignedRequest};
 use crate::server::config::S3Config;
 use crate::server::stores::StoreError;
 
@@ -64,13 +71,48 @@ impl S3BlobStore {
         if self.ping().await.is_ok() {
             return Ok(());
         }
+        self.client.create_bucket().bucket(&self.bucket).send().await.map(|_| ()).map_err(sdk_error)
+    }
+
+    /// Lets browsers on `origin` PUT and GET directly (CORS), and expires
+    /// anything left under our prefix after a day (a backstop to the deletes
+    /// after commit and the session TTL sweep).
+    pub async fn configure_bucket(&self, origin: &str) -> Result<(), StoreError> {
+        let invalid = |e: aws_sdk_s3::error::BuildError| StoreError::Unavailable(e.to_string());
+        let rule = CorsRule::builder()
+            .allowed_origins(origin)
+            .allowed_methods("PUT")
+            .allowed_methods("GET")
+            .allowed_methods("HEAD")
+            .allowed_headers("*")
+            .expose_headers("ETag")
+            .max_age_seconds(600)
+            .build()
+            .map_err(invalid)?;
         self.client
-            .create_bucket()
+            .put_bucket_cors()
             .bucket(&self.bucket)
+            .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build().map_err(invalid)?)
             .send()
             .await
-            .map(|_| ())
-            .map_err(sdk_error)
+            .map_err(sdk_error)?;
+        let expire = LifecycleRule::builder()
+            .id("clinical-images-expire-uploads")
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().prefix(&self.prefix).build())
+            .expiration(LifecycleExpiration::builder().days(1).build())
+            .build()
+            .map_err(invalid)?;
+        self.client
+            .put_bucket_lifecycle_configuration()
+            .bucket(&self.bucket)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder().rules(expire).build().map_err(invalid)?,
+            )
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
     }
 
     fn key(&self, key: &str) -> Result<String, StoreError> {
@@ -94,13 +136,7 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.client
-            .head_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(sdk_error)
+        self.client.head_bucket().bucket(&self.bucket).send().await.map(|_| ()).map_err(sdk_error)
     }
 
     async fn put(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
@@ -117,14 +153,7 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<(BlobMeta, Vec<u8>)>, StoreError> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.key(key)?)
-            .send()
-            .await
-        {
+        let out = match self.client.get_object().bucket(&self.bucket).key(self.key(key)?).send().await {
             Ok(out) => out,
             Err(e) if is_not_found(&e) => return Ok(None),
             Err(e) => return Err(sdk_error(e)),
@@ -137,24 +166,11 @@ impl BlobStore for S3BlobStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))?
             .into_bytes()
             .to_vec();
-        Ok(Some((
-            BlobMeta {
-                size: bytes.len() as u64,
-                content_type,
-            },
-            bytes,
-        )))
+        Ok(Some((BlobMeta { size: bytes.len() as u64, content_type }, bytes)))
     }
 
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, StoreError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(self.key(key)?)
-            .send()
-            .await
-        {
+        match self.client.head_object().bucket(&self.bucket).key(self.key(key)?).send().await {
             Ok(out) => Ok(Some(BlobMeta {
                 size: out.content_length().unwrap_or(0).max(0) as u64,
                 content_type: out.content_type().unwrap_or_default().to_owned(),
@@ -173,5 +189,44 @@ impl BlobStore for S3BlobStore {
             .await
             .map(|_| ())
             .map_err(sdk_error)
+    }
+
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        ttl: Duration,
+    ) -> Result<SignedRequest, StoreError> {
+        let config = PresigningConfig::expires_in(ttl).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        // Type and length are set before signing, so S3 refuses any other.
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .content_type(content_type)
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+            .presigned(config)
+            .await
+            .map_err(sdk_error)?;
+        Ok(SignedRequest {
+            url: request.uri().to_owned(),
+            method: request.method().to_owned(),
+            headers: request.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        })
+    }
+
+    async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, StoreError> {
+        let config = PresigningConfig::expires_in(ttl).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .presigned(config)
+            .await
+            .map_err(sdk_error)?;
+        Ok(request.uri().to_owned())
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{unix_now, SessionRecord, SessionStore, TokenRecord};
+use super::{unix_now, ImageRecord, Reserve, SessionRecord, SessionStore, TokenRecord};
 use crate::server::stores::StoreError;
 
 type Deadlined<T> = HashMap<String, (T, Instant)>;
@@ -16,6 +16,9 @@ type Deadlined<T> = HashMap<String, (T, Instant)>;
 pub struct MemorySessionStore {
     entries: Mutex<Deadlined<SessionRecord>>,
     tokens: Mutex<Deadlined<TokenRecord>>,
+    current_tokens: Mutex<HashMap<String, String>>,
+    /// Images per session key, in insertion order. Dropped with their session.
+    images: Mutex<HashMap<String, Vec<ImageRecord>>>,
 }
 
 /// Locks a map. A poisoned lock only means another request panicked
@@ -40,16 +43,14 @@ impl SessionStore for MemorySessionStore {
         Ok(())
     }
 
-    async fn create(
-        &self,
-        key: &str,
-        record: &SessionRecord,
-        idle: Duration,
-    ) -> Result<(), StoreError> {
+    async fn create(&self, key: &str, record: &SessionRecord, idle: Duration) -> Result<(), StoreError> {
         let now = Instant::now();
         let mut map = lock(&self.entries);
-        // Creation is rare, so it is a cheap place to drop expired sessions.
+        // Creation is rare, so it is a cheap place to drop expired sessions
+        // and everything that hangs off them.
         map.retain(|_, (_, deadline)| *deadline > now);
+        lock(&self.images).retain(|k, _| map.contains_key(k));
+        lock(&self.current_tokens).retain(|k, _| map.contains_key(k));
         if let Some(ttl) = record.ttl_from(unix_now(), idle) {
             map.insert(key.to_owned(), (record.clone(), now + ttl));
         }
@@ -76,15 +77,12 @@ impl SessionStore for MemorySessionStore {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         lock(&self.entries).remove(key);
+        lock(&self.images).remove(key);
+        lock(&self.current_tokens).remove(key);
         Ok(())
     }
 
-    async fn put_token(
-        &self,
-        key: &str,
-        record: &TokenRecord,
-        ttl: Duration,
-    ) -> Result<(), StoreError> {
+    async fn put_token(&self, key: &str, record: &TokenRecord, ttl: Duration) -> Result<(), StoreError> {
         let now = Instant::now();
         let mut map = lock(&self.tokens);
         map.retain(|_, (_, deadline)| *deadline > now);
@@ -92,11 +90,7 @@ impl SessionStore for MemorySessionStore {
         Ok(())
     }
 
-    async fn touch_token(
-        &self,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<Option<TokenRecord>, StoreError> {
+    async fn touch_token(&self, key: &str, ttl: Duration) -> Result<Option<TokenRecord>, StoreError> {
         let now = Instant::now();
         let mut map = lock(&self.tokens);
         match map.get_mut(key) {
@@ -110,5 +104,68 @@ impl SessionStore for MemorySessionStore {
             }
             None => Ok(None),
         }
+    }
+
+    async fn swap_current_token(
+        &self,
+        session_key: &str,
+        token_key: &str,
+        _ttl: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(lock(&self.current_tokens).insert(session_key.to_owned(), token_key.to_owned()))
+    }
+
+    async fn reserve_image(
+        &self,
+        session_key: &str,
+        record: &ImageRecord,
+        limit: usize,
+        _ttl: Duration,
+    ) -> Result<Reserve, StoreError> {
+        let mut images = lock(&self.images);
+        let list = images.entry(session_key.to_owned()).or_default();
+        if list.len() >= limit {
+            return Ok(Reserve::LimitReached);
+        }
+        list.retain(|r| r.image_id != record.image_id);
+        list.push(record.clone());
+        Ok(Reserve::Reserved)
+    }
+
+    async fn image(&self, session_key: &str, image_id: &str) -> Result<Option<ImageRecord>, StoreError> {
+        Ok(lock(&self.images)
+            .get(session_key)
+            .and_then(|list| list.iter().find(|r| r.image_id == image_id).cloned()))
+    }
+
+    async fn images(&self, session_key: &str) -> Result<Vec<ImageRecord>, StoreError> {
+        Ok(lock(&self.images).get(session_key).cloned().unwrap_or_default())
+    }
+
+    async fn replace_image(
+        &self,
+        session_key: &str,
+        current: &ImageRecord,
+        next: &ImageRecord,
+    ) -> Result<bool, StoreError> {
+        let mut images = lock(&self.images);
+        let slot = images
+            .get_mut(session_key)
+            .and_then(|list| list.iter_mut().find(|r| r.image_id == current.image_id));
+        match slot {
+            Some(stored) if stored == current => {
+                *stored = next.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn remove_image(&self, session_key: &str, image_id: &str) -> Result<bool, StoreError> {
+        let mut images = lock(&self.images);
+        let Some(list) = images.get_mut(session_key) else { return Ok(false) };
+        let before = list.len();
+        list.retain(|r| r.image_id != image_id);
+        Ok(list.len() < before)
     }
 }

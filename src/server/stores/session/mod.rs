@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use self::memory::MemorySessionStore;
 pub use self::redis::RedisSessionStore;
 use super::StoreError;
+use crate::model::{ImageMetadata, ImageSource, ImageStatus};
 
 /// What a capture session is bound to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +48,39 @@ pub struct TokenRecord {
     pub session_key: String,
     /// Unix seconds.
     pub created_at: u64,
+    /// Replaced by a newer QR code: kept only to say so.
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+/// One image of a session, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    pub image_id: String,
+    pub source: ImageSource,
+    /// Hash of the mobile token that uploaded it; `None` for the desktop.
+    pub uploader: Option<String>,
+    pub content_type: String,
+    /// The exact size the upload URL was signed for.
+    pub size: u64,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Unix seconds when the upload URL was issued.
+    pub created_at: u64,
+    /// Unix seconds when the upload was verified; `None` while the slot is only reserved.
+    pub uploaded_at: Option<u64>,
+    pub metadata: ImageMetadata,
+    pub status: ImageStatus,
+    /// Key of the bytes in the blob store.
+    pub blob_key: String,
+}
+
+/// Result of reserving an image slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserve {
+    Reserved,
+    /// The session already holds its maximum number of images.
+    LimitReached,
 }
 
 /// Storage for capture sessions.
@@ -59,12 +93,7 @@ pub trait SessionStore: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Stores a new session under `key` (a hash of the cookie value).
-    async fn create(
-        &self,
-        key: &str,
-        record: &SessionRecord,
-        idle: Duration,
-    ) -> Result<(), StoreError>;
+    async fn create(&self, key: &str, record: &SessionRecord, idle: Duration) -> Result<(), StoreError>;
 
     /// Loads a live session and slides its idle timeout. `None` if absent or expired.
     async fn touch(&self, key: &str, idle: Duration) -> Result<Option<SessionRecord>, StoreError>;
@@ -73,27 +102,52 @@ pub trait SessionStore: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 
     /// Stores a mobile token under `key` (a hash of the token) for `ttl`.
-    async fn put_token(
-        &self,
-        key: &str,
-        record: &TokenRecord,
-        ttl: Duration,
-    ) -> Result<(), StoreError>;
+    async fn put_token(&self, key: &str, record: &TokenRecord, ttl: Duration) -> Result<(), StoreError>;
 
     /// Loads a live mobile token and slides its idle timeout to `ttl`.
-    async fn touch_token(
+    async fn touch_token(&self, key: &str, ttl: Duration) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Makes `token_key` the session's current mobile token and returns the
+    /// previous one, atomically, so two mints cannot both keep a live token.
+    async fn swap_current_token(
         &self,
-        key: &str,
+        session_key: &str,
+        token_key: &str,
         ttl: Duration,
-    ) -> Result<Option<TokenRecord>, StoreError>;
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Adds an image record unless the session already holds `limit` images.
+    /// The count and the insert are one atomic step.
+    async fn reserve_image(
+        &self,
+        session_key: &str,
+        record: &ImageRecord,
+        limit: usize,
+        ttl: Duration,
+    ) -> Result<Reserve, StoreError>;
+
+    /// One image of a session.
+    async fn image(&self, session_key: &str, image_id: &str) -> Result<Option<ImageRecord>, StoreError>;
+
+    /// Every image of a session, oldest first.
+    async fn images(&self, session_key: &str) -> Result<Vec<ImageRecord>, StoreError>;
+
+    /// Replaces `current` with `next` only if the stored record still equals
+    /// `current` (compare-and-set). `false` means someone else changed it first.
+    async fn replace_image(
+        &self,
+        session_key: &str,
+        current: &ImageRecord,
+        next: &ImageRecord,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes an image record; `false` if there was none.
+    async fn remove_image(&self, session_key: &str, image_id: &str) -> Result<bool, StoreError>;
 }
 
 /// Now, in Unix seconds.
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -115,10 +169,7 @@ mod tests {
     fn idle_ttl_is_capped_by_hard_expiry() {
         let idle = Duration::from_secs(1800);
         assert_eq!(record(10_000).ttl_from(1_000, idle), Some(idle));
-        assert_eq!(
-            record(1_060).ttl_from(1_000, idle),
-            Some(Duration::from_secs(60))
-        );
+        assert_eq!(record(1_060).ttl_from(1_000, idle), Some(Duration::from_secs(60)));
         assert_eq!(record(1_000).ttl_from(1_000, idle), None);
         assert_eq!(record(900).ttl_from(1_000, idle), None);
     }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
-use super::{unix_now, SessionRecord, SessionStore, TokenRecord};
+use super::{unix_now, ImageRecord, Reserve, SessionRecord, SessionStore, TokenRecord};
 use crate::server::stores::StoreError;
 
 /// Sessions as JSON strings under `{prefix}session:{key}`, one multiplexed
@@ -22,10 +22,7 @@ impl RedisSessionStore {
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(unavailable)?;
         let conn = ConnectionManager::new(client).await.map_err(unavailable)?;
-        Ok(Self {
-            conn,
-            prefix: prefix.into(),
-        })
+        Ok(Self { conn, prefix: prefix.into() })
     }
 
     fn key(&self, key: &str) -> String {
@@ -35,11 +32,38 @@ impl RedisSessionStore {
     fn token_key(&self, key: &str) -> String {
         format!("{}token:{key}", self.prefix)
     }
+
+    fn current_token_key(&self, session_key: &str) -> String {
+        format!("{}current-token:{session_key}", self.prefix)
+    }
+
+    fn images_key(&self, session_key: &str) -> String {
+        format!("{}images:{session_key}", self.prefix)
+    }
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
+
+fn corrupt(e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// Inserts an image unless the hash already holds `limit` entries.
+const RESERVE_IMAGE: &str = r"
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+";
+
+/// Replaces a hash field only if it still holds the expected value.
+const COMPARE_AND_SET: &str = r"
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+";
 
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -53,25 +77,15 @@ impl SessionStore for RedisSessionStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let pong: String = redis::cmd("PING")
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let pong: String = redis::cmd("PING").query_async(&mut conn).await.map_err(unavailable)?;
         if pong == "PONG" {
             Ok(())
         } else {
-            Err(StoreError::Unavailable(format!(
-                "unexpected PING reply {pong:?}"
-            )))
+            Err(StoreError::Unavailable(format!("unexpected PING reply {pong:?}")))
         }
     }
 
-    async fn create(
-        &self,
-        key: &str,
-        record: &SessionRecord,
-        idle: Duration,
-    ) -> Result<(), StoreError> {
+    async fn create(&self, key: &str, record: &SessionRecord, idle: Duration) -> Result<(), StoreError> {
         let Some(ttl) = record.ttl_from(unix_now(), idle) else {
             return Ok(());
         };
@@ -98,10 +112,7 @@ impl SessionStore for RedisSessionStore {
         match record.ttl_from(unix_now(), idle) {
             Some(ttl) => {
                 // PEXPIRE on a key that expired in between is a harmless no-op.
-                let _: bool = conn
-                    .pexpire(&full, ttl_ms(ttl) as i64)
-                    .await
-                    .map_err(unavailable)?;
+                let _: bool = conn.pexpire(&full, ttl_ms(ttl) as i64).await.map_err(unavailable)?;
                 Ok(Some(record))
             }
             None => {
@@ -113,16 +124,12 @@ impl SessionStore for RedisSessionStore {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let _: () = conn.del(self.key(key)).await.map_err(unavailable)?;
+        let keys = [self.key(key), self.images_key(key), self.current_token_key(key)];
+        let _: () = conn.del(&keys[..]).await.map_err(unavailable)?;
         Ok(())
     }
 
-    async fn put_token(
-        &self,
-        key: &str,
-        record: &TokenRecord,
-        ttl: Duration,
-    ) -> Result<(), StoreError> {
+    async fn put_token(&self, key: &str, record: &TokenRecord, ttl: Duration) -> Result<(), StoreError> {
         let json = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut conn = self.conn.clone();
         let _: () = redis::cmd("SET")
@@ -136,11 +143,7 @@ impl SessionStore for RedisSessionStore {
         Ok(())
     }
 
-    async fn touch_token(
-        &self,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<Option<TokenRecord>, StoreError> {
+    async fn touch_token(&self, key: &str, ttl: Duration) -> Result<Option<TokenRecord>, StoreError> {
         let mut conn = self.conn.clone();
         // GETEX reads and slides the TTL in one atomic step.
         let json: Option<String> = redis::cmd("GETEX")
@@ -150,7 +153,88 @@ impl SessionStore for RedisSessionStore {
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .transpose()
+        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+    }
+
+    async fn swap_current_token(
+        &self,
+        session_key: &str,
+        token_key: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("SET")
+            .arg(self.current_token_key(session_key))
+            .arg(token_key)
+            .arg("PX")
+            .arg(ttl_ms(ttl))
+            .arg("GET")
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn reserve_image(
+        &self,
+        session_key: &str,
+        record: &ImageRecord,
+        limit: usize,
+        ttl: Duration,
+    ) -> Result<Reserve, StoreError> {
+        let json = serde_json::to_string(record).map_err(corrupt)?;
+        let mut conn = self.conn.clone();
+        let reserved: i64 = redis::Script::new(RESERVE_IMAGE)
+            .key(self.images_key(session_key))
+            .arg(&record.image_id)
+            .arg(limit)
+            .arg(json)
+            .arg(ttl_ms(ttl))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(if reserved == 1 { Reserve::Reserved } else { Reserve::LimitReached })
+    }
+
+    async fn image(&self, session_key: &str, image_id: &str) -> Result<Option<ImageRecord>, StoreError> {
+        let mut conn = self.conn.clone();
+        let json: Option<String> =
+            conn.hget(self.images_key(session_key), image_id).await.map_err(unavailable)?;
+        json.map(|j| serde_json::from_str(&j).map_err(corrupt)).transpose()
+    }
+
+    async fn images(&self, session_key: &str) -> Result<Vec<ImageRecord>, StoreError> {
+        let mut conn = self.conn.clone();
+        let all: Vec<String> = conn.hvals(self.images_key(session_key)).await.map_err(unavailable)?;
+        let mut records = all
+            .iter()
+            .map(|j| serde_json::from_str::<ImageRecord>(j).map_err(corrupt))
+            .collect::<Result<Vec<_>, _>>()?;
+        // A hash has no order; sort as the memory store keeps them.
+        records.sort_by(|a, b| (a.created_at, &a.image_id).cmp(&(b.created_at, &b.image_id)));
+        Ok(records)
+    }
+
+    async fn replace_image(
+        &self,
+        session_key: &str,
+        current: &ImageRecord,
+        next: &ImageRecord,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let swapped: i64 = redis::Script::new(COMPARE_AND_SET)
+            .key(self.images_key(session_key))
+            .arg(&current.image_id)
+            .arg(serde_json::to_string(current).map_err(corrupt)?)
+            .arg(serde_json::to_string(next).map_err(corrupt)?)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(swapped == 1)
+    }
+
+    async fn remove_image(&self, session_key: &str, image_id: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let removed: i64 = conn.hdel(self.images_key(session_key), image_id).await.map_err(unavailable)?;
+        Ok(removed == 1)
     }
 }

@@ -1,0 +1,64 @@
+//! The upload flow: presign → PUT (to the blob store) → register; list, edit, delete.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::{GetUrl, Json};
+
+use super::BearerClient;
+use crate::model::{ApiError, ImageInfo, ImageMetadata, UploadRequest, UploadTicket};
+
+/// `POST /api/medtech/session/presigned-url` (cookie or bearer)
+/// `{contentType, size, sha256?}` → [`UploadTicket`].
+#[server(prefix = "/api", endpoint = "medtech/session/presigned-url", input = Json, client = BearerClient)]
+pub async fn presign_upload(#[server(flatten)] request: UploadRequest) -> Result<UploadTicket, ApiError> {
+    use crate::server::{auth, images, state::AppState};
+
+    let state = expect_context::<AppState>();
+    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    images::presign(&state, &access, request).await
+}
+
+/// `POST /api/medtech/session/images` (cookie or bearer) `{imageId, metadata?}` → [`ImageInfo`].
+#[server(prefix = "/api", endpoint = "medtech/session/images", input = Json, client = BearerClient)]
+pub async fn register_image(
+    #[server(rename = "imageId")] image_id: String,
+    #[server(default)] metadata: Option<ImageMetadata>,
+) -> Result<ImageInfo, ApiError> {
+    use crate::server::{auth, images, state::AppState};
+
+    let state = expect_context::<AppState>();
+    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    images::register(&state, &access, &image_id, metadata).await
+}
+
+/// `GET /api/medtech/session/images` (cookie: all images; bearer: that phone's) → `[ImageInfo]`.
+#[server(prefix = "/api", endpoint = "medtech/session/images", input = GetUrl, client = BearerClient)]
+pub async fn list_images() -> Result<Vec<ImageInfo>, ApiError> {
+    use crate::server::{auth, images, state::AppState};
+
+    let state = expect_context::<AppState>();
+    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    images::list(&state, &access).await
+}
+
+/// `POST /api/medtech/session/images/metadata` (cookie) `{imageId, metadata}` → [`ImageInfo`].
+#[server(prefix = "/api", endpoint = "medtech/session/images/metadata", input = Json)]
+pub async fn update_image_metadata(
+    #[server(rename = "imageId")] image_id: String,
+    metadata: ImageMetadata,
+) -> Result<ImageInfo, ApiError> {
+    use crate::server::{auth, images, state::AppState};
+
+    let state = expect_context::<AppState>();
+    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    images::update_metadata(&state, &access, &image_id, metadata).await
+}
+
+/// `POST /api/medtech/session/images/delete` (cookie) `{imageId}` → `null`.
+#[server(prefix = "/api", endpoint = "medtech/session/images/delete", input = Json)]
+pub async fn delete_image(#[server(rename = "imageId")] image_id: String) -> Result<(), ApiError> {
+    use crate::server::{auth, images, state::AppState};
+
+    let state = expect_context::<AppState>();
+    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    images::delete(&state, &access, &image_id).await
+}

@@ -1,0 +1,82 @@
+//! The verified SNOMED CT body-site list (`snomed-body-sites.csv`, from the
+//! product's reference set). Its terms are the `display` values sent to ALEX.
+
+use std::sync::OnceLock;
+
+const CSV: &str = include_str!("snomed-body-sites.csv");
+
+/// One body-site concept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodySite {
+    pub code: String,
+    pub term: String,
+    /// The concept already names a side (e.g. "Left ear structure").
+    pub lateralised: bool,
+}
+
+/// Splits one CSV line, honouring double-quoted fields.
+fn fields(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// Every body-site concept, in the file's order.
+pub fn body_sites() -> &'static [BodySite] {
+    static SITES: OnceLock<Vec<BodySite>> = OnceLock::new();
+    SITES.get_or_init(|| {
+        CSV.lines()
+            .skip(1)
+            .map(fields)
+            .filter(|f| f.len() >= 4 && f[2] == "body_site")
+            .map(|f| BodySite { code: f[0].clone(), term: f[1].clone(), lateralised: f[3] == "yes" })
+            .collect()
+    })
+}
+
+/// The concept with this code, if it is on the verified list.
+pub fn body_site(code: &str) -> Option<&'static BodySite> {
+    body_sites().iter().find(|s| s.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_the_verified_list() {
+        assert!(body_sites().len() >= 60);
+        assert_eq!(body_site("41695006").unwrap().term, "Scalp structure");
+        assert_eq!(body_site("14975008").unwrap().term, "Forearm structure");
+        assert!(body_site("89644007").unwrap().lateralised);
+        // Qualifiers are not body sites.
+        assert!(body_site("7771000").is_none());
+        assert!(body_site("373067005").is_none());
+    }
+
+    #[test]
+    fn known_seed_errors_stay_correct() {
+        assert_eq!(body_site("43799004").unwrap().term, "Thoracic cavity structure");
+        assert_eq!(body_site("40983000").unwrap().term, "Upper arm structure");
+        assert_eq!(body_site("85562004").unwrap().term, "Hand structure");
+    }
+
+    #[test]
+    fn splits_quoted_fields() {
+        assert_eq!(fields(r#"1,"a, b",c"#), vec!["1", "a, b", "c"]);
+    }
+}

@@ -1,0 +1,160 @@
+//! Images in a capture session: their metadata, status and the upload flow's messages.
+
+use serde::{Deserialize, Serialize};
+
+/// Which side of the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Laterality {
+    Left,
+    Right,
+    Bilateral,
+    NotApplicable,
+}
+
+/// How the photo was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ImageView {
+    CloseUp,
+    Dermoscopy,
+    Overview,
+    Other,
+}
+
+/// What the photo shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ImageKind {
+    Lesion,
+    Rash,
+    Wound,
+    Infection,
+    Other,
+}
+
+/// Longest description accepted, in characters.
+pub const DESCRIPTION_MAX_CHARS: usize = 500;
+
+/// Clinical metadata of one image. Every field is optional until commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub laterality: Option<Laterality>,
+    /// SNOMED CT concept id from the verified body-site list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_site: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<ImageView>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ImageKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Where an image came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ImageSource {
+    Desktop,
+    Mobile,
+}
+
+/// Where an image is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum ImageStatus {
+    /// Uploaded, verified, waiting for the GP.
+    Uploaded,
+    /// Being filed in ALEX now.
+    Committing,
+    /// Filed; `resourceId` is the ALEX resource.
+    #[serde(rename_all = "camelCase")]
+    Committed { resource_id: String },
+    /// Filing failed; `message` is for the GP.
+    Failed { message: String },
+}
+
+/// An image as the pages see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageInfo {
+    pub image_id: String,
+    pub source: ImageSource,
+    pub content_type: String,
+    pub bytes: u64,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// RFC 3339.
+    pub uploaded_at: String,
+    pub metadata: ImageMetadata,
+    pub status: ImageStatus,
+    /// A short-lived URL to show the image; absent in events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_url: Option<String>,
+}
+
+/// `POST /api/medtech/session/presigned-url` input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadRequest {
+    pub content_type: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// Where and how to upload one image's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadTicket {
+    pub image_id: String,
+    pub upload_url: String,
+    pub method: String,
+    /// Headers the upload must send exactly (they are signed).
+    pub headers: Vec<(String, String)>,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// `POST /api/medtech/session/mobile-token` output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MobileGrant {
+    pub mobile_url: String,
+    /// The QR code of `mobile_url`, as an SVG document.
+    pub qr_svg: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// Something that happened in a session, as sent on the event stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "kebab-case")]
+pub enum SessionEvent {
+    ImageAdded(ImageInfo),
+    ImageUpdated(ImageInfo),
+    #[serde(rename_all = "camelCase")]
+    ImageRemoved {
+        image_id: String,
+    },
+    TokenRevoked,
+    #[serde(rename_all = "camelCase")]
+    SessionExpiring {
+        expires_at: String,
+    },
+}
+
+impl SessionEvent {
+    /// The SSE `event:` name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SessionEvent::ImageAdded(_) => "image-added",
+            SessionEvent::ImageUpdated(_) => "image-updated",
+            SessionEvent::ImageRemoved { .. } => "image-removed",
+            SessionEvent::TokenRevoked => "token-revoked",
+            SessionEvent::SessionExpiring { .. } => "session-expiring",
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The local-disk blob endpoints of embedded mode: `PUT` and `GET`
+//! `/api/medtech/blobs/{key}` on URLs the app signed (see `signed_url`).
+//! S3 deployments never route blobs through the app.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::signed_url::Signed;
+use super::state::AppState;
+
+#[derive(Deserialize)]
+pub struct SignedQuery {
+    exp: u64,
+    sig: String,
+    ct: Option<String>,
+    len: Option<u64>,
+}
+
+fn refused() -> Response {
+    (StatusCode::FORBIDDEN, "signature invalid or expired").into_response()
+}
+
+/// `PUT`: stores the body if it matches the signed type and exact length.
+pub async fn put(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Query(q): Query<SignedQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (Some(signer), Some(ct), Some(len)) = (state.url_signer.as_ref(), q.ct.as_deref(), q.len) else {
+        return refused();
+    };
+    let signed = Signed { method: "PUT", key: &key, upload: Some((ct, len)), expires: q.exp };
+    if !signer.verify(&signed, &q.sig) {
+        return refused();
+    }
+    let sent_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let sent_len = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if sent_type != Some(ct) || sent_len != Some(len) {
+        return refused();
+    }
+    let limit = usize::try_from(len).unwrap_or(usize::MAX).saturating_add(1);
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) if b.len() as u64 == len => b,
+        _ => {
+            return (StatusCode::BAD_REQUEST, "body length does not match the signed length").into_response()
+        }
+    };
+    match state.blobs.put(&key, ct, bytes.to_vec()).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "local blob upload failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// `GET`: serves a blob for previews.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Query(q): Query<SignedQuery>,
+) -> Response {
+    let Some(signer) = state.url_signer.as_ref() else { return refused() };
+    if !signer.verify(&Signed { method: "GET", key: &key, upload: None, expires: q.exp }, &q.sig) {
+        return refused();
+    }
+    match state.blobs.get(&key).await {
+        Ok(Some((meta, bytes))) => (
+            [
+                (header::CONTENT_TYPE, meta.content_type),
+                (header::CACHE_CONTROL, "private, max-age=600".into()),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "local blob read failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}

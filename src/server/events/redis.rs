@@ -1,0 +1,178 @@
+//! Events shared through Redis: a capped stream per session for replay, and
+//! one pub/sub channel for live delivery.
+//!
+//! Each instance holds exactly one subscriber connection, whatever the number
+//! of clients; it hands each message to the in-process [`Hub`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use redis::aio::ConnectionManager;
+
+use super::hub::Hub;
+use super::{Event, EventBus, Subscription, HISTORY};
+use crate::model::SessionEvent;
+use crate::server::stores::StoreError;
+
+/// The Redis-backed bus.
+pub struct RedisEventBus {
+    conn: ConnectionManager,
+    hub: Arc<Hub>,
+    prefix: String,
+    channel: String,
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl RedisEventBus {
+    /// Connects, and starts this instance's single subscriber task.
+    pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
+        let prefix = prefix.into();
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let conn = ConnectionManager::new(client.clone()).await.map_err(unavailable)?;
+        let hub = Arc::new(Hub::default());
+        let channel = format!("{prefix}events");
+        // Subscribe before returning, so no event published after start-up is missed.
+        let pubsub = subscribe(&client, &channel).await.map_err(unavailable)?;
+        tokio::spawn(run_subscriber(client, channel.clone(), hub.clone(), pubsub));
+        Ok(Self { conn, hub, prefix, channel })
+    }
+
+    fn stream_key(&self, session_key: &str) -> String {
+        format!("{}events:{session_key}", self.prefix)
+    }
+
+    /// Sessions this instance currently delivers to.
+    pub fn local_channels(&self) -> usize {
+        self.hub.channel_count()
+    }
+}
+
+async fn subscribe(client: &redis::Client, channel: &str) -> Result<redis::aio::PubSub, redis::RedisError> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    Ok(pubsub)
+}
+
+/// Reads the channel forever, reconnecting with a pause if Redis goes away.
+async fn run_subscriber(client: redis::Client, channel: String, hub: Arc<Hub>, first: redis::aio::PubSub) {
+    let mut pubsub = Some(first);
+    loop {
+        let current = match pubsub.take() {
+            Some(p) => p,
+            None => match subscribe(&client, &channel).await {
+                Ok(p) => {
+                    tracing::info!("event subscriber reconnected to Redis");
+                    p
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "event subscriber cannot reach Redis; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+        };
+        let mut messages = current.into_on_message();
+        while let Some(msg) = messages.next().await {
+            let Ok(payload) = msg.get_payload::<String>() else { continue };
+            match decode(&payload) {
+                Some((session_key, event)) => hub.deliver(session_key, event),
+                None => tracing::warn!("ignored a malformed event message"),
+            }
+        }
+        tracing::warn!("event subscription ended; reconnecting");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Appends to the session's capped stream, refreshes its TTL and publishes
+/// `<session key>\n<event id>\n<event json>`, as one atomic step, so live
+/// delivery order always matches id order.
+const PUBLISH: &str = r"
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5] .. '\n' .. id .. '\n' .. ARGV[2])
+return id
+";
+
+fn decode(payload: &str) -> Option<(&str, Event)> {
+    let mut parts = payload.splitn(3, '\n');
+    let session_key = parts.next()?;
+    let id = parts.next()?.to_owned();
+    let event = serde_json::from_str(parts.next()?).ok()?;
+    Some((session_key, Event { id, event }))
+}
+
+#[async_trait]
+impl EventBus for RedisEventBus {
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn publish(
+        &self,
+        session_key: &str,
+        event: &SessionEvent,
+        ttl: Duration,
+    ) -> Result<String, StoreError> {
+        let json = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut conn = self.conn.clone();
+        redis::Script::new(PUBLISH)
+            .key(self.stream_key(session_key))
+            .arg(HISTORY)
+            .arg(json)
+            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1))
+            .arg(&self.channel)
+            .arg(session_key)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn subscribe(&self, session_key: &str, after: Option<&str>) -> Result<Subscription, StoreError> {
+        // Live first, then history: an event landing in between is in both,
+        // and the stream handler drops live ids it already replayed.
+        let live = self.hub.subscribe(session_key);
+        let replay = match after {
+            None => Vec::new(),
+            Some(after) => {
+                let mut conn = self.conn.clone();
+                let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+                    .arg(self.stream_key(session_key))
+                    .arg(format!("({after}"))
+                    .arg("+")
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(unavailable)?;
+                entries
+                    .ids
+                    .into_iter()
+                    .filter_map(|entry| {
+                        let json: String = entry.get("e")?;
+                        let event = serde_json::from_str(&json).ok()?;
+                        Some(Event { id: entry.id, event })
+                    })
+                    .collect()
+            }
+        };
+        Ok(Subscription { replay, live })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_decodes() {
+        let json = serde_json::to_string(&SessionEvent::TokenRevoked).unwrap();
+        let payload = format!("abc\n17-0\n{json}");
+        let (key, event) = decode(&payload).unwrap();
+        assert_eq!((key, event.id.as_str(), event.event), ("abc", "17-0", SessionEvent::TokenRevoked));
+        assert!(decode("abc\n\n").is_none());
+    }
+}

@@ -1,0 +1,189 @@
+//! Session events: the event-bus contract on memory and Redis, and the SSE
+//! stream across two app instances sharing one Redis.
+
+mod common;
+
+use std::time::Duration;
+
+use clinical_images::model::SessionEvent;
+use clinical_images::server::events::{EventBus, MemoryEventBus, RedisEventBus};
+use common::{jpeg, service_vars, unique, Auth, TestApp};
+use serde_json::{json, Value};
+
+const TTL: Duration = Duration::from_secs(600);
+const WAIT: Duration = Duration::from_secs(10);
+
+fn removed(n: u32) -> SessionEvent {
+    SessionEvent::ImageRemoved { image_id: format!("img-{n}") }
+}
+
+async fn bus_contract(publisher: &dyn EventBus, subscriber: &dyn EventBus) {
+    let session = unique("s");
+    let first = publisher.publish(&session, &removed(1), TTL).await.unwrap();
+    let second = publisher.publish(&session, &removed(2), TTL).await.unwrap();
+    assert!(clinical_images::server::events::compare_ids(&first, &second).is_lt(), "{first} < {second}");
+
+    // Replay returns exactly what followed the given id.
+    let mut sub = subscriber.subscribe(&session, Some(&first)).await.unwrap();
+    let replayed: Vec<_> = sub.replay.iter().map(|e| e.event.clone()).collect();
+    assert_eq!(replayed, vec![removed(2)]);
+    let none = subscriber.subscribe(&session, None).await.unwrap();
+    assert!(none.replay.is_empty());
+
+    // Live delivery, on the subscriber's side.
+    let third = publisher.publish(&session, &removed(3), TTL).await.unwrap();
+    let live = tokio::time::timeout(WAIT, sub.live.recv()).await.expect("live event").unwrap();
+    assert_eq!((live.id, live.event), (third, removed(3)));
+
+    // Other sessions' events never arrive.
+    publisher.publish(&unique("other"), &removed(9), TTL).await.unwrap();
+    publisher.publish(&session, &removed(4), TTL).await.unwrap();
+    let next = tokio::time::timeout(WAIT, sub.live.recv()).await.unwrap().unwrap();
+    assert_eq!(next.event, removed(4));
+}
+
+#[tokio::test]
+async fn memory_event_bus_meets_the_contract() {
+    let bus = MemoryEventBus::new();
+    bus_contract(&bus, &bus).await;
+}
+
+#[tokio::test]
+async fn redis_event_bus_meets_the_contract_across_instances() {
+    let prefix = format!("{}:", unique("bus"));
+    let a = RedisEventBus::connect(&common::redis_url(), prefix.clone()).await.unwrap();
+    let b = RedisEventBus::connect(&common::redis_url(), prefix).await.unwrap();
+    bus_contract(&a, &b).await;
+}
+
+/// A minimal SSE reader over a streaming response.
+struct SseClient {
+    res: reqwest::Response,
+    buf: String,
+}
+
+#[derive(Debug)]
+struct Sse {
+    id: String,
+    event: String,
+    data: Value,
+}
+
+impl SseClient {
+    async fn connect(app: &TestApp, cookie: &str, last_event_id: Option<&str>) -> SseClient {
+        let mut req = app.http.get(app.url("/api/medtech/session/events")).header("cookie", cookie);
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        SseClient { res, buf: String::new() }
+    }
+
+    /// The next event (heartbeat comments are skipped).
+    async fn next(&mut self) -> Sse {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                if let Some(end) = self.buf.find("\n\n") {
+                    let block: String = self.buf.drain(..end + 2).collect();
+                    let (mut id, mut event, mut data) = (String::new(), String::new(), String::new());
+                    for line in block.lines() {
+                        if let Some(v) = line.strip_prefix("id:") {
+                            id = v.trim().to_owned();
+                        } else if let Some(v) = line.strip_prefix("event:") {
+                            event = v.trim().to_owned();
+                        } else if let Some(v) = line.strip_prefix("data:") {
+                            data.push_str(v.trim());
+                        }
+                    }
+                    if !event.is_empty() {
+                        return Sse { id, event, data: serde_json::from_str(&data).unwrap() };
+                    }
+                    continue;
+                }
+                let chunk = self.res.chunk().await.unwrap().expect("stream open");
+                self.buf.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        })
+        .await
+        .expect("an event within the wait")
+    }
+}
+
+async fn add_image(app: &TestApp, auth: &Auth) -> String {
+    let photo = jpeg(12, 12);
+    let (_, ticket) = app
+        .post(
+            "/api/medtech/session/presigned-url",
+            json!({"contentType": "image/jpeg", "size": photo.len()}),
+            auth,
+        )
+        .await;
+    let mut put = app.http.put(ticket["uploadUrl"].as_str().unwrap());
+    for pair in ticket["headers"].as_array().unwrap() {
+        let k = pair[0].as_str().unwrap();
+        if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("host") {
+            put = put.header(k, pair[1].as_str().unwrap());
+        }
+    }
+    assert!(put.body(photo).send().await.unwrap().status().is_success());
+    let id = ticket["imageId"].as_str().unwrap().to_owned();
+    let (s, body) = app.post("/api/medtech/session/images", json!({"imageId": id}), auth).await;
+    assert_eq!(s, 200, "{body}");
+    id
+}
+
+#[tokio::test]
+async fn a_registration_on_instance_a_reaches_an_sse_client_on_instance_b() {
+    let vars = service_vars();
+    let a = TestApp::start(vars.clone()).await;
+    let b = TestApp::start(vars).await;
+    let cookie = a.launch("14e52e16edb7a435bfa05e307afd008b").await;
+    let mut stream = SseClient::connect(&b, &cookie, None).await;
+
+    let id = add_image(&a, &Auth::Cookie(cookie.clone())).await;
+    let ev = stream.next().await;
+    assert_eq!(ev.event, "image-added");
+    assert_eq!(ev.data["type"], "image-added");
+    assert_eq!(ev.data["data"]["imageId"], id.as_str());
+}
+
+#[tokio::test]
+async fn reconnecting_with_last_event_id_replays_exactly_what_was_missed() {
+    for vars in [service_vars(), vec![]] {
+        let app = TestApp::start(vars).await;
+        let cookie = app.launch("14e52e16edb7a435bfa05e307afd008b").await;
+        let desktop = Auth::Cookie(cookie.clone());
+        let mut stream = SseClient::connect(&app, &cookie, None).await;
+        let image = add_image(&app, &desktop).await;
+        let seen = stream.next().await;
+        assert_eq!(seen.event, "image-added");
+        drop(stream);
+
+        // Two events while disconnected.
+        for text in ["first", "second"] {
+            let body = json!({"imageId": image, "metadata": {"description": text}});
+            let (s, _) = app.post("/api/medtech/session/images/metadata", body, &desktop).await;
+            assert_eq!(s, 200);
+        }
+        let mut stream = SseClient::connect(&app, &cookie, Some(&seen.id)).await;
+        let one = stream.next().await;
+        let two = stream.next().await;
+        assert_eq!(one.data["data"]["metadata"]["description"], "first");
+        assert_eq!(two.data["data"]["metadata"]["description"], "second");
+        // Then live again, with nothing replayed twice.
+        let (s, _) =
+            app.post("/api/medtech/session/images/delete", json!({"imageId": image}), &desktop).await;
+        assert_eq!(s, 200);
+        let three = stream.next().await;
+        assert_eq!(three.event, "image-removed");
+    }
+}
+
+#[tokio::test]
+async fn the_event_stream_needs_a_desktop_session() {
+    let app = TestApp::start(vec![]).await;
+    let res = app.http.get(app.url("/api/medtech/session/events")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+}

@@ -1,0 +1,327 @@
+//! The upload flow over HTTP against real Redis and S3 (ministack,
+//! AUTH=true), and against the embedded backends: presign, PUT, register,
+//! list, metadata, delete, phone tokens, limits and isolation.
+
+mod common;
+
+use common::{jpeg, service_vars, Auth, TestApp};
+use serde_json::{json, Value};
+
+const PATIENT_A: &str = "14e52e16edb7a435bfa05e307afd008b";
+const PATIENT_B: &str = "aaaabbbbccccdddd0000111122223333";
+
+/// Presigns, PUTs `body` with the ticket's headers, and returns the ticket.
+async fn upload(app: &TestApp, auth: &Auth, content_type: &str, body: Vec<u8>) -> Value {
+    let (status, ticket) = app
+        .post(
+            "/api/medtech/session/presigned-url",
+            json!({"contentType": content_type, "size": body.len()}),
+            auth,
+        )
+        .await;
+    assert_eq!(status, 200, "{ticket}");
+    let mut put = app.http.put(ticket["uploadUrl"].as_str().unwrap());
+    for pair in ticket["headers"].as_array().unwrap() {
+        let (k, v) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+        if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("host") {
+            put = put.header(k, v);
+        }
+    }
+    let res = put.body(body).send().await.unwrap();
+    assert!(res.status().is_success(), "PUT to the signed URL: {}", res.status());
+    ticket
+}
+
+async fn register(app: &TestApp, auth: &Auth, image_id: &str) -> (u16, Value) {
+    app.post("/api/medtech/session/images", json!({"imageId": image_id}), auth).await
+}
+
+async fn full_flow(app: TestApp) {
+    let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+    let photo = jpeg(64, 48);
+    let ticket = upload(&app, &desktop, "image/jpeg", photo.clone()).await;
+    let id = ticket["imageId"].as_str().unwrap();
+
+    let (status, image) = register(&app, &desktop, id).await;
+    assert_eq!(status, 200, "{image}");
+    assert_eq!(image["width"], 64);
+    assert_eq!(image["height"], 48);
+    assert_eq!(image["source"], "desktop");
+    assert_eq!(image["status"], json!({"state": "uploaded"}));
+
+    // Registering again (a client retry) changes nothing.
+    let (status, again) = register(&app, &desktop, id).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["imageId"], image["imageId"]);
+
+    let (status, list) = app.get("/api/medtech/session/images", &desktop).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let preview = list[0]["previewUrl"].as_str().unwrap();
+    let fetched = app.http.get(preview).send().await.unwrap().bytes().await.unwrap();
+    assert!(fetched.as_ref() == photo.as_slice(), "preview URL serves the uploaded bytes");
+
+    let metadata = json!({"laterality": "left", "bodySite": "14975008", "view": "closeUp", "type": "rash", "description": "Itchy for 2 weeks"});
+    let (status, updated) = app
+        .post("/api/medtech/session/images/metadata", json!({"imageId": id, "metadata": metadata}), &desktop)
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["metadata"], metadata);
+
+    let bad = json!({"imageId": id, "metadata": {"bodySite": "43799004x"}});
+    let (status, _) = app.post("/api/medtech/session/images/metadata", bad, &desktop).await;
+    assert_eq!(status, 400, "unknown SNOMED codes are refused");
+
+    let (status, _) = app.post("/api/medtech/session/images/delete", json!({"imageId": id}), &desktop).await;
+    assert_eq!(status, 200);
+    let (_, list) = app.get("/api/medtech/session/images", &desktop).await;
+    assert_eq!(list, json!([]));
+    let (status, _) = register(&app, &desktop, id).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn upload_flow_with_redis_and_s3() {
+    full_flow(TestApp::start(service_vars()).await).await;
+}
+
+#[tokio::test]
+async fn upload_flow_embedded() {
+    full_flow(TestApp::start(vec![]).await).await;
+}
+
+#[tokio::test]
+async fn a_non_image_is_rejected_and_its_blob_deleted() {
+    for vars in [service_vars(), vec![]] {
+        let app = TestApp::start(vars).await;
+        let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+        let ticket = upload(&app, &desktop, "image/jpeg", b"%PDF-1.7 this is not a photo".to_vec()).await;
+        let id = ticket["imageId"].as_str().unwrap();
+        let (status, body) = register(&app, &desktop, id).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body, json!({"kind": "upload", "detail": "notAnImage"}));
+        let records = app.state.sessions.images(&session_key(&desktop)).await.unwrap();
+        assert!(records.is_empty(), "the record is gone");
+        let key = format!("{}/{id}", &session_key(&desktop)[..32]);
+        assert_eq!(app.state.blobs.head(&key).await.unwrap(), None, "the blob is gone");
+    }
+}
+
+fn session_key(auth: &Auth) -> String {
+    let Auth::Cookie(c) = auth else { panic!("desktop cookie expected") };
+    clinical_images::server::ids::hash_credential(c.trim_start_matches("ci_session="))
+}
+
+#[tokio::test]
+async fn presigned_put_refuses_wrong_type_length_and_expiry() {
+    let mut vars = service_vars();
+    vars.push(("UPLOAD_URL_TTL_SECS".into(), "1".into()));
+    for vars in [vars, vec![("UPLOAD_URL_TTL_SECS".into(), "1".into())]] {
+        let app = TestApp::start(vars).await;
+        let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+        let photo = jpeg(32, 32);
+        let (_, ticket) = app
+            .post(
+                "/api/medtech/session/presigned-url",
+                json!({"contentType": "image/jpeg", "size": photo.len()}),
+                &desktop,
+            )
+            .await;
+        let url = ticket["uploadUrl"].as_str().unwrap().to_owned();
+
+        let wrong_type =
+            app.http.put(&url).header("content-type", "image/png").body(photo.clone()).send().await.unwrap();
+        assert!(wrong_type.status().is_client_error(), "wrong type: {}", wrong_type.status());
+        let mut longer = photo.clone();
+        longer.push(0);
+        let wrong_len =
+            app.http.put(&url).header("content-type", "image/jpeg").body(longer).send().await.unwrap();
+        assert!(wrong_len.status().is_client_error(), "wrong length: {}", wrong_len.status());
+
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let late =
+            app.http.put(&url).header("content-type", "image/jpeg").body(photo.clone()).send().await.unwrap();
+        assert!(late.status().is_client_error(), "expired: {}", late.status());
+    }
+}
+
+#[tokio::test]
+async fn refusals_are_typed() {
+    let mut vars = service_vars();
+    vars.push(("MAX_IMAGES_PER_SESSION".into(), "2".into()));
+    let app = TestApp::start(vars).await;
+    let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+    let presign = |ct: &'static str, size: u64| {
+        let app = &app;
+        let desktop = &desktop;
+        async move {
+            app.post("/api/medtech/session/presigned-url", json!({"contentType": ct, "size": size}), desktop)
+                .await
+        }
+    };
+    assert_eq!(
+        presign("application/pdf", 10).await,
+        (415, json!({"kind": "upload", "detail": "unsupportedType"}))
+    );
+    assert_eq!(
+        presign("image/jpeg", 9_000_000).await,
+        (413, json!({"kind": "upload", "detail": "tooLarge"}))
+    );
+    assert_eq!(presign("image/jpeg", 0).await.0, 413);
+    assert_eq!(presign("image/heic", 10).await.0, 200);
+    assert_eq!(presign("image/png", 10).await.0, 200);
+    assert_eq!(presign("image/webp", 10).await, (409, json!({"kind": "upload", "detail": "tooManyImages"})));
+}
+
+#[tokio::test]
+async fn twenty_parallel_registrations_all_appear_once() {
+    let app = TestApp::start(service_vars()).await;
+    let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+    let photo = jpeg(16, 16);
+    let mut tickets = Vec::new();
+    for _ in 0..20 {
+        tickets.push(upload(&app, &desktop, "image/jpeg", photo.clone()).await);
+    }
+    let results = futures::future::join_all(
+        tickets.iter().map(|t| register(&app, &desktop, t["imageId"].as_str().unwrap())),
+    )
+    .await;
+    assert!(results.iter().all(|(s, _)| *s == 200), "{results:?}");
+    let (_, list) = app.get("/api/medtech/session/images", &desktop).await;
+    let mut ids: Vec<&str> =
+        list.as_array().unwrap().iter().map(|i| i["imageId"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20);
+}
+
+#[tokio::test]
+async fn phones_upload_and_see_only_their_own() {
+    let app = TestApp::start(service_vars()).await;
+    let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+    let (status, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
+    assert_eq!(status, 200, "{grant}");
+    let url = grant["mobileUrl"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{}/medtech-images/mobile?t=", app.base)), "{url}");
+    assert!(grant["qrSvg"].as_str().unwrap().contains("<svg"));
+    let phone = Auth::Bearer(url.split("t=").nth(1).unwrap().to_owned());
+
+    let (status, link) = app.post("/api/medtech/session/token", json!({}), &phone).await;
+    assert_eq!(status, 200, "{link}");
+    assert_eq!(link["patientBanner"], "Patient ···08b · F2N060-E");
+
+    let mine = upload(&app, &phone, "image/jpeg", jpeg(20, 10)).await;
+    let (status, image) = register(&app, &phone, mine["imageId"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{image}");
+    assert_eq!(image["source"], "mobile");
+    let desktops = upload(&app, &desktop, "image/jpeg", jpeg(10, 10)).await;
+    register(&app, &desktop, desktops["imageId"].as_str().unwrap()).await;
+
+    let (_, phone_list) = app.get("/api/medtech/session/images", &phone).await;
+    assert_eq!(phone_list.as_array().unwrap().len(), 1, "a phone lists only its uploads");
+    let (_, desktop_list) = app.get("/api/medtech/session/images", &desktop).await;
+    assert_eq!(desktop_list.as_array().unwrap().len(), 2);
+
+    // A phone may not edit, delete, register the desktop's upload, or mint.
+    let id = desktops["imageId"].as_str().unwrap();
+    let (s, _) = app
+        .post("/api/medtech/session/images/metadata", json!({"imageId": id, "metadata": {}}), &phone)
+        .await;
+    assert_eq!(s, 403);
+    let (s, _) = app.post("/api/medtech/session/images/delete", json!({"imageId": id}), &phone).await;
+    assert_eq!(s, 403);
+    let (s, _) = register(&app, &phone, id).await;
+    assert_eq!(s, 404);
+    let (s, _) = app.post("/api/medtech/session/mobile-token", json!({}), &phone).await;
+    assert_eq!(s, 401, "minting needs the desktop cookie");
+
+    // A new QR code revokes the old token.
+    let (_, second) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
+    assert_ne!(second["mobileUrl"], grant["mobileUrl"]);
+    let (s, body) = app.post("/api/medtech/session/token", json!({}), &phone).await;
+    assert_eq!((s, body), (401, json!({"kind": "token", "detail": "revoked"})));
+    let (s, _) = app
+        .post("/api/medtech/session/presigned-url", json!({"contentType": "image/jpeg", "size": 10}), &phone)
+        .await;
+    assert_eq!(s, 401, "a revoked token can no longer upload");
+}
+
+#[tokio::test]
+async fn an_idle_token_expires() {
+    let mut vars = service_vars();
+    vars.push(("MOBILE_TOKEN_TTL_SECS".into(), "1".into()));
+    let app = TestApp::start(vars).await;
+    let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+    let (_, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
+    let phone = Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    let (s, body) = app.post("/api/medtech/session/token", json!({}), &phone).await;
+    assert_eq!((s, body), (401, json!({"kind": "token", "detail": "notFound"})));
+}
+
+#[tokio::test]
+async fn session_a_credentials_cannot_touch_session_b() {
+    let app = TestApp::start(service_vars()).await;
+    let a = Auth::Cookie(app.launch(PATIENT_A).await);
+    let b = Auth::Cookie(app.launch(PATIENT_B).await);
+    let (_, grant_a) = app.post("/api/medtech/session/mobile-token", json!({}), &a).await;
+    let phone_a = Auth::Bearer(grant_a["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+    let ticket_b = upload(&app, &b, "image/jpeg", jpeg(8, 8)).await;
+    let id_b = ticket_b["imageId"].as_str().unwrap();
+    let (s, _) = register(&app, &b, id_b).await;
+    assert_eq!(s, 200);
+
+    for intruder in [&a, &phone_a] {
+        let (s, _) = register(&app, intruder, id_b).await;
+        assert!(s == 403 || s == 404, "register: {s}");
+        let (s, _) = app
+            .post("/api/medtech/session/images/metadata", json!({"imageId": id_b, "metadata": {}}), intruder)
+            .await;
+        assert!(s == 403 || s == 404, "metadata: {s}");
+        let (s, _) = app.post("/api/medtech/session/images/delete", json!({"imageId": id_b}), intruder).await;
+        assert!(s == 403 || s == 404, "delete: {s}");
+        let (_, list) = app.get("/api/medtech/session/images", intruder).await;
+        assert!(!list.to_string().contains(id_b), "list leaks B's image");
+    }
+    let (_, list_b) = app.get("/api/medtech/session/images", &b).await;
+    assert_eq!(list_b.as_array().unwrap().len(), 1, "B's image survived");
+}
+
+#[tokio::test]
+async fn the_bucket_lets_only_the_app_origin_upload_from_a_browser() {
+    let vars = service_vars();
+    let bucket = vars.iter().find(|(k, _)| k == "S3_BUCKET").unwrap().1.clone();
+    let endpoint = vars.iter().find(|(k, _)| k == "S3_ENDPOINT").unwrap().1.clone();
+    let app = TestApp::start(vars).await;
+    let preflight = |origin: String| {
+        let http = app.http.clone();
+        let url = format!("{endpoint}/{bucket}/sessions/x");
+        async move {
+            http.request(reqwest::Method::OPTIONS, url)
+                .header("origin", origin)
+                .header("access-control-request-method", "PUT")
+                .header("access-control-request-headers", "content-type")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ours = preflight(app.base.clone()).await;
+    assert!(ours.status().is_success(), "{}", ours.status());
+    assert_eq!(ours.headers()["access-control-allow-origin"], app.base.as_str());
+    let theirs = preflight("https://evil.example".into()).await;
+    assert!(theirs.headers().get("access-control-allow-origin").is_none_or(|v| v != "https://evil.example"));
+
+    let store = s3_store(&app);
+    let rules = store.client().get_bucket_lifecycle_configuration().bucket(&bucket).send().await.unwrap();
+    let rule = &rules.rules()[0];
+    assert_eq!(rule.expiration().and_then(|e| e.days()), Some(1), "lifecycle backstop of one day");
+}
+
+/// A second client on the app's bucket, to inspect its configuration.
+fn s3_store(app: &TestApp) -> clinical_images::server::stores::blob::S3BlobStore {
+    let clinical_images::server::config::BlobBackend::S3(cfg) = &app.state.config.blobs else {
+        panic!("S3 configured")
+    };
+    clinical_images::server::stores::blob::S3BlobStore::new(cfg)
+}
