@@ -187,3 +187,18 @@ async fn the_event_stream_needs_a_desktop_session() {
     let res = app.http.get(app.url("/api/medtech/session/events")).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 401);
 }
+
+#[tokio::test]
+async fn the_stream_warns_before_the_session_ends() {
+    // Hard expiry in 302 s: the warning is due five minutes before, so in 2 s.
+    let vars = vec![
+        ("SESSION_MAX_TTL_SECS".to_owned(), "302".to_owned()),
+        ("SESSION_IDLE_TTL_SECS".to_owned(), "302".to_owned()),
+    ];
+    let app = TestApp::start(vars).await;
+    let cookie = app.launch("14e52e16edb7a435bfa05e307afd008b").await;
+    let mut stream = SseClient::connect(&app, &cookie, None).await;
+    let ev = stream.next().await;
+    assert_eq!(ev.event, "session-expiring");
+    assert!(ev.data["data"]["expiresAt"].as_str().unwrap().ends_with('Z'));
+}

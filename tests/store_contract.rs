@@ -84,6 +84,7 @@ fn image(id: &str, created_at: u64) -> ImageRecord {
         metadata: ImageMetadata::default(),
         status: ImageStatus::Uploaded,
         blob_key: format!("s/{id}"),
+        sha256: None,
     }
 }
 

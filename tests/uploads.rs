@@ -325,3 +325,23 @@ fn s3_store(app: &TestApp) -> clinical_images::server::stores::blob::S3BlobStore
     };
     clinical_images::server::stores::blob::S3BlobStore::new(cfg)
 }
+
+#[tokio::test]
+async fn a_declared_sha256_must_match_the_bytes() {
+    use sha2::Digest;
+    let app = TestApp::start(service_vars()).await;
+    let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+    for (photo, declared, expected) in [
+        (jpeg(9, 9), hex::encode(sha2::Sha256::digest(jpeg(9, 9))), 200),
+        (jpeg(9, 9), hex::encode(sha2::Sha256::digest(b"other bytes")), 422),
+    ] {
+        let body = json!({"contentType": "image/jpeg", "size": photo.len(), "sha256": declared});
+        let (_, ticket) = app.post("/api/medtech/session/presigned-url", body, &desktop).await;
+        let put = app.http.put(ticket["uploadUrl"].as_str().unwrap()).header("content-type", "image/jpeg");
+        assert!(put.body(photo).send().await.unwrap().status().is_success());
+        let (status, body) = register(&app, &desktop, ticket["imageId"].as_str().unwrap()).await;
+        assert_eq!(status, expected, "{body}");
+    }
+    let bad = json!({"contentType": "image/jpeg", "size": 10, "sha256": "zz"});
+    assert_eq!(app.post("/api/medtech/session/presigned-url", bad, &desktop).await.0, 400);
+}

@@ -3,7 +3,8 @@
 //! A plain axum route, since a server function cannot hold a stream open.
 //! With `Last-Event-ID` the client first gets every event it missed, then live
 //! ones; ids it already received are never sent twice. A client that falls
-//! too far behind is disconnected and catches up by reconnecting.
+//! too far behind is disconnected and catches up by reconnecting. Five
+//! minutes before the session's hard expiry the stream sends `session-expiring`.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -18,7 +19,10 @@ use tokio::sync::broadcast;
 use super::api_error::status_of;
 use super::auth;
 use super::events::{compare_ids, valid_id, Event};
+use super::sessions::rfc3339;
 use super::state::AppState;
+use super::stores::session::unix_now;
+use crate::model::SessionEvent;
 
 /// Heartbeat interval: keeps proxies from closing an idle stream.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -28,15 +32,34 @@ fn to_sse(event: &Event) -> SseEvent {
     SseEvent::default().id(event.id.clone()).event(event.event.name()).data(data)
 }
 
-/// Live events after `last_seen`, ending if the client lags or the bus closes.
-fn live(rx: broadcast::Receiver<Event>, last_seen: Option<String>) -> impl Stream<Item = Event> {
-    stream::unfold((rx, last_seen), |(mut rx, last_seen)| async move {
+/// How long before the hard expiry the desktop is warned.
+const EXPIRY_WARNING: Duration = Duration::from_secs(300);
+
+struct Live {
+    rx: broadcast::Receiver<Event>,
+    last_seen: Option<String>,
+    /// When to send `session-expiring`; `None` once sent.
+    warn_at: Option<(tokio::time::Instant, String)>,
+}
+
+/// Live events after `last_seen`, plus one `session-expiring` warning. Ends
+/// if the client lags (it reconnects with `Last-Event-ID`) or the bus closes.
+fn live(state: Live) -> impl Stream<Item = SseEvent> {
+    stream::unfold(state, |mut st| async move {
         loop {
-            match rx.recv().await {
-                Ok(ev) if last_seen.as_deref().is_some_and(|seen| compare_ids(&ev.id, seen).is_le()) => {}
-                Ok(ev) => return Some((ev, (rx, last_seen))),
-                Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => {
-                    return None
+            let warn = st.warn_at.clone();
+            tokio::select! {
+                received = st.rx.recv() => match received {
+                    Ok(ev) if st.last_seen.as_deref().is_some_and(|seen| compare_ids(&ev.id, seen).is_le()) => {}
+                    Ok(ev) => return Some((to_sse(&ev), st)),
+                    Err(_) => return None,
+                },
+                () = async { tokio::time::sleep_until(warn.as_ref().map(|w| w.0).unwrap_or_else(tokio::time::Instant::now)).await }, if warn.is_some() => {
+                    st.warn_at = None;
+                    let expires_at = warn.map(|w| w.1).unwrap_or_default();
+                    let event = SessionEvent::SessionExpiring { expires_at };
+                    let data = serde_json::to_string(&event).unwrap_or_else(|_| "{}".into());
+                    return Some((SseEvent::default().event(event.name()).data(data), st));
                 }
             }
         }
@@ -62,8 +85,11 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Respon
         }
     };
     let last_seen = sub.replay.last().map(|e| e.id.clone()).or(after);
-    let events = stream::iter(sub.replay).chain(live(sub.live, last_seen));
-    Sse::new(events.map(|e| Ok::<_, Infallible>(to_sse(&e))))
-        .keep_alive(KeepAlive::new().interval(HEARTBEAT))
-        .into_response()
+    let hard = access.session.hard_expires_at;
+    let warn_in =
+        Duration::from_secs(hard.saturating_sub(EXPIRY_WARNING.as_secs()).saturating_sub(unix_now()));
+    let warn_at = Some((tokio::time::Instant::now() + warn_in, rfc3339(hard)));
+    let replay: Vec<SseEvent> = sub.replay.iter().map(to_sse).collect();
+    let events = stream::iter(replay).chain(live(Live { rx: sub.live, last_seen, warn_at }));
+    Sse::new(events.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::new().interval(HEARTBEAT)).into_response()
 }

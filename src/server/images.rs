@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use sha2::Digest;
+
 use super::api_error::reject;
 use super::auth::{Access, Actor};
 use super::events;
@@ -65,6 +67,10 @@ pub async fn presign(
     if req.size == 0 || req.size > state.config.uploads.max_bytes {
         return Err(refuse(UploadProblem::TooLarge));
     }
+    let sha256 = req.sha256.as_deref().map(str::to_ascii_lowercase);
+    if sha256.as_deref().is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Err(reject(ApiError::BadRequest("sha256 must be 64 hexadecimal characters.".into())));
+    }
     let image_id = uuid::Uuid::new_v4().to_string();
     let (source, uploader) = match &access.actor {
         Actor::Desktop => (ImageSource::Desktop, None),
@@ -83,6 +89,7 @@ pub async fn presign(
         metadata: ImageMetadata::default(),
         status: ImageStatus::Uploaded,
         blob_key: format!("{}/{image_id}", &access.session_key[..32.min(access.session_key.len())]),
+        sha256,
     };
     let limit = state.config.uploads.max_images_per_session;
     if state.sessions.reserve_image(&access.session_key, &record, limit, session_ttl(access)).await?
@@ -125,21 +132,32 @@ pub async fn register(
     };
     let declared = record.content_type.clone();
     let stored_type_ok = meta.content_type.is_empty() || meta.content_type == declared;
-    let inspected = tokio::task::spawn_blocking(move || verify::inspect(&bytes, &declared))
-        .await
-        .map_err(|_| ApiError::Internal)?;
+    let expected_hash = record.sha256.clone();
+    let inspected = tokio::task::spawn_blocking(move || {
+        let hash_ok = expected_hash.is_none_or(|h| h == hex::encode(sha2::Sha256::digest(&bytes)));
+        verify::inspect(&bytes, &declared).map(|i| (i, hash_ok))
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?;
     let inspected = match inspected {
-        Ok(i) if stored_type_ok => i,
+        Ok((i, true)) if stored_type_ok => i,
         outcome => {
+            // A checksum mismatch is a damaged transfer; anything else means
+            // the bytes are not the image they claim to be.
+            let (problem, reason) = match outcome {
+                Ok((_, false)) => (UploadProblem::Incomplete, "sha256 mismatch".to_owned()),
+                Ok(_) => (UploadProblem::NotAnImage, "stored content type differs".to_owned()),
+                Err(e) => (UploadProblem::NotAnImage, e.to_string()),
+            };
             tracing::warn!(
                 session.id_hash = log_id(&access.session_key),
                 image.id = image_id,
-                reason = ?outcome.err(),
-                "upload rejected: not the image it claims to be"
+                %reason,
+                "upload rejected and discarded"
             );
             state.blobs.delete(&record.blob_key).await?;
             state.sessions.remove_image(&access.session_key, image_id).await?;
-            return Err(refuse(UploadProblem::NotAnImage));
+            return Err(refuse(problem));
         }
     };
     let next = ImageRecord {

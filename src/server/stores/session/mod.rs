@@ -73,6 +73,9 @@ pub struct ImageRecord {
     pub status: ImageStatus,
     /// Key of the bytes in the blob store.
     pub blob_key: String,
+    /// Hex SHA-256 the client declared for the bytes, checked at registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// Result of reserving an image slot.
