@@ -33,7 +33,7 @@ async fn bus_contract(publisher: &dyn EventBus, subscriber: &dyn EventBus) {
     // Live delivery, on the subscriber's side.
     let third = publisher.publish(&session, &removed(3), TTL).await.unwrap();
     let live = tokio::time::timeout(WAIT, sub.live.recv()).await.expect("live event").unwrap();
-    assert_eq!((live.id, live.event), (third, removed(3)));
+    assert_eq!((live.id.clone(), live.event.clone()), (third, removed(3)));
 
     // Other sessions' events never arrive.
     publisher.publish(&unique("other"), &removed(9), TTL).await.unwrap();

@@ -36,7 +36,7 @@ fn to_sse(event: &Event) -> SseEvent {
 const EXPIRY_WARNING: Duration = Duration::from_secs(300);
 
 struct Live {
-    rx: broadcast::Receiver<Event>,
+    rx: broadcast::Receiver<std::sync::Arc<Event>>,
     last_seen: Option<String>,
     /// When to send `session-expiring`; `None` once sent.
     warn_at: Option<(tokio::time::Instant, String)>,

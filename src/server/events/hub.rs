@@ -1,29 +1,30 @@
 //! In-process fan-out: one broadcast channel per session with subscribers.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
 use super::Event;
 
 /// Buffer per session; a client further behind than this is disconnected
-/// and catches up by reconnecting with `Last-Event-ID`.
-const CHANNEL_CAPACITY: usize = 256;
+/// and catches up by reconnecting with `Last-Event-ID`. Kept small, and the
+/// slots hold `Arc`s, because every watched session allocates one.
+const CHANNEL_CAPACITY: usize = 32;
 
 /// Channels keyed by session key.
 #[derive(Default)]
 pub struct Hub {
-    channels: Mutex<HashMap<String, broadcast::Sender<Event>>>,
+    channels: Mutex<HashMap<String, broadcast::Sender<Arc<Event>>>>,
 }
 
 impl Hub {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<Event>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<Arc<Event>>>> {
         self.channels.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A receiver for a session's live events.
-    pub fn subscribe(&self, session_key: &str) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self, session_key: &str) -> broadcast::Receiver<Arc<Event>> {
         let mut channels = self.lock();
         // Subscribing is a cheap moment to forget sessions nobody watches.
         channels.retain(|_, tx| tx.receiver_count() > 0);
@@ -37,7 +38,7 @@ impl Hub {
     pub fn deliver(&self, session_key: &str, event: Event) {
         if let Some(tx) = self.lock().get(session_key) {
             // No receivers is not an error: nobody is watching right now.
-            let _ = tx.send(event);
+            let _ = tx.send(Arc::new(event));
         }
     }
 

@@ -37,7 +37,7 @@ pub struct Event {
 /// What a new subscriber gets: the events after its `Last-Event-ID`, then live ones.
 pub struct Subscription {
     pub replay: Vec<Event>,
-    pub live: broadcast::Receiver<Event>,
+    pub live: broadcast::Receiver<std::sync::Arc<Event>>,
 }
 
 /// Publishes and delivers session events.
