@@ -82,7 +82,9 @@ pub async fn run() -> ExitCode {
     // `into_make_service` finalises the router once; serving the Router
     // itself would rebuild its whole route table for every connection
     // (about 50 KiB each, measured in BENCHMARKS.md).
-    let served = axum::serve(listener, router::app(state).into_make_service()).with_graceful_shutdown(shutdown_signal()).await;
+    let served = axum::serve(listener, router::app(state).into_make_service())
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
