@@ -112,24 +112,9 @@ impl SseClient {
 }
 
 async fn add_image(app: &TestApp, auth: &Auth) -> String {
-    let photo = jpeg(12, 12);
-    let (_, ticket) = app
-        .post(
-            "/api/medtech/session/presigned-url",
-            json!({"contentType": "image/jpeg", "size": photo.len()}),
-            auth,
-        )
-        .await;
-    let mut put = app.http.put(ticket["uploadUrl"].as_str().unwrap());
-    for pair in ticket["headers"].as_array().unwrap() {
-        let k = pair[0].as_str().unwrap();
-        if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("host") {
-            put = put.header(k, pair[1].as_str().unwrap());
-        }
-    }
-    assert!(put.body(photo).send().await.unwrap().status().is_success());
+    let ticket = app.upload(auth, "image/jpeg", jpeg(12, 12)).await;
     let id = ticket["imageId"].as_str().unwrap().to_owned();
-    let (s, body) = app.post("/api/medtech/session/images", json!({"imageId": id}), auth).await;
+    let (s, body) = app.register(auth, &id).await;
     assert_eq!(s, 200, "{body}");
     id
 }

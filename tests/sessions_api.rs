@@ -5,7 +5,7 @@ mod common;
 
 use clinical_images::server::ids::{hash_credential, random_token};
 use clinical_images::server::stores::session::{unix_now, TokenRecord};
-use common::{service_vars, TestApp};
+use common::{service_vars, Auth, TestApp};
 use serde_json::{json, Value};
 
 const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";
@@ -25,13 +25,12 @@ async fn dev_launch(app: &TestApp) -> String {
 }
 
 async fn call(app: &TestApp, endpoint: &str, header: Option<(&str, &str)>) -> (u16, Value) {
-    let mut req = app.http.post(app.url(endpoint)).json(&json!({}));
-    if let Some((k, v)) = header {
-        req = req.header(k, v);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap())
+    let auth = match header {
+        None => Auth::None,
+        Some(("cookie", c)) => Auth::Cookie(c.to_owned()),
+        Some((_, bearer)) => Auth::Bearer(bearer.trim_start_matches("Bearer ").to_owned()),
+    };
+    app.post(endpoint, json!({}), &auth).await
 }
 
 #[tokio::test]

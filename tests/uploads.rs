@@ -10,30 +10,12 @@ use serde_json::{json, Value};
 const PATIENT_A: &str = "14e52e16edb7a435bfa05e307afd008b";
 const PATIENT_B: &str = "aaaabbbbccccdddd0000111122223333";
 
-/// Presigns, PUTs `body` with the ticket's headers, and returns the ticket.
 async fn upload(app: &TestApp, auth: &Auth, content_type: &str, body: Vec<u8>) -> Value {
-    let (status, ticket) = app
-        .post(
-            "/api/medtech/session/presigned-url",
-            json!({"contentType": content_type, "size": body.len()}),
-            auth,
-        )
-        .await;
-    assert_eq!(status, 200, "{ticket}");
-    let mut put = app.http.put(ticket["uploadUrl"].as_str().unwrap());
-    for pair in ticket["headers"].as_array().unwrap() {
-        let (k, v) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
-        if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("host") {
-            put = put.header(k, v);
-        }
-    }
-    let res = put.body(body).send().await.unwrap();
-    assert!(res.status().is_success(), "PUT to the signed URL: {}", res.status());
-    ticket
+    app.upload(auth, content_type, body).await
 }
 
 async fn register(app: &TestApp, auth: &Auth, image_id: &str) -> (u16, Value) {
-    app.post("/api/medtech/session/images", json!({"imageId": image_id}), auth).await
+    app.register(auth, image_id).await
 }
 
 async fn full_flow(app: TestApp) {

@@ -120,6 +120,31 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Presigns, PUTs `body` to the signed URL with its signed headers, and returns the ticket.
+    pub async fn upload(&self, auth: &Auth, content_type: &str, body: Vec<u8>) -> Value {
+        let request = serde_json::json!({"contentType": content_type, "size": body.len()});
+        let (status, ticket) = self.post("/api/medtech/session/presigned-url", request, auth).await;
+        assert_eq!(status, 200, "{ticket}");
+        let mut put = self.http.put(ticket["uploadUrl"].as_str().unwrap());
+        for pair in ticket["headers"].as_array().unwrap() {
+            let (k, v) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+            // The HTTP client sets these itself, from the body and the URL.
+            if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("host") {
+                put = put.header(k, v);
+            }
+        }
+        let res = put.body(body).send().await.unwrap();
+        assert!(res.status().is_success(), "PUT to the signed URL: {}", res.status());
+        ticket
+    }
+
+    /// Registers an uploaded image.
+    pub async fn register(&self, auth: &Auth, image_id: &str) -> (u16, Value) {
+        self.post("/api/medtech/session/images", serde_json::json!({"imageId": image_id}), auth).await
+    }
+}
+
 /// The credential a test request carries.
 pub enum Auth {
     None,
