@@ -59,8 +59,8 @@ async fn a_missing_bucket_makes_it_503_without_leaking_the_cause() {
 
 fn remote_alex_vars(sandbox: &TestApp, secret: &str) -> Vec<(String, String)> {
     [
-        ("ALEX_BASE_URL", format!("{}/alex-sandbox/FHIR", sandbox.base)),
-        ("ALEX_TOKEN_URL", format!("{}/alex-sandbox/oauth2/v2.0/token", sandbox.base)),
+        ("ALEX_BASE_URL", format!("{}/sandbox/alex/FHIR", sandbox.base)),
+        ("ALEX_TOKEN_URL", format!("{}/sandbox/alex/oauth2/v2.0/token", sandbox.base)),
         ("ALEX_CLIENT_ID", "sandbox-client".to_owned()),
         ("ALEX_CLIENT_SECRET", secret.to_owned()),
         ("ALEX_SCOPE", "api://sandbox/.default".to_owned()),

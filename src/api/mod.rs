@@ -6,12 +6,14 @@
 //! build; the `hydrate` build gets a fetch stub of the same signature.
 
 mod bearer;
+mod commit;
 mod images;
 mod info;
 mod mobile;
 mod session;
 
 pub use self::bearer::{BearerClient, MOBILE_TOKEN_STORAGE_KEY};
+pub use self::commit::{commit_images, CommitImages};
 pub use self::images::{
     delete_image, list_images, presign_upload, register_image, update_image_metadata, DeleteImage,
     ListImages, PresignUpload, RegisterImage, UpdateImageMetadata,

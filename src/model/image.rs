@@ -72,8 +72,12 @@ pub enum ImageStatus {
     /// Filed; `resourceId` is the ALEX resource.
     #[serde(rename_all = "camelCase")]
     Committed { resource_id: String },
-    /// Filing failed; `message` is for the GP.
-    Failed { message: String },
+    /// Filing failed; `message` is for the GP, `retryable` says whether trying again may help.
+    Failed {
+        message: String,
+        #[serde(default)]
+        retryable: bool,
+    },
 }
 
 /// An image as the pages see it.
@@ -157,4 +161,27 @@ impl SessionEvent {
             SessionEvent::SessionExpiring { .. } => "session-expiring",
         }
     }
+}
+
+/// One image's outcome in a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitResult {
+    pub image_id: String,
+    /// `committed`, `failed`, or `skipped` (another commit holds it right now).
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub retryable: bool,
+}
+
+/// `POST /api/medtech/attachments/commit` output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitReport {
+    /// Sent to ALEX as `mt-correlationid`; quote it to support.
+    pub correlation_id: String,
+    pub results: Vec<CommitResult>,
 }

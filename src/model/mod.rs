@@ -12,7 +12,7 @@ pub use body_sites::{body_site, body_sites, BodySite};
 pub use error::{ApiError, UploadProblem};
 pub use health::{DependencyReport, HealthReport, Mode};
 pub use image::{
-    ImageInfo, ImageKind, ImageMetadata, ImageSource, ImageStatus, ImageView, Laterality, MobileGrant,
-    SessionEvent, UploadRequest, UploadTicket, DESCRIPTION_MAX_CHARS,
+    CommitReport, CommitResult, ImageInfo, ImageKind, ImageMetadata, ImageSource, ImageStatus, ImageView,
+    Laterality, MobileGrant, SessionEvent, UploadRequest, UploadTicket, DESCRIPTION_MAX_CHARS,
 };
 pub use session::{DesktopSession, LaunchProblem, MobileLink, SessionSummary, TokenProblem};

@@ -83,7 +83,7 @@ fn LaunchScreen(problem: LaunchProblem) -> impl IntoView {
                             view! {
                                 <p>
                                     "No Evolution here? This server has an ALEX sandbox: "
-                                    <a href="/alex-sandbox" rel="external">"open the sandbox launcher"</a> "."
+                                    <a href="/sandbox/alex" rel="external">"open the sandbox launcher"</a> "."
                                 </p>
                             }
                         })

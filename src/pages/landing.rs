@@ -55,7 +55,7 @@ pub fn LandingPage() -> impl IntoView {
                                             <h2 id="try">"Try it without Evolution"</h2>
                                             <p>
                                                 "This server runs in embedded mode with an ALEX sandbox. "
-                                                <a href="/alex-sandbox" rel="external">"Open the sandbox launcher"</a>
+                                                <a href="/sandbox/alex" rel="external">"Open the sandbox launcher"</a>
                                                 " to launch Clinical Images for a test patient."
                                             </p>
                                         </section>

@@ -231,6 +231,11 @@ pub async fn delete(state: &AppState, access: &Access, image_id: &str) -> Result
     Ok(())
 }
 
+/// An image as events carry it (no preview URL).
+pub async fn info_of(state: &AppState, record: &ImageRecord) -> Result<ImageInfo, ApiError> {
+    info(state, record, false).await
+}
+
 async fn info(state: &AppState, record: &ImageRecord, with_preview: bool) -> Result<ImageInfo, ApiError> {
     let preview_url =
         if with_preview { Some(state.blobs.presign_get(&record.blob_key, PREVIEW_TTL).await?) } else { None };

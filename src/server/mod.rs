@@ -14,6 +14,7 @@ pub mod alex;
 pub mod api_error;
 pub mod auth;
 pub mod blob_routes;
+pub mod commit;
 pub mod config;
 pub mod event_stream;
 pub mod events;

@@ -35,7 +35,7 @@ pub fn app(state: AppState) -> Router {
         );
     }
     if let Some(config) = state.sandbox_config() {
-        router = router.nest(sandbox::MOUNT, sandbox::router(config));
+        router = router.nest(sandbox::MOUNT, sandbox::router(sandbox::Sandbox::new(config)));
     }
 
     let mut router = router

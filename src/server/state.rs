@@ -119,6 +119,7 @@ impl AppState {
             client_id: self.config.alex.client_id.clone(),
             client_secret: self.config.alex.client_secret.expose_secret().to_owned(),
             token_lifetime: Duration::from_secs(3599),
+            app_origin: self.config.public_base_url.origin().ascii_serialization(),
         })
     }
 }

@@ -162,6 +162,53 @@ impl Auth {
     }
 }
 
+/// An ALEX sandbox served alone on its own port (as a separate service would be).
+pub struct SandboxServer {
+    pub base: String,
+}
+
+impl SandboxServer {
+    pub async fn start() -> SandboxServer {
+        use clinical_images::server::alex::sandbox::{router, Sandbox, SandboxConfig};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let sandbox = Sandbox::new(SandboxConfig {
+            client_id: "sandbox-client".into(),
+            client_secret: "sandbox-secret".into(),
+            token_lifetime: std::time::Duration::from_secs(3599),
+            app_origin: "http://127.0.0.1:1".into(),
+        });
+        tokio::spawn(axum::serve(listener, router::<()>(sandbox).into_make_service()).into_future());
+        SandboxServer { base }
+    }
+
+    /// Variables that point an app at this sandbox as if it were Medtech's ALEX.
+    pub fn vars(&self) -> Vec<(String, String)> {
+        [
+            ("ALEX_BASE_URL", format!("{}/FHIR", self.base)),
+            ("ALEX_TOKEN_URL", format!("{}/oauth2/v2.0/token", self.base)),
+            ("ALEX_CLIENT_ID", "sandbox-client".to_owned()),
+            ("ALEX_CLIENT_SECRET", "sandbox-secret".to_owned()),
+            ("ALEX_SCOPE", "api://sandbox/.default".to_owned()),
+            ("ALEX_FACILITY_ID", "F2N060-E".to_owned()),
+            ("DEV_LAUNCH", "true".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    pub async fn json(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.base)).await.unwrap().json().await.unwrap()
+    }
+
+    pub async fn fault(&self, fault: Value) {
+        let res =
+            reqwest::Client::new().post(format!("{}/faults", self.base)).json(&fault).send().await.unwrap();
+        assert!(res.status().is_success());
+    }
+}
+
 /// A small real JPEG.
 pub fn jpeg(width: u32, height: u32) -> Vec<u8> {
     let mut out = Vec::new();

@@ -3,31 +3,66 @@
 //! [`AlexClient`] is the boundary the rest of the server uses; [`HttpAlexClient`]
 //! is its one real implementation, pointed either at Medtech or at the
 //! [`sandbox`] mounted in this app (embedded mode). Both paths exercise the
-//! same HTTP code.
+//! same HTTP code: tokens, retries, error mapping.
 
 mod client;
+pub mod fhir;
+pub mod messages;
 pub mod sandbox;
 mod token;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 pub use self::client::HttpAlexClient;
 
-/// An ALEX call failed. The detail is for logs; GP-facing text is mapped at the API boundary.
+/// An ALEX call failed. The detail is for logs; [`messages`] maps it for GPs.
 #[derive(Debug, thiserror::Error)]
 pub enum AlexError {
-    /// Network failure, timeout or proxy trouble.
+    /// Network failure, timeout or proxy trouble (after retries).
     #[error("ALEX unreachable: {0}")]
     Unreachable(String),
     /// The token endpoint refused our client credentials.
     #[error("ALEX token request refused with HTTP {status}")]
     Auth { status: u16 },
-    /// ALEX answered with an unexpected status.
-    #[error("ALEX answered HTTP {status}")]
-    Status { status: u16 },
+    /// ALEX answered with an error (after retries, for transient ones).
+    #[error("ALEX answered HTTP {status} ({code}): {diagnostics}")]
+    Rejected { status: u16, code: String, diagnostics: String },
     /// ALEX answered with a body we could not read.
     #[error("ALEX answer unreadable: {0}")]
     Malformed(String),
+}
+
+/// Who and where a call is for: sent as `mt-facilityid` and `mt-correlationid`.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub facility_id: String,
+    pub correlation_id: String,
+}
+
+/// A resource ALEX created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub resource_id: String,
+    pub etag: Option<String>,
+}
+
+/// A patient, as the banner needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientSummary {
+    pub name: String,
+    pub nhi: Option<String>,
+}
+
+/// What Evolution's launch context resolves to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchContext {
+    pub patient_id: Option<String>,
+    pub facility_code: String,
+    pub provider_id: Option<String>,
+    pub created_time: String,
 }
 
 /// What the app needs from ALEX.
@@ -38,4 +73,23 @@ pub trait AlexClient: Send + Sync {
 
     /// Proves ALEX is usable: its token endpoint grants us a token.
     async fn ping(&self) -> Result<(), AlexError>;
+
+    /// `POST /{resource_type}` with a FHIR JSON body.
+    async fn create(
+        &self,
+        resource_type: &str,
+        body: &Value,
+        ctx: &CallContext,
+    ) -> Result<Created, AlexError>;
+
+    /// `GET /Patient/{id}`, for the banner.
+    async fn patient(&self, patient_id: &str, ctx: &CallContext) -> Result<PatientSummary, AlexError>;
+
+    /// Resolves Evolution's `{context}` and `{signature}`.
+    async fn launch_context(
+        &self,
+        context: &str,
+        signature: &str,
+        ctx: &CallContext,
+    ) -> Result<LaunchContext, AlexError>;
 }

@@ -57,6 +57,15 @@ impl TokenCache {
         Ok(token)
     }
 
+    /// Drops `rejected` (ALEX answered 401 to it) so the next `get` refreshes.
+    /// A token another caller already replaced is left alone.
+    pub async fn invalidate(&self, rejected: &SecretString) {
+        let mut cached = self.cached.lock().await;
+        if cached.as_ref().is_some_and(|c| c.token.expose_secret() == rejected.expose_secret()) {
+            *cached = None;
+        }
+    }
+
     async fn fetch(&self, http: &reqwest::Client) -> Result<Cached, AlexError> {
         let form = [
             ("grant_type", "client_credentials"),
@@ -64,11 +73,9 @@ impl TokenCache {
             ("client_secret", self.source.client_secret.expose_secret()),
             ("scope", self.source.scope.as_str()),
         ];
-        let body = serde_urlencoded_pairs(&form);
         let response = http
             .post(&self.source.token_url)
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body)
+            .form(&form)
             .send()
             .await
             .map_err(|e| AlexError::Unreachable(e.without_url().to_string()))?;
@@ -84,9 +91,4 @@ impl TokenCache {
             refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_EARLY),
         })
     }
-}
-
-/// `application/x-www-form-urlencoded` encoding of key/value pairs.
-fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }

@@ -19,6 +19,8 @@ pub struct MemorySessionStore {
     current_tokens: Mutex<HashMap<String, String>>,
     /// Images per session key, in insertion order. Dropped with their session.
     images: Mutex<HashMap<String, Vec<ImageRecord>>>,
+    claims: Mutex<HashMap<String, Instant>>,
+    audit: Mutex<Vec<serde_json::Value>>,
 }
 
 /// Locks a map. A poisoned lock only means another request panicked
@@ -167,5 +169,36 @@ impl SessionStore for MemorySessionStore {
         let before = list.len();
         list.retain(|r| r.image_id != image_id);
         Ok(list.len() < before)
+    }
+
+    async fn try_claim(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut claims = lock(&self.claims);
+        claims.retain(|_, until| *until > now);
+        if claims.contains_key(name) {
+            return Ok(false);
+        }
+        claims.insert(name.to_owned(), now + ttl);
+        Ok(true)
+    }
+
+    async fn release(&self, name: &str) -> Result<(), StoreError> {
+        lock(&self.claims).remove(name);
+        Ok(())
+    }
+
+    async fn append_audit(&self, record: &serde_json::Value) -> Result<(), StoreError> {
+        let mut audit = lock(&self.audit);
+        audit.push(record.clone());
+        // Embedded mode is for development: keep the most recent only.
+        if audit.len() > 10_000 {
+            audit.drain(..1_000);
+        }
+        Ok(())
+    }
+
+    async fn recent_audit(&self, count: usize) -> Result<Vec<serde_json::Value>, StoreError> {
+        let audit = lock(&self.audit);
+        Ok(audit[audit.len().saturating_sub(count)..].to_vec())
     }
 }

@@ -146,6 +146,18 @@ pub trait SessionStore: Send + Sync {
 
     /// Removes an image record; `false` if there was none.
     async fn remove_image(&self, session_key: &str, image_id: &str) -> Result<bool, StoreError>;
+
+    /// Takes a named lock for `ttl` if nobody holds it (atomic; expires by itself).
+    async fn try_claim(&self, name: &str, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Releases a lock taken with [`SessionStore::try_claim`].
+    async fn release(&self, name: &str) -> Result<(), StoreError>;
+
+    /// Appends one audit record (JSON). Audit records may hold patient ids; logs never do.
+    async fn append_audit(&self, record: &serde_json::Value) -> Result<(), StoreError>;
+
+    /// The most recent audit records, oldest first (for support and tests).
+    async fn recent_audit(&self, count: usize) -> Result<Vec<serde_json::Value>, StoreError>;
 }
 
 /// Now, in Unix seconds.

@@ -237,4 +237,46 @@ impl SessionStore for RedisSessionStore {
         let removed: i64 = conn.hdel(self.images_key(session_key), image_id).await.map_err(unavailable)?;
         Ok(removed == 1)
     }
+
+    async fn try_claim(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(format!("{}claim:{name}", self.prefix))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms(ttl))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(set.is_some())
+    }
+
+    async fn release(&self, name: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: () = conn.del(format!("{}claim:{name}", self.prefix)).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn append_audit(&self, record: &serde_json::Value) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = format!("{}audit", self.prefix);
+        let _: () = redis::pipe()
+            .rpush(&key, record.to_string())
+            .ignore()
+            .ltrim(&key, -100_000, -1)
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn recent_audit(&self, count: usize) -> Result<Vec<serde_json::Value>, StoreError> {
+        let mut conn = self.conn.clone();
+        let start = -(isize::try_from(count).unwrap_or(isize::MAX));
+        let raw: Vec<String> =
+            conn.lrange(format!("{}audit", self.prefix), start, -1).await.map_err(unavailable)?;
+        raw.iter().map(|j| serde_json::from_str(j).map_err(corrupt)).collect()
+    }
 }

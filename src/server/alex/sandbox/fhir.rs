@@ -1,0 +1,207 @@
+//! The sandbox's FHIR endpoints: Patient reads, and Media and
+//! DocumentReference creation with ALEX's rules.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::data::{patient, SandboxPatient, FACILITIES, NHI_SYSTEM};
+use super::{outcome, Refusal, Sandbox, Stored, MOUNT};
+use crate::server::sessions::rfc3339;
+use crate::server::stores::session::unix_now;
+
+/// DocumentReference attachments larger than this are refused (ALEX's 8 MB).
+pub const DOCUMENT_MAX_BYTES: usize = 8 * 1024 * 1024;
+
+fn patient_resource(p: &SandboxPatient) -> Value {
+    json!({
+        "resourceType": "Patient",
+        "id": p.id,
+        "identifier": [{"system": NHI_SYSTEM, "value": p.nhi}],
+        "name": [{"family": p.family, "given": [p.given]}],
+        "birthDate": p.birth_date,
+    })
+}
+
+fn fhir_json(status: StatusCode, body: &Value) -> Response {
+    (status, [("content-type", "application/fhir+json")], body.to_string()).into_response()
+}
+
+/// Common checks: token, then facility. Returns the facility.
+fn guard(sandbox: &Sandbox, headers: &HeaderMap) -> Result<String, Refusal> {
+    sandbox.authorize(headers)?;
+    let facility = headers.get("mt-facilityid").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if FACILITIES.contains(&facility) {
+        Ok(facility.to_owned())
+    } else {
+        Err(Refusal::new(StatusCode::FORBIDDEN, "forbidden", "Practice Facility not found"))
+    }
+}
+
+/// `GET /FHIR/Patient/{id}`
+pub async fn read_patient(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = guard(&sandbox, &headers) {
+        return r.into_response();
+    }
+    match patient(&id) {
+        Some(p) => fhir_json(StatusCode::OK, &patient_resource(p)),
+        None => outcome(StatusCode::NOT_FOUND, "not-found", "Patient not found"),
+    }
+}
+
+/// `GET /FHIR/Patient?identifier=system|value`; listing every patient is forbidden.
+pub async fn search_patients(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = guard(&sandbox, &headers) {
+        return r.into_response();
+    }
+    let Some(identifier) = q.get("identifier") else {
+        return outcome(StatusCode::FORBIDDEN, "forbidden", "Listing all patients is not allowed.");
+    };
+    let nhi = identifier.strip_prefix(&format!("{NHI_SYSTEM}|")).unwrap_or(identifier);
+    let matches: Vec<Value> = super::PATIENTS
+        .iter()
+        .filter(|p| p.nhi == nhi)
+        .map(|p| json!({"resource": patient_resource(p)}))
+        .collect();
+    let entries = if matches.is_empty() {
+        vec![json!({"resource": {"resourceType": "OperationOutcome",
+            "issue": [{"severity": "information", "code": "not-found", "diagnostics": "No matches"}]}})]
+    } else {
+        matches
+    };
+    fhir_json(StatusCode::OK, &json!({"resourceType": "Bundle", "type": "searchset", "entry": entries}))
+}
+
+fn magic_matches(content_type: &str, bytes: &[u8]) -> bool {
+    match content_type {
+        "image/jpeg" => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "image/png" => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "application/pdf" => bytes.starts_with(b"%PDF-"),
+        "image/tiff" => bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*"),
+        _ => false,
+    }
+}
+
+/// Shared rules of both create endpoints; returns the stored record's parts.
+fn accept(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+    body: &Value,
+    resource_type: &'static str,
+    attachment: &Value,
+    allowed: &[&str],
+) -> Result<Stored, Refusal> {
+    let facility = guard(sandbox, headers)?;
+    if body["resourceType"] != resource_type {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "resourceType does not match the endpoint.",
+        ));
+    }
+    if body["identifier"][0]["value"].as_str().is_none_or(str::is_empty) {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "business-rule",
+            "The mandatory Identifier.value with the reference number is missing",
+        ));
+    }
+    let patient_id =
+        body["subject"]["reference"].as_str().and_then(|r| r.strip_prefix("Patient/")).unwrap_or("");
+    if patient(patient_id).is_none() {
+        return Err(Refusal::new(StatusCode::NOT_FOUND, "not-found", "Patient not found"));
+    }
+    let content_type = attachment["contentType"].as_str().unwrap_or("");
+    if !allowed.contains(&content_type) {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("{resource_type} accepts only {}.", allowed.join(" or ")),
+        ));
+    }
+    let Some(bytes) = attachment["data"].as_str().and_then(|d| STANDARD.decode(d).ok()) else {
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, "invalid", "Attachment data is not valid base64."));
+    };
+    if !magic_matches(content_type, &bytes) {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "Attachment data does not match its contentType.",
+        ));
+    }
+    if resource_type == "DocumentReference" && bytes.len() > DOCUMENT_MAX_BYTES {
+        return Err(Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-costly",
+            "The attachment exceeds 8 MB.",
+        ));
+    }
+    Ok(Stored {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        resource_type,
+        patient_id: patient_id.to_owned(),
+        facility,
+        received_at: rfc3339(unix_now()),
+        resource: body.clone(),
+        content: (content_type.to_owned(), bytes),
+    })
+}
+
+fn created(sandbox: &Sandbox, mut stored: Stored) -> Response {
+    stored.resource["id"] = json!(stored.id);
+    stored.resource["meta"] = json!({"versionId": "1", "lastUpdated": stored.received_at});
+    let location = format!("{MOUNT}/FHIR/{}/{}/_history/1", stored.resource_type, stored.id);
+    let body = stored.resource.to_string();
+    sandbox.store(stored);
+    (
+        StatusCode::CREATED,
+        [("content-type", "application/fhir+json"), ("location", location.as_str()), ("etag", "W/\"1\"")],
+        body,
+    )
+        .into_response()
+}
+
+/// `POST /FHIR/Media`
+pub async fn create_media(State(sandbox): State<Sandbox>, headers: HeaderMap, body: String) -> Response {
+    let Ok(body) = serde_json::from_str::<Value>(&body) else {
+        return outcome(StatusCode::BAD_REQUEST, "structure", "The body is not JSON.");
+    };
+    match accept(&sandbox, &headers, &body, "Media", &body["content"], &["image/jpeg", "image/png"]) {
+        Ok(stored) => created(&sandbox, stored),
+        Err(r) => r.into_response(),
+    }
+}
+
+/// `POST /FHIR/DocumentReference` (PDF or TIFF, at most 8 MB: the Inbox Scan folder).
+pub async fn create_document_reference(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let Ok(body) = serde_json::from_str::<Value>(&body) else {
+        return outcome(StatusCode::BAD_REQUEST, "structure", "The body is not JSON.");
+    };
+    let attachment = body["content"][0]["attachment"].clone();
+    match accept(
+        &sandbox,
+        &headers,
+        &body,
+        "DocumentReference",
+        &attachment,
+        &["application/pdf", "image/tiff"],
+    ) {
+        Ok(stored) => created(&sandbox, stored),
+        Err(r) => r.into_response(),
+    }
+}

@@ -1,0 +1,235 @@
+//! Filing images in ALEX, each exactly once.
+//!
+//! Per image: take a lock in the session store (atomic, with a TTL), re-read
+//! the record, skip it if already committed, mark it `committing`, POST it,
+//! then record `committed{resourceId}` (and delete the blob) or
+//! `failed{message, retryable}`. Two tabs, two instances or a double click
+//! therefore never post one image twice, and the identifier (the image id)
+//! stays the same across retries. Patient and facility come from the
+//! session, never from the browser. Every attempt is audited.
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::json;
+use sha1::Digest;
+
+use super::alex::fhir::{
+    self, Annotation, Attachment, CodeableConcept, Coding, Identifier, Media, Reference,
+};
+use super::alex::{messages, CallContext};
+use super::auth::Access;
+use super::events;
+use super::ids::log_id;
+use super::sessions::rfc3339;
+use super::state::AppState;
+use super::stores::session::{unix_now, ImageRecord};
+use crate::model::{ApiError, CommitReport, CommitResult, ImageStatus, SessionEvent};
+
+/// Longest one image's commit may hold its lock (retries included).
+const LOCK_TTL: Duration = Duration::from_secs(120);
+
+/// Builds the Media resource for one image.
+pub fn media(state: &AppState, access: &Access, record: &ImageRecord, bytes: &[u8], index: usize) -> Media {
+    let created = rfc3339(record.uploaded_at.unwrap_or(record.created_at));
+    Media {
+        resource_type: "Media",
+        identifier: vec![Identifier {
+            system: state.config.alex.identifier_system.clone(),
+            value: record.image_id.clone(),
+        }],
+        status: "completed",
+        media_type: CodeableConcept {
+            extension: vec![],
+            coding: vec![Coding {
+                system: "http://terminology.hl7.org/CodeSystem/media-type".into(),
+                code: "image".into(),
+                display: "Image".into(),
+            }],
+            text: None,
+        },
+        subject: Reference { reference: format!("Patient/{}", access.session.patient_id) },
+        operator: access
+            .session
+            .provider_id
+            .as_ref()
+            .map(|p| Reference { reference: format!("Practitioner/{p}") }),
+        created_date_time: created.clone(),
+        body_site: fhir::body_site_concept(&record.metadata),
+        width: record.width,
+        height: record.height,
+        note: record.metadata.description.iter().map(|t| Annotation { text: t.clone() }).collect(),
+        content: Attachment {
+            content_type: record.content_type.clone(),
+            data: STANDARD.encode(bytes),
+            size: bytes.len() as u64,
+            hash: STANDARD.encode(sha1::Sha1::digest(bytes)),
+            creation: created,
+            title: fhir::title(&record.metadata, index),
+        },
+    }
+}
+
+fn result(image_id: &str, status: &str) -> CommitResult {
+    CommitResult {
+        image_id: image_id.to_owned(),
+        status: status.to_owned(),
+        resource_id: None,
+        message: None,
+        retryable: false,
+    }
+}
+
+/// Commits the named images (or every uncommitted one) of the desktop's session.
+pub async fn commit(
+    state: &AppState,
+    access: &Access,
+    image_ids: Option<Vec<String>>,
+) -> Result<CommitReport, ApiError> {
+    access.require_desktop()?;
+    let correlation_id = uuid::Uuid::new_v4().to_string();
+    let all = state.sessions.images(&access.session_key).await?;
+    let uploaded: Vec<&ImageRecord> = all.iter().filter(|r| r.uploaded_at.is_some()).collect();
+    let chosen: Vec<(usize, &ImageRecord)> = uploaded
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| image_ids.as_ref().is_none_or(|ids| ids.contains(&r.image_id)))
+        .map(|(i, r)| (i + 1, *r))
+        .collect();
+    let mut results = Vec::new();
+    if let Some(ids) = &image_ids {
+        for missing in ids.iter().filter(|id| !chosen.iter().any(|(_, r)| &r.image_id == *id)) {
+            let mut r = result(missing, "failed");
+            r.message = Some("That photo is no longer in this session.".into());
+            results.push(r);
+        }
+    }
+    let ctx = CallContext {
+        facility_id: access.session.facility_id.clone(),
+        correlation_id: correlation_id.clone(),
+    };
+    for (index, record) in chosen {
+        results.push(commit_one(state, access, &record.image_id, index, &ctx).await?);
+    }
+    tracing::info!(
+        session.id_hash = log_id(&access.session_key),
+        correlation_id = %correlation_id,
+        committed = results.iter().filter(|r| r.status == "committed").count(),
+        failed = results.iter().filter(|r| r.status == "failed").count(),
+        "commit finished"
+    );
+    Ok(CommitReport { correlation_id, results })
+}
+
+async fn commit_one(
+    state: &AppState,
+    access: &Access,
+    image_id: &str,
+    index: usize,
+    ctx: &CallContext,
+) -> Result<CommitResult, ApiError> {
+    let lock = format!("commit:{}:{image_id}", access.session_key);
+    if !state.sessions.try_claim(&lock, LOCK_TTL).await? {
+        let mut r = result(image_id, "skipped");
+        r.message = Some("This photo is being filed from another window.".into());
+        r.retryable = true;
+        return Ok(r);
+    }
+    let outcome = commit_locked(state, access, image_id, index, ctx).await;
+    state.sessions.release(&lock).await?;
+    outcome
+}
+
+/// Sets a record's status by compare-and-set, re-reading on a concurrent metadata change.
+async fn set_status(
+    state: &AppState,
+    access: &Access,
+    image_id: &str,
+    status: ImageStatus,
+) -> Result<ImageRecord, ApiError> {
+    for _ in 0..8 {
+        let Some(current) = state.sessions.image(&access.session_key, image_id).await? else {
+            return Err(ApiError::NotFound);
+        };
+        let next = ImageRecord { status: status.clone(), ..current.clone() };
+        if state.sessions.replace_image(&access.session_key, &current, &next).await? {
+            return Ok(next);
+        }
+    }
+    Err(ApiError::Unavailable)
+}
+
+async fn commit_locked(
+    state: &AppState,
+    access: &Access,
+    image_id: &str,
+    index: usize,
+    ctx: &CallContext,
+) -> Result<CommitResult, ApiError> {
+    let Some(record) = state.sessions.image(&access.session_key, image_id).await? else {
+        let mut r = result(image_id, "failed");
+        r.message = Some("That photo is no longer in this session.".into());
+        return Ok(r);
+    };
+    if let ImageStatus::Committed { resource_id } = &record.status {
+        let mut r = result(image_id, "committed");
+        r.resource_id = Some(resource_id.clone());
+        return Ok(r);
+    }
+    let Some((_, bytes)) = state.blobs.get(&record.blob_key).await? else {
+        let mut r = result(image_id, "failed");
+        r.message = Some("The photo's file is missing. Remove it and add it again.".into());
+        return Ok(r);
+    };
+    let record = set_status(state, access, image_id, ImageStatus::Committing).await?;
+    let resource =
+        serde_json::to_value(media(state, access, &record, &bytes, index)).map_err(|_| ApiError::Internal)?;
+    let outcome = state.alex.create("Media", &resource, ctx).await;
+
+    let (status, out) = match &outcome {
+        Ok(created) => {
+            let mut r = result(image_id, "committed");
+            r.resource_id = Some(created.resource_id.clone());
+            (ImageStatus::Committed { resource_id: created.resource_id.clone() }, r)
+        }
+        Err(e) => {
+            let gp = messages::for_error(e);
+            tracing::warn!(
+                session.id_hash = log_id(&access.session_key),
+                image.id = image_id,
+                correlation_id = %ctx.correlation_id,
+                error = %e,
+                "commit of one image failed"
+            );
+            let mut r = result(image_id, "failed");
+            r.message = Some(gp.message.to_owned());
+            r.retryable = gp.retryable;
+            (ImageStatus::Failed { message: gp.message.to_owned(), retryable: gp.retryable }, r)
+        }
+    };
+    let updated = set_status(state, access, image_id, status).await?;
+    state
+        .sessions
+        .append_audit(&json!({
+            "at": rfc3339(unix_now()),
+            "session": log_id(&access.session_key),
+            "patientId": access.session.patient_id,
+            "facilityId": access.session.facility_id,
+            "imageId": image_id,
+            "correlationId": ctx.correlation_id,
+            "outcome": out.status,
+            "resourceId": out.resource_id,
+            "error": outcome.as_ref().err().map(ToString::to_string),
+        }))
+        .await?;
+    if outcome.is_ok() {
+        // The bytes now live in the patient's record; keep no copy.
+        if let Err(e) = state.blobs.delete(&record.blob_key).await {
+            tracing::warn!(image.id = image_id, error = %e, "committed image's blob could not be deleted; the lifecycle rule will");
+        }
+    }
+    let info = crate::server::images::info_of(state, &updated).await?;
+    events::publish(state, access, SessionEvent::ImageUpdated(info)).await;
+    Ok(out)
+}

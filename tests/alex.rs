@@ -1,0 +1,296 @@
+//! ALEX: the sandbox's rules over HTTP, and commits from the app through the
+//! real client (tokens, retries, 401 refresh, error mapping, exactly once).
+
+mod common;
+
+use base64::Engine;
+use common::{jpeg, service_vars, Auth, SandboxServer, TestApp};
+use serde_json::{json, Value};
+
+const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";
+
+async fn token(sandbox: &SandboxServer) -> String {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "sandbox-client"),
+        ("client_secret", "sandbox-secret"),
+        ("scope", "api://sandbox/.default"),
+    ];
+    let res = reqwest::Client::new()
+        .post(format!("{}/oauth2/v2.0/token", sandbox.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+}
+
+fn media(identifier: Option<&str>, patient: &str, bytes: &[u8]) -> Value {
+    let mut m = json!({
+        "resourceType": "Media",
+        "status": "completed",
+        "subject": {"reference": format!("Patient/{patient}")},
+        "content": {"contentType": "image/jpeg", "data": base64::engine::general_purpose::STANDARD.encode(bytes)},
+    });
+    if let Some(id) = identifier {
+        m["identifier"] = json!([{"system": "urn:test", "value": id}]);
+    }
+    m
+}
+
+async fn post(
+    sandbox: &SandboxServer,
+    path: &str,
+    token: &str,
+    facility: &str,
+    body: &Value,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/FHIR/{path}", sandbox.base))
+        .bearer_auth(token)
+        .header("mt-facilityid", facility)
+        .header("content-type", "application/fhir+json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    (status, res.json().await.unwrap_or(Value::Null), headers)
+}
+
+#[tokio::test]
+async fn the_sandbox_enforces_alex_rules() {
+    let sandbox = SandboxServer::start().await;
+    let t = token(&sandbox).await;
+    let photo = jpeg(8, 8);
+
+    let (s, body, headers) =
+        post(&sandbox, "Media", &t, "F2N060-E", &media(Some("img-1"), PATIENT, &photo)).await;
+    assert_eq!(s, 201, "{body}");
+    assert!(headers["location"].to_str().unwrap().contains("/Media/"));
+    assert_eq!(headers["etag"], "W/\"1\"");
+
+    let (s, body, _) = post(&sandbox, "Media", &t, "F2N060-E", &media(None, PATIENT, &photo)).await;
+    assert_eq!(s, 400);
+    assert_eq!(body["issue"][0]["code"], "business-rule");
+    let (s, body, _) = post(&sandbox, "Media", &t, "NOPE-X", &media(Some("i"), PATIENT, &photo)).await;
+    assert_eq!((s, body["issue"][0]["diagnostics"].as_str()), (403, Some("Practice Facility not found")));
+    let (s, _, _) =
+        post(&sandbox, "Media", &t, "F2N060-E", &media(Some("i"), "unknown-patient", &photo)).await;
+    assert_eq!(s, 404);
+    let (s, _, _) =
+        post(&sandbox, "Media", "expired-or-forged", "F2N060-E", &media(Some("i"), PATIENT, &photo)).await;
+    assert_eq!(s, 401);
+    let (s, _, _) = post(&sandbox, "Media", &t, "F2N060-E", &media(Some("i"), PATIENT, b"not a jpeg")).await;
+    assert_eq!(s, 400, "base64 must decode to the declared type");
+
+    let doc = |content_type: &str, bytes: &[u8]| {
+        json!({
+            "resourceType": "DocumentReference", "status": "current",
+            "identifier": [{"system": "urn:test", "value": "d1"}],
+            "subject": {"reference": format!("Patient/{PATIENT}")},
+            "content": [{"attachment": {"contentType": content_type,
+                "data": base64::engine::general_purpose::STANDARD.encode(bytes)}}],
+        })
+    };
+    let (s, _, _) = post(&sandbox, "DocumentReference", &t, "F2N060-E", &doc("image/jpeg", &photo)).await;
+    assert_eq!(s, 400, "DocumentReference takes only PDF or TIFF");
+    let (s, _, _) =
+        post(&sandbox, "DocumentReference", &t, "F2N060-E", &doc("application/pdf", b"%PDF-1.4 tiny")).await;
+    assert_eq!(s, 201);
+    let mut big = b"%PDF-1.4".to_vec();
+    big.resize(8 * 1024 * 1024 + 1, b' ');
+    let (s, _, _) = post(&sandbox, "DocumentReference", &t, "F2N060-E", &doc("application/pdf", &big)).await;
+    assert_eq!(s, 413);
+
+    assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 2);
+}
+
+/// A desktop session on `app` holding `n` uploaded images with metadata.
+async fn session_with_images(app: &TestApp, n: usize, facility: &str) -> (Auth, Vec<(String, Vec<u8>)>) {
+    let url = app.url(&format!("/medtech-images?patientId={PATIENT}&facilityId={facility}"));
+    let res = app.http.get(url).send().await.unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let desktop = Auth::Cookie(cookie);
+    let mut images = Vec::new();
+    for i in 0..n {
+        let photo = jpeg(20 + i as u32, 10);
+        let ticket = app.upload(&desktop, "image/jpeg", photo.clone()).await;
+        let id = ticket["imageId"].as_str().unwrap().to_owned();
+        let meta =
+            json!({"laterality": "left", "bodySite": "14975008", "description": format!("Rash day {i}")});
+        let (s, body) =
+            app.post("/api/medtech/session/images", json!({"imageId": id, "metadata": meta}), &desktop).await;
+        assert_eq!(s, 200, "{body}");
+        images.push((id, photo));
+    }
+    (desktop, images)
+}
+
+async fn commit(app: &TestApp, auth: &Auth, ids: Option<Vec<&str>>) -> Value {
+    let body = match ids {
+        Some(ids) => json!({"imageIds": ids}),
+        None => json!({}),
+    };
+    let (s, report) = app.post("/api/medtech/attachments/commit", body, auth).await;
+    assert_eq!(s, 200, "{report}");
+    report
+}
+
+fn statuses(report: &Value) -> Vec<&str> {
+    report["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn commits_carry_the_clinical_metadata_and_the_exact_bytes() {
+    let sandbox = SandboxServer::start().await;
+    let mut vars = service_vars();
+    vars.extend(sandbox.vars());
+    let app = TestApp::start(vars).await;
+    let (desktop, images) = session_with_images(&app, 2, "F2N060-E").await;
+
+    let report = commit(&app, &desktop, None).await;
+    assert_eq!(statuses(&report), ["committed", "committed"]);
+    assert!(uuid::Uuid::parse_str(report["correlationId"].as_str().unwrap()).is_ok());
+
+    let inbox = sandbox.json("/inbox.json").await;
+    let inbox = inbox.as_array().unwrap();
+    assert_eq!(inbox.len(), 2);
+    for (id, photo) in &images {
+        let entry = inbox.iter().find(|e| e["resource"]["identifier"][0]["value"] == id.as_str());
+        let m = &entry.expect("each image was filed under its own identifier")["resource"];
+        assert_eq!(m["subject"]["reference"], format!("Patient/{PATIENT}"));
+        assert_eq!(
+            m["bodySite"]["coding"][0],
+            json!({"system": "http://snomed.info/sct", "code": "14975008", "display": "Forearm structure"})
+        );
+        assert_eq!(m["bodySite"]["extension"][0]["valueCodeableConcept"]["coding"][0]["code"], "7771000");
+        assert_eq!(m["bodySite"]["text"], "Left forearm");
+        assert!(m["note"][0]["text"].as_str().unwrap().starts_with("Rash day"));
+        let data =
+            base64::engine::general_purpose::STANDARD.decode(m["content"]["data"].as_str().unwrap()).unwrap();
+        assert!(&data == photo, "the committed bytes are the uploaded bytes");
+        use sha1::Digest;
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(photo));
+        assert_eq!(m["content"]["hash"], hash.as_str());
+        assert_eq!(m["content"]["size"], photo.len());
+    }
+
+    // Committed images are reported, never posted again; their blobs are gone.
+    let again = commit(&app, &desktop, None).await;
+    assert_eq!(statuses(&again), ["committed", "committed"]);
+    assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 2);
+    let (_, list) = app.get("/api/medtech/session/images", &desktop).await;
+    assert_eq!(list[0]["status"]["state"], "committed");
+    let audit = app.state.sessions.recent_audit(10).await.unwrap();
+    assert_eq!(audit.len(), 2);
+    assert_eq!(audit[0]["correlationId"], report["correlationId"]);
+}
+
+#[tokio::test]
+async fn transient_failures_retry_to_exactly_one_resource() {
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let (desktop, _) = session_with_images(&app, 1, "F2N060-E").await;
+    sandbox.fault(json!({"count": 2, "status": 503, "retryAfter": 0})).await;
+    let report = commit(&app, &desktop, None).await;
+    assert_eq!(statuses(&report), ["committed"]);
+    assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_401_mid_commit_refreshes_the_token_once() {
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let (desktop, _) = session_with_images(&app, 2, "F2N060-E").await;
+    // First image gets a token; then the sandbox rejects the next call once.
+    sandbox.fault(json!({"count": 1})).await;
+    sandbox.fault(json!({"count": 1, "status": 401})).await;
+    let report = commit(&app, &desktop, None).await;
+    assert_eq!(statuses(&report), ["committed", "committed"]);
+    assert_eq!(sandbox.json("/stats").await["tokenGrants"], 2, "one grant, one refresh");
+}
+
+#[tokio::test]
+async fn refusals_map_to_gp_messages_without_retrying() {
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let (desktop, _) = session_with_images(&app, 1, "UNKNOWN-F").await;
+    let report = commit(&app, &desktop, None).await;
+    let r = &report["results"][0];
+    assert_eq!(r["status"], "failed");
+    assert_eq!(r["retryable"], false);
+    assert!(r["message"].as_str().unwrap().contains("practice (facility)"), "{r}");
+    let (_, list) = app.get("/api/medtech/session/images", &desktop).await;
+    assert_eq!(list[0]["status"]["state"], "failed");
+
+    sandbox.fault(json!({"count": 1, "status": 400})).await;
+    let (desktop, _) = session_with_images(&app, 1, "F2N060-E").await;
+    let report = commit(&app, &desktop, None).await;
+    assert_eq!(report["results"][0]["status"], "failed");
+    assert!(sandbox.json("/inbox.json").await.as_array().unwrap().is_empty(), "a 400 is never retried");
+}
+
+#[tokio::test]
+async fn partial_failure_then_retry_gives_each_image_once() {
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let (desktop, images) = session_with_images(&app, 3, "F2N060-E").await;
+    sandbox.fault(json!({"count": 1})).await;
+    sandbox.fault(json!({"count": 1, "status": 422})).await;
+    let report = commit(&app, &desktop, None).await;
+    assert_eq!(statuses(&report), ["committed", "failed", "committed"]);
+    let retry = commit(&app, &desktop, Some(vec![images[1].0.as_str()])).await;
+    assert_eq!(statuses(&retry), ["committed"]);
+    let inbox = sandbox.json("/inbox.json").await;
+    let mut ids: Vec<&str> = inbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["identifier"][0]["value"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut expected: Vec<&str> = images.iter().map(|(id, _)| id.as_str()).collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+}
+
+#[tokio::test]
+async fn concurrent_commits_post_each_image_once() {
+    let sandbox = SandboxServer::start().await;
+    let mut vars = service_vars();
+    vars.extend(sandbox.vars());
+    let a = TestApp::start(vars.clone()).await;
+    let b = TestApp::start(vars).await;
+    let (desktop, images) = session_with_images(&a, 3, "F2N060-E").await;
+    // Slow the sandbox down so the two commits overlap.
+    sandbox.fault(json!({"count": 6, "delayMs": 150})).await;
+    let (one, two) = tokio::join!(commit(&a, &desktop, None), commit(&b, &desktop, None));
+    let done = |r: &Value| statuses(r).iter().filter(|s| **s == "committed").count();
+    assert!(done(&one) + done(&two) >= images.len());
+    assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), images.len());
+}
+
+#[tokio::test]
+async fn concurrent_commits_share_one_token_request() {
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let mut sessions = Vec::new();
+    for _ in 0..20 {
+        sessions.push(session_with_images(&app, 1, "F2N060-E").await.0);
+    }
+    let reports = futures::future::join_all(sessions.iter().map(|d| commit(&app, d, None))).await;
+    assert!(reports.iter().all(|r| statuses(r) == ["committed"]));
+    assert_eq!(sandbox.json("/stats").await["tokenGrants"], 1);
+}
+
+#[tokio::test]
+async fn a_phone_cannot_commit() {
+    let app = TestApp::start(vec![]).await;
+    let (desktop, _) = session_with_images(&app, 1, "F2N060-E").await;
+    let (_, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
+    let phone = Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+    let (s, _) = app.post("/api/medtech/attachments/commit", json!({}), &phone).await;
+    assert_eq!(s, 403);
+}
