@@ -23,6 +23,8 @@ fn record(hard_in_secs: u64) -> SessionRecord {
         dev_launch: false,
         created_at: unix_now(),
         hard_expires_at: unix_now() + hard_in_secs,
+        patient_name: None,
+        nhi: None,
     }
 }
 

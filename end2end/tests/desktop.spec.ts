@@ -27,3 +27,15 @@ test("development launch opens a session with a DEV banner and a clean URL", asy
   await page.reload();
   await expect(page.getByRole("region", { name: "Patient" })).toContainText("Patient ···008b");
 });
+
+test("launching from the sandbox's Evolution launcher shows the patient's name", async ({ page }, testInfo) => {
+  await page.goto("/sandbox/alex");
+  await page.getByLabel("Patient").selectOption({ label: "Aroha Testpatient (ZZZ0016)" });
+  await page.getByRole("button", { name: "Open in Evolution" }).click();
+  await expect(page).toHaveURL(/\/medtech-images$/);
+  const banner = page.getByRole("region", { name: "Patient" });
+  await expect(banner).toContainText("Aroha Testpatient · NHI ZZZ0016");
+  await expect(banner).not.toContainText("DEV");
+  await waitForHydration(page);
+  await screenshot(page, testInfo, "desktop-evolution-launch");
+});

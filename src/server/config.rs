@@ -54,6 +54,8 @@ pub struct SessionConfig {
     pub max_ttl: Duration,
     /// `MOBILE_TOKEN_TTL_SECS`
     pub mobile_token_ttl: Duration,
+    /// `LAUNCH_MAX_AGE_SECS`: oldest Evolution launch context accepted.
+    pub launch_max_age: Duration,
 }
 
 /// Limits on uploads.
@@ -168,6 +170,7 @@ struct SessionDefaults {
     idle_ttl_secs: u64,
     max_ttl_secs: u64,
     mobile_token_ttl_secs: u64,
+    launch_max_age_secs: u64,
 }
 
 #[derive(Deserialize)]
@@ -270,6 +273,7 @@ impl Config {
             idle_ttl: v.secs_or("SESSION_IDLE_TTL_SECS", d.session.idle_ttl_secs)?,
             max_ttl: v.secs_or("SESSION_MAX_TTL_SECS", d.session.max_ttl_secs)?,
             mobile_token_ttl: v.secs_or("MOBILE_TOKEN_TTL_SECS", d.session.mobile_token_ttl_secs)?,
+            launch_max_age: v.secs_or("LAUNCH_MAX_AGE_SECS", d.session.launch_max_age_secs)?,
         };
         if session.idle_ttl > session.max_ttl {
             return Err(ConfigError::Invalid {

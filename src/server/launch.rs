@@ -1,17 +1,26 @@
-//! The development launch: `GET /medtech-images?patientId=…&facilityId=…[&providerId=…]`.
+//! Launches: how a capture session begins.
 //!
-//! Allowed only when `DEV_LAUNCH` is on. It creates a session, sets the
-//! cookie and redirects (303) to the clean URL, so ids never stay in the
-//! address bar or history. The Evolution launch (ALEX issue) sits beside it.
+//! - Evolution: `GET /medtech-images/launch?context=…&signature=…`. ALEX
+//!   resolves the pair; stale, replayed and patient-less contexts are refused
+//!   with a page that says what to do. The patient's name and NHI are read
+//!   for the banner; if ALEX refuses, the banner falls back to a masked id.
+//! - Development: `GET /medtech-images?patientId=…&facilityId=…[&providerId=…]`,
+//!   only when `DEV_LAUNCH` is on.
+//!
+//! Both create a session, set the cookie and redirect (303) to the clean URL,
+//! so ids never stay in the address bar or history.
 
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
+use super::alex::{AlexError, CallContext};
+use super::ids::hash_credential;
 use super::sessions::{self, Launch};
 use super::state::AppState;
+use super::stores::session::unix_now;
 
 /// The desktop page's path.
 pub const DESKTOP_PATH: &str = "/medtech-images";
@@ -30,9 +39,12 @@ fn valid_id(s: &str) -> bool {
 
 fn page(status: StatusCode, message: &str) -> Response {
     let body = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Clinical Images</title></head>\
-         <body><h1>Cannot open Clinical Images</h1><p>{message}</p>\
-         <p><a href=\"{DESKTOP_PATH}\">Continue</a></p></body></html>"
+        "<!DOCTYPE html><html lang=\"en-NZ\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Clinical Images</title><link rel=\"stylesheet\" href=\"/pkg/clinical-images.css\"></head>\
+         <body><main class=\"page page--narrow\"><section class=\"launch\"><h1>Cannot open Clinical Images</h1>\
+         <p class=\"notice notice--warn\" role=\"alert\">{message}</p>\
+         <p><a href=\"{DESKTOP_PATH}\">Continue</a></p></section></main></body></html>"
     );
     (status, Html(body)).into_response()
 }
@@ -63,7 +75,7 @@ pub async fn dev_launch(State(state): State<AppState>, req: Request, next: Next)
             "The launch link needs a patientId and facilityId made of letters, digits and dashes.",
         );
     }
-    let launch = Launch { patient_id, facility_id, provider_id, dev: true };
+    let launch = Launch { patient_id, facility_id, provider_id, dev: true, ..Launch::default() };
     match sessions::create(&state, launch).await {
         Ok(cookie) => (
             StatusCode::SEE_OTHER,
@@ -87,4 +99,111 @@ fn serde_urlencoded_query(query: &str) -> Result<DevLaunchQuery, ()> {
     axum::extract::Query::<DevLaunchQuery>::try_from_uri(&format!("/?{query}").parse().map_err(|_| ())?)
         .map(|q| q.0)
         .map_err(|_| ())
+}
+
+#[derive(Deserialize)]
+pub struct EvolutionQuery {
+    context: Option<String>,
+    signature: Option<String>,
+}
+
+/// Clock skew tolerated on a context's `createdTime`, seconds.
+const SKEW_SECS: i64 = 60;
+
+/// `GET /medtech-images/launch?context=…&signature=…`: the launch from Evolution.
+pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQuery>) -> Response {
+    const RELAUNCH: &str = "Launch Clinical Images again from the patient in Medtech Evolution.";
+    let (Some(context), Some(signature)) =
+        (q.context.filter(|c| !c.is_empty()), q.signature.filter(|s| !s.is_empty()))
+    else {
+        return page(StatusCode::BAD_REQUEST, &format!("The launch link is incomplete. {RELAUNCH}"));
+    };
+    // A context is good for one launch: claim it before anything else.
+    let max_age = state.config.session.launch_max_age;
+    let claim = format!("launch:{}", hash_credential(&format!("{context}\n{signature}")));
+    match state.sessions.try_claim(&claim, max_age * 2).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return page(
+                StatusCode::FORBIDDEN,
+                &format!("This launch link has already been used. {RELAUNCH}"),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "launch could not be recorded");
+            return page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The session service is unavailable. Try again in a minute.",
+            );
+        }
+    }
+    let ctx = CallContext {
+        facility_id: state.config.alex.facility_id.clone(),
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let resolved = match state.alex.launch_context(&context, &signature, &ctx).await {
+        Ok(r) => r,
+        Err(e @ (AlexError::Rejected { .. } | AlexError::Malformed(_))) => {
+            tracing::warn!(error = %e, correlation_id = %ctx.correlation_id, "launch context refused");
+            return page(
+                StatusCode::FORBIDDEN,
+                &format!("The launch link from Medtech Evolution is not valid. {RELAUNCH}"),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, correlation_id = %ctx.correlation_id, "launch context could not be resolved");
+            return page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Medtech could not be reached to check the launch. Try again in a minute.",
+            );
+        }
+    };
+    let created =
+        time::OffsetDateTime::parse(&resolved.created_time, &time::format_description::well_known::Rfc3339)
+            .map(|t| t.unix_timestamp())
+            .unwrap_or(0);
+    let age = unix_now() as i64 - created;
+    if age > max_age.as_secs() as i64 || age < -SKEW_SECS {
+        return page(StatusCode::FORBIDDEN, &format!("This launch link has expired. {RELAUNCH}"));
+    }
+    let Some(patient_id) = resolved.patient_id.filter(|p| !p.is_empty()) else {
+        return page(
+            StatusCode::OK,
+            "No patient was open in Medtech Evolution. Open the patient first, then launch Clinical Images.",
+        );
+    };
+    let ctx = CallContext { facility_id: resolved.facility_code.clone(), ..ctx };
+    let patient = match state.alex.patient(&patient_id, &ctx).await {
+        Ok(p) => Some(p),
+        Err(e) => {
+            // The banner falls back to a masked id; the launch still succeeds.
+            tracing::warn!(error = %e, correlation_id = %ctx.correlation_id, "patient read for the banner failed");
+            None
+        }
+    };
+    let launch = Launch {
+        patient_id,
+        facility_id: resolved.facility_code,
+        provider_id: resolved.provider_id,
+        dev: false,
+        patient_name: patient.as_ref().map(|p| p.name.clone()).filter(|n| !n.is_empty()),
+        nhi: patient.and_then(|p| p.nhi),
+    };
+    match sessions::create(&state, launch).await {
+        Ok(cookie) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, DESKTOP_PATH.parse().expect("static path")),
+                (header::SET_COOKIE, sessions::set_cookie(&state, &cookie)),
+            ],
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "launch could not create a session");
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The session service is unavailable. Try again in a minute.",
+            )
+        }
+    }
 }

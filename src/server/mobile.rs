@@ -13,7 +13,7 @@ use super::events;
 use super::ids::{hash_credential, log_id, random_token};
 use super::sessions::rfc3339;
 use super::state::AppState;
-use super::stores::session::{unix_now, TokenRecord};
+use super::stores::session::{unix_now, SessionRecord, TokenRecord};
 use crate::model::{ApiError, MobileGrant, MobileLink, SessionEvent, TokenProblem};
 
 /// The bearer token of a request, if it carries one.
@@ -37,7 +37,7 @@ pub async fn validate(state: &AppState, headers: &HeaderMap) -> Result<MobileLin
     Ok(MobileLink {
         valid: true,
         expires_at: rfc3339(expiry.min(access.session.hard_expires_at)),
-        patient_banner: masked_banner(&access.session.patient_id, &access.session.facility_id),
+        patient_banner: masked_banner(&access.session),
     })
 }
 
@@ -78,11 +78,23 @@ pub async fn mint(state: &AppState, access: &Access) -> Result<MobileGrant, ApiE
     Ok(MobileGrant { mobile_url: url.into(), qr_svg, expires_at: rfc3339(unix_now() + ttl.as_secs()) })
 }
 
-/// What a phone may show about the patient: never a full name or identifier.
-pub fn masked_banner(patient_id: &str, facility_id: &str) -> String {
-    let n = patient_id.chars().count();
-    let tail: String = patient_id.chars().skip(n.saturating_sub(3)).collect();
-    format!("Patient ···{tail} · {facility_id}")
+/// What a phone may show about the patient: initials and the last three
+/// NHI characters (or of the patient id), never a full name or identifier.
+pub fn masked_banner(session: &SessionRecord) -> String {
+    let tail_of = |s: &str| s.chars().skip(s.chars().count().saturating_sub(3)).collect::<String>();
+    let initials: String = session
+        .patient_name
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .map(|c| format!("{}.", c.to_uppercase()))
+        .collect();
+    let who = if initials.is_empty() { "Patient".to_owned() } else { initials };
+    match &session.nhi {
+        Some(nhi) => format!("{who} · NHI ···{} · {}", tail_of(nhi), session.facility_id),
+        None => format!("{who} ···{} · {}", tail_of(&session.patient_id), session.facility_id),
+    }
 }
 
 #[cfg(test)]
@@ -100,10 +112,26 @@ mod tests {
         assert_eq!(bearer(&h), Some("tok123"));
     }
 
+    fn session(name: Option<&str>, nhi: Option<&str>) -> SessionRecord {
+        SessionRecord {
+            patient_id: "14e52e16edb7a435bfa05e307afd008b".into(),
+            facility_id: "F2N060-E".into(),
+            provider_id: None,
+            dev_launch: false,
+            created_at: 0,
+            hard_expires_at: 0,
+            patient_name: name.map(Into::into),
+            nhi: nhi.map(Into::into),
+        }
+    }
+
     #[test]
-    fn banner_shows_only_the_last_three_characters() {
-        let banner = masked_banner("14e52e16edb7a435bfa05e307afd008b", "F2N060-E");
-        assert_eq!(banner, "Patient ···08b · F2N060-E");
-        assert!(!banner.contains("14e52e16"));
+    fn banner_shows_only_initials_and_the_last_three_characters() {
+        let banner = masked_banner(&session(Some("Aroha Testpatient"), Some("ZZZ0016")));
+        assert_eq!(banner, "A.T. · NHI ···016 · F2N060-E");
+        assert!(!banner.contains("Aroha") && !banner.contains("ZZZ0016"));
+        let fallback = masked_banner(&session(None, None));
+        assert_eq!(fallback, "Patient ···08b · F2N060-E");
+        assert!(!fallback.contains("14e52e16"));
     }
 }

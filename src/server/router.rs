@@ -21,6 +21,7 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/api/medtech/session/events", get(event_stream::events))
+        .route("/medtech-images/launch", get(launch::evolution))
         .leptos_routes(&state, routes, {
             let options = options.clone();
             move || shell(options.clone())

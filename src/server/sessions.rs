@@ -16,12 +16,14 @@ use crate::model::SessionSummary;
 pub const COOKIE_NAME: &str = "ci_session";
 
 /// Who a launch is for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Launch {
     pub patient_id: String,
     pub facility_id: String,
     pub provider_id: Option<String>,
     pub dev: bool,
+    pub patient_name: Option<String>,
+    pub nhi: Option<String>,
 }
 
 /// Creates a session and returns the cookie value that grants it.
@@ -36,6 +38,8 @@ pub async fn create(state: &AppState, launch: Launch) -> Result<String, StoreErr
         dev_launch: launch.dev,
         created_at: now,
         hard_expires_at: now + state.config.session.max_ttl.as_secs(),
+        patient_name: launch.patient_name,
+        nhi: launch.nhi,
     };
     state.sessions.create(&key, &record, state.config.session.idle_ttl).await?;
     tracing::info!(session.id_hash = log_id(&key), dev = launch.dev, "capture session created");
@@ -77,13 +81,18 @@ pub fn set_cookie(state: &AppState, value: &str) -> HeaderValue {
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// The patient banner for a record. Launches resolve names later (ALEX
-/// issue); until then the banner shows a masked patient id.
+/// The desktop's patient banner: the name and NHI as the launch resolved
+/// them, or a masked patient id when ALEX could not say.
 pub fn summary(record: &SessionRecord) -> SessionSummary {
     let tail: String =
         record.patient_id.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let label = match (&record.patient_name, &record.nhi) {
+        (Some(name), Some(nhi)) => format!("{name} · NHI {nhi}"),
+        (Some(name), None) => name.clone(),
+        _ => format!("Patient ···{tail}"),
+    };
     SessionSummary {
-        patient_label: format!("Patient ···{tail}"),
+        patient_label: label,
         facility_id: record.facility_id.clone(),
         dev_launch: record.dev_launch,
         expires_at: rfc3339(record.hard_expires_at),

@@ -30,6 +30,12 @@ pub struct SessionRecord {
     pub created_at: u64,
     /// Unix seconds after which the session is gone, however active.
     pub hard_expires_at: u64,
+    /// The patient's name as ALEX gave it at launch (for the desktop banner only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_name: Option<String>,
+    /// The patient's NHI as ALEX gave it at launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nhi: Option<String>,
 }
 
 impl SessionRecord {
@@ -177,6 +183,8 @@ mod tests {
             dev_launch: false,
             created_at: 0,
             hard_expires_at: hard,
+            patient_name: None,
+            nhi: None,
         }
     }
 

@@ -1,0 +1,100 @@
+//! The launch from Evolution, through a standalone ALEX sandbox: valid,
+//! stale, replayed, forged and patient-less contexts.
+
+mod common;
+
+use common::{Auth, SandboxServer, TestApp};
+use serde_json::{json, Value};
+
+const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";
+
+async fn context(sandbox: &SandboxServer, body: Value) -> (String, String) {
+    let res: Value = reqwest::Client::new()
+        .post(format!("{}/launch-context", sandbox.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (res["context"].as_str().unwrap().to_owned(), res["signature"].as_str().unwrap().to_owned())
+}
+
+async fn launch(app: &TestApp, context: &str, signature: &str) -> reqwest::Response {
+    app.http
+        .get(app.url(&format!("/medtech-images/launch?context={context}&signature={signature}")))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_valid_launch_opens_a_session_for_that_patient() {
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let (c, s) =
+        context(&sandbox, json!({"patientId": PATIENT, "facilityId": "F2N060-E", "providerId": "gp-1"}))
+            .await;
+    let res = launch(&app, &c, &s).await;
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(res.headers()["location"], "/medtech-images");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+
+    let (_, session) = app.post("/api/medtech/session", json!({}), &Auth::Cookie(cookie.clone())).await;
+    assert_eq!(session["state"], "active");
+    assert_eq!(session["patientLabel"], "Aroha Testpatient · NHI ZZZ0016");
+    assert_eq!(session["devLaunch"], false);
+
+    // The phone sees initials and three NHI characters only.
+    let (_, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &Auth::Cookie(cookie)).await;
+    let phone = Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+    let (_, link) = app.post("/api/medtech/session/token", json!({}), &phone).await;
+    assert_eq!(link["patientBanner"], "A.T. · NHI ···016 · F2N060-E");
+
+    // The same context cannot launch twice.
+    let replay = launch(&app, &c, &s).await;
+    assert_eq!(replay.status().as_u16(), 403);
+    assert!(replay.text().await.unwrap().contains("already been used"));
+}
+
+#[tokio::test]
+async fn stale_forged_and_patientless_launches_are_refused_with_a_reason() {
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+
+    let (c, s) =
+        context(&sandbox, json!({"patientId": PATIENT, "facilityId": "F2N060-E", "ageSeconds": 600})).await;
+    let stale = launch(&app, &c, &s).await;
+    assert_eq!(stale.status().as_u16(), 403);
+    assert!(stale.headers().get("set-cookie").is_none());
+    assert!(stale.text().await.unwrap().contains("expired"));
+
+    let (c, _) = context(&sandbox, json!({"patientId": PATIENT, "facilityId": "F2N060-E"})).await;
+    let forged = launch(&app, &c, &"0".repeat(64)).await;
+    assert_eq!(forged.status().as_u16(), 403);
+    assert!(forged.text().await.unwrap().contains("not valid"));
+
+    let (c, s) = context(&sandbox, json!({"patientId": null, "facilityId": "F2N060-E"})).await;
+    let none = launch(&app, &c, &s).await;
+    assert!(none.headers().get("set-cookie").is_none());
+    assert!(none.text().await.unwrap().contains("No patient was open"));
+
+    let missing = app.http.get(app.url("/medtech-images/launch")).send().await.unwrap();
+    assert_eq!(missing.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn the_banner_falls_back_when_the_patient_cannot_be_read() {
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let (c, s) = context(&sandbox, json!({"patientId": PATIENT, "facilityId": "F2N060-E"})).await;
+    // The context resolves; the patient read then fails (not retryable).
+    sandbox.fault(json!({"count": 1})).await;
+    sandbox.fault(json!({"count": 1, "status": 403})).await;
+    let res = launch(&app, &c, &s).await;
+    assert_eq!(res.status().as_u16(), 303, "the launch still succeeds");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let (_, session) = app.post("/api/medtech/session", json!({}), &Auth::Cookie(cookie)).await;
+    assert_eq!(session["patientLabel"], "Patient ···008b");
+}
