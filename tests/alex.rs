@@ -294,3 +294,46 @@ async fn a_phone_cannot_commit() {
     let (s, _) = app.post("/api/medtech/attachments/commit", json!({}), &phone).await;
     assert_eq!(s, 403);
 }
+
+#[tokio::test]
+async fn scan_mode_files_a_captioned_pdf_document_reference() {
+    let sandbox = SandboxServer::start().await;
+    let mut vars = sandbox.vars();
+    vars.push(("ALEX_COMMIT_MODE".into(), "scan".into()));
+    let app = TestApp::start(vars).await;
+    let (desktop, images) = session_with_images(&app, 1, "F2N060-E").await;
+    let report = commit(&app, &desktop, None).await;
+    assert_eq!(statuses(&report), ["committed"], "{report}");
+
+    let inbox = sandbox.json("/inbox.json").await;
+    let entry = &inbox[0];
+    assert_eq!(entry["resourceType"], "DocumentReference");
+    let doc = &entry["resource"];
+    assert_eq!(doc["type"]["coding"][0]["code"], "72170-4");
+    assert_eq!(doc["identifier"][0]["value"], images[0].0.as_str());
+    let attachment = &doc["content"][0]["attachment"];
+    assert_eq!(attachment["contentType"], "application/pdf");
+    let pdf = base64::engine::general_purpose::STANDARD.decode(attachment["data"].as_str().unwrap()).unwrap();
+    assert!(pdf.len() <= 8 * 1024 * 1024);
+    let parsed = lopdf::Document::load_mem(&pdf).expect("the PDF parses");
+    let text = parsed.extract_text(&[1]).unwrap();
+    assert!(text.contains("Site: Left forearm") && text.contains("Rash day 0"), "{text}");
+    assert!(
+        pdf.windows(images[0].1.len()).any(|w| w == images[0].1.as_slice()),
+        "the JPEG is embedded unchanged"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refreshed_early() {
+    let sandbox = SandboxServer::start_with_token_lifetime(std::time::Duration::from_secs(61)).await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let (desktop, _) = session_with_images(&app, 2, "F2N060-E").await;
+    commit(&app, &desktop, None).await;
+    assert_eq!(sandbox.json("/stats").await["tokenGrants"], 1);
+    // Refresh is due 60 s before expiry, so one second from now.
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    let (desktop2, _) = session_with_images(&app, 1, "F2N060-E").await;
+    commit(&app, &desktop2, None).await;
+    assert_eq!(sandbox.json("/stats").await["tokenGrants"], 2, "refreshed before the token expired");
+}

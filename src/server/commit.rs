@@ -16,10 +16,12 @@ use serde_json::json;
 use sha1::Digest;
 
 use super::alex::fhir::{
-    self, Annotation, Attachment, CodeableConcept, Coding, Identifier, Media, Reference,
+    self, Annotation, Attachment, CodeableConcept, Coding, DocumentContent, DocumentReference, Identifier,
+    Media, Reference,
 };
-use super::alex::{messages, CallContext};
+use super::alex::{messages, scan, CallContext};
 use super::auth::Access;
+use super::config::CommitMode;
 use super::events;
 use super::ids::log_id;
 use super::sessions::rfc3339;
@@ -70,6 +72,55 @@ pub fn media(state: &AppState, access: &Access, record: &ImageRecord, bytes: &[u
         },
     }
 }
+
+/// Builds the DocumentReference (scan mode) for one image: a captioned PDF.
+/// CPU-bound work runs on the blocking pool.
+pub async fn document_reference(
+    state: &AppState,
+    access: &Access,
+    record: &ImageRecord,
+    bytes: Vec<u8>,
+    index: usize,
+) -> Result<DocumentReference, scan::ScanError> {
+    let created = rfc3339(record.uploaded_at.unwrap_or(record.created_at));
+    let caption = scan::caption(&record.metadata, &created);
+    let description = caption[1..].join("; ");
+    let content_type = record.content_type.clone();
+    let pdf = tokio::task::spawn_blocking(move || scan::pdf(&bytes, &content_type, &caption))
+        .await
+        .map_err(|e| scan::ScanError::Pdf(e.to_string()))??;
+    Ok(DocumentReference {
+        resource_type: "DocumentReference",
+        identifier: vec![Identifier {
+            system: state.config.alex.identifier_system.clone(),
+            value: record.image_id.clone(),
+        }],
+        status: "current",
+        doc_type: fhir::photographic_image(),
+        subject: Reference { reference: format!("Patient/{}", access.session.patient_id) },
+        date: created.clone(),
+        author: access
+            .session
+            .provider_id
+            .iter()
+            .map(|p| Reference { reference: format!("Practitioner/{p}") })
+            .collect(),
+        description,
+        content: vec![DocumentContent {
+            attachment: Attachment {
+                content_type: "application/pdf".into(),
+                size: pdf.len() as u64,
+                hash: STANDARD.encode(sha1::Sha1::digest(&pdf)),
+                data: STANDARD.encode(&pdf),
+                creation: created,
+                title: format!("{}.pdf", fhir::title(&record.metadata, index)),
+            },
+        }],
+    })
+}
+
+/// Medtech's limit for scanned documents.
+const SCAN_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
 fn result(image_id: &str, status: &str) -> CommitResult {
     CommitResult {
@@ -183,9 +234,30 @@ async fn commit_locked(
         return Ok(r);
     };
     let record = set_status(state, access, image_id, ImageStatus::Committing).await?;
-    let resource =
-        serde_json::to_value(media(state, access, &record, &bytes, index)).map_err(|_| ApiError::Internal)?;
-    let outcome = state.alex.create("Media", &resource, ctx).await;
+    let (resource_type, resource) = match state.config.alex.commit_mode {
+        CommitMode::Media => ("Media", serde_json::to_value(media(state, access, &record, &bytes, index))),
+        CommitMode::Scan => match document_reference(state, access, &record, bytes, index).await {
+            Ok(doc) if doc.content[0].attachment.size <= SCAN_MAX_BYTES => {
+                ("DocumentReference", serde_json::to_value(doc))
+            }
+            outcome => {
+                let message = match outcome {
+                    Ok(_) => "This photo is too large for the Medtech inbox (over 8 MB as a PDF). Crop or reduce it.",
+                    Err(e) => {
+                        tracing::warn!(image.id = image_id, error = %e, "scan PDF could not be built");
+                        "This photo could not be turned into a PDF for the Medtech inbox. Remove it and add it again."
+                    }
+                };
+                let failed = ImageStatus::Failed { message: message.into(), retryable: false };
+                set_status(state, access, image_id, failed).await?;
+                let mut r = result(image_id, "failed");
+                r.message = Some(message.into());
+                return Ok(r);
+            }
+        },
+    };
+    let resource = resource.map_err(|_| ApiError::Internal)?;
+    let outcome = state.alex.create(resource_type, &resource, ctx).await;
 
     let (status, out) = match &outcome {
         Ok(created) => {

@@ -169,13 +169,18 @@ pub struct SandboxServer {
 
 impl SandboxServer {
     pub async fn start() -> SandboxServer {
+        Self::start_with_token_lifetime(std::time::Duration::from_secs(3599)).await
+    }
+
+    /// A sandbox whose tokens live `lifetime` (to force expiry in tests).
+    pub async fn start_with_token_lifetime(lifetime: std::time::Duration) -> SandboxServer {
         use clinical_images::server::alex::sandbox::{router, Sandbox, SandboxConfig};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let sandbox = Sandbox::new(SandboxConfig {
             client_id: "sandbox-client".into(),
             client_secret: "sandbox-secret".into(),
-            token_lifetime: std::time::Duration::from_secs(3599),
+            token_lifetime: lifetime,
             app_origin: "http://127.0.0.1:1".into(),
         });
         tokio::spawn(axum::serve(listener, router::<()>(sandbox).into_make_service()).into_future());

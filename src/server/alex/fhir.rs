@@ -257,3 +257,39 @@ mod tests {
         assert_eq!(title(&ImageMetadata::default(), 1), "photo 1");
     }
 }
+
+/// One `DocumentReference.content` entry.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DocumentContent {
+    pub attachment: Attachment,
+}
+
+/// R4 `DocumentReference`, as Medtech files it in the Inbox Scan folder.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentReference {
+    pub resource_type: &'static str,
+    pub identifier: Vec<Identifier>,
+    pub status: &'static str,
+    #[serde(rename = "type")]
+    pub doc_type: CodeableConcept,
+    pub subject: Reference,
+    pub date: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub author: Vec<Reference>,
+    pub description: String,
+    pub content: Vec<DocumentContent>,
+}
+
+/// LOINC 72170-4 "Photographic image".
+pub fn photographic_image() -> CodeableConcept {
+    CodeableConcept {
+        extension: vec![],
+        coding: vec![Coding {
+            system: "http://loinc.org".into(),
+            code: "72170-4".into(),
+            display: "Photographic image".into(),
+        }],
+        text: Some("Photographic image".into()),
+    }
+}

@@ -9,6 +9,7 @@ mod client;
 pub mod fhir;
 pub mod messages;
 pub mod sandbox;
+pub mod scan;
 mod token;
 
 use async_trait::async_trait;

@@ -1,0 +1,203 @@
+//! Scan mode: each image as a one-page PDF for `POST /DocumentReference`,
+//! which Medtech files in the Inbox Scan folder. The Inbox shows no Media
+//! metadata, so the page prints a caption: site, laterality, view, type,
+//! description and capture time. A JPEG is embedded as it is (DCTDecode, no
+//! re-encoding); other formats are converted to JPEG first.
+
+use std::io::Cursor;
+
+use lopdf::content::{Content, Operation};
+use lopdf::{dictionary, Document, Object, Stream};
+
+use super::fhir::{body_site_concept, kind_label, view_label};
+use crate::model::ImageMetadata;
+
+/// A4 in points.
+const PAGE: (f32, f32) = (595.0, 842.0);
+const MARGIN: f32 = 40.0;
+/// Space kept under the image for the caption.
+const CAPTION_HEIGHT: f32 = 140.0;
+
+/// Why a PDF could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("image cannot be read: {0}")]
+    Image(String),
+    #[error("PDF cannot be written: {0}")]
+    Pdf(String),
+}
+
+/// The caption lines for an image.
+pub fn caption(meta: &ImageMetadata, captured: &str) -> Vec<String> {
+    let mut lines = vec!["Clinical photograph".to_owned()];
+    let site = body_site_concept(meta).and_then(|c| c.text).unwrap_or_else(|| "not recorded".into());
+    lines.push(format!("Site: {site}"));
+    let laterality = match meta.laterality {
+        Some(crate::model::Laterality::Left) => "left",
+        Some(crate::model::Laterality::Right) => "right",
+        Some(crate::model::Laterality::Bilateral) => "both sides",
+        Some(crate::model::Laterality::NotApplicable) => "not applicable",
+        None => "not recorded",
+    };
+    lines.push(format!("Laterality: {laterality}"));
+    lines.push(format!(
+        "View: {}    Type: {}",
+        meta.view.map(view_label).unwrap_or("not recorded"),
+        meta.kind.map(kind_label).unwrap_or("not recorded")
+    ));
+    if let Some(d) = meta.description.as_deref().filter(|d| !d.trim().is_empty()) {
+        lines.extend(wrap(&format!("Description: {d}"), 95));
+    }
+    lines.push(format!("Captured: {captured}"));
+    lines
+}
+
+/// Greedy word wrap.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_owned());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
+/// Helvetica's standard encoding covers ASCII; keep the caption inside it.
+fn pdf_text(s: &str) -> Vec<u8> {
+    s.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c as u8 } else { b'-' }).collect()
+}
+
+/// Builds a one-page A4 PDF of the image with its caption. CPU-bound: call it
+/// in `spawn_blocking`.
+pub fn pdf(image: &[u8], content_type: &str, caption: &[String]) -> Result<Vec<u8>, ScanError> {
+    let jpeg = if content_type == "image/jpeg" {
+        image.to_vec()
+    } else {
+        let decoded = image::load_from_memory(image).map_err(|e| ScanError::Image(e.to_string()))?;
+        let mut out = Vec::new();
+        decoded
+            .to_rgb8()
+            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg)
+            .map_err(|e| ScanError::Image(e.to_string()))?;
+        out
+    };
+    let decoder = image::codecs::jpeg::JpegDecoder::new(Cursor::new(&jpeg))
+        .map_err(|e| ScanError::Image(e.to_string()))?;
+    let (w, h) = image::ImageDecoder::dimensions(&decoder);
+    let color_space = match image::ImageDecoder::color_type(&decoder) {
+        image::ColorType::L8 => "DeviceGray",
+        _ => "DeviceRGB",
+    };
+
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding",
+    });
+    let image_id = doc.add_object(Stream::new(
+        dictionary! {
+            "Type" => "XObject", "Subtype" => "Image", "Width" => w as i64, "Height" => h as i64,
+            "ColorSpace" => color_space, "BitsPerComponent" => 8, "Filter" => "DCTDecode",
+        },
+        jpeg,
+    ));
+    // Fit the image above the caption, keeping its aspect ratio.
+    let (box_w, box_h) = (PAGE.0 - 2.0 * MARGIN, PAGE.1 - 2.0 * MARGIN - CAPTION_HEIGHT);
+    let scale = (box_w / w as f32).min(box_h / h as f32);
+    let (draw_w, draw_h) = (w as f32 * scale, h as f32 * scale);
+    let x = MARGIN + (box_w - draw_w) / 2.0;
+    let y = PAGE.1 - MARGIN - draw_h;
+    let mut ops = vec![
+        Operation::new("q", vec![]),
+        Operation::new("cm", vec![draw_w.into(), 0.into(), 0.into(), draw_h.into(), x.into(), y.into()]),
+        Operation::new("Do", vec!["Im1".into()]),
+        Operation::new("Q", vec![]),
+        Operation::new("BT", vec![]),
+        Operation::new("Tf", vec!["F1".into(), 11.into()]),
+        Operation::new("TL", vec![15.into()]),
+        Operation::new("Td", vec![MARGIN.into(), (MARGIN + CAPTION_HEIGHT - 24.0).into()]),
+    ];
+    for (i, line) in caption.iter().enumerate() {
+        if i > 0 {
+            ops.push(Operation::new("T*", vec![]));
+        }
+        ops.push(Operation::new("Tj", vec![Object::string_literal(pdf_text(line))]));
+    }
+    ops.push(Operation::new("ET", vec![]));
+    let content = Content { operations: ops }.encode().map_err(|e| ScanError::Pdf(e.to_string()))?;
+    let content_id = doc.add_object(Stream::new(dictionary! {}, content));
+    let resources_id = doc.add_object(dictionary! {
+        "Font" => dictionary! { "F1" => font_id },
+        "XObject" => dictionary! { "Im1" => image_id },
+    });
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id, "Resources" => resources_id,
+        "MediaBox" => vec![0.into(), 0.into(), PAGE.0.into(), PAGE.1.into()],
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 }),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).map_err(|e| ScanError::Pdf(e.to_string()))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ImageKind, ImageView, Laterality};
+
+    fn jpeg() -> Vec<u8> {
+        let mut out = Vec::new();
+        image::RgbImage::from_fn(40, 30, |x, _| image::Rgb([x as u8 * 6, 80, 160]))
+            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn embeds_the_jpeg_unchanged_with_a_caption() {
+        let photo = jpeg();
+        let meta = ImageMetadata {
+            laterality: Some(Laterality::Left),
+            body_site: Some("14975008".into()),
+            view: Some(ImageView::CloseUp),
+            kind: Some(ImageKind::Rash),
+            description: Some("Itchy rash for two weeks".into()),
+        };
+        let lines = caption(&meta, "2026-11-26T10:00:00Z");
+        let bytes = pdf(&photo, "image/jpeg", &lines).unwrap();
+        let doc = Document::load_mem(&bytes).expect("the PDF parses");
+        assert_eq!(doc.get_pages().len(), 1);
+        let text = doc.extract_text(&[1]).unwrap();
+        for needle in [
+            "Site: Left forearm",
+            "Laterality: left",
+            "close-up",
+            "rash",
+            "Itchy rash for two weeks",
+            "2026-11-26",
+        ] {
+            assert!(text.contains(needle), "{needle:?} in {text:?}");
+        }
+        assert!(bytes.windows(photo.len()).any(|w| w == photo.as_slice()), "JPEG embedded byte for byte");
+    }
+
+    #[test]
+    fn converts_png_to_jpeg() {
+        let mut png = Vec::new();
+        image::RgbImage::new(10, 10).write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        let bytes = pdf(&png, "image/png", &["x".into()]).unwrap();
+        assert!(Document::load_mem(&bytes).is_ok());
+    }
+}
