@@ -183,6 +183,9 @@ async fn commits_carry_the_clinical_metadata_and_the_exact_bytes() {
     assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 2);
     let (_, list) = app.get("/api/medtech/session/images", &desktop).await;
     assert_eq!(list[0]["status"]["state"], "committed");
+    for record in app.state.sessions.images(&session_key(&desktop)).await.unwrap() {
+        assert_eq!(app.state.blobs.head(&record.blob_key).await.unwrap(), None, "blob deleted after commit");
+    }
     let audit = app.state.sessions.recent_audit(10).await.unwrap();
     assert_eq!(audit.len(), 2);
     assert_eq!(audit[0]["correlationId"], report["correlationId"]);
@@ -336,4 +339,9 @@ async fn an_expired_token_is_refreshed_early() {
     let (desktop2, _) = session_with_images(&app, 1, "F2N060-E").await;
     commit(&app, &desktop2, None).await;
     assert_eq!(sandbox.json("/stats").await["tokenGrants"], 2, "refreshed before the token expired");
+}
+
+fn session_key(auth: &Auth) -> String {
+    let Auth::Cookie(c) = auth else { panic!("desktop cookie expected") };
+    clinical_images::server::ids::hash_credential(c.trim_start_matches("ci_session="))
 }

@@ -26,3 +26,12 @@ test("sandbox launcher is served in embedded ALEX mode", async ({ page }) => {
   await page.getByRole("link", { name: "Open the sandbox launcher" }).click();
   await expect(page.getByRole("heading", { name: "ALEX sandbox" })).toBeVisible();
 });
+
+test("the landing page launches a test patient through the real Evolution path", async ({ page }, testInfo) => {
+  await page.goto("/");
+  await page.getByLabel("Test patient").selectOption({ label: "James Sample (ZZZ0024)" });
+  await screenshot(page, testInfo, "landing-launcher");
+  await page.getByRole("button", { name: "Open in Evolution" }).click();
+  await expect(page).toHaveURL(/\/medtech-images$/);
+  await expect(page.getByRole("region", { name: "Patient" })).toContainText("James Sample · NHI ZZZ0024");
+});

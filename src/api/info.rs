@@ -15,6 +15,8 @@ pub struct AppInfo {
     pub sandbox: bool,
     /// The development launch is allowed.
     pub dev_launch: bool,
+    /// The sandbox's test patients, for the landing page's launcher: `(id, label)`.
+    pub test_patients: Vec<(String, String)>,
 }
 
 /// `POST /api/info` → [`AppInfo`].
@@ -25,6 +27,15 @@ pub async fn app_info() -> Result<AppInfo, ApiError> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         sandbox: state.sandbox_config().is_some(),
         dev_launch: state.config.dev_launch,
+        test_patients: state
+            .sandbox_config()
+            .map(|_| {
+                crate::server::alex::sandbox::PATIENTS
+                    .iter()
+                    .map(|p| (p.id.to_owned(), format!("{} {} ({})", p.given, p.family, p.nhi)))
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 

@@ -48,21 +48,8 @@ pub fn LandingPage() -> impl IntoView {
                 {move || {
                     info.get()
                         .map(|res| match res {
-                            Ok(info) => {
-                                view! {
-                                    <Show when=move || info.sandbox>
-                                        <section class="callout" aria-labelledby="try">
-                                            <h2 id="try">"Try it without Evolution"</h2>
-                                            <p>
-                                                "This server runs in embedded mode with an ALEX sandbox. "
-                                                <a href="/sandbox/alex" rel="external">"Open the sandbox launcher"</a>
-                                                " to launch Clinical Images for a test patient."
-                                            </p>
-                                        </section>
-                                    </Show>
-                                }
-                                    .into_any()
-                            }
+                            Ok(info) if info.sandbox => view! { <SandboxLauncher patients=info.test_patients /> }.into_any(),
+                            Ok(_) => ().into_any(),
                             Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
                         })
                 }}
@@ -70,6 +57,40 @@ pub fn LandingPage() -> impl IntoView {
 
             <StatusPanel />
         </main>
+    }
+}
+
+/// "Open in Evolution" for a test patient, through the sandbox and the real
+/// launch path (a plain form: it works before hydration too).
+#[component]
+fn SandboxLauncher(patients: Vec<(String, String)>) -> impl IntoView {
+    view! {
+        <section class="callout" aria-labelledby="try">
+            <h2 id="try">"Try it without Evolution"</h2>
+            <p>
+                "This server runs in embedded mode with an ALEX sandbox. Pick a test patient and open "
+                "Clinical Images as Medtech Evolution would."
+            </p>
+            <form class="launcher" method="post" action="/sandbox/alex/launch">
+                <label>
+                    "Test patient "
+                    <select name="patientId">
+                        {patients
+                            .into_iter()
+                            .map(|(id, label)| view! { <option value=id>{label}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <input type="hidden" name="facilityId" value="F2N060-E" />
+                <input type="hidden" name="providerId" value="sandbox-gp" />
+                <button class="button" type="submit">"Open in Evolution"</button>
+            </form>
+            <p class="muted">
+                <a href="/sandbox/alex" rel="external">"Open the sandbox launcher"</a>
+                " · "
+                <a href="/sandbox/alex/inbox" rel="external">"Inbox: what has been filed"</a>
+            </p>
+        </section>
     }
 }
 
