@@ -345,3 +345,21 @@ fn session_key(auth: &Auth) -> String {
     let Auth::Cookie(c) = auth else { panic!("desktop cookie expected") };
     clinical_images::server::ids::hash_credential(c.trim_start_matches("ci_session="))
 }
+
+#[tokio::test]
+async fn the_capture_time_becomes_created_date_time() {
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let cookie = app.launch(PATIENT).await;
+    let desktop = Auth::Cookie(cookie);
+    let ticket = app.upload(&desktop, "image/jpeg", jpeg(10, 10)).await;
+    let body = json!({"imageId": ticket["imageId"], "capturedAt": "2026-11-20T09:15:00Z"});
+    let (s, _) = app.post("/api/medtech/session/images", body, &desktop).await;
+    assert_eq!(s, 200);
+    let bad = json!({"imageId": ticket["imageId"], "capturedAt": "last Tuesday"});
+    assert_eq!(app.post("/api/medtech/session/images", bad, &desktop).await.0, 400);
+    commit(&app, &desktop, None).await;
+    let inbox = sandbox.json("/inbox.json").await;
+    assert_eq!(inbox[0]["resource"]["createdDateTime"], "2026-11-20T09:15:00Z");
+    assert_eq!(inbox[0]["resource"]["operator"], Value::Null, "no provider on a development launch");
+}

@@ -98,3 +98,48 @@ async fn the_banner_falls_back_when_the_patient_cannot_be_read() {
     let (_, session) = app.post("/api/medtech/session", json!({}), &Auth::Cookie(cookie)).await;
     assert_eq!(session["patientLabel"], "Patient ···008b");
 }
+
+#[tokio::test]
+async fn the_sandbox_runs_alone_and_several_apps_share_it() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clinical-images"))
+        .arg("alex-sandbox")
+        .env("ALEX_SANDBOX_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}/sandbox/alex");
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if http.get(format!("{base}/stats")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the standalone sandbox answered");
+    let vars: Vec<(String, String)> = [
+        ("ALEX_BASE_URL", format!("{base}/FHIR")),
+        ("ALEX_TOKEN_URL", format!("{base}/oauth2/v2.0/token")),
+        ("ALEX_CLIENT_ID", "sandbox-client".into()),
+        ("ALEX_CLIENT_SECRET", "sandbox-secret".into()),
+        ("ALEX_SCOPE", "api://sandbox/.default".into()),
+        ("ALEX_FACILITY_ID", "F2N060-E".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for _ in 0..2 {
+        let app = TestApp::start(vars.clone()).await;
+        let health: Value = app.http.get(app.url("/healthz")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(health["alex"], json!({"backend": "alex", "ok": true, "detail": "reachable"}));
+    }
+    let stats: Value = http.get(format!("{base}/stats")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(stats["tokenGrants"], 2, "each app instance obtained its own token");
+    child.kill().unwrap();
+    let _ = child.wait();
+}

@@ -86,6 +86,7 @@ fn image(id: &str, created_at: u64) -> ImageRecord {
         metadata: ImageMetadata::default(),
         status: ImageStatus::Uploaded,
         blob_key: format!("s/{id}"),
+        captured_at: None,
         sha256: None,
     }
 }

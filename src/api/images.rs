@@ -17,17 +17,21 @@ pub async fn presign_upload(#[server(flatten)] request: UploadRequest) -> Result
     images::presign(&state, &access, request).await
 }
 
-/// `POST /api/medtech/session/images` (cookie or bearer) `{imageId, metadata?}` → [`ImageInfo`].
+/// `POST /api/medtech/session/images` (cookie or bearer) `{imageId, metadata?, capturedAt?}` → [`ImageInfo`].
+/// `capturedAt` (RFC 3339) is the EXIF capture time the client read before stripping metadata.
 #[server(prefix = "/api", endpoint = "medtech/session/images", input = Json, client = BearerClient)]
 pub async fn register_image(
     #[server(rename = "imageId")] image_id: String,
     #[server(default)] metadata: Option<ImageMetadata>,
+    #[server(rename = "capturedAt")]
+    #[server(default)]
+    captured_at: Option<String>,
 ) -> Result<ImageInfo, ApiError> {
     use crate::server::{auth, images, state::AppState};
 
     let state = expect_context::<AppState>();
     let access = auth::any(&state, &auth::request_headers().await?).await?;
-    images::register(&state, &access, &image_id, metadata).await
+    images::register(&state, &access, &image_id, metadata, captured_at).await
 }
 
 /// `GET /api/medtech/session/images` (cookie: all images; bearer: that phone's) → `[ImageInfo]`.

@@ -34,7 +34,7 @@ const LOCK_TTL: Duration = Duration::from_secs(120);
 
 /// Builds the Media resource for one image.
 pub fn media(state: &AppState, access: &Access, record: &ImageRecord, bytes: &[u8], index: usize) -> Media {
-    let created = rfc3339(record.uploaded_at.unwrap_or(record.created_at));
+    let created = rfc3339(record.captured_at.or(record.uploaded_at).unwrap_or(record.created_at));
     Media {
         resource_type: "Media",
         identifier: vec![Identifier {
@@ -82,7 +82,7 @@ pub async fn document_reference(
     bytes: Vec<u8>,
     index: usize,
 ) -> Result<DocumentReference, scan::ScanError> {
-    let created = rfc3339(record.uploaded_at.unwrap_or(record.created_at));
+    let created = rfc3339(record.captured_at.or(record.uploaded_at).unwrap_or(record.created_at));
     let caption = scan::caption(&record.metadata, &created);
     let description = caption[1..].join("; ");
     let content_type = record.content_type.clone();

@@ -148,6 +148,8 @@ pub struct AlexConfig {
     pub https_proxy: Option<Url>,
     /// `ALEX_IDENTIFIER_SYSTEM`: system of each image's stable identifier.
     pub identifier_system: String,
+    /// `ALEX_SANDBOX_TOKEN_LIFETIME_SECS`: lifetime of tokens the sandbox issues.
+    pub sandbox_token_lifetime: Duration,
 }
 
 /// Credentials the embedded sandbox accepts; also the client's defaults in sandbox mode.
@@ -346,6 +348,7 @@ impl Config {
                 identifier_system: v
                     .get("ALEX_IDENTIFIER_SYSTEM")
                     .unwrap_or(d.alex.identifier_system.clone()),
+                sandbox_token_lifetime: v.secs_or("ALEX_SANDBOX_TOKEN_LIFETIME_SECS", 3599)?,
             })
         };
         let alex = match v.url("ALEX_BASE_URL")? {

@@ -89,6 +89,7 @@ pub async fn presign(
         metadata: ImageMetadata::default(),
         status: ImageStatus::Uploaded,
         blob_key: format!("{}/{image_id}", &access.session_key[..32.min(access.session_key.len())]),
+        captured_at: None,
         sha256,
     };
     let limit = state.config.uploads.max_images_per_session;
@@ -114,10 +115,20 @@ pub async fn register(
     access: &Access,
     image_id: &str,
     metadata: Option<ImageMetadata>,
+    captured_at: Option<String>,
 ) -> Result<ImageInfo, ApiError> {
     if let Some(m) = &metadata {
         validate_metadata(m)?;
     }
+    let captured_at = match captured_at.as_deref() {
+        None => None,
+        Some(t) => Some(
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .and_then(|t| u64::try_from(t.unix_timestamp()).ok())
+                .ok_or_else(|| reject(ApiError::BadRequest("capturedAt must be an RFC 3339 time.".into())))?,
+        ),
+    };
     let record = match state.sessions.image(&access.session_key, image_id).await? {
         Some(r) if visible_to(access, &r) => r,
         _ => return Err(reject(ApiError::NotFound)),
@@ -164,6 +175,7 @@ pub async fn register(
         width: inspected.width,
         height: inspected.height,
         uploaded_at: Some(unix_now()),
+        captured_at,
         metadata: metadata.unwrap_or_default(),
         ..record.clone()
     };

@@ -40,7 +40,11 @@ use self::config::Config;
 use self::state::AppState;
 
 /// Reads configuration, binds, builds the state and serves until Ctrl-C or SIGTERM.
+/// With the argument `alex-sandbox`, serves only the ALEX sandbox instead.
 pub async fn run() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("alex-sandbox") {
+        return run_sandbox().await;
+    }
     let leptos_options = match get_configuration(None) {
         Ok(conf) => conf.leptos_options,
         Err(e) => {
@@ -92,6 +96,43 @@ pub async fn run() -> ExitCode {
             tracing::error!(error = %e, "server stopped with an error");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `clinical-images alex-sandbox`: the sandbox alone on `ALEX_SANDBOX_ADDR`
+/// (default 127.0.0.1:3100), for tests and for several app instances to share.
+async fn run_sandbox() -> ExitCode {
+    let addr = std::env::var("ALEX_SANDBOX_ADDR").unwrap_or_else(|_| "127.0.0.1:3100".into());
+    let Ok(addr) = addr.parse::<std::net::SocketAddr>() else {
+        eprintln!("configuration error: ALEX_SANDBOX_ADDR is not a socket address");
+        return ExitCode::from(2);
+    };
+    let config = match Config::from_env(addr) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_json);
+    let sandbox = alex::sandbox::Sandbox::new(alex::sandbox::SandboxConfig {
+        client_id: config.alex.client_id.clone(),
+        client_secret: secrecy::ExposeSecret::expose_secret(&config.alex.client_secret).to_owned(),
+        token_lifetime: config.alex.sandbox_token_lifetime,
+        app_origin: config.public_base_url.origin().ascii_serialization(),
+    });
+    let app = axum::Router::new().nest(alex::sandbox::MOUNT, alex::sandbox::router(sandbox));
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(%addr, error = %e, "cannot listen (ALEX_SANDBOX_ADDR)");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(url = %format!("http://{addr}{}", alex::sandbox::MOUNT), "ALEX sandbox is serving");
+    match axum::serve(listener, app.into_make_service()).with_graceful_shutdown(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
     }
 }
 

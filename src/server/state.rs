@@ -1,7 +1,6 @@
 //! The one application state, built once at start-up from [`Config`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -118,7 +117,7 @@ impl AppState {
         (self.config.alex.target == AlexTarget::Sandbox).then(|| sandbox::SandboxConfig {
             client_id: self.config.alex.client_id.clone(),
             client_secret: self.config.alex.client_secret.expose_secret().to_owned(),
-            token_lifetime: Duration::from_secs(3599),
+            token_lifetime: self.config.alex.sandbox_token_lifetime,
             app_origin: self.config.public_base_url.origin().ascii_serialization(),
         })
     }

@@ -79,6 +79,9 @@ pub struct ImageRecord {
     pub status: ImageStatus,
     /// Key of the bytes in the blob store.
     pub blob_key: String,
+    /// When the photo was taken (unix seconds), if the client's pipeline read it from EXIF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captured_at: Option<u64>,
     /// Hex SHA-256 the client declared for the bytes, checked at registration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
