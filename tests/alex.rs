@@ -363,3 +363,18 @@ async fn the_capture_time_becomes_created_date_time() {
     assert_eq!(inbox[0]["resource"]["createdDateTime"], "2026-11-20T09:15:00Z");
     assert_eq!(inbox[0]["resource"]["operator"], Value::Null, "no provider on a development launch");
 }
+
+#[tokio::test]
+async fn scan_mode_can_file_a_tiff() {
+    let sandbox = SandboxServer::start().await;
+    let mut vars = sandbox.vars();
+    vars.push(("ALEX_COMMIT_MODE".into(), "scan".into()));
+    vars.push(("ALEX_SCAN_FORMAT".into(), "tiff".into()));
+    let app = TestApp::start(vars).await;
+    let (desktop, _) = session_with_images(&app, 1, "F2N060-E").await;
+    assert_eq!(statuses(&commit(&app, &desktop, None).await), ["committed"]);
+    let inbox = sandbox.json("/inbox.json").await;
+    let attachment = &inbox[0]["resource"]["content"][0]["attachment"];
+    assert_eq!(attachment["contentType"], "image/tiff");
+    assert!(attachment["title"].as_str().unwrap().ends_with(".tif"));
+}

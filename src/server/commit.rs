@@ -21,7 +21,7 @@ use super::alex::fhir::{
 };
 use super::alex::{messages, scan, CallContext};
 use super::auth::Access;
-use super::config::CommitMode;
+use super::config::{CommitMode, ScanFormat};
 use super::events;
 use super::ids::log_id;
 use super::sessions::rfc3339;
@@ -73,7 +73,7 @@ pub fn media(state: &AppState, access: &Access, record: &ImageRecord, bytes: &[u
     }
 }
 
-/// Builds the DocumentReference (scan mode) for one image: a captioned PDF.
+/// Builds the DocumentReference (scan mode) for one image: a captioned PDF or a TIFF.
 /// CPU-bound work runs on the blocking pool.
 pub async fn document_reference(
     state: &AppState,
@@ -86,9 +86,14 @@ pub async fn document_reference(
     let caption = scan::caption(&record.metadata, &created);
     let description = caption[1..].join("; ");
     let content_type = record.content_type.clone();
-    let pdf = tokio::task::spawn_blocking(move || scan::pdf(&bytes, &content_type, &caption))
-        .await
-        .map_err(|e| scan::ScanError::Pdf(e.to_string()))??;
+    let format = state.config.alex.scan_format;
+    let (doc_type, doc) = tokio::task::spawn_blocking(move || match format {
+        ScanFormat::Pdf => scan::pdf(&bytes, &content_type, &caption).map(|d| ("application/pdf", d)),
+        ScanFormat::Tiff => scan::tiff(&bytes, &caption, SCAN_MAX_BYTES as usize).map(|d| ("image/tiff", d)),
+    })
+    .await
+    .map_err(|e| scan::ScanError::Pdf(e.to_string()))??;
+    let extension = if doc_type == "image/tiff" { "tif" } else { "pdf" };
     Ok(DocumentReference {
         resource_type: "DocumentReference",
         identifier: vec![Identifier {
@@ -108,12 +113,12 @@ pub async fn document_reference(
         description,
         content: vec![DocumentContent {
             attachment: Attachment {
-                content_type: "application/pdf".into(),
-                size: pdf.len() as u64,
-                hash: STANDARD.encode(sha1::Sha1::digest(&pdf)),
-                data: STANDARD.encode(&pdf),
+                content_type: doc_type.into(),
+                size: doc.len() as u64,
+                hash: STANDARD.encode(sha1::Sha1::digest(&doc)),
+                data: STANDARD.encode(&doc),
                 creation: created,
-                title: format!("{}.pdf", fhir::title(&record.metadata, index)),
+                title: format!("{}.{extension}", fhir::title(&record.metadata, index)),
             },
         }],
     })

@@ -126,6 +126,15 @@ pub enum CommitMode {
     Scan,
 }
 
+/// The document format of scan mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanFormat {
+    /// One captioned A4 page (default).
+    Pdf,
+    /// Deflate-compressed TIFF with the caption in its description tag.
+    Tiff,
+}
+
 /// The ALEX client's settings.
 #[derive(Debug, Clone)]
 pub struct AlexConfig {
@@ -140,6 +149,8 @@ pub struct AlexConfig {
     pub facility_id: String,
     /// `ALEX_COMMIT_MODE`: `media` (default) or `scan`.
     pub commit_mode: CommitMode,
+    /// `ALEX_SCAN_FORMAT`: `pdf` (default) or `tiff`, for scan mode.
+    pub scan_format: ScanFormat,
     /// `ALEX_APP_ID`: sent as `mt-appid` when set.
     pub app_id: Option<String>,
     /// `ALEX_TIMEOUT_SECS`
@@ -334,6 +345,16 @@ impl Config {
                 })
             }
         };
+        let scan_format = match v.get("ALEX_SCAN_FORMAT").as_deref() {
+            None | Some("pdf") => ScanFormat::Pdf,
+            Some("tiff") => ScanFormat::Tiff,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "ALEX_SCAN_FORMAT",
+                    reason: format!("expected pdf or tiff, got {other:?}"),
+                })
+            }
+        };
         let common = |target, client_id, client_secret: String, scope, facility_id| {
             Ok::<_, ConfigError>(AlexConfig {
                 target,
@@ -342,6 +363,7 @@ impl Config {
                 scope,
                 facility_id,
                 commit_mode,
+                scan_format,
                 app_id: v.get("ALEX_APP_ID"),
                 timeout: v.secs_or("ALEX_TIMEOUT_SECS", d.alex.timeout_secs)?,
                 https_proxy: v.url("ALEX_HTTPS_PROXY")?,
@@ -478,6 +500,7 @@ mod tests {
             (&[("S3_BUCKET", "b")], "AWS_ACCESS_KEY_ID"),
             (&[("ALEX_BASE_URL", "https://alex.example")], "ALEX_TOKEN_URL"),
             (&[("ALEX_COMMIT_MODE", "fax")], "ALEX_COMMIT_MODE"),
+            (&[("ALEX_SCAN_FORMAT", "jpeg")], "ALEX_SCAN_FORMAT"),
             (&[("PUBLIC_BASE_URL", "ftp://x")], "PUBLIC_BASE_URL"),
             (&[("SESSION_IDLE_TTL_SECS", "0")], "SESSION_IDLE_TTL_SECS"),
             (&[("SESSION_IDLE_TTL_SECS", "9000")], "SESSION_IDLE_TTL_SECS"),

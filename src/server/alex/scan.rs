@@ -1,8 +1,12 @@
-//! Scan mode: each image as a one-page PDF for `POST /DocumentReference`,
-//! which Medtech files in the Inbox Scan folder. The Inbox shows no Media
-//! metadata, so the page prints a caption: site, laterality, view, type,
-//! description and capture time. A JPEG is embedded as it is (DCTDecode, no
-//! re-encoding); other formats are converted to JPEG first.
+//! Scan mode: each image as a document for `POST /DocumentReference`, which
+//! Medtech files in the Inbox Scan folder, as PDF or TIFF only, at most 8 MB.
+//!
+//! - PDF (default): one A4 page with the image and a caption (site,
+//!   laterality, view, type, description, capture time), because the Inbox
+//!   shows no Media metadata. A JPEG is embedded as it is (DCTDecode, no
+//!   re-encoding); other formats are converted to JPEG first.
+//! - TIFF (option): Deflate-compressed RGB with the caption in the
+//!   ImageDescription tag, scaled down only if needed to fit the limit.
 
 use std::io::Cursor;
 
@@ -152,6 +156,39 @@ pub fn pdf(image: &[u8], content_type: &str, caption: &[String]) -> Result<Vec<u
     Ok(out)
 }
 
+/// Builds a TIFF of at most `max_bytes`, shrinking the image only when it must.
+/// CPU-bound: call it in `spawn_blocking`.
+pub fn tiff(image: &[u8], caption: &[String], max_bytes: usize) -> Result<Vec<u8>, ScanError> {
+    use tiff::encoder::compression::DeflateLevel;
+    use tiff::encoder::{colortype, Compression, TiffEncoder};
+    use tiff::tags::{Predictor, Tag};
+
+    let tiff_err = |e: tiff::TiffError| ScanError::Pdf(e.to_string());
+    let mut rgb = image::load_from_memory(image).map_err(|e| ScanError::Image(e.to_string()))?.to_rgb8();
+    let description = String::from_utf8(pdf_text(&caption.join("; "))).unwrap_or_default();
+    for _ in 0..4 {
+        let mut out = Cursor::new(Vec::new());
+        {
+            let mut encoder = TiffEncoder::new(&mut out)
+                .map_err(tiff_err)?
+                .with_compression(Compression::Deflate(DeflateLevel::Balanced))
+                .with_predictor(Predictor::Horizontal);
+            let mut img =
+                encoder.new_image::<colortype::RGB8>(rgb.width(), rgb.height()).map_err(tiff_err)?;
+            img.encoder().write_tag(Tag::ImageDescription, description.as_str()).map_err(tiff_err)?;
+            img.write_data(rgb.as_raw()).map_err(tiff_err)?;
+        }
+        let bytes = out.into_inner();
+        if bytes.len() <= max_bytes {
+            return Ok(bytes);
+        }
+        let f = ((max_bytes as f64 / bytes.len() as f64).sqrt() * 0.95).min(0.9);
+        let (w, h) = ((rgb.width() as f64 * f) as u32, (rgb.height() as f64 * f) as u32);
+        rgb = image::imageops::resize(&rgb, w.max(1), h.max(1), image::imageops::FilterType::Triangle);
+    }
+    Err(ScanError::Pdf("the TIFF does not fit the size limit".into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +228,19 @@ mod tests {
             assert!(text.contains(needle), "{needle:?} in {text:?}");
         }
         assert!(bytes.windows(photo.len()).any(|w| w == photo.as_slice()), "JPEG embedded byte for byte");
+    }
+
+    #[test]
+    fn tiff_fits_the_limit_and_carries_the_caption() {
+        let photo = jpeg();
+        let bytes = tiff(&photo, &["Site: Left forearm".into()], 8 * 1024 * 1024).unwrap();
+        assert!(bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*"));
+        let mut decoder = tiff::decoder::Decoder::new(Cursor::new(&bytes)).unwrap();
+        assert_eq!(decoder.dimensions().unwrap(), (40, 30), "full size when it fits");
+        assert!(bytes.windows(18).any(|w| w == b"Site: Left forearm"));
+        // A tiny limit forces the image down until it fits.
+        let small = tiff(&photo, &[], 3000).unwrap();
+        assert!(small.len() <= 3000);
     }
 
     #[test]
