@@ -87,9 +87,11 @@ pub async fn document_reference(
     let description = caption[1..].join("; ");
     let content_type = record.content_type.clone();
     let format = state.config.alex.scan_format;
+    let max_bytes = state.config.alex.scan_max_bytes;
     let (doc_type, doc) = tokio::task::spawn_blocking(move || match format {
         ScanFormat::Pdf => scan::pdf(&bytes, &content_type, &caption).map(|d| ("application/pdf", d)),
-        ScanFormat::Tiff => scan::tiff(&bytes, &caption, SCAN_MAX_BYTES as usize).map(|d| ("image/tiff", d)),
+        ScanFormat::Tiff => scan::tiff(&bytes, &caption, usize::try_from(max_bytes).unwrap_or(usize::MAX))
+            .map(|d| ("image/tiff", d)),
     })
     .await
     .map_err(|e| scan::ScanError::Pdf(e.to_string()))??;
@@ -123,9 +125,6 @@ pub async fn document_reference(
         }],
     })
 }
-
-/// Medtech's limit for scanned documents.
-const SCAN_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
 fn result(image_id: &str, status: &str) -> CommitResult {
     CommitResult {
@@ -241,25 +240,27 @@ async fn commit_locked(
     let record = set_status(state, access, image_id, ImageStatus::Committing).await?;
     let (resource_type, resource) = match state.config.alex.commit_mode {
         CommitMode::Media => ("Media", serde_json::to_value(media(state, access, &record, &bytes, index))),
-        CommitMode::Scan => match document_reference(state, access, &record, bytes, index).await {
-            Ok(doc) if doc.content[0].attachment.size <= SCAN_MAX_BYTES => {
-                ("DocumentReference", serde_json::to_value(doc))
-            }
-            outcome => {
-                let message = match outcome {
-                    Ok(_) => "This photo is too large for the Medtech inbox (over 8 MB as a PDF). Crop or reduce it.",
+        CommitMode::Scan => {
+            match document_reference(state, access, &record, bytes, index).await {
+                Ok(doc) if doc.content[0].attachment.size <= state.config.alex.scan_max_bytes => {
+                    ("DocumentReference", serde_json::to_value(doc))
+                }
+                outcome => {
+                    let message = match outcome {
+                    Ok(_) => "This photo is too large for the Medtech inbox. Crop or reduce it, then try again.",
                     Err(e) => {
                         tracing::warn!(image.id = image_id, error = %e, "scan PDF could not be built");
                         "This photo could not be turned into a PDF for the Medtech inbox. Remove it and add it again."
                     }
                 };
-                let failed = ImageStatus::Failed { message: message.into(), retryable: false };
-                set_status(state, access, image_id, failed).await?;
-                let mut r = result(image_id, "failed");
-                r.message = Some(message.into());
-                return Ok(r);
+                    let failed = ImageStatus::Failed { message: message.into(), retryable: false };
+                    set_status(state, access, image_id, failed).await?;
+                    let mut r = result(image_id, "failed");
+                    r.message = Some(message.into());
+                    return Ok(r);
+                }
             }
-        },
+        }
     };
     let resource = resource.map_err(|_| ApiError::Internal)?;
     let outcome = state.alex.create(resource_type, &resource, ctx).await;

@@ -161,6 +161,10 @@ pub struct AlexConfig {
     pub identifier_system: String,
     /// `ALEX_SANDBOX_TOKEN_LIFETIME_SECS`: lifetime of tokens the sandbox issues.
     pub sandbox_token_lifetime: Duration,
+    /// `ALEX_TOKEN_REFRESH_EARLY_SECS`: refresh this long before a token expires.
+    pub token_refresh_early: Duration,
+    /// `ALEX_SCAN_MAX_BYTES`: largest scan-mode document.
+    pub scan_max_bytes: u64,
 }
 
 /// Credentials the embedded sandbox accepts; also the client's defaults in sandbox mode.
@@ -204,6 +208,8 @@ struct StorageDefaults {
 struct AlexDefaults {
     timeout_secs: u64,
     identifier_system: String,
+    token_refresh_early_secs: u64,
+    scan_max_bytes: u64,
 }
 
 /// Reads variables from a lookup function, so tests need not touch the process environment.
@@ -371,6 +377,10 @@ impl Config {
                     .get("ALEX_IDENTIFIER_SYSTEM")
                     .unwrap_or(d.alex.identifier_system.clone()),
                 sandbox_token_lifetime: v.secs_or("ALEX_SANDBOX_TOKEN_LIFETIME_SECS", 3599)?,
+                token_refresh_early: Duration::from_secs(
+                    v.u64_or("ALEX_TOKEN_REFRESH_EARLY_SECS", d.alex.token_refresh_early_secs)?,
+                ),
+                scan_max_bytes: v.u64_or("ALEX_SCAN_MAX_BYTES", d.alex.scan_max_bytes)?,
             })
         };
         let alex = match v.url("ALEX_BASE_URL")? {

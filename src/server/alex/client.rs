@@ -92,6 +92,7 @@ impl HttpAlexClient {
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             scope: config.scope.clone(),
+            refresh_early: config.token_refresh_early,
         });
         let base_url = base_url.trim_end_matches('/').to_owned();
         let vendor_base = base_url.strip_suffix("/FHIR").unwrap_or(&base_url).to_owned();

@@ -12,15 +12,14 @@ use tokio::sync::Mutex;
 
 use super::AlexError;
 
-/// Refresh this long before the token's stated expiry.
-const REFRESH_EARLY: Duration = Duration::from_secs(60);
-
 /// Where and how to ask for tokens.
 pub struct TokenSource {
     pub token_url: String,
     pub client_id: String,
     pub client_secret: SecretString,
     pub scope: String,
+    /// Refresh this long before the token's stated expiry.
+    pub refresh_early: Duration,
 }
 
 struct Cached {
@@ -88,7 +87,7 @@ impl TokenCache {
         let lifetime = Duration::from_secs(parsed.expires_in);
         Ok(Cached {
             token: SecretString::from(parsed.access_token),
-            refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_EARLY),
+            refresh_at: Instant::now() + lifetime.saturating_sub(self.source.refresh_early),
         })
     }
 }
