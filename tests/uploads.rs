@@ -327,3 +327,22 @@ async fn a_declared_sha256_must_match_the_bytes() {
     let bad = json!({"contentType": "image/jpeg", "size": 10, "sha256": "zz"});
     assert_eq!(app.post("/api/medtech/session/presigned-url", bad, &desktop).await.0, 400);
 }
+
+#[tokio::test]
+async fn phone_requests_are_rate_limited_per_token() {
+    let app = TestApp::start(vec![
+        ("RATE_LIMIT_BURST".into(), "3".into()),
+        ("RATE_LIMIT_PER_SECOND".into(), "1".into()),
+    ])
+    .await;
+    let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+    let (_, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
+    let phone = Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+    for _ in 0..3 {
+        assert_eq!(app.post("/api/medtech/session/token", json!({}), &phone).await.0, 200);
+    }
+    let (s, body) = app.post("/api/medtech/session/token", json!({}), &phone).await;
+    assert_eq!((s, body), (429, json!({"kind": "rateLimited"})));
+    // The desktop (cookie) is not limited by the phone's bucket.
+    assert_eq!(app.get("/api/medtech/session/images", &desktop).await.0, 200);
+}

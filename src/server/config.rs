@@ -43,6 +43,16 @@ pub struct Config {
     pub sessions: SessionBackend,
     pub blobs: BlobBackend,
     pub alex: AlexConfig,
+    pub rate_limit: RateLimitConfig,
+}
+
+/// Limits on token-bearing (phone) requests, per credential and instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// `RATE_LIMIT_BURST`: requests allowed at once.
+    pub burst: u32,
+    /// `RATE_LIMIT_PER_SECOND`: sustained requests per second.
+    pub per_second: u32,
 }
 
 /// Lifetimes of sessions and tokens.
@@ -195,6 +205,8 @@ struct UploadDefaults {
     url_ttl_secs: u64,
     max_bytes: u64,
     max_images_per_session: u64,
+    rate_limit_burst: u64,
+    rate_limit_per_second: u64,
 }
 
 #[derive(Deserialize)]
@@ -426,6 +438,14 @@ impl Config {
             });
         }
 
+        let rate_limit = RateLimitConfig {
+            burst: u32::try_from(v.u64_or("RATE_LIMIT_BURST", d.uploads.rate_limit_burst)?)
+                .unwrap_or(u32::MAX),
+            per_second: u32::try_from(v.u64_or("RATE_LIMIT_PER_SECOND", d.uploads.rate_limit_per_second)?)
+                .unwrap_or(u32::MAX)
+                .max(1),
+        };
+
         Ok(Config {
             public_base_url,
             dev_launch,
@@ -436,6 +456,7 @@ impl Config {
             sessions,
             blobs,
             alex,
+            rate_limit,
         })
     }
 }

@@ -23,6 +23,7 @@ pub mod ids;
 pub mod images;
 pub mod launch;
 pub mod mobile;
+pub mod rate_limit;
 pub mod router;
 pub mod security;
 pub mod sessions;

@@ -10,7 +10,7 @@ use tower_http::trace::TraceLayer;
 
 use super::signed_url::BLOB_PATH;
 use super::state::AppState;
-use super::{alex::sandbox, blob_routes, event_stream, health, launch, security};
+use super::{alex::sandbox, blob_routes, event_stream, health, launch, rate_limit, security};
 use crate::app::{shell, App};
 
 /// Builds the whole application.
@@ -40,6 +40,7 @@ pub fn app(state: AppState) -> Router {
     }
 
     let mut router = router
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), launch::dev_launch))
         .with_state(state.clone());
     for layer in security::header_layers(&state.config.frame_ancestors) {

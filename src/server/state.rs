@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use super::alex::{sandbox, AlexClient, AlexError, HttpAlexClient};
 use super::config::{loopback_if_unspecified, AlexTarget, BlobBackend, Config, SessionBackend};
 use super::events::{EventBus, MemoryEventBus, RedisEventBus};
+use super::rate_limit::RateLimiter;
 use super::signed_url::UrlSigner;
 use super::stores::blob::{BlobStore, LocalBlobStore, S3BlobStore};
 use super::stores::session::{MemorySessionStore, RedisSessionStore, SessionStore};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub alex: Arc<dyn AlexClient>,
     /// Signs local-disk blob URLs; `None` with S3, which signs its own.
     pub url_signer: Option<Arc<UrlSigner>>,
+    /// Limits token-bearing requests per credential.
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -109,7 +112,17 @@ impl AppState {
                 "alex",
             )?,
         });
-        Ok(Self { leptos_options, config: Arc::new(config), sessions, blobs, events, alex, url_signer })
+        let rate_limiter = Arc::new(RateLimiter::new(config.rate_limit.burst, config.rate_limit.per_second));
+        Ok(Self {
+            leptos_options,
+            config: Arc::new(config),
+            sessions,
+            blobs,
+            events,
+            alex,
+            url_signer,
+            rate_limiter,
+        })
     }
 
     /// The sandbox's settings, when this instance mounts it.
