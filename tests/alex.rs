@@ -105,6 +105,23 @@ async fn the_sandbox_enforces_alex_rules() {
     assert_eq!(s, 413);
 
     assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 2);
+
+    // Searches go by patient.identifier only, as in ALEX.
+    let search = |q: &str| {
+        reqwest::Client::new()
+            .get(format!("{}/FHIR/Media?{q}", sandbox.base))
+            .bearer_auth(&t)
+            .header("mt-facilityid", "F2N060-E")
+            .send()
+    };
+    assert_eq!(search(&format!("patient={PATIENT}")).await.unwrap().status().as_u16(), 403);
+    let found: Value = search("patient.identifier=https://standards.digital.health.nz/ns/nhi-id%7CZZZ0016")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["entry"].as_array().unwrap().len(), 1);
 }
 
 /// A desktop session on `app` holding `n` uploaded images with metadata.
@@ -377,4 +394,62 @@ async fn scan_mode_can_file_a_tiff() {
     let attachment = &inbox[0]["resource"]["content"][0]["attachment"];
     assert_eq!(attachment["contentType"], "image/tiff");
     assert!(attachment["title"].as_str().unwrap().ends_with(".tif"));
+}
+
+/// A session opened the way Evolution opens it (so it knows the patient's NHI).
+async fn evolution_session(app: &TestApp, sandbox: &SandboxServer) -> Auth {
+    let ctx: Value = reqwest::Client::new()
+        .post(format!("{}/launch-context", sandbox.base))
+        .json(&json!({"patientId": PATIENT, "facilityId": "F2N060-E", "providerId": "gp-7"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = format!(
+        "/medtech-images/launch?context={}&signature={}",
+        ctx["context"].as_str().unwrap(),
+        ctx["signature"].as_str().unwrap()
+    );
+    let res = app.http.get(app.url(&url)).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    Auth::Cookie(res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_lost_response_never_becomes_a_duplicate() {
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let desktop = evolution_session(&app, &sandbox).await;
+    let ticket = app.upload(&desktop, "image/jpeg", jpeg(16, 16)).await;
+    assert_eq!(app.register(&desktop, ticket["imageId"].as_str().unwrap()).await.0, 200);
+
+    // ALEX files the Media, but the answer is a 503: the retry must find it, not post again.
+    sandbox.fault(json!({"count": 1, "status": 503, "afterHandling": true, "retryAfter": 0})).await;
+    let report = commit(&app, &desktop, None).await;
+    assert_eq!(statuses(&report), ["committed"]);
+    let inbox = sandbox.json("/inbox.json").await;
+    assert_eq!(inbox.as_array().unwrap().len(), 1);
+    assert_eq!(report["results"][0]["resourceId"], inbox[0]["id"]);
+    assert_eq!(inbox[0]["resource"]["operator"]["reference"], "Practitioner/gp-7");
+}
+
+#[tokio::test]
+async fn a_commit_that_gave_up_is_reconciled_on_retry() {
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let desktop = evolution_session(&app, &sandbox).await;
+    let ticket = app.upload(&desktop, "image/jpeg", jpeg(16, 16)).await;
+    assert_eq!(app.register(&desktop, ticket["imageId"].as_str().unwrap()).await.0, 200);
+
+    // Filed, but answered 503 with a Retry-After past the retry budget: the commit gives up.
+    sandbox.fault(json!({"count": 1, "status": 503, "afterHandling": true, "retryAfter": 40})).await;
+    let first = commit(&app, &desktop, None).await;
+    assert_eq!(first["results"][0]["status"], "failed");
+    assert_eq!(first["results"][0]["retryable"], true);
+    // The GP retries: the earlier attempt is found, nothing is posted twice.
+    let second = commit(&app, &desktop, None).await;
+    assert_eq!(statuses(&second), ["committed"]);
+    assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 1);
 }

@@ -19,7 +19,7 @@ use super::alex::fhir::{
     self, Annotation, Attachment, CodeableConcept, Coding, DocumentContent, DocumentReference, Identifier,
     Media, Reference,
 };
-use super::alex::{messages, scan, CallContext};
+use super::alex::{messages, scan, CallContext, Dedupe};
 use super::auth::Access;
 use super::config::{CommitMode, ScanFormat};
 use super::events;
@@ -237,6 +237,7 @@ async fn commit_locked(
         r.message = Some("The photo's file is missing. Remove it and add it again.".into());
         return Ok(r);
     };
+    let prior_status = record.status.clone();
     let record = set_status(state, access, image_id, ImageStatus::Committing).await?;
     let (resource_type, resource) = match state.config.alex.commit_mode {
         CommitMode::Media => ("Media", serde_json::to_value(media(state, access, &record, &bytes, index))),
@@ -263,7 +264,23 @@ async fn commit_locked(
         }
     };
     let resource = resource.map_err(|_| ApiError::Internal)?;
-    let outcome = state.alex.create(resource_type, &resource, ctx).await;
+    let dedupe = access.session.nhi.as_ref().map(|nhi| Dedupe {
+        nhi: nhi.clone(),
+        system: state.config.alex.identifier_system.clone(),
+        value: record.image_id.clone(),
+    });
+    // An earlier commit of this image may have reached ALEX without hearing
+    // back (it is still `committing`, or failed in a retryable way): look first.
+    let earlier =
+        matches!(prior_status, ImageStatus::Committing | ImageStatus::Failed { retryable: true, .. });
+    let found = match (&dedupe, earlier) {
+        (Some(d), true) => state.alex.find_filed(resource_type, d, ctx).await.ok().flatten(),
+        _ => None,
+    };
+    let outcome = match found {
+        Some(created) => Ok(created),
+        None => state.alex.create(resource_type, &resource, ctx, dedupe.as_ref()).await,
+    };
 
     let (status, out) = match &outcome {
         Ok(created) => {

@@ -6,6 +6,8 @@
 //! - 429, 502, 503, 504 and connection or timeout errors retry with
 //!   exponential backoff and jitter, honouring `Retry-After`, at most
 //!   [`MAX_ATTEMPTS`] times and never past [`RETRY_BUDGET`].
+//! - Before re-posting a create, the client searches the patient's resources
+//!   for the image's identifier, so a lost response never becomes a duplicate.
 //! - Other answers are returned as they are; errors become [`AlexError::Rejected`]
 //!   carrying the OperationOutcome's code and diagnostics.
 
@@ -17,7 +19,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use super::token::{TokenCache, TokenSource};
-use super::{AlexClient, AlexError, CallContext, Created, LaunchContext, PatientSummary};
+use super::{fhir, AlexClient, AlexError, CallContext, Created, Dedupe, LaunchContext, PatientSummary};
 use crate::server::config::AlexConfig;
 
 /// Attempts per call, the first included.
@@ -104,13 +106,16 @@ impl HttpAlexClient {
         &self.base_url
     }
 
-    /// One logical call, with the token, retry and refresh rules above.
+    /// One logical call, with the token and refresh rules above, and with
+    /// retries when `retry` is set (reads). Creates retry in [`Self::create`],
+    /// which first checks whether the earlier attempt landed after all.
     async fn send(
         &self,
         method: Method,
         url: &str,
         body: Option<&Value>,
         ctx: &CallContext,
+        retry: bool,
     ) -> Result<(StatusCode, HeaderMap, Vec<u8>), AlexError> {
         let started = Instant::now();
         let body = body.map(Value::to_string);
@@ -140,7 +145,7 @@ impl HttpAlexClient {
                     self.tokens.invalidate(&token).await;
                     continue;
                 }
-                Ok(res) if retryable(res.status()) && attempt < MAX_ATTEMPTS => {
+                Ok(res) if retry && retryable(res.status()) && attempt < MAX_ATTEMPTS => {
                     let wait = retry_after(res.headers()).unwrap_or_else(|| backoff(attempt));
                     tracing::warn!(status = res.status().as_u16(), attempt, correlation_id = %ctx.correlation_id, "ALEX busy; retrying");
                     wait
@@ -152,7 +157,7 @@ impl HttpAlexClient {
                         res.bytes().await.map_err(|e| AlexError::Unreachable(e.without_url().to_string()))?;
                     return Ok((status, headers, bytes.to_vec()));
                 }
-                Err(e) if (e.is_connect() || e.is_timeout()) && attempt < MAX_ATTEMPTS => {
+                Err(e) if retry && (e.is_connect() || e.is_timeout()) && attempt < MAX_ATTEMPTS => {
                     tracing::warn!(attempt, correlation_id = %ctx.correlation_id, error = %e.without_url(), "ALEX unreachable; retrying");
                     backoff(attempt)
                 }
@@ -166,7 +171,7 @@ impl HttpAlexClient {
     }
 
     async fn get_json(&self, url: &str, ctx: &CallContext) -> Result<Value, AlexError> {
-        let (status, _, body) = self.send(Method::GET, url, None, ctx).await?;
+        let (status, _, body) = self.send(Method::GET, url, None, ctx, true).await?;
         if !status.is_success() {
             return Err(rejected(status, &body));
         }
@@ -189,24 +194,62 @@ impl AlexClient for HttpAlexClient {
         resource_type: &str,
         body: &Value,
         ctx: &CallContext,
+        dedupe: Option<&Dedupe>,
     ) -> Result<Created, AlexError> {
         let url = format!("{}/{resource_type}", self.base_url);
-        let (status, headers, bytes) = self.send(Method::POST, &url, Some(body), ctx).await?;
-        if !status.is_success() {
-            return Err(rejected(status, &bytes));
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // A failed attempt may still have landed (a lost response, a
+            // gateway error after processing): look before posting again.
+            if attempt > 1 {
+                if let Some(found) = self.find_existing(resource_type, dedupe, ctx).await {
+                    return Ok(found);
+                }
+            }
+            let wait = match self.send(Method::POST, &url, Some(body), ctx, false).await {
+                Ok((status, headers, bytes)) if status.is_success() => {
+                    return created(resource_type, &headers, &bytes)
+                }
+                Ok((status, headers, _)) if retryable(status) && attempt < MAX_ATTEMPTS => {
+                    tracing::warn!(status = status.as_u16(), attempt, correlation_id = %ctx.correlation_id, "ALEX busy; retrying create");
+                    retry_after(&headers).unwrap_or_else(|| backoff(attempt))
+                }
+                Ok((status, _, bytes)) => return Err(rejected(status, &bytes)),
+                Err(AlexError::Unreachable(e)) if attempt < MAX_ATTEMPTS => {
+                    tracing::warn!(attempt, correlation_id = %ctx.correlation_id, error = %e, "ALEX unreachable; retrying create");
+                    backoff(attempt)
+                }
+                Err(e) => return Err(e),
+            };
+            if started.elapsed() + wait > RETRY_BUDGET {
+                return Err(AlexError::Unreachable("retry budget exhausted".into()));
+            }
+            tokio::time::sleep(wait).await;
         }
-        // Location: …/{type}/{id}/_history/{version}; fall back to the body's id.
-        let from_location = headers
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|loc| loc.split(&format!("{resource_type}/")).nth(1))
-            .and_then(|rest| rest.split('/').next())
-            .map(str::to_owned);
-        let resource_id = from_location
-            .or_else(|| serde_json::from_slice::<Value>(&bytes).ok()?["id"].as_str().map(str::to_owned))
-            .ok_or_else(|| AlexError::Malformed("created resource has no id".into()))?;
-        let etag = headers.get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        Ok(Created { resource_id, etag })
+    }
+
+    async fn find_filed(
+        &self,
+        resource_type: &str,
+        dedupe: &Dedupe,
+        ctx: &CallContext,
+    ) -> Result<Option<Created>, AlexError> {
+        let patient = format!("{}|{}", fhir::NHI_SYSTEM, dedupe.nhi);
+        let enc: String = url::form_urlencoded::byte_serialize(patient.as_bytes()).collect();
+        let bundle = self
+            .get_json(&format!("{}/{resource_type}?patient.identifier={enc}", self.base_url), ctx)
+            .await?;
+        let found = bundle["entry"].as_array().into_iter().flatten().find_map(|entry| {
+            let r = &entry["resource"];
+            let ours = r["identifier"].as_array().into_iter().flatten().any(|i| {
+                i["system"].as_str() == Some(dedupe.system.as_str())
+                    && i["value"].as_str() == Some(dedupe.value.as_str())
+            });
+            ours.then(|| r["id"].as_str().map(str::to_owned)).flatten()
+        });
+        Ok(found.map(|resource_id| Created { resource_id, etag: None }))
     }
 
     async fn patient(&self, patient_id: &str, ctx: &CallContext) -> Result<PatientSummary, AlexError> {
@@ -243,6 +286,41 @@ impl AlexClient for HttpAlexClient {
         let value = self.get_json(&url, ctx).await?;
         serde_json::from_value(value).map_err(|e| AlexError::Malformed(e.to_string()))
     }
+}
+
+impl HttpAlexClient {
+    /// [`AlexClient::find_filed`], with failures logged and treated as "not found".
+    async fn find_existing(
+        &self,
+        resource_type: &str,
+        dedupe: Option<&Dedupe>,
+        ctx: &CallContext,
+    ) -> Option<Created> {
+        let dedupe = dedupe?;
+        match self.find_filed(resource_type, dedupe, ctx).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(correlation_id = %ctx.correlation_id, error = %e, "could not check for an earlier attempt");
+                None
+            }
+        }
+    }
+}
+
+/// Reads the id of a created resource: from `Location`
+/// (`…/{type}/{id}/_history/{version}`), else from the body.
+fn created(resource_type: &str, headers: &HeaderMap, bytes: &[u8]) -> Result<Created, AlexError> {
+    let from_location = headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|loc| loc.split(&format!("{resource_type}/")).nth(1))
+        .and_then(|rest| rest.split('/').next())
+        .map(str::to_owned);
+    let resource_id = from_location
+        .or_else(|| serde_json::from_slice::<Value>(bytes).ok()?["id"].as_str().map(str::to_owned))
+        .ok_or_else(|| AlexError::Malformed("created resource has no id".into()))?;
+    let etag = headers.get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    Ok(Created { resource_id, etag })
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ use serde::Serialize;
 use crate::model::{body_site, body_sites, BodySite, ImageKind, ImageMetadata, ImageView, Laterality};
 
 pub const SNOMED: &str = "http://snomed.info/sct";
+/// The NHI identifier system.
+pub const NHI_SYSTEM: &str = "https://standards.digital.health.nz/ns/nhi-id";
 /// R4 Media has no laterality element; this extension (context: CodeableConcept) carries it.
 pub const LATERALITY_EXTENSION: &str =
     "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-laterality-qualifier";

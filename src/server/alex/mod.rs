@@ -49,6 +49,15 @@ pub struct Created {
     pub etag: Option<String>,
 }
 
+/// How to recognise a resource this app already filed: the patient's NHI
+/// (ALEX searches only by `patient.identifier`) and the image's identifier.
+#[derive(Debug, Clone)]
+pub struct Dedupe {
+    pub nhi: String,
+    pub system: String,
+    pub value: String,
+}
+
 /// A patient, as the banner needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatientSummary {
@@ -75,13 +84,23 @@ pub trait AlexClient: Send + Sync {
     /// Proves ALEX is usable: its token endpoint grants us a token.
     async fn ping(&self) -> Result<(), AlexError>;
 
-    /// `POST /{resource_type}` with a FHIR JSON body.
+    /// `POST /{resource_type}` with a FHIR JSON body. With `dedupe`, a retry
+    /// first checks whether the earlier attempt was filed after all.
     async fn create(
         &self,
         resource_type: &str,
         body: &Value,
         ctx: &CallContext,
+        dedupe: Option<&Dedupe>,
     ) -> Result<Created, AlexError>;
+
+    /// The resource this app filed for the patient under `dedupe`'s identifier, if any.
+    async fn find_filed(
+        &self,
+        resource_type: &str,
+        dedupe: &Dedupe,
+        ctx: &CallContext,
+    ) -> Result<Option<Created>, AlexError>;
 
     /// `GET /Patient/{id}`, for the banner.
     async fn patient(&self, patient_id: &str, ctx: &CallContext) -> Result<PatientSummary, AlexError>;

@@ -205,3 +205,62 @@ pub async fn create_document_reference(
         Err(r) => r.into_response(),
     }
 }
+
+/// Searches filed resources the way ALEX allows: by `patient.identifier`
+/// (the NHI); `patient=` is forbidden, as in ALEX.
+fn search(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+    q: &std::collections::HashMap<String, String>,
+    kind: &str,
+) -> Response {
+    if let Err(r) = guard(sandbox, headers) {
+        return r.into_response();
+    }
+    if q.contains_key("patient") {
+        return outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Search by patient is not allowed; use patient.identifier.",
+        );
+    }
+    let Some(identifier) = q.get("patient.identifier") else {
+        return outcome(StatusCode::FORBIDDEN, "forbidden", "A patient.identifier is required.");
+    };
+    let nhi = identifier.strip_prefix(&format!("{NHI_SYSTEM}|")).unwrap_or(identifier);
+    let Some(p) = super::PATIENTS.iter().find(|p| p.nhi == nhi) else {
+        return fhir_json(
+            StatusCode::OK,
+            &json!({"resourceType": "Bundle", "type": "searchset", "entry": []}),
+        );
+    };
+    let entries: Vec<Value> = sandbox
+        .resources()
+        .into_iter()
+        .filter(|r| r.resource_type == kind && r.patient_id == p.id)
+        .map(|r| {
+            let mut resource = r.resource;
+            resource["id"] = json!(r.id);
+            json!({"resource": resource})
+        })
+        .collect();
+    fhir_json(StatusCode::OK, &json!({"resourceType": "Bundle", "type": "searchset", "entry": entries}))
+}
+
+/// `GET /FHIR/Media?patient.identifier=…`
+pub async fn search_media(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    search(&sandbox, &headers, &q, "Media")
+}
+
+/// `GET /FHIR/DocumentReference?patient.identifier=…`
+pub async fn search_documents(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    search(&sandbox, &headers, &q, "DocumentReference")
+}

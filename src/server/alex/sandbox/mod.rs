@@ -56,6 +56,10 @@ pub struct Fault {
     pub delay_ms: u64,
     /// `Retry-After` seconds to send with the status.
     pub retry_after: Option<u64>,
+    /// Handle the request first, then answer with `status` anyway: a lost
+    /// response (the resource exists, the client never hears so).
+    #[serde(default)]
+    pub after_handling: bool,
 }
 
 /// A resource the sandbox accepted.
@@ -161,8 +165,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
     let faulty = Router::new()
         .route("/FHIR/Patient", get(fhir::search_patients))
         .route("/FHIR/Patient/{id}", get(fhir::read_patient))
-        .route("/FHIR/Media", post(fhir::create_media))
-        .route("/FHIR/DocumentReference", post(fhir::create_document_reference))
+        .route("/FHIR/Media", post(fhir::create_media).get(fhir::search_media))
+        .route("/FHIR/DocumentReference", post(fhir::create_document_reference).get(fhir::search_documents))
         .route("/vendorforms/api/getlaunchcontextstring/{context}/{signature}", get(launch::resolve))
         .layer(middleware::from_fn_with_state(sandbox.clone(), inject_faults));
     Router::new()
@@ -200,6 +204,9 @@ async fn inject_faults(State(sandbox): State<Sandbox>, req: Request, next: Next)
     }
     match fault.status.and_then(|s| StatusCode::from_u16(s).ok()) {
         Some(status) => {
+            if fault.after_handling {
+                let _ = next.run(req).await;
+            }
             let mut res = outcome(status, "transient", "Injected fault.");
             if let Some(secs) = fault.retry_after {
                 if let Ok(v) = secs.to_string().parse() {
