@@ -185,6 +185,23 @@ async fn blob_contract(store: &dyn BlobStore) {
 }
 
 #[tokio::test]
+async fn local_disk_blobs_expire_by_sweep() {
+    let dir = std::env::temp_dir().join(common::unique("sweep"));
+    let signer =
+        std::sync::Arc::new(clinical_images::server::signed_url::UrlSigner::new("http://127.0.0.1:1"));
+    let store = LocalBlobStore::open(&dir, signer).await.unwrap();
+    store.put("s/old", "image/jpeg", vec![1]).await.unwrap();
+    store.put("s/new", "image/jpeg", vec![2]).await.unwrap();
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    std::fs::File::options().write(true).open(dir.join("s/old")).unwrap().set_modified(two_days_ago).unwrap();
+    assert_eq!(store.sweep(std::time::Duration::from_secs(86_400)).await.unwrap(), 1);
+    assert!(store.head("s/old").await.unwrap().is_none());
+    assert!(store.head("s/new").await.unwrap().is_some());
+    assert!(!dir.join("s/old.type").exists(), "its content-type sidecar went with it");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn local_disk_blob_store_meets_the_contract() {
     let dir = std::env::temp_dir().join(common::unique("blobs"));
     let signer =

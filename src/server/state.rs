@@ -1,6 +1,7 @@
 //! The one application state, built once at start-up from [`Config`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -77,9 +78,12 @@ impl AppState {
         let (blobs, url_signer): (Arc<dyn BlobStore>, _) = match &config.blobs {
             BlobBackend::LocalDisk { dir } => {
                 let signer = Arc::new(UrlSigner::new(&origin));
-                let store =
-                    LocalBlobStore::open(dir, signer.clone()).await.map_err(StartupError::BlobStore)?;
-                (Arc::new(store), Some(signer))
+                let store = Arc::new(
+                    LocalBlobStore::open(dir, signer.clone()).await.map_err(StartupError::BlobStore)?,
+                );
+                // Sessions last hours; a day-old blob was never committed or removed.
+                store.clone().spawn_sweeper(Duration::from_secs(600), Duration::from_secs(86_400));
+                (store as Arc<dyn BlobStore>, Some(signer))
             }
             BlobBackend::S3(s3) => {
                 let store = S3BlobStore::new(s3);

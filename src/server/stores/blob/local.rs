@@ -39,6 +39,62 @@ impl LocalBlobStore {
     }
 }
 
+impl LocalBlobStore {
+    /// Deletes blobs (and their sidecars) last written more than `max_age`
+    /// ago: the local counterpart of the S3 bucket's lifecycle rule, for
+    /// uploads never committed or removed. Returns how many blobs went.
+    pub async fn sweep(&self, max_age: std::time::Duration) -> Result<usize, StoreError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || sweep_dir(&root, max_age))
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+
+    /// Runs [`Self::sweep`] every `every`, for the life of the process.
+    pub fn spawn_sweeper(
+        self: std::sync::Arc<Self>,
+        every: std::time::Duration,
+        max_age: std::time::Duration,
+    ) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                match self.sweep(max_age).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "expired local blobs removed"),
+                    Err(e) => tracing::warn!(error = %e, "local blob sweep failed"),
+                }
+            }
+        });
+    }
+}
+
+fn sweep_dir(dir: &Path, max_age: std::time::Duration) -> Result<usize, StoreError> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let path = entry.path();
+        if meta.is_dir() {
+            removed += sweep_dir(&path, max_age)?;
+            // Remove the directory if that emptied it; a non-empty one stays.
+            let _ = std::fs::remove_dir(&path);
+            continue;
+        }
+        let old = meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|age| age > max_age);
+        let sidecar = path.extension().is_some_and(|e| e == "type");
+        if old && !sidecar {
+            std::fs::remove_file(&path)?;
+            let mut type_file = path.into_os_string();
+            type_file.push(".type");
+            let _ = std::fs::remove_file(type_file);
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 async fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
     match fs::read(path).await {
         Ok(bytes) => Ok(Some(bytes)),
