@@ -12,6 +12,7 @@ pub mod app;
 pub mod client;
 pub mod model;
 pub mod pages;
+pub mod pipeline;
 #[cfg(feature = "ssr")]
 pub mod server;
 

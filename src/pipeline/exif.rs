@@ -1,0 +1,148 @@
+//! Reads what the pipeline needs from a JPEG's EXIF: orientation, capture
+//! time, and whether it carries GPS (which must never leave the phone).
+
+/// What EXIF says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExifInfo {
+    /// 1–8; 1 means upright.
+    pub orientation: Option<u16>,
+    /// `DateTimeOriginal` as written (`YYYY:MM:DD HH:MM:SS`, camera-local time).
+    pub captured: Option<String>,
+    pub has_gps: bool,
+}
+
+/// Finds the EXIF payload (after `Exif\0\0`) in a JPEG's APP1 segments.
+pub fn jpeg_exif(jpeg: &[u8]) -> Option<&[u8]> {
+    let mut i = 2;
+    while i + 4 <= jpeg.len() && jpeg[i] == 0xFF {
+        let marker = jpeg[i + 1];
+        if marker == 0xDA || marker == 0xD9 {
+            return None; // start of scan: no metadata beyond here
+        }
+        let len = u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]) as usize;
+        let body = jpeg.get(i + 4..i + 2 + len)?;
+        if marker == 0xE1 && body.starts_with(b"Exif\0\0") {
+            return Some(&body[6..]);
+        }
+        i += 2 + len;
+    }
+    None
+}
+
+struct Tiff<'a> {
+    data: &'a [u8],
+    little: bool,
+}
+
+impl Tiff<'_> {
+    fn u16(&self, at: usize) -> Option<u16> {
+        let b = self.data.get(at..at + 2)?;
+        Some(if self.little { u16::from_le_bytes([b[0], b[1]]) } else { u16::from_be_bytes([b[0], b[1]]) })
+    }
+
+    fn u32(&self, at: usize) -> Option<u32> {
+        let b = self.data.get(at..at + 4)?;
+        let a = [b[0], b[1], b[2], b[3]];
+        Some(if self.little { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) })
+    }
+
+    /// Entries of the IFD at `offset`: (tag, type, count, value-or-offset field position).
+    fn entries(&self, offset: usize) -> Vec<(u16, u16, u32, usize)> {
+        let Some(n) = self.u16(offset) else { return Vec::new() };
+        (0..n as usize)
+            .filter_map(|k| {
+                let at = offset + 2 + k * 12;
+                Some((self.u16(at)?, self.u16(at + 2)?, self.u32(at + 4)?, at + 8))
+            })
+            .collect()
+    }
+}
+
+/// Parses a TIFF-structured EXIF payload. Malformed data yields what could be read.
+pub fn parse(exif: &[u8]) -> ExifInfo {
+    let little = match exif.get(..4) {
+        Some(b"II*\0") => true,
+        Some(b"MM\0*") => false,
+        _ => return ExifInfo::default(),
+    };
+    let t = Tiff { data: exif, little };
+    let mut info = ExifInfo::default();
+    let Some(ifd0) = t.u32(4) else { return info };
+    for (tag, _, _, field) in t.entries(ifd0 as usize) {
+        match tag {
+            0x0112 => info.orientation = t.u16(field).filter(|o| (1..=8).contains(o)),
+            0x8825 => info.has_gps = true,
+            0x8769 => {
+                let Some(sub) = t.u32(field) else { continue };
+                for (tag, kind, count, field) in t.entries(sub as usize) {
+                    if tag == 0x9003 && kind == 2 && count >= 19 {
+                        let at = t.u32(field).unwrap_or(0) as usize;
+                        info.captured = exif
+                            .get(at..at + 19)
+                            .and_then(|s| std::str::from_utf8(s).ok())
+                            .map(str::to_owned);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    info
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A big-endian EXIF payload with orientation, a GPS pointer and DateTimeOriginal.
+    pub fn sample_exif(orientation: u16, gps: bool) -> Vec<u8> {
+        let mut t = b"MM\0*\0\0\0\x08".to_vec();
+        let n: u16 = if gps { 3 } else { 2 };
+        t.extend_from_slice(&n.to_be_bytes());
+        let exif_ifd = 8 + 2 + 12 * n as u32 + 4;
+        t.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1]);
+        t.extend_from_slice(&orientation.to_be_bytes());
+        t.extend_from_slice(&[0, 0]);
+        t.extend_from_slice(&[0x87, 0x69, 0, 4, 0, 0, 0, 1]);
+        t.extend_from_slice(&exif_ifd.to_be_bytes());
+        if gps {
+            t.extend_from_slice(&[0x88, 0x25, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0]);
+        }
+        t.extend_from_slice(&[0, 0, 0, 0]);
+        let date_at = exif_ifd + 2 + 12 + 4;
+        t.extend_from_slice(&1u16.to_be_bytes());
+        t.extend_from_slice(&[0x90, 0x03, 0, 2, 0, 0, 0, 20]);
+        t.extend_from_slice(&date_at.to_be_bytes());
+        t.extend_from_slice(&[0, 0, 0, 0]);
+        t.extend_from_slice(b"2026:11:20 09:15:00\0");
+        t
+    }
+
+    /// Wraps an EXIF payload in a minimal JPEG (SOI, APP1, then `rest`).
+    pub fn jpeg_with_exif(exif: &[u8], rest: &[u8]) -> Vec<u8> {
+        let mut j = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        j.extend_from_slice(&((exif.len() + 8) as u16).to_be_bytes());
+        j.extend_from_slice(b"Exif\0\0");
+        j.extend_from_slice(exif);
+        j.extend_from_slice(rest);
+        j
+    }
+
+    #[test]
+    fn reads_orientation_capture_time_and_gps() {
+        let jpeg = jpeg_with_exif(&sample_exif(6, true), &[0xFF, 0xD9]);
+        let info = parse(jpeg_exif(&jpeg).unwrap());
+        assert_eq!(info.orientation, Some(6));
+        assert_eq!(info.captured.as_deref(), Some("2026:11:20 09:15:00"));
+        assert!(info.has_gps);
+        let plain = parse(&sample_exif(1, false));
+        assert!(!plain.has_gps);
+    }
+
+    #[test]
+    fn malformed_exif_reads_as_nothing() {
+        assert_eq!(parse(b"garbage"), ExifInfo::default());
+        assert_eq!(parse(b"MM\0*\xFF\xFF\xFF\xFF"), ExifInfo::default());
+        assert!(jpeg_exif(&[0xFF, 0xD8, 0xFF, 0xDA, 0, 2]).is_none());
+    }
+}
