@@ -398,20 +398,10 @@ async fn scan_mode_can_file_a_tiff() {
 
 /// A session opened the way Evolution opens it (so it knows the patient's NHI).
 async fn evolution_session(app: &TestApp, sandbox: &SandboxServer) -> Auth {
-    let ctx: Value = reqwest::Client::new()
-        .post(format!("{}/launch-context", sandbox.base))
-        .json(&json!({"patientId": PATIENT, "facilityId": "F2N060-E", "providerId": "gp-7"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let url = format!(
-        "/medtech-images/launch?context={}&signature={}",
-        ctx["context"].as_str().unwrap(),
-        ctx["signature"].as_str().unwrap()
-    );
+    let (context, signature) = sandbox
+        .launch_context(json!({"patientId": PATIENT, "facilityId": "F2N060-E", "providerId": "gp-7"}))
+        .await;
+    let url = format!("/medtech-images/launch?context={context}&signature={signature}");
     let res = app.http.get(app.url(&url)).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 303);
     Auth::Cookie(res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned())

@@ -9,16 +9,7 @@ use serde_json::{json, Value};
 const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";
 
 async fn context(sandbox: &SandboxServer, body: Value) -> (String, String) {
-    let res: Value = reqwest::Client::new()
-        .post(format!("{}/launch-context", sandbox.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (res["context"].as_str().unwrap().to_owned(), res["signature"].as_str().unwrap().to_owned())
+    sandbox.launch_context(body).await
 }
 
 async fn launch(app: &TestApp, context: &str, signature: &str) -> reqwest::Response {

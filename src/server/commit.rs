@@ -126,6 +126,13 @@ pub async fn document_reference(
     })
 }
 
+/// A failed result with a message for the GP (not retryable unless set).
+fn failed(image_id: &str, message: &str) -> CommitResult {
+    let mut r = result(image_id, "failed");
+    r.message = Some(message.to_owned());
+    r
+}
+
 fn result(image_id: &str, status: &str) -> CommitResult {
     CommitResult {
         image_id: image_id.to_owned(),
@@ -155,9 +162,7 @@ pub async fn commit(
     let mut results = Vec::new();
     if let Some(ids) = &image_ids {
         for missing in ids.iter().filter(|id| !chosen.iter().any(|(_, r)| &r.image_id == *id)) {
-            let mut r = result(missing, "failed");
-            r.message = Some("That photo is no longer in this session.".into());
-            results.push(r);
+            results.push(failed(missing, "That photo is no longer in this session."));
         }
     }
     let ctx = CallContext {
@@ -223,9 +228,7 @@ async fn commit_locked(
     ctx: &CallContext,
 ) -> Result<CommitResult, ApiError> {
     let Some(record) = state.sessions.image(&access.session_key, image_id).await? else {
-        let mut r = result(image_id, "failed");
-        r.message = Some("That photo is no longer in this session.".into());
-        return Ok(r);
+        return Ok(failed(image_id, "That photo is no longer in this session."));
     };
     if let ImageStatus::Committed { resource_id } = &record.status {
         let mut r = result(image_id, "committed");
@@ -233,9 +236,7 @@ async fn commit_locked(
         return Ok(r);
     }
     let Some((_, bytes)) = state.blobs.get(&record.blob_key).await? else {
-        let mut r = result(image_id, "failed");
-        r.message = Some("The photo's file is missing. Remove it and add it again.".into());
-        return Ok(r);
+        return Ok(failed(image_id, "The photo's file is missing. Remove it and add it again."));
     };
     let prior_status = record.status.clone();
     let record = set_status(state, access, image_id, ImageStatus::Committing).await?;
@@ -254,11 +255,9 @@ async fn commit_locked(
                         "This photo could not be turned into a PDF for the Medtech inbox. Remove it and add it again."
                     }
                 };
-                    let failed = ImageStatus::Failed { message: message.into(), retryable: false };
-                    set_status(state, access, image_id, failed).await?;
-                    let mut r = result(image_id, "failed");
-                    r.message = Some(message.into());
-                    return Ok(r);
+                    let status = ImageStatus::Failed { message: message.into(), retryable: false };
+                    set_status(state, access, image_id, status).await?;
+                    return Ok(failed(image_id, message));
                 }
             }
         }
@@ -297,8 +296,7 @@ async fn commit_locked(
                 error = %e,
                 "commit of one image failed"
             );
-            let mut r = result(image_id, "failed");
-            r.message = Some(gp.message.to_owned());
+            let mut r = failed(image_id, gp.message);
             r.retryable = gp.retryable;
             (ImageStatus::Failed { message: gp.message.to_owned(), retryable: gp.retryable }, r)
         }

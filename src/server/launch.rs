@@ -49,6 +49,27 @@ fn page(status: StatusCode, message: &str) -> Response {
     (status, Html(body)).into_response()
 }
 
+/// Creates the session, sets its cookie and redirects (303) to the clean desktop URL.
+async fn start_session(state: &AppState, launch: Launch) -> Response {
+    match sessions::create(state, launch).await {
+        Ok(cookie) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, DESKTOP_PATH.parse().expect("static path")),
+                (header::SET_COOKIE, sessions::set_cookie(state, &cookie)),
+            ],
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "launch could not create a session");
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The session service is unavailable. Try again in a minute.",
+            )
+        }
+    }
+}
+
 /// Middleware: handles a development launch, passes every other request on.
 pub async fn dev_launch(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.method() != Method::GET || req.uri().path() != DESKTOP_PATH {
@@ -76,23 +97,7 @@ pub async fn dev_launch(State(state): State<AppState>, req: Request, next: Next)
         );
     }
     let launch = Launch { patient_id, facility_id, provider_id, dev: true, ..Launch::default() };
-    match sessions::create(&state, launch).await {
-        Ok(cookie) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, DESKTOP_PATH.parse().expect("static path")),
-                (header::SET_COOKIE, sessions::set_cookie(&state, &cookie)),
-            ],
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "development launch could not create a session");
-            page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The session service is unavailable. Try again in a minute.",
-            )
-        }
-    }
+    start_session(&state, launch).await
 }
 
 fn serde_urlencoded_query(query: &str) -> Result<DevLaunchQuery, ()> {
@@ -189,21 +194,5 @@ pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQ
         patient_name: patient.as_ref().map(|p| p.name.clone()).filter(|n| !n.is_empty()),
         nhi: patient.and_then(|p| p.nhi),
     };
-    match sessions::create(&state, launch).await {
-        Ok(cookie) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, DESKTOP_PATH.parse().expect("static path")),
-                (header::SET_COOKIE, sessions::set_cookie(&state, &cookie)),
-            ],
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "launch could not create a session");
-            page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The session service is unavailable. Try again in a minute.",
-            )
-        }
-    }
+    start_session(&state, launch).await
 }

@@ -207,6 +207,20 @@ impl SandboxServer {
         reqwest::get(format!("{}{path}", self.base)).await.unwrap().json().await.unwrap()
     }
 
+    /// Asks the sandbox for a signed Evolution launch context: `(context, signature)`.
+    pub async fn launch_context(&self, body: Value) -> (String, String) {
+        let res: Value = reqwest::Client::new()
+            .post(format!("{}/launch-context", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (res["context"].as_str().unwrap().to_owned(), res["signature"].as_str().unwrap().to_owned())
+    }
+
     pub async fn fault(&self, fault: Value) {
         let res =
             reqwest::Client::new().post(format!("{}/faults", self.base)).json(&fault).send().await.unwrap();

@@ -57,7 +57,8 @@ impl LocalBlobStore {
         max_age: std::time::Duration,
     ) {
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            // The first sweep waits one period: start-up is busy enough.
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 tick.tick().await;
                 match self.sweep(max_age).await {
@@ -78,8 +79,12 @@ fn sweep_dir(dir: &Path, max_age: std::time::Duration) -> Result<usize, StoreErr
         let path = entry.path();
         if meta.is_dir() {
             removed += sweep_dir(&path, max_age)?;
-            // Remove the directory if that emptied it; a non-empty one stays.
-            let _ = std::fs::remove_dir(&path);
+            // Remove a directory only if nothing touched it for `max_age`: an
+            // upload may have just created it. `remove_dir` keeps non-empty ones.
+            let idle = meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|age| age > max_age);
+            if idle {
+                let _ = std::fs::remove_dir(&path);
+            }
             continue;
         }
         let old = meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|age| age > max_age);
