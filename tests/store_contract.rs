@@ -49,13 +49,13 @@ async fn session_contract(store: &dyn SessionStore) {
     assert_eq!(store.touch("key-dead", LONG).await.unwrap(), None);
 
     // The idle timeout is enforced by the store, and touching slides it.
-    let idle = Duration::from_millis(700);
+    let idle = Duration::from_millis(1200);
     store.create("key-idle", &record(3600), idle).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(store.touch("key-idle", idle).await.unwrap().is_some(), "alive within idle");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(store.touch("key-idle", idle).await.unwrap().is_some(), "touch slid the deadline");
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(store.touch("key-idle", idle).await.unwrap(), None, "gone after idle");
 
     // The hard expiry caps the idle timeout.
