@@ -82,6 +82,7 @@ fn image(id: &str, created_at: u64) -> ImageRecord {
         width: None,
         height: None,
         created_at,
+        created_ms: created_at * 1000,
         uploaded_at: None,
         metadata: ImageMetadata::default(),
         status: ImageStatus::Uploaded,

@@ -346,3 +346,19 @@ async fn phone_requests_are_rate_limited_per_token() {
     // The desktop (cookie) is not limited by the phone's bucket.
     assert_eq!(app.get("/api/medtech/session/images", &desktop).await.0, 200);
 }
+
+#[tokio::test]
+async fn images_list_in_the_order_they_were_added() {
+    let app = TestApp::start(service_vars()).await;
+    let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let ticket = upload(&app, &desktop, "image/jpeg", jpeg(8, 8)).await;
+        let id = ticket["imageId"].as_str().unwrap().to_owned();
+        assert_eq!(register(&app, &desktop, &id).await.0, 200);
+        ids.push(id);
+    }
+    let (_, list) = app.get("/api/medtech/session/images", &desktop).await;
+    let listed: Vec<&str> = list.as_array().unwrap().iter().map(|i| i["imageId"].as_str().unwrap()).collect();
+    assert_eq!(listed, ids.iter().map(String::as_str).collect::<Vec<_>>());
+}

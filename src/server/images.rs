@@ -12,7 +12,7 @@ use super::events;
 use super::ids::log_id;
 use super::sessions::rfc3339;
 use super::state::AppState;
-use super::stores::session::{unix_now, ImageRecord, Reserve};
+use super::stores::session::{unix_now, unix_now_ms, ImageRecord, Reserve};
 use super::verify::{self, ACCEPTED_TYPES};
 use crate::model::{
     body_site, ApiError, ImageInfo, ImageMetadata, ImageSource, ImageStatus, SessionEvent, UploadProblem,
@@ -85,6 +85,7 @@ pub async fn presign(
         width: None,
         height: None,
         created_at: unix_now(),
+        created_ms: unix_now_ms(),
         uploaded_at: None,
         metadata: ImageMetadata::default(),
         status: ImageStatus::Uploaded,

@@ -73,6 +73,9 @@ pub struct ImageRecord {
     pub height: Option<u32>,
     /// Unix seconds when the upload URL was issued.
     pub created_at: u64,
+    /// The same instant in Unix milliseconds: orders a session's images.
+    #[serde(default)]
+    pub created_ms: u64,
     /// Unix seconds when the upload was verified; `None` while the slot is only reserved.
     pub uploaded_at: Option<u64>,
     pub metadata: ImageMetadata,
@@ -167,6 +170,14 @@ pub trait SessionStore: Send + Sync {
 
     /// The most recent audit records, oldest first (for support and tests).
     async fn recent_audit(&self, count: usize) -> Result<Vec<serde_json::Value>, StoreError>;
+}
+
+/// Now, in Unix milliseconds.
+pub fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 /// Now, in Unix seconds.

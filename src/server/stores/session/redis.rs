@@ -210,7 +210,7 @@ impl SessionStore for RedisSessionStore {
             .map(|j| serde_json::from_str::<ImageRecord>(j).map_err(corrupt))
             .collect::<Result<Vec<_>, _>>()?;
         // A hash has no order; sort as the memory store keeps them.
-        records.sort_by(|a, b| (a.created_at, &a.image_id).cmp(&(b.created_at, &b.image_id)));
+        records.sort_by(|a, b| (a.created_ms, &a.image_id).cmp(&(b.created_ms, &b.image_id)));
         Ok(records)
     }
 
