@@ -33,7 +33,12 @@ impl RedisEventBus {
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
         let prefix = prefix.into();
         let client = redis::Client::open(url).map_err(unavailable)?;
-        let conn = ConnectionManager::new(client.clone()).await.map_err(unavailable)?;
+        let conn = ConnectionManager::new_with_config(
+            client.clone(),
+            crate::server::stores::session::redis_manager_config(),
+        )
+        .await
+        .map_err(unavailable)?;
         let hub = Arc::new(Hub::default());
         let channel = format!("{prefix}events");
         // Subscribe before returning, so no event published after start-up is missed.

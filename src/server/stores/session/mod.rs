@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use self::memory::MemorySessionStore;
+pub(crate) use self::redis::manager_config as redis_manager_config;
 pub use self::redis::RedisSessionStore;
 use super::StoreError;
 use crate::model::{ImageMetadata, ImageSource, ImageStatus};

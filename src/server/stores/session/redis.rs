@@ -21,7 +21,7 @@ impl RedisSessionStore {
     /// Connects once; fails fast if Redis is unreachable at start-up.
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(unavailable)?;
-        let conn = ConnectionManager::new(client).await.map_err(unavailable)?;
+        let conn = ConnectionManager::new_with_config(client, manager_config()).await.map_err(unavailable)?;
         Ok(Self { conn, prefix: prefix.into() })
     }
 
@@ -40,6 +40,16 @@ impl RedisSessionStore {
     fn images_key(&self, session_key: &str) -> String {
         format!("{}images:{session_key}", self.prefix)
     }
+}
+
+/// Connection policy shared by every Redis user: fail fast at start-up, never
+/// hang a request on a stuck server, reconnect with short backoff.
+pub(crate) fn manager_config() -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(3)
+        .set_max_delay(Duration::from_secs(1))
+        .set_connection_timeout(Some(Duration::from_secs(3)))
+        .set_response_timeout(Some(Duration::from_secs(5)))
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
