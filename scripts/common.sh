@@ -89,3 +89,27 @@ install_ministack() {
   python3 -m venv "$MINISTACK_VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$MINISTACK_VENV"; }
   "$MINISTACK_VENV/bin/pip" install -q "ministack==$MINISTACK_VERSION"
 }
+
+# Background services a script starts: each is recorded with `track $!`, and
+# all stop (and the scratch dir goes) when the script exits.
+RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/clinical-images.XXXXXX")"
+PIDS=()
+track() { PIDS+=("$1"); }
+stop_all() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  PIDS=()
+}
+trap 'stop_all; rm -rf "$RUN_DIR"' EXIT
+
+# wait_for NAME COMMAND...: retries COMMAND for up to 60 s, then shows NAME's log.
+wait_for() {
+  local name="$1"; shift
+  for _ in $(seq 1 120); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  echo "$name did not become ready; its log:" >&2
+  cat "$RUN_DIR/$name.log" >&2 || true
+  exit 1
+}

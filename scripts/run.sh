@@ -12,4 +12,6 @@ install_npm_deps
 
 cd "$ROOT"
 log "Serving at http://${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C to stop)"
+trap - EXIT
+rm -rf "$RUN_DIR"
 exec cargo leptos serve "$@"

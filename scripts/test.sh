@@ -11,27 +11,6 @@ source "$(dirname "$0")/common.sh"
 REDIS_PORT="${TEST_REDIS_PORT:-6391}"
 S3_PORT="${TEST_S3_PORT:-4599}"
 APP_PORT="${TEST_APP_PORT:-3917}"
-RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/clinical-images-test.XXXXXX")"
-PIDS=()
-
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$RUN_DIR"
-}
-trap cleanup EXIT
-
-# wait_for NAME COMMAND...: retries COMMAND for up to 60 s.
-wait_for() {
-  local name="$1"; shift
-  for _ in $(seq 1 120); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.5
-  done
-  echo "$name did not become ready; its log:" >&2
-  cat "$RUN_DIR/$name.log" >&2 || true
-  exit 1
-}
 
 install_base
 apt_install redis-server chromium fonts-dejavu-core
@@ -49,12 +28,12 @@ cargo clippy --lib --no-default-features --features hydrate --target wasm32-unkn
 log "services: redis on $REDIS_PORT, ministack (S3, AUTH=true) on $S3_PORT"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
   >"$RUN_DIR/redis.log" 2>&1 &
-PIDS+=($!)
+track $!
 export TEST_S3_ACCESS_KEY="ci-test-key" TEST_S3_SECRET_KEY="ci-test-secret-$RANDOM$RANDOM"
 BIND_HOST=127.0.0.1 GATEWAY_PORT="$S3_PORT" AUTH=true SERVICES=s3 \
   AWS_ACCESS_KEY_ID="$TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$TEST_S3_SECRET_KEY" \
   S3_DATA_DIR="$RUN_DIR/s3" "$MINISTACK_VENV/bin/ministack" >"$RUN_DIR/ministack.log" 2>&1 &
-PIDS+=($!)
+track $!
 wait_for redis redis-cli -p "$REDIS_PORT" ping
 wait_for ministack curl -fsS "http://127.0.0.1:$S3_PORT/_ministack/health"
 
@@ -75,7 +54,7 @@ LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" LEPTOS_SITE_ROOT="$SITE_ROOT" \
   S3_CREATE_BUCKET=true AWS_ACCESS_KEY_ID="$TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$TEST_S3_SECRET_KEY" \
   RUST_LOG="${RUST_LOG:-info}" \
   "$CARGO_TARGET_DIR/debug/clinical-images" >"$RUN_DIR/app.log" 2>&1 &
-PIDS+=($!)
+track $!
 wait_for app curl -fsS "http://127.0.0.1:$APP_PORT/healthz"
 
 (cd end2end && BASE_URL="http://127.0.0.1:$APP_PORT" npx playwright test) || {
