@@ -183,6 +183,10 @@ async fn commits_carry_the_clinical_metadata_and_the_exact_bytes() {
             json!({"system": "http://snomed.info/sct", "code": "14975008", "display": "Forearm structure"})
         );
         assert_eq!(m["bodySite"]["extension"][0]["valueCodeableConcept"]["coding"][0]["code"], "7771000");
+        assert_eq!(
+            m["bodySite"]["extension"][0]["url"],
+            "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-laterality-qualifier"
+        );
         assert_eq!(m["bodySite"]["text"], "Left forearm");
         assert!(m["note"][0]["text"].as_str().unwrap().starts_with("Rash day"));
         let data =

@@ -58,7 +58,7 @@ pub fn media(state: &AppState, access: &Access, record: &ImageRecord, bytes: &[u
             .as_ref()
             .map(|p| Reference { reference: format!("Practitioner/{p}") }),
         created_date_time: created.clone(),
-        body_site: fhir::body_site_concept(&record.metadata),
+        body_site: fhir::body_site_concept(&record.metadata, &state.config.alex.laterality_extension),
         width: record.width,
         height: record.height,
         note: record.metadata.description.iter().map(|t| Annotation { text: t.clone() }).collect(),

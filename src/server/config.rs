@@ -175,6 +175,10 @@ pub struct AlexConfig {
     pub token_refresh_early: Duration,
     /// `ALEX_SCAN_MAX_BYTES`: largest scan-mode document.
     pub scan_max_bytes: u64,
+    /// `ALEX_NHI_SYSTEM`: identifier system of the NHI.
+    pub nhi_system: String,
+    /// `ALEX_LATERALITY_EXTENSION`: URL of the extension carrying laterality on `bodySite`.
+    pub laterality_extension: String,
 }
 
 /// Credentials the embedded sandbox accepts; also the client's defaults in sandbox mode.
@@ -220,6 +224,8 @@ struct StorageDefaults {
 struct AlexDefaults {
     timeout_secs: u64,
     identifier_system: String,
+    nhi_system: String,
+    laterality_extension: String,
     token_refresh_early_secs: u64,
     scan_max_bytes: u64,
 }
@@ -393,6 +399,10 @@ impl Config {
                     v.u64_or("ALEX_TOKEN_REFRESH_EARLY_SECS", d.alex.token_refresh_early_secs)?,
                 ),
                 scan_max_bytes: v.u64_or("ALEX_SCAN_MAX_BYTES", d.alex.scan_max_bytes)?,
+                nhi_system: v.get("ALEX_NHI_SYSTEM").unwrap_or(d.alex.nhi_system.clone()),
+                laterality_extension: v
+                    .get("ALEX_LATERALITY_EXTENSION")
+                    .unwrap_or(d.alex.laterality_extension.clone()),
             })
         };
         let alex = match v.url("ALEX_BASE_URL")? {

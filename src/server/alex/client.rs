@@ -19,7 +19,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use super::token::{TokenCache, TokenSource};
-use super::{fhir, AlexClient, AlexError, CallContext, Created, Dedupe, LaunchContext, PatientSummary};
+use super::{AlexClient, AlexError, CallContext, Created, Dedupe, LaunchContext, PatientSummary};
 use crate::server::config::AlexConfig;
 
 /// Attempts per call, the first included.
@@ -37,6 +37,8 @@ pub struct HttpAlexClient {
     /// The same host without `/FHIR`: where `vendorforms/` lives.
     vendor_base: String,
     app_id: Option<String>,
+    /// The NHI identifier system (patients are searched and read by it).
+    nhi_system: String,
     backend: &'static str,
 }
 
@@ -98,7 +100,15 @@ impl HttpAlexClient {
         });
         let base_url = base_url.trim_end_matches('/').to_owned();
         let vendor_base = base_url.strip_suffix("/FHIR").unwrap_or(&base_url).to_owned();
-        Ok(Self { http, tokens, base_url, vendor_base, app_id: config.app_id.clone(), backend })
+        Ok(Self {
+            http,
+            tokens,
+            base_url,
+            vendor_base,
+            app_id: config.app_id.clone(),
+            nhi_system: config.nhi_system.clone(),
+            backend,
+        })
     }
 
     /// The FHIR base URL in use.
@@ -236,7 +246,7 @@ impl AlexClient for HttpAlexClient {
         dedupe: &Dedupe,
         ctx: &CallContext,
     ) -> Result<Option<Created>, AlexError> {
-        let patient = format!("{}|{}", fhir::NHI_SYSTEM, dedupe.nhi);
+        let patient = format!("{}|{}", self.nhi_system, dedupe.nhi);
         let enc: String = url::form_urlencoded::byte_serialize(patient.as_bytes()).collect();
         let bundle = self
             .get_json(&format!("{}/{resource_type}?patient.identifier={enc}", self.base_url), ctx)
@@ -264,7 +274,7 @@ impl AlexClient for HttpAlexClient {
             .to_owned();
         let nhi = p["identifier"]
             .as_array()
-            .and_then(|ids| ids.iter().find(|i| i["system"].as_str().is_some_and(|s| s.ends_with("nhi-id"))))
+            .and_then(|ids| ids.iter().find(|i| i["system"].as_str() == Some(self.nhi_system.as_str())))
             .and_then(|i| i["value"].as_str())
             .map(str::to_owned);
         Ok(PatientSummary { name: full, nhi })

@@ -8,11 +8,6 @@ use serde::Serialize;
 use crate::model::{body_site, body_sites, BodySite, ImageKind, ImageMetadata, ImageView, Laterality};
 
 pub const SNOMED: &str = "http://snomed.info/sct";
-/// The NHI identifier system.
-pub const NHI_SYSTEM: &str = "https://standards.digital.health.nz/ns/nhi-id";
-/// R4 Media has no laterality element; this extension (context: CodeableConcept) carries it.
-pub const LATERALITY_EXTENSION: &str =
-    "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-laterality-qualifier";
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Coding {
@@ -145,8 +140,11 @@ pub fn site_text(site: &BodySite, side: Option<Laterality>) -> String {
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
-/// `bodySite` for the metadata: `None` when no site was chosen.
-pub fn body_site_concept(meta: &ImageMetadata) -> Option<CodeableConcept> {
+/// `bodySite` for the metadata: `None` when no site was chosen. R4 Media has
+/// no laterality element, so `laterality_extension` (the URL of an extension
+/// on CodeableConcept, `ALEX_LATERALITY_EXTENSION`) carries it where no
+/// pre-lateralised concept exists.
+pub fn body_site_concept(meta: &ImageMetadata, laterality_extension: &str) -> Option<CodeableConcept> {
     let site = body_site(meta.body_site.as_deref()?)?;
     let side = meta.laterality;
     if let Some(pre) = side.and_then(|s| lateralised(site, s)) {
@@ -159,7 +157,7 @@ pub fn body_site_concept(meta: &ImageMetadata) -> Option<CodeableConcept> {
     let extension = side
         .and_then(laterality_qualifier)
         .map(|(code, display)| Extension {
-            url: LATERALITY_EXTENSION.into(),
+            url: laterality_extension.into(),
             value_codeable_concept: CodeableConcept {
                 extension: vec![],
                 coding: vec![Coding { system: SNOMED.into(), code: code.into(), display: display.into() }],
@@ -173,6 +171,11 @@ pub fn body_site_concept(meta: &ImageMetadata) -> Option<CodeableConcept> {
         coding: vec![Coding { system: SNOMED.into(), code: site.code.clone(), display: site.term.clone() }],
         text: Some(site_text(site, side)),
     })
+}
+
+/// The site as words ("Left forearm"), for titles and captions.
+pub fn body_site_text(meta: &ImageMetadata) -> Option<String> {
+    body_site_concept(meta, "").and_then(|c| c.text)
 }
 
 pub fn view_label(v: ImageView) -> &'static str {
@@ -197,7 +200,7 @@ pub fn kind_label(k: ImageKind) -> &'static str {
 /// A meaningful title: "Left forearm · rash · close-up · photo 2".
 pub fn title(meta: &ImageMetadata, index: usize) -> String {
     let mut parts: Vec<String> = Vec::new();
-    if let Some(bs) = body_site_concept(meta).and_then(|c| c.text) {
+    if let Some(bs) = body_site_text(meta) {
         parts.push(bs);
     }
     if let Some(k) = meta.kind {
@@ -214,13 +217,15 @@ pub fn title(meta: &ImageMetadata, index: usize) -> String {
 mod tests {
     use super::*;
 
+    const EXT: &str = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-laterality-qualifier";
+
     fn meta(site: &str, side: Option<Laterality>) -> ImageMetadata {
         ImageMetadata { body_site: Some(site.into()), laterality: side, ..Default::default() }
     }
 
     #[test]
     fn uses_a_pre_lateralised_concept_where_one_exists() {
-        let c = body_site_concept(&meta("117590005", Some(Laterality::Left))).unwrap(); // Ear structure
+        let c = body_site_concept(&meta("117590005", Some(Laterality::Left)), EXT).unwrap(); // Ear structure
         assert_eq!(c.coding[0].code, "89644007");
         assert_eq!(c.coding[0].display, "Left ear structure");
         assert!(c.extension.is_empty());
@@ -229,21 +234,22 @@ mod tests {
 
     #[test]
     fn otherwise_carries_laterality_in_an_extension() {
-        let c = body_site_concept(&meta("14975008", Some(Laterality::Left))).unwrap(); // Forearm
+        let c = body_site_concept(&meta("14975008", Some(Laterality::Left)), EXT).unwrap(); // Forearm
         assert_eq!(c.coding[0].code, "14975008");
         assert_eq!(c.coding[0].display, "Forearm structure");
+        assert_eq!(c.extension[0].url, EXT);
         assert_eq!(c.extension[0].value_codeable_concept.coding[0].code, "7771000");
         assert_eq!(c.text.as_deref(), Some("Left forearm"));
-        let both = body_site_concept(&meta("14975008", Some(Laterality::Bilateral))).unwrap();
+        let both = body_site_concept(&meta("14975008", Some(Laterality::Bilateral)), EXT).unwrap();
         assert_eq!(both.extension[0].value_codeable_concept.coding[0].code, "51440002");
     }
 
     #[test]
     fn not_applicable_omits_laterality() {
-        let c = body_site_concept(&meta("41695006", Some(Laterality::NotApplicable))).unwrap();
+        let c = body_site_concept(&meta("41695006", Some(Laterality::NotApplicable)), EXT).unwrap();
         assert!(c.extension.is_empty());
         assert_eq!(c.text.as_deref(), Some("Scalp"));
-        assert!(body_site_concept(&ImageMetadata::default()).is_none());
+        assert!(body_site_concept(&ImageMetadata::default(), EXT).is_none());
     }
 
     #[test]

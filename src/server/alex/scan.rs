@@ -13,7 +13,7 @@ use std::io::Cursor;
 use lopdf::content::{Content, Operation};
 use lopdf::{dictionary, Document, Object, Stream};
 
-use super::fhir::{body_site_concept, kind_label, view_label};
+use super::fhir::{body_site_text, kind_label, view_label};
 use crate::model::ImageMetadata;
 
 /// A4 in points.
@@ -34,7 +34,7 @@ pub enum ScanError {
 /// The caption lines for an image.
 pub fn caption(meta: &ImageMetadata, captured: &str) -> Vec<String> {
     let mut lines = vec!["Clinical photograph".to_owned()];
-    let site = body_site_concept(meta).and_then(|c| c.text).unwrap_or_else(|| "not recorded".into());
+    let site = body_site_text(meta).unwrap_or_else(|| "not recorded".into());
     lines.push(format!("Site: {site}"));
     let laterality = match meta.laterality {
         Some(crate::model::Laterality::Left) => "left",
