@@ -28,7 +28,9 @@ pub enum AlexError {
     #[error("ALEX token request refused with HTTP {status}")]
     Auth { status: u16 },
     /// ALEX answered with an error (after retries, for transient ones).
-    #[error("ALEX answered HTTP {status} ({code}): {diagnostics}")]
+    /// `diagnostics` is left out of the message: ALEX's free text could
+    /// echo patient details, and messages go to logs.
+    #[error("ALEX answered HTTP {status} ({code})")]
     Rejected { status: u16, code: String, diagnostics: String },
     /// ALEX answered with a body we could not read.
     #[error("ALEX answer unreadable: {0}")]
