@@ -411,13 +411,19 @@ async fn evolution_session(app: &TestApp, sandbox: &SandboxServer) -> Auth {
     Auth::Cookie(res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned())
 }
 
-#[tokio::test]
-async fn a_lost_response_never_becomes_a_duplicate() {
+/// A sandbox, an app pointed at it, and an Evolution-launched session holding one registered image.
+async fn evolution_session_with_one_image() -> (SandboxServer, TestApp, Auth) {
     let sandbox = SandboxServer::start().await;
     let app = TestApp::start(sandbox.vars()).await;
     let desktop = evolution_session(&app, &sandbox).await;
     let ticket = app.upload(&desktop, "image/jpeg", jpeg(16, 16)).await;
     assert_eq!(app.register(&desktop, ticket["imageId"].as_str().unwrap()).await.0, 200);
+    (sandbox, app, desktop)
+}
+
+#[tokio::test]
+async fn a_lost_response_never_becomes_a_duplicate() {
+    let (sandbox, app, desktop) = evolution_session_with_one_image().await;
 
     // ALEX files the Media, but the answer is a 503: the retry must find it, not post again.
     sandbox.fault(json!({"count": 1, "status": 503, "afterHandling": true, "retryAfter": 0})).await;
@@ -431,11 +437,7 @@ async fn a_lost_response_never_becomes_a_duplicate() {
 
 #[tokio::test]
 async fn a_commit_that_gave_up_is_reconciled_on_retry() {
-    let sandbox = SandboxServer::start().await;
-    let app = TestApp::start(sandbox.vars()).await;
-    let desktop = evolution_session(&app, &sandbox).await;
-    let ticket = app.upload(&desktop, "image/jpeg", jpeg(16, 16)).await;
-    assert_eq!(app.register(&desktop, ticket["imageId"].as_str().unwrap()).await.0, 200);
+    let (sandbox, app, desktop) = evolution_session_with_one_image().await;
 
     // Filed, but answered 503 with a Retry-After past the retry budget: the commit gives up.
     sandbox.fault(json!({"count": 1, "status": 503, "afterHandling": true, "retryAfter": 40})).await;
