@@ -113,3 +113,38 @@ wait_for() {
   cat "$RUN_DIR/$name.log" >&2 || true
   exit 1
 }
+
+# Real photos for the pipeline tests and benchmarks, fetched once into the
+# cache (never committed): JPEGs of 8–20 MP from Debian's wallpaper packages,
+# and real phone HEICs from the pillow-heif source package on PyPI.
+FIXTURE_DIR="$CACHE_DIR/fixtures"
+PHOTO_DIR="$FIXTURE_DIR/photos"
+HEIC_DIR="$FIXTURE_DIR/heic"
+PILLOW_HEIF_VERSION="1.8.1"
+export FIXTURE_PHOTO_DIR="$PHOTO_DIR" FIXTURE_HEIC_DIR="$HEIC_DIR"
+fetch_fixtures() {
+  if [ -f "$FIXTURE_DIR/.complete" ]; then return 0; fi
+  log "fixtures: Debian wallpapers and pillow-heif $PILLOW_HEIF_VERSION samples into $FIXTURE_DIR"
+  local work="$FIXTURE_DIR/download"
+  rm -rf "$work" && mkdir -p "$work" "$PHOTO_DIR" "$HEIC_DIR"
+  (
+    cd "$work"
+    apt-get download lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds 2>/dev/null \
+      || { as_root apt-get update -qq; apt-get download lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds; }
+    for deb in *.deb; do dpkg-deb -x "$deb" extracted; done
+    # 8–20 MP photographs (camera JPEGs with real sensor noise and detail).
+    for name in Bridge_by_Sander_Klootwijk Dragonfly_by_Bolly Kleiber_by_Lukas_Baubkus \
+      seeding_by_Clements_Engelhardt sunset_by_Aitzol_Berasategi picosdeeuropa_by_Aitzol_Berasategi \
+      umang_by_Abhishek_Mudgal; do
+      cp "extracted/usr/share/backgrounds/$name.jpg" "$PHOTO_DIR/"
+    done
+    python3 -m pip download -q --no-deps --no-binary :all: "pillow-heif==$PILLOW_HEIF_VERSION" -d .
+    tar xzf "pillow_heif-$PILLOW_HEIF_VERSION.tar.gz"
+    find "pillow_heif-$PILLOW_HEIF_VERSION/tests/images/heif_other" -maxdepth 1 -type f \
+      \( -iname '*.heic' -o -iname '*.heif' \) -exec cp {} "$HEIC_DIR/" \;
+    cp "pillow_heif-$PILLOW_HEIF_VERSION/tests/images/heif_special/xiaomi.heic" \
+      "pillow_heif-$PILLOW_HEIF_VERSION/tests/images/heif_corrupted/corrupted.heic" "$HEIC_DIR/"
+  )
+  rm -rf "$work"
+  touch "$FIXTURE_DIR/.complete"
+}

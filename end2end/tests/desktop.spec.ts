@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { screenshot, waitForHydration } from "./hydration";
+import { screenshot, waitForHydration } from "./support/hydration";
 
 const LAUNCH_HEADING = "Launch Clinical Images from the patient in Medtech Evolution";
 

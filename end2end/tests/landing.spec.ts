@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { screenshot, waitForHydration } from "./hydration";
+import { screenshot, waitForHydration } from "./support/hydration";
 
 test("landing page explains the product and links to the sandbox", async ({ page }, testInfo) => {
   await page.goto("/");

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { screenshot, waitForHydration } from "./hydration";
+import { screenshot, waitForHydration } from "./support/hydration";
 
 test("an unknown link moves the token out of the URL and says what to do", async ({ page }, testInfo) => {
   await page.goto("/medtech-images/mobile?t=not-a-real-token-000000000000000000000000");

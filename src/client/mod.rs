@@ -4,6 +4,9 @@
 //! functions are called only from effects and event handlers, which never run
 //! during server rendering. Each degrades to a no-op if there is no `window`.
 
+pub mod pipeline;
+pub mod worker;
+
 use crate::api::MOBILE_TOKEN_STORAGE_KEY;
 
 fn window() -> Option<web_sys::Window> {

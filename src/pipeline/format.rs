@@ -11,6 +11,26 @@ pub enum SourceFormat {
     Heif,
 }
 
+impl SourceFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceFormat::Jpeg => "jpeg",
+            SourceFormat::Png => "png",
+            SourceFormat::WebP => "webp",
+            SourceFormat::Heif => "heif",
+        }
+    }
+
+    pub fn mime(self) -> &'static str {
+        match self {
+            SourceFormat::Jpeg => "image/jpeg",
+            SourceFormat::Png => "image/png",
+            SourceFormat::WebP => "image/webp",
+            SourceFormat::Heif => "image/heif",
+        }
+    }
+}
+
 /// Why a file was refused, in words for the person who chose it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
@@ -60,6 +80,34 @@ pub fn detect(bytes: &[u8]) -> Result<SourceFormat, FormatError> {
     }
 }
 
+/// Width and height from a PNG, WebP or JPEG header, without decoding.
+/// HEIF sizes come from its decoder.
+pub fn dimensions(bytes: &[u8], format: SourceFormat) -> Option<(u32, u32)> {
+    let be = |at: usize| Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    let le16 = |at: usize| Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?) as u32);
+    let le24 = |at: usize| {
+        let b = bytes.get(at..at + 3)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], 0]))
+    };
+    match format {
+        SourceFormat::Jpeg => super::strip::dimensions(bytes),
+        SourceFormat::Png if bytes.get(12..16) == Some(b"IHDR") => Some((be(16)?, be(20)?)),
+        SourceFormat::WebP => match bytes.get(12..16)? {
+            b"VP8 " if bytes.get(23..26) == Some(&[0x9D, 0x01, 0x2A]) => {
+                Some((le16(26)? & 0x3FFF, le16(28)? & 0x3FFF))
+            }
+            b"VP8L" if bytes.get(20) == Some(&0x2F) => {
+                let bits = u32::from_le_bytes(bytes.get(21..25)?.try_into().ok()?);
+                Some(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
+            }
+            b"VP8X" => Some((le24(24)? + 1, le24(27)? + 1)),
+            _ => None,
+        },
+        _ => None,
+    }
+    .filter(|&(w, h)| w > 0 && h > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +127,28 @@ mod tests {
         assert_eq!(detect(b"%PDF-1.7"), Err(FormatError::Pdf));
         assert_eq!(detect(b""), Err(FormatError::Empty));
         assert_eq!(detect(b"GIF89a"), Err(FormatError::Unsupported));
+    }
+
+    #[test]
+    fn reads_sizes_from_headers() {
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        png.extend_from_slice(&640u32.to_be_bytes());
+        png.extend_from_slice(&480u32.to_be_bytes());
+        assert_eq!(dimensions(&png, SourceFormat::Png), Some((640, 480)));
+
+        let mut lossy = b"RIFF\0\0\0\0WEBPVP8 \0\0\0\0\0\0\0\x9d\x01\x2a".to_vec();
+        lossy.extend_from_slice(&[0x00, 0x0A, 0x80, 0x07]); // 2560 × 1920
+        assert_eq!(dimensions(&lossy, SourceFormat::WebP), Some((2560, 1920)));
+
+        let mut lossless = b"RIFF\0\0\0\0WEBPVP8L\0\0\0\0\x2f".to_vec();
+        let bits: u32 = 99 | (49 << 14); // 100 × 50
+        lossless.extend_from_slice(&bits.to_le_bytes());
+        assert_eq!(dimensions(&lossless, SourceFormat::WebP), Some((100, 50)));
+
+        let mut extended = b"RIFF\0\0\0\0WEBPVP8X\0\0\0\0\0\0\0\0".to_vec();
+        extended.extend_from_slice(&[0xFF, 0x0F, 0x00, 0xBF, 0x0B, 0x00]); // 4096 × 3008
+        assert_eq!(dimensions(&extended, SourceFormat::WebP), Some((4096, 3008)));
+
+        assert_eq!(dimensions(b"RIFF", SourceFormat::WebP), None);
     }
 }

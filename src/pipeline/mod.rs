@@ -11,6 +11,7 @@
 
 pub mod exif;
 pub mod format;
+pub mod heif;
 #[cfg(feature = "ssr")]
 pub mod native;
 pub mod orient;
@@ -18,8 +19,10 @@ pub mod plan;
 pub mod quality;
 pub mod strip;
 
-/// What the pipeline aims for.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What the pipeline aims for. The server's configuration supplies it to
+/// the pages (`PIPELINE_*` variables); the defaults are the product's.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Targets {
     /// Longest edge of the output, pixels (never upscaled).
     pub max_edge: u32,
@@ -43,6 +46,60 @@ impl Default for Targets {
             max_canvas_pixels: 16_777_216,
         }
     }
+}
+
+/// Why the pipeline could not produce an image, in words for the person who
+/// chose the file. Never panics or hangs: every failure ends up here.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Format(#[from] format::FormatError),
+    #[error("This photo could not be read. It may be damaged.")]
+    Undecodable,
+    #[error("This HEIC photo could not be converted. Export it as JPEG on the phone and try again.")]
+    HeifUndecodable,
+    #[error("This photo is too large for this browser to open.")]
+    TooLarge,
+    #[error("The browser could not process this photo. Try again, or use another browser.")]
+    Browser,
+}
+
+impl PipelineError {
+    /// A stable machine-readable kind, for the page and the tests.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PipelineError::Format(format::FormatError::Pdf) => "pdf",
+            PipelineError::Format(format::FormatError::Empty) => "empty",
+            PipelineError::Format(format::FormatError::Unsupported) => "unsupported",
+            PipelineError::Format(format::FormatError::Truncated) => "truncated",
+            PipelineError::Undecodable => "undecodable",
+            PipelineError::HeifUndecodable => "heifUndecodable",
+            PipelineError::TooLarge => "tooLarge",
+            PipelineError::Browser => "browser",
+        }
+    }
+}
+
+/// A finished image's description (its bytes travel separately).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub content_type: String,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    /// JPEG quality used; `None` when the file passed through or stayed PNG.
+    pub quality: Option<f32>,
+    /// EXIF `DateTimeOriginal`, for the app's own image record only.
+    pub captured: Option<String>,
+    /// `jpeg`, `png`, `webp` or `heif`.
+    pub source: String,
+    /// Wall time from start to finished bytes, milliseconds.
+    pub elapsed_ms: f64,
+    /// Encodes the quality search needed.
+    pub encodes: u32,
+    /// True when the original file was sent untouched.
+    pub passed_through: bool,
 }
 
 /// Whether a file can be uploaded exactly as it is: a JPEG with no metadata

@@ -9,11 +9,11 @@ use image::imageops::FilterType;
 use image::{DynamicImage, ImageFormat, RgbaImage};
 
 use super::exif::{jpeg_exif, parse};
-use super::format::{detect, FormatError, SourceFormat};
+use super::format::{detect, SourceFormat};
 use super::orient::orient;
 use super::plan::plan;
 use super::quality::{Outcome, QualitySearch};
-use super::{passes_through, Targets};
+use super::{passes_through, PipelineError, Targets};
 
 /// The pipeline's result.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,17 +27,6 @@ pub struct Output {
     /// EXIF `DateTimeOriginal`, kept for the app's own record.
     pub captured: Option<String>,
     pub source: SourceFormat,
-}
-
-/// Why the pipeline could not produce an image.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum PipelineError {
-    #[error(transparent)]
-    Format(#[from] FormatError),
-    #[error("This photo could not be read. It may be damaged.")]
-    Undecodable,
-    #[error("HEIC photos are converted in the browser.")]
-    HeifNeedsBrowser,
 }
 
 fn encode_jpeg(img: &DynamicImage, quality: f32) -> Vec<u8> {
@@ -70,13 +59,23 @@ pub fn process(bytes: &[u8], t: &Targets) -> Result<Output, PipelineError> {
         });
     }
     let format = match source {
-        SourceFormat::Jpeg => ImageFormat::Jpeg,
-        SourceFormat::Png => ImageFormat::Png,
-        SourceFormat::WebP => ImageFormat::WebP,
-        SourceFormat::Heif => return Err(PipelineError::HeifNeedsBrowser),
+        SourceFormat::Jpeg => Some(ImageFormat::Jpeg),
+        SourceFormat::Png => Some(ImageFormat::Png),
+        SourceFormat::WebP => Some(ImageFormat::WebP),
+        SourceFormat::Heif => None,
     };
-    let decoded =
-        image::load_from_memory_with_format(bytes, format).map_err(|_| PipelineError::Undecodable)?;
+    let decoded = match format {
+        Some(format) => {
+            image::load_from_memory_with_format(bytes, format).map_err(|_| PipelineError::Undecodable)?
+        }
+        // Upright already: the decoder applies HEIF's own rotation.
+        None => {
+            let heif = super::heif::decode_rgba(bytes)?;
+            DynamicImage::ImageRgba8(
+                RgbaImage::from_raw(heif.width, heif.height, heif.rgba).ok_or(PipelineError::Undecodable)?,
+            )
+        }
+    };
     let orientation = info.orientation.unwrap_or(1);
     let p = plan(decoded.width(), decoded.height(), orientation, t);
     let resized = if p.scale < 1.0 {
@@ -144,6 +143,7 @@ pub fn process(bytes: &[u8], t: &Targets) -> Result<Output, PipelineError> {
 mod tests {
     use super::*;
     use crate::pipeline::exif::tests::{jpeg_with_exif, sample_exif};
+    use crate::pipeline::format::FormatError;
     use crate::pipeline::strip::has_metadata;
 
     fn noisy_jpeg(w: u32, h: u32) -> Vec<u8> {

@@ -36,6 +36,25 @@ pub fn orient(rgba: &[u8], width: u32, height: u32, orientation: u16) -> (Vec<u8
     (out, ow, oh)
 }
 
+/// The 2D canvas transform `[a, b, c, d, e, f]` (as `setTransform` takes it)
+/// that draws a `width`×`height` stored image upright onto a canvas of
+/// [`oriented_size`]. It is the same mapping as [`orient`], done by the
+/// browser's compositor instead of a pixel loop.
+pub fn canvas_transform(width: u32, height: u32, orientation: u16) -> [f64; 6] {
+    let (w, h) = (width as f64, height as f64);
+    // Displayed x = a·x + c·y + e, displayed y = b·x + d·y + f.
+    match orientation {
+        2 => [-1.0, 0.0, 0.0, 1.0, w, 0.0],
+        3 => [-1.0, 0.0, 0.0, -1.0, w, h],
+        4 => [1.0, 0.0, 0.0, -1.0, 0.0, h],
+        5 => [0.0, 1.0, 1.0, 0.0, 0.0, 0.0],
+        6 => [0.0, 1.0, -1.0, 0.0, h, 0.0],
+        7 => [0.0, -1.0, -1.0, 0.0, h, w],
+        8 => [0.0, -1.0, 1.0, 0.0, 0.0, w],
+        _ => [1.0, 0.0, 0.0, 1.0, 0.0, 0.0],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +99,26 @@ mod tests {
         assert_eq!(shown, [RED, BLUE].concat());
         let (shown8, _, _) = orient(&stored, 2, 1, 8);
         assert_eq!(shown8, [BLUE, RED].concat(), "orientation 8 turns the other way");
+    }
+
+    #[test]
+    fn the_canvas_transform_matches_the_pixel_mapping() {
+        // Tag every stored pixel with its index, orient by pixel loop, and check
+        // that the canvas transform sends each stored pixel centre to the same place.
+        let (w, h) = (3u32, 2u32);
+        let stored: Vec<u8> = (0..w * h).flat_map(|i| [i as u8, 0, 0, 255]).collect();
+        for o in 1..=8u16 {
+            let (shown, ow, oh) = orient(&stored, w, h, o);
+            let [a, b, c, d, e, f] = canvas_transform(w, h, o);
+            for y in 0..h {
+                for x in 0..w {
+                    let (cx, cy) = (x as f64 + 0.5, y as f64 + 0.5);
+                    let (dx, dy) = (a * cx + c * cy + e, b * cx + d * cy + f);
+                    assert!(dx > 0.0 && dy > 0.0 && dx < ow as f64 && dy < oh as f64, "o={o} lands inside");
+                    let at = ((dy.floor() as u32 * ow + dx.floor() as u32) * 4) as usize;
+                    assert_eq!(shown[at], (y * w + x) as u8, "orientation {o}, pixel ({x}, {y})");
+                }
+            }
+        }
     }
 }

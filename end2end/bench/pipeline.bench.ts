@@ -1,0 +1,100 @@
+// Issue 4's benchmarks, in one headless Chromium run against a release build:
+//  1. compression: this pipeline vs browser-image-compression 2.0.2 on real
+//     8–20 MP photos, same targets (≤ 1 MB, long edge 2560): time, bytes, SSIM;
+//  2. HEIC: a real phone HEIC to the target JPEG, vs heic2any 0.0.4.
+// Results are printed and written to bench-results/pipeline.json.
+import { writeFileSync } from "node:fs";
+import { test } from "@playwright/test";
+import { benchPage, helpers } from "./page";
+import { heic, photo } from "../tests/support/jpeg";
+
+const PHOTOS = [
+  "Bridge_by_Sander_Klootwijk.jpg",
+  "Dragonfly_by_Bolly.jpg",
+  "Kleiber_by_Lukas_Baubkus.jpg",
+  "seeding_by_Clements_Engelhardt.jpg",
+  "sunset_by_Aitzol_Berasategi.jpg",
+  "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+  "umang_by_Abhishek_Mudgal.jpg",
+];
+const HEIC = process.env.BENCH_HEIC ?? "pug.heic";
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+type Row = { name: string; ms: number; bytes: number; width: number; height: number; ssim: number };
+
+test("pipeline vs browser-image-compression, and HEIC vs heic2any", async ({ page }) => {
+  const files: Record<string, Buffer> = {};
+  for (const p of PHOTOS) files[p] = photo(p);
+  files[HEIC] = heic(HEIC);
+  await benchPage(page, files);
+  await page.addScriptTag({ content: helpers });
+
+  const results: { compression: { photo: string; ours: Row; theirs: Row }[]; heic?: unknown } = { compression: [] };
+  for (const name of PHOTOS) {
+    const row = await page.evaluate(
+      async ({ name, runs }) => {
+        const w = window as any;
+        const file = await w.fixture(name, "image/jpeg");
+        const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+        const measure = async (label: string, run: () => Promise<Blob>) => {
+          const times: number[] = [];
+          let out: Blob | undefined;
+          for (let i = 0; i < runs; i++) {
+            const t0 = performance.now();
+            out = await run();
+            times.push(performance.now() - t0);
+          }
+          const bitmap = await createImageBitmap(out!);
+          const [ow, oh] = [bitmap.width, bitmap.height];
+          // The reference: the source downscaled to the output's size at high quality.
+          const ref = await createImageBitmap(file, { resizeWidth: ow, resizeHeight: oh, resizeQuality: "high" });
+          const ssim = w.ssim(await w.lumaOf(bitmap, ow, oh), await w.lumaOf(ref, ow, oh), ow, oh);
+          return { name: label, ms: median(times), bytes: out!.size, width: ow, height: oh, ssim };
+        };
+        const ours = await measure("pipeline", async () => (await w.pipeline.processImage(file, null, null)).blob);
+        const theirs = await measure("browser-image-compression", () =>
+          w.imageCompression(file, {
+            maxSizeMB: 1,
+            maxWidthOrHeight: 2560,
+            useWebWorker: true,
+            libURL: location.origin + "/__bench/lib/browser-image-compression.js",
+          }),
+        );
+        return { photo: name, ours, theirs };
+      },
+      { name, runs: RUNS },
+    );
+    results.compression.push(row);
+    console.log(
+      `${row.photo}: pipeline ${row.ours.ms.toFixed(0)} ms ${row.ours.bytes} B ssim ${row.ours.ssim.toFixed(4)} | ` +
+        `bic ${row.theirs.ms.toFixed(0)} ms ${row.theirs.bytes} B ssim ${row.theirs.ssim.toFixed(4)}`,
+    );
+  }
+
+  results.heic = await page.evaluate(
+    async ({ name, runs }) => {
+      const w = window as any;
+      const file = await w.fixture(name, "image/heic");
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      const time = async (run: () => Promise<Blob>) => {
+        const times: number[] = [];
+        let out: Blob | undefined;
+        for (let i = 0; i < runs; i++) {
+          const t0 = performance.now();
+          out = await run();
+          times.push(performance.now() - t0);
+        }
+        const bitmap = await createImageBitmap(out!);
+        return { ms: median(times), bytes: out!.size, width: bitmap.width, height: bitmap.height };
+      };
+      return {
+        file: name,
+        ours: await time(async () => (await w.pipeline.processImage(file, null, null)).blob),
+        heic2any: await time(async () => (await w.heic2any({ blob: file, toType: "image/jpeg", quality: 0.92 })) as Blob),
+      };
+    },
+    { name: HEIC, runs: RUNS },
+  );
+  console.log("HEIC:", JSON.stringify(results.heic));
+  writeFileSync("bench-results/pipeline.json", JSON.stringify(results, null, 2));
+});

@@ -1,0 +1,101 @@
+import { expect, test } from "@playwright/test";
+import { heic, metadataSegments, photo, segments, withExif } from "./support/jpeg";
+import { pipelinePage, runPipeline } from "./support/pipeline";
+
+// Real photos are large; each test still finishes in seconds.
+test.describe.configure({ timeout: 90_000 });
+
+const TARGET_BYTES = 1_000_000;
+const MAX_EDGE = 2560;
+
+function frameSize(jpeg: Buffer): [number, number] {
+  const sof = segments(jpeg).find((s) => s.marker >= 0xc0 && s.marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(s.marker));
+  if (!sof) throw new Error("no frame header");
+  return [sof.body.readUInt16BE(3), sof.body.readUInt16BE(1)];
+}
+
+test("a real 12 MP photo with EXIF orientation 6 comes out upright, under target and metadata-free", async ({ page }) => {
+  // sunset: 4272×2848 from Debian's lomiri-wallpapers, given orientation 6, GPS and a capture time.
+  const source = withExif(photo("sunset_by_Aitzol_Berasategi.jpg"), 6);
+  expect(metadataSegments(source).length).toBeGreaterThan(0);
+  await pipelinePage(page, { "sunset.jpg": source });
+  const run = await runPipeline(page, "sunset.jpg", "image/jpeg", true);
+  if (!run.ok) throw new Error(`pipeline failed: ${JSON.stringify(run.error)}`);
+
+  const { summary, output } = run;
+  // Orientation 6 turns the stored landscape into a portrait.
+  expect(summary.height).toBe(MAX_EDGE);
+  expect(summary.width).toBe(Math.floor((2848 * MAX_EDGE) / 4272));
+  expect(frameSize(output)).toEqual([summary.width, summary.height]);
+  // Upright: it matches the browser's own oriented rendering, not its 180° turn.
+  expect(run.upright!.asShown).toBeLessThan(6);
+  expect(run.upright!.turned).toBeGreaterThan(4 * run.upright!.asShown);
+
+  expect(output.length).toBeLessThanOrEqual(TARGET_BYTES);
+  expect(summary.bytes).toBe(output.length);
+  expect(summary.quality).toBeGreaterThanOrEqual(0.6);
+  expect(metadataSegments(output)).toEqual([]);
+  expect(output.includes(Buffer.from("TestCam"))).toBe(false);
+  expect(output.includes(Buffer.from("Exif\0\0"))).toBe(false);
+  // The capture time is kept for the app's own record, outside the file.
+  expect(summary.captured).toBe("2026:11:20 09:15:00");
+  expect(summary.source).toBe("jpeg");
+
+  // The work ran in the worker and reported progress while it did.
+  const during = run.progress.filter((f) => f > 0 && f < 1);
+  expect(during.length).toBeGreaterThanOrEqual(3);
+  expect([...run.progress].sort((a, b) => a - b)).toEqual(run.progress);
+  expect(run.progress[run.progress.length - 1]).toBe(1);
+  console.log(`12 MP JPEG: ${summary.elapsedMs.toFixed(0)} ms, ${output.length} B, q=${summary.quality}, ` +
+    `upright diff ${run.upright!.asShown.toFixed(2)} vs turned ${run.upright!.turned.toFixed(2)}`);
+});
+
+test("real iPhone HEICs convert in Chromium: upright, under target, metadata-free", async ({ page }) => {
+  // pug: iPhone 13 Pro, 4032×3024 in 512 px grid tiles. arrow: iPhone 8 Plus, stored
+  // landscape with a 270° HEIF rotation, so upright it is a portrait.
+  await pipelinePage(page, { "pug.heic": heic("pug.heic"), "arrow.heic": heic("arrow.heic") });
+  for (const [name, size] of [
+    ["pug.heic", [2560, 1920]],
+    ["arrow.heic", [1920, 2560]],
+  ] as const) {
+    const run = await runPipeline(page, name, "image/heic");
+    if (!run.ok) throw new Error(`${name}: ${JSON.stringify(run.error)}`);
+    expect([run.summary.width, run.summary.height]).toEqual(size);
+    expect(frameSize(run.output)).toEqual(size);
+    expect(run.summary.source).toBe("heif");
+    expect(run.summary.contentType).toBe("image/jpeg");
+    expect(run.output.length).toBeLessThanOrEqual(TARGET_BYTES);
+    expect(metadataSegments(run.output)).toEqual([]);
+    expect(run.progress.filter((f) => f > 0 && f < 1).length).toBeGreaterThanOrEqual(2);
+    console.log(`${name}: ${run.summary.elapsedMs.toFixed(0)} ms, ${run.output.length} B, q=${run.summary.quality}`);
+  }
+});
+
+test("non-images and damaged files fail with a specific message, and the worker carries on", async ({ page }) => {
+  const real = photo("Bridge_by_Sander_Klootwijk.jpg");
+  await pipelinePage(page, {
+    "scan.jpg": Buffer.from("%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"),
+    "truncated.jpg": real.subarray(0, Math.floor(real.length / 2)),
+    "corrupted.heic": heic("corrupted.heic"),
+    "bridge.jpg": real,
+  });
+  const pdf = await runPipeline(page, "scan.jpg", "image/jpeg");
+  expect(pdf.ok).toBe(false);
+  if (!pdf.ok) expect(pdf.error).toEqual({ kind: "pdf", message: "This is a PDF document, not a photo." });
+
+  const truncated = await runPipeline(page, "truncated.jpg", "image/jpeg");
+  expect(truncated.ok).toBe(false);
+  if (!truncated.ok) expect(truncated.error.kind).toBe("truncated");
+
+  const corrupt = await runPipeline(page, "corrupted.heic", "image/heic");
+  expect(corrupt.ok).toBe(false);
+  if (!corrupt.ok) {
+    expect(corrupt.error.kind).toBe("heifUndecodable");
+    expect(corrupt.error.message).toContain("HEIC");
+  }
+
+  // The same worker still processes a good photo afterwards.
+  const good = await runPipeline(page, "bridge.jpg", "image/jpeg");
+  expect(good.ok).toBe(true);
+  if (good.ok) expect(good.output.length).toBeLessThanOrEqual(TARGET_BYTES);
+});

@@ -1,0 +1,80 @@
+//! The native reference pipeline on real photos: 8–20 MP camera JPEGs from
+//! Debian's wallpaper packages and real phone HEICs from pillow-heif's source
+//! package, fetched into the cache by `scripts/test.sh` (never committed).
+
+use std::path::PathBuf;
+
+use clinical_images::pipeline::exif::{jpeg_exif, parse};
+use clinical_images::pipeline::native::process;
+use clinical_images::pipeline::strip::{dimensions, has_metadata};
+use clinical_images::pipeline::{PipelineError, Targets};
+
+fn fixture(var: &str, name: &str) -> Vec<u8> {
+    let dir = std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the tests through scripts/test.sh, which fetches the photos")
+    });
+    let path = PathBuf::from(dir).join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Puts an EXIF block with orientation 6 and GPS into a JPEG (after SOI).
+fn with_camera_exif(jpeg: &[u8]) -> Vec<u8> {
+    // Little-endian TIFF: IFD0 {Orientation=6, GPS IFD pointer}, GPS IFD {LatitudeRef="S"}.
+    let mut tiff = b"II*\0\x08\0\0\0".to_vec();
+    tiff.extend_from_slice(&2u16.to_le_bytes());
+    tiff.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0]);
+    tiff.extend_from_slice(&[0x25, 0x88, 4, 0, 1, 0, 0, 0, 38, 0, 0, 0]);
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    tiff.extend_from_slice(&1u16.to_le_bytes());
+    tiff.extend_from_slice(&[0x01, 0x00, 2, 0, 2, 0, 0, 0, b'S', 0, 0, 0]);
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    let mut app1 = vec![0xFF, 0xE1];
+    app1.extend_from_slice(&((tiff.len() + 8) as u16).to_be_bytes());
+    app1.extend_from_slice(b"Exif\0\0");
+    app1.extend_from_slice(&tiff);
+    [&jpeg[..2], &app1, &jpeg[2..]].concat()
+}
+
+#[test]
+fn real_8_to_20_mp_photos_meet_the_target_and_cap_with_no_metadata() {
+    let t = Targets::default();
+    for (name, (w, h)) in [
+        ("Kleiber_by_Lukas_Baubkus.jpg", (6028, 3391)), // 20.4 MP, 4.4 MB
+        ("seeding_by_Clements_Engelhardt.jpg", (5312, 2988)), // 15.9 MP
+        ("sunset_by_Aitzol_Berasategi.jpg", (4272, 2848)), // 12.2 MP
+        ("picosdeeuropa_by_Aitzol_Berasategi.jpg", (3264, 2448)), // 8.0 MP
+    ] {
+        let source = with_camera_exif(&fixture("FIXTURE_PHOTO_DIR", name));
+        assert_eq!(dimensions(&source), Some((w, h)), "{name}");
+        assert!(parse(jpeg_exif(&source).unwrap()).has_gps);
+        let out = process(&source, &t).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(out.bytes.len() as u64 <= t.max_bytes, "{name}: {} bytes", out.bytes.len());
+        // Orientation 6: the stored landscape comes out as an upright portrait, long edge capped.
+        assert_eq!(out.height, t.max_edge, "{name}");
+        assert_eq!(dimensions(&out.bytes), Some((out.width, out.height)), "{name}");
+        assert!(out.width < out.height, "{name}");
+        assert!(!has_metadata(&out.bytes), "{name}: metadata left");
+        assert!(jpeg_exif(&out.bytes).is_none(), "{name}: EXIF (and so GPS) left");
+        assert!(out.quality.is_some_and(|q| q >= t.min_quality), "{name}: {:?}", out.quality);
+    }
+}
+
+#[test]
+fn real_phone_heics_come_out_upright_as_clean_jpegs() {
+    let t = Targets::default();
+    // pug: iPhone 13 Pro, 4032×3024 grid. arrow: iPhone 8 Plus stored 4032×3024
+    // with a 270° `irot`, so upright it is a 3024×4032 portrait. xiaomi: 2592×1944.
+    for (name, upright) in
+        [("pug.heic", (2560, 1920)), ("arrow.heic", (1920, 2560)), ("xiaomi.heic", (2560, 1920))]
+    {
+        let out = process(&fixture("FIXTURE_HEIC_DIR", name), &t).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((out.width, out.height), upright, "{name}");
+        assert_eq!(out.content_type, "image/jpeg");
+        assert!(out.bytes.len() as u64 <= t.max_bytes, "{name}: {} bytes", out.bytes.len());
+        assert!(!has_metadata(&out.bytes), "{name}");
+    }
+    assert_eq!(
+        process(&fixture("FIXTURE_HEIC_DIR", "corrupted.heic"), &t).map(|o| o.width),
+        Err(PipelineError::HeifUndecodable)
+    );
+}
