@@ -18,6 +18,7 @@ install_cargo_leptos
 install_wasm_bindgen
 install_npm_deps
 install_ministack
+fetch_fixtures
 
 cd "$ROOT"
 log "lint: cargo fmt --check, clippy (ssr, hydrate)"

@@ -14,7 +14,7 @@ pub async fn current_session() -> Result<DesktopSession, ApiError> {
     let state = expect_context::<AppState>();
     let headers: axum::http::HeaderMap = leptos_axum::extract().await.map_err(|_| ApiError::Internal)?;
     Ok(match sessions::current(&state, &headers).await? {
-        Some(record) => DesktopSession::Active(sessions::summary(&record)),
+        Some(record) => DesktopSession::Active(sessions::summary(&record, state.config.capture_settings())),
         None if sessions::has_cookie(&headers) => DesktopSession::Missing { problem: LaunchProblem::Expired },
         None => DesktopSession::Missing { problem: LaunchProblem::NotLaunched },
     })

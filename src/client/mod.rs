@@ -5,6 +5,7 @@
 //! during server rendering. Each degrades to a no-op if there is no `window`.
 
 pub mod pipeline;
+pub mod upload;
 pub mod worker;
 
 use crate::api::MOBILE_TOKEN_STORAGE_KEY;

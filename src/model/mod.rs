@@ -15,4 +15,6 @@ pub use image::{
     CommitReport, CommitResult, ImageInfo, ImageKind, ImageMetadata, ImageSource, ImageStatus, ImageView,
     Laterality, MobileGrant, SessionEvent, UploadRequest, UploadTicket, DESCRIPTION_MAX_CHARS,
 };
-pub use session::{DesktopSession, LaunchProblem, MobileLink, SessionSummary, TokenProblem};
+pub use session::{
+    CaptureSettings, CommitRule, DesktopSession, LaunchProblem, MobileLink, SessionSummary, TokenProblem,
+};

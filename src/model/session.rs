@@ -59,7 +59,7 @@ impl TokenProblem {
 }
 
 /// The patient, facility and provider a desktop session is bound to, for display.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionSummary {
     /// The patient banner as the launch resolved it.
@@ -69,10 +69,12 @@ pub struct SessionSummary {
     pub dev_launch: bool,
     /// RFC 3339 time at which the session ends at the latest.
     pub expires_at: String,
+    /// The practice's capture settings.
+    pub settings: CaptureSettings,
 }
 
 /// The desktop page's view of its session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum DesktopSession {
     Active(SessionSummary),
@@ -80,11 +82,93 @@ pub enum DesktopSession {
 }
 
 /// What a phone learns when it validates its link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MobileLink {
     pub valid: bool,
     pub expires_at: String,
     /// Masked: initials and the last characters of the NHI, never a full name or NHI.
     pub patient_banner: String,
+    /// The practice's capture settings.
+    pub settings: CaptureSettings,
+}
+
+/// What an image needs before it may be committed (`COMMIT_RULE`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CommitRule {
+    /// A body site or a description (the default).
+    #[default]
+    BodySiteOrDescription,
+    BodySite,
+    Description,
+    /// Nothing: metadata is optional.
+    Nothing,
+}
+
+impl CommitRule {
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "bodySiteOrDescription" => CommitRule::BodySiteOrDescription,
+            "bodySite" => CommitRule::BodySite,
+            "description" => CommitRule::Description,
+            "nothing" => CommitRule::Nothing,
+            _ => return None,
+        })
+    }
+
+    /// Whether `metadata` is enough to commit.
+    pub fn satisfied(self, metadata: &crate::model::ImageMetadata) -> bool {
+        let site = metadata.body_site.is_some();
+        let text = metadata.description.as_deref().is_some_and(|d| !d.trim().is_empty());
+        match self {
+            CommitRule::BodySiteOrDescription => site || text,
+            CommitRule::BodySite => site,
+            CommitRule::Description => text,
+            CommitRule::Nothing => true,
+        }
+    }
+
+    /// What the GP is told an image is missing.
+    pub fn hint(self) -> &'static str {
+        match self {
+            CommitRule::BodySiteOrDescription => "Add a body site or a description.",
+            CommitRule::BodySite => "Add a body site.",
+            CommitRule::Description => "Add a description.",
+            CommitRule::Nothing => "",
+        }
+    }
+}
+
+/// The practice's capture settings, from the server's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptureSettings {
+    /// What the image pipeline aims for.
+    pub pipeline: crate::pipeline::Targets,
+    /// SNOMED codes of the practice's common body sites, offered first (`BODY_SITE_TEMPLATES`).
+    pub body_site_templates: Vec<String>,
+    pub commit_rule: CommitRule,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ImageMetadata;
+
+    #[test]
+    fn the_commit_rule_asks_for_what_it_names() {
+        let empty = ImageMetadata::default();
+        let site = ImageMetadata { body_site: Some("89545001".into()), ..Default::default() };
+        let blank = ImageMetadata { description: Some("   ".into()), ..Default::default() };
+        let text = ImageMetadata { description: Some("Rash, 3 days".into()), ..Default::default() };
+        let rule = CommitRule::default();
+        assert!(!rule.satisfied(&empty) && !rule.satisfied(&blank));
+        assert!(rule.satisfied(&site) && rule.satisfied(&text));
+        assert!(!CommitRule::BodySite.satisfied(&text));
+        assert!(!CommitRule::Description.satisfied(&site));
+        assert!(CommitRule::Nothing.satisfied(&empty));
+        assert_eq!(CommitRule::parse("bodySite"), Some(CommitRule::BodySite));
+        assert_eq!(CommitRule::parse("site"), None);
+    }
 }

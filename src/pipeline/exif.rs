@@ -90,9 +90,39 @@ pub fn parse(exif: &[u8]) -> ExifInfo {
     info
 }
 
+/// The parts of an EXIF time (`YYYY:MM:DD HH:MM:SS`, camera-local), checked
+/// for range: year, month (1–12), day, hour, minute, second. EXIF has no time
+/// zone; the browser applies its own when it turns this into an instant.
+pub fn captured_parts(captured: &str) -> Option<[u32; 6]> {
+    let b = captured.as_bytes();
+    if b.len() < 19 || b[4] != b':' || b[7] != b':' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| captured.get(r)?.parse::<u32>().ok();
+    let parts = [num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?];
+    let [y, mo, d, h, mi, s] = parts;
+    ((1900..=2200).contains(&y)
+        && (1..=12).contains(&mo)
+        && (1..=31).contains(&d)
+        && h < 24
+        && mi < 60
+        && s < 61)
+        .then_some(parts)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn capture_times_are_read_strictly() {
+        assert_eq!(captured_parts("2026:11:20 09:15:00"), Some([2026, 11, 20, 9, 15, 0]));
+        // Cameras with an unset clock write zeros or blanks: no capture time, not an error.
+        assert_eq!(captured_parts("0000:00:00 00:00:00"), None);
+        assert_eq!(captured_parts("    :  :     :  :  "), None);
+        assert_eq!(captured_parts("2026-11-20T09:15:00"), None);
+        assert_eq!(captured_parts("2026:13:20 09:15:00"), None);
+    }
 
     /// A big-endian EXIF payload with orientation, a GPS pointer and DateTimeOriginal.
     pub fn sample_exif(orientation: u16, gps: bool) -> Vec<u8> {

@@ -169,7 +169,12 @@ pub async fn commit(
         facility_id: access.session.facility_id.clone(),
         correlation_id: correlation_id.clone(),
     };
+    let rule = state.config.commit_rule;
     for (index, record) in chosen {
+        if !rule.satisfied(&record.metadata) && !matches!(record.status, ImageStatus::Committed { .. }) {
+            results.push(failed(&record.image_id, rule.hint()));
+            continue;
+        }
         results.push(commit_one(state, access, &record.image_id, index, &ctx).await?);
     }
     tracing::info!(

@@ -40,10 +40,27 @@ pub struct Config {
     pub log_json: bool,
     pub session: SessionConfig,
     pub uploads: UploadConfig,
+    /// `PIPELINE_*`: what the browser's image pipeline aims for.
+    pub pipeline: crate::pipeline::Targets,
+    /// `BODY_SITE_TEMPLATES`: the practice's common body sites, offered first.
+    pub body_site_templates: Vec<String>,
+    /// `COMMIT_RULE`: what an image needs before commit.
+    pub commit_rule: crate::model::CommitRule,
     pub sessions: SessionBackend,
     pub blobs: BlobBackend,
     pub alex: AlexConfig,
     pub rate_limit: RateLimitConfig,
+}
+
+impl Config {
+    /// What the capture pages need to know of the configuration.
+    pub fn capture_settings(&self) -> crate::model::CaptureSettings {
+        crate::model::CaptureSettings {
+            pipeline: self.pipeline,
+            body_site_templates: self.body_site_templates.clone(),
+            commit_rule: self.commit_rule,
+        }
+    }
 }
 
 /// Limits on token-bearing (phone) requests, per credential and instance.
@@ -192,6 +209,8 @@ pub const SANDBOX_FACILITY_ID: &str = "F2N060-E";
 struct Defaults {
     session: SessionDefaults,
     uploads: UploadDefaults,
+    pipeline: PipelineDefaults,
+    capture: CaptureDefaults,
     storage: StorageDefaults,
     alex: AlexDefaults,
 }
@@ -211,6 +230,19 @@ struct UploadDefaults {
     max_images_per_session: u64,
     rate_limit_burst: u64,
     rate_limit_per_second: u64,
+}
+
+#[derive(Deserialize)]
+struct PipelineDefaults {
+    max_edge: u64,
+    max_bytes: u64,
+    min_quality_percent: u64,
+}
+
+#[derive(Deserialize)]
+struct CaptureDefaults {
+    body_site_templates: Vec<String>,
+    commit_rule: String,
 }
 
 #[derive(Deserialize)]
@@ -326,6 +358,49 @@ impl Config {
             )
             .unwrap_or(usize::MAX),
         };
+
+        let min_quality = v.u64_or("PIPELINE_MIN_QUALITY_PERCENT", d.pipeline.min_quality_percent)?;
+        if !(10..=95).contains(&min_quality) {
+            return Err(ConfigError::Invalid {
+                var: "PIPELINE_MIN_QUALITY_PERCENT",
+                reason: "must be between 10 and 95".into(),
+            });
+        }
+        let max_edge = v.u64_or("PIPELINE_MAX_EDGE", d.pipeline.max_edge)?;
+        if !(256..=8192).contains(&max_edge) {
+            return Err(ConfigError::Invalid {
+                var: "PIPELINE_MAX_EDGE",
+                reason: "must be 256 to 8192 pixels".into(),
+            });
+        }
+        let pipeline = crate::pipeline::Targets {
+            max_edge: max_edge as u32,
+            max_bytes: v.u64_or("PIPELINE_MAX_BYTES", d.pipeline.max_bytes)?,
+            min_quality: min_quality as f32 / 100.0,
+            ..crate::pipeline::Targets::default()
+        };
+        if pipeline.max_bytes < 50_000 || pipeline.max_bytes > uploads.max_bytes {
+            return Err(ConfigError::Invalid {
+                var: "PIPELINE_MAX_BYTES",
+                reason: "must be at least 50000 and at most UPLOAD_MAX_BYTES".into(),
+            });
+        }
+
+        let body_site_templates: Vec<String> = match v.get("BODY_SITE_TEMPLATES") {
+            Some(list) => list.split(',').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect(),
+            None => d.capture.body_site_templates,
+        };
+        if let Some(unknown) = body_site_templates.iter().find(|c| crate::model::body_site(c).is_none()) {
+            return Err(ConfigError::Invalid {
+                var: "BODY_SITE_TEMPLATES",
+                reason: format!("{unknown} is not on the verified SNOMED body-site list"),
+            });
+        }
+        let rule = v.get("COMMIT_RULE").unwrap_or(d.capture.commit_rule);
+        let commit_rule = crate::model::CommitRule::parse(&rule).ok_or_else(|| ConfigError::Invalid {
+            var: "COMMIT_RULE",
+            reason: "expected bodySiteOrDescription, bodySite, description or nothing".into(),
+        })?;
 
         let sessions = match v.get("REDIS_URL") {
             None => SessionBackend::Memory,
@@ -463,6 +538,9 @@ impl Config {
             log_json,
             session,
             uploads,
+            pipeline,
+            body_site_templates,
+            commit_rule,
             sessions,
             blobs,
             alex,

@@ -38,6 +38,7 @@ pub async fn validate(state: &AppState, headers: &HeaderMap) -> Result<MobileLin
         valid: true,
         expires_at: rfc3339(expiry.min(access.session.hard_expires_at)),
         patient_banner: masked_banner(&access.session),
+        settings: state.config.capture_settings(),
     })
 }
 

@@ -8,6 +8,7 @@ use axum::{middleware, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
 
+use super::config::BlobBackend;
 use super::signed_url::BLOB_PATH;
 use super::state::AppState;
 use super::{alex::sandbox, blob_routes, event_stream, health, launch, rate_limit, security};
@@ -43,7 +44,13 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), launch::dev_launch))
         .with_state(state.clone());
-    for layer in security::header_layers(&state.config.frame_ancestors) {
+    let blob_origin = match &state.config.blobs {
+        BlobBackend::S3(s3) => {
+            s3.endpoint.as_ref().filter(|u| u.scheme() == "http").map(|u| u.origin().ascii_serialization())
+        }
+        BlobBackend::LocalDisk { .. } => None,
+    };
+    for layer in security::header_layers(&state.config.frame_ancestors, blob_origin.as_deref()) {
         router = router.layer(layer);
     }
     // Spans carry the path only: query strings can hold tokens and patient ids.

@@ -7,14 +7,21 @@
 use axum::http::{header, HeaderName, HeaderValue};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// Builds the layers that set the headers.
-pub fn header_layers(frame_ancestors: &str) -> Vec<SetResponseHeaderLayer<HeaderValue>> {
+/// Builds the layers that set the headers. `blob_origin` is the S3 endpoint's
+/// origin when it is not HTTPS (a local S3-compatible server): the browser
+/// uploads to it and shows previews from it.
+pub fn header_layers(
+    frame_ancestors: &str,
+    blob_origin: Option<&str>,
+) -> Vec<SetResponseHeaderLayer<HeaderValue>> {
     // Leptos' hydration bootstrap is an inline module script, hence 'unsafe-inline'
-    // for scripts; no third-party origin is allowed anywhere.
+    // for scripts; no third-party origin is allowed anywhere. The image
+    // pipeline's worker is a same-origin module script ('self').
+    let blob = blob_origin.map(|o| format!(" {o}")).unwrap_or_default();
     let csp = format!(
-        "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; \
-         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; \
-         connect-src 'self' ws: wss: https:; media-src 'self' blob:; object-src 'none'; \
+        "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; worker-src 'self'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:{blob}; \
+         connect-src 'self' ws: wss: https:{blob}; media-src 'self' blob:; object-src 'none'; \
          base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}"
     );
     let fixed = [

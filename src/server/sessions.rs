@@ -83,7 +83,7 @@ pub fn set_cookie(state: &AppState, value: &str) -> HeaderValue {
 
 /// The desktop's patient banner: the name and NHI as the launch resolved
 /// them, or a masked patient id when ALEX could not say.
-pub fn summary(record: &SessionRecord) -> SessionSummary {
+pub fn summary(record: &SessionRecord, settings: crate::model::CaptureSettings) -> SessionSummary {
     let tail: String =
         record.patient_id.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
     let label = match (&record.patient_name, &record.nhi) {
@@ -96,6 +96,7 @@ pub fn summary(record: &SessionRecord) -> SessionSummary {
         facility_id: record.facility_id.clone(),
         dev_launch: record.dev_launch,
         expires_at: rfc3339(record.hard_expires_at),
+        settings,
     }
 }
 

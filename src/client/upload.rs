@@ -1,0 +1,219 @@
+//! Sending a finished image: presign → PUT (with byte progress, through
+//! `XMLHttpRequest`, whose upload events report it) → register. Used by the
+//! desktop and the phone alike.
+//!
+//! Retrying is safe: the ticket (and so the image id) is kept across
+//! attempts, a PUT of the same bytes to the same URL is idempotent, and
+//! registering an image twice returns the same image. A new ticket is asked
+//! for only when the old one has expired, so a lost response never makes a
+//! second copy on the desktop.
+
+use futures::channel::oneshot;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
+
+use crate::api::{presign_upload, register_image};
+use crate::model::{ApiError, ImageInfo, ImageMetadata, UploadRequest, UploadTicket};
+use crate::pipeline::exif::captured_parts;
+
+/// Why a send failed, for the person sending.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendFailure {
+    pub message: String,
+    /// Trying again may work (network trouble, an expired link to the store).
+    pub retryable: bool,
+}
+
+impl From<ApiError> for SendFailure {
+    fn from(e: ApiError) -> Self {
+        let retryable = matches!(e, ApiError::Network | ApiError::Unavailable | ApiError::RateLimited);
+        SendFailure { message: e.to_string(), retryable }
+    }
+}
+
+fn network() -> SendFailure {
+    ApiError::Network.into()
+}
+
+/// How a PUT ended.
+enum Put {
+    Done,
+    /// The store refused the signature: the ticket expired. Ask for a new one.
+    Expired,
+    Failed(SendFailure),
+}
+
+/// PUTs `blob` to the ticket's URL, reporting the fraction of bytes sent.
+async fn put(ticket: &UploadTicket, blob: &Blob, on_progress: &dyn Fn(f64)) -> Put {
+    let Ok(xhr) = XmlHttpRequest::new() else { return Put::Failed(network()) };
+    if xhr.open_with_async(&ticket.method, &ticket.upload_url, true).is_err() {
+        return Put::Failed(network());
+    }
+    for (name, value) in &ticket.headers {
+        // The browser sets these itself from the body (and refuses to be told).
+        if !name.eq_ignore_ascii_case("content-length") && !name.eq_ignore_ascii_case("host") {
+            let _ = xhr.set_request_header(name, value);
+        }
+    }
+    let (done, finished) = oneshot::channel::<Option<u16>>();
+    let done = std::rc::Rc::new(std::cell::RefCell::new(Some(done)));
+    let finish = {
+        let done = done.clone();
+        move |status: Option<u16>| {
+            if let Some(tx) = done.borrow_mut().take() {
+                let _ = tx.send(status);
+            }
+        }
+    };
+    let on_load = {
+        let xhr = xhr.clone();
+        let finish = finish.clone();
+        Closure::<dyn FnMut()>::new(move || finish(Some(xhr.status().unwrap_or(0))))
+    };
+    let on_fail = {
+        let finish = finish.clone();
+        Closure::<dyn FnMut()>::new(move || finish(None))
+    };
+    // Progress events go through a channel, so `on_progress` (borrowed) is
+    // only ever called from this future.
+    let (tx, mut rx) = futures::channel::mpsc::unbounded::<f64>();
+    let on_progress_event = Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
+        if e.length_computable() && e.total() > 0.0 {
+            let _ = tx.unbounded_send(e.loaded() / e.total());
+        }
+    });
+    xhr.set_onload(Some(on_load.as_ref().unchecked_ref()));
+    xhr.set_onerror(Some(on_fail.as_ref().unchecked_ref()));
+    xhr.set_ontimeout(Some(on_fail.as_ref().unchecked_ref()));
+    xhr.set_onabort(Some(on_fail.as_ref().unchecked_ref()));
+    if let Ok(upload) = xhr.upload() {
+        upload.set_onprogress(Some(on_progress_event.as_ref().unchecked_ref()));
+    }
+    xhr.set_timeout(120_000);
+    if xhr.send_with_opt_blob(Some(blob)).is_err() {
+        return Put::Failed(network());
+    }
+    let mut finished = finished;
+    let status = loop {
+        use futures::{FutureExt, StreamExt};
+        futures::select! {
+            fraction = rx.next() => if let Some(f) = fraction { on_progress(f) },
+            status = (&mut finished).fuse() => break status.ok().flatten(),
+        }
+    };
+    // Keep the callbacks alive until the request ended.
+    drop((on_load, on_fail, on_progress_event));
+    match status {
+        Some(200..=299) => {
+            on_progress(1.0);
+            Put::Done
+        }
+        Some(403) => Put::Expired,
+        Some(0) | None => Put::Failed(network()),
+        Some(500..=599) => Put::Failed(ApiError::Unavailable.into()),
+        Some(_) => Put::Failed(SendFailure {
+            message: "The photo store refused this photo. Take or choose it again.".into(),
+            retryable: false,
+        }),
+    }
+}
+
+/// One image on its way: what to send, and the ticket once there is one.
+pub struct Outgoing {
+    pub blob: Blob,
+    pub content_type: String,
+    /// EXIF capture time as the pipeline read it (camera-local).
+    pub captured: Option<String>,
+    pub metadata: Option<ImageMetadata>,
+    ticket: Option<UploadTicket>,
+}
+
+impl Outgoing {
+    pub fn new(
+        blob: Blob,
+        content_type: String,
+        captured: Option<String>,
+        metadata: Option<ImageMetadata>,
+    ) -> Self {
+        Self { blob, content_type, captured, metadata, ticket: None }
+    }
+
+    /// The image id, once the server has given one.
+    pub fn image_id(&self) -> Option<&str> {
+        self.ticket.as_ref().map(|t| t.image_id.as_str())
+    }
+
+    /// One attempt: presign if needed, PUT, register. Call again to retry.
+    pub async fn attempt(&mut self, on_progress: &dyn Fn(f64)) -> Result<ImageInfo, SendFailure> {
+        for _ in 0..2 {
+            let ticket = match &self.ticket {
+                Some(t) => t.clone(),
+                None => {
+                    let request = UploadRequest {
+                        content_type: self.content_type.clone(),
+                        size: self.blob.size() as u64,
+                        sha256: None,
+                    };
+                    let t = presign_upload(request).await?;
+                    self.ticket = Some(t.clone());
+                    t
+                }
+            };
+            match put(&ticket, &self.blob, on_progress).await {
+                Put::Done => {
+                    let captured_at = self.captured.as_deref().and_then(local_time_as_rfc3339);
+                    return Ok(register_image(ticket.image_id, self.metadata.clone(), captured_at).await?);
+                }
+                Put::Expired => self.ticket = None,
+                Put::Failed(f) => return Err(f),
+            }
+        }
+        Err(network())
+    }
+}
+
+/// An EXIF (camera-local) time as an RFC 3339 instant, in this device's time zone.
+fn local_time_as_rfc3339(captured: &str) -> Option<String> {
+    let [y, mo, d, h, mi, s] = captured_parts(captured)?;
+    let date = js_sys::Date::new_with_year_month_day_hr_min_sec(
+        y,
+        mo as i32 - 1,
+        d as i32,
+        h as i32,
+        mi as i32,
+        s as i32,
+    );
+    date.get_time().is_finite().then(|| String::from(date.to_iso_string()))
+}
+
+/// Resolves after `ms` milliseconds.
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Whether the browser believes it is online.
+pub fn online() -> bool {
+    web_sys::window().is_none_or(|w| w.navigator().on_line())
+}
+
+/// Resolves at once when online, else when the browser comes back online.
+pub async fn wait_online() {
+    while !online() {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            if let Some(w) = web_sys::window() {
+                let options = web_sys::AddEventListenerOptions::new();
+                options.set_once(true);
+                let _ = w.add_event_listener_with_callback_and_add_event_listener_options(
+                    "online", &resolve, &options,
+                );
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+}
