@@ -1,14 +1,16 @@
-// The image pipeline's Web Worker. It loads the app's own WASM module and
-// hands each file to its `pipelineWorkerProcess` (src/client/worker.rs); all
-// of the logic is there. Jobs run one at a time, in arrival order, which
-// bounds memory on a phone.
-import init, { pipelineWorkerProcess } from "/pkg/clinical-images.js";
+// The image pipeline's Web Worker. It loads the pipeline's own WASM module
+// (this crate built with the `worker` feature, into /pkg/worker/; the page's
+// bundle does not carry it or its HEIC decoder) and hands each file to
+// `pipelineWorkerProcess` (src/client/worker.rs), where all of the logic is.
+// Jobs run one at a time, in arrival order, which bounds memory on a phone.
+import init, { pipelineWorkerProcess } from "/pkg/worker/pipeline.js";
 
-const ready = init({ module_or_path: "/pkg/clinical-images.wasm" });
+const ready = init({ module_or_path: "/pkg/worker/pipeline_bg.wasm" });
 let queue = Promise.resolve();
 
 self.onmessage = (event) => {
   const { id, file, targets } = event.data;
+  if (id === undefined) return; // a warm-up message: loading the module is all it asks
   queue = queue.then(async () => {
     try {
       await ready;

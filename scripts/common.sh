@@ -148,3 +148,24 @@ fetch_fixtures() {
   rm -rf "$work"
   touch "$FIXTURE_DIR/.complete"
 }
+
+# build_pipeline_worker [--release]: the image pipeline's Web Worker module,
+# a second WASM build of this crate (feature `worker`), into
+# target/site/pkg/worker/ beside the bundle cargo-leptos builds. The page
+# loads it lazily, so neither the worker nor its HEIC decoder weighs on the
+# page's own bundle.
+build_pipeline_worker() {
+  local profile="dev" dir="debug"
+  if [ "${1:-}" = "--release" ]; then profile="wasm-release" dir="wasm-release"; fi
+  local out="$ROOT/target/site/pkg/worker"
+  log "pipeline worker: cargo build --features worker ($profile), wasm-bindgen"
+  (cd "$ROOT" && cargo build --lib --target wasm32-unknown-unknown --no-default-features --features worker \
+    --profile "$profile" --target-dir "$CARGO_TARGET_DIR/worker")
+  mkdir -p "$out"
+  wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name pipeline \
+    "$CARGO_TARGET_DIR/worker/wasm32-unknown-unknown/$dir/clinical_images.wasm"
+  if [ "$profile" = "wasm-release" ]; then
+    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-mutable-globals --enable-reference-types --enable-multivalue "$out/pipeline_bg.wasm" -o "$out/pipeline_bg.wasm"
+  fi
+}

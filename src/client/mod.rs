@@ -6,6 +6,7 @@
 
 pub mod pipeline;
 pub mod upload;
+#[cfg(feature = "worker")]
 pub mod worker;
 
 use crate::api::MOBILE_TOKEN_STORAGE_KEY;
@@ -56,4 +57,25 @@ pub fn adopt_mobile_token() -> Option<String> {
         }
     }
     stored_mobile_token()
+}
+
+/// A `blob:` URL showing `blob` (revoke it with [`revoke_object_url`]).
+pub fn object_url(blob: &web_sys::Blob) -> Option<String> {
+    web_sys::Url::create_object_url_with_blob(blob).ok()
+}
+
+pub fn revoke_object_url(url: &str) {
+    let _ = web_sys::Url::revoke_object_url(url);
+}
+
+/// The files chosen in a file input's `change` event; clears the input so
+/// the same file can be chosen again.
+pub fn chosen_files(event: &web_sys::Event) -> Vec<web_sys::File> {
+    use wasm_bindgen::JsCast;
+    let Some(input) = event.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else {
+        return Vec::new();
+    };
+    let files = input.files().map(|list| (0..list.length()).filter_map(|i| list.get(i)).collect()).unwrap_or_default();
+    input.set_value("");
+    files
 }

@@ -120,6 +120,17 @@ fn spawn() -> Result<Handle, PipelineFailure> {
     Ok(Handle { worker, jobs, next_id: 1, broken, _on_message: on_message, _on_error: on_error })
 }
 
+/// Starts the worker (and so the download of its module) ahead of the first
+/// photo, so that photo does not wait for it.
+pub fn warm_up() {
+    HANDLE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = spawn().ok();
+        }
+    });
+}
+
 /// Runs one file through the pipeline in the worker. `on_progress` receives
 /// fractions in `0..=1` while it works.
 pub async fn process(

@@ -14,7 +14,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
 
 use crate::api::{presign_upload, register_image};
-use crate::model::{ApiError, ImageInfo, ImageMetadata, UploadRequest, UploadTicket};
+use crate::model::{ApiError, ImageInfo, ImageMetadata, TokenProblem, UploadRequest, UploadTicket};
 use crate::pipeline::exif::captured_parts;
 
 /// Why a send failed, for the person sending.
@@ -23,12 +23,18 @@ pub struct SendFailure {
     pub message: String,
     /// Trying again may work (network trouble, an expired link to the store).
     pub retryable: bool,
+    /// The phone's link stopped working (expired, replaced by a new QR code).
+    pub token_problem: Option<TokenProblem>,
 }
 
 impl From<ApiError> for SendFailure {
     fn from(e: ApiError) -> Self {
         let retryable = matches!(e, ApiError::Network | ApiError::Unavailable | ApiError::RateLimited);
-        SendFailure { message: e.to_string(), retryable }
+        let token_problem = match e {
+            ApiError::Token(p) => Some(p),
+            _ => None,
+        };
+        SendFailure { message: e.to_string(), retryable, token_problem }
     }
 }
 
@@ -115,6 +121,7 @@ async fn put(ticket: &UploadTicket, blob: &Blob, on_progress: &dyn Fn(f64)) -> P
         Some(_) => Put::Failed(SendFailure {
             message: "The photo store refused this photo. Take or choose it again.".into(),
             retryable: false,
+            token_problem: None,
         }),
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod exif;
 pub mod format;
+#[cfg(any(feature = "ssr", feature = "worker"))]
 pub mod heif;
 #[cfg(feature = "ssr")]
 pub mod native;
