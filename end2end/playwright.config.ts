@@ -43,7 +43,7 @@ export default defineConfig({
     {
       name: "phone",
       use: { ...devices["Pixel 7"], launchOptions },
-      testMatch: /mobile\.spec\.ts/,
+      testMatch: /mobile(-flow)?\.spec\.ts/,
     },
     {
       name: "no-javascript",

@@ -1,11 +1,11 @@
 // The image pipeline's Web Worker. It loads the pipeline's own WASM module
-// (this crate built with the `worker` feature, into /pkg/worker/; the page's
+// (this crate built with the `worker` feature, into /pipeline/; the page's
 // bundle does not carry it or its HEIC decoder) and hands each file to
 // `pipelineWorkerProcess` (src/client/worker.rs), where all of the logic is.
 // Jobs run one at a time, in arrival order, which bounds memory on a phone.
-import init, { pipelineWorkerProcess } from "/pkg/worker/pipeline.js";
+import init, { pipelineWorkerProcess } from "/pipeline/pipeline.js";
 
-const ready = init({ module_or_path: "/pkg/worker/pipeline_bg.wasm" });
+const ready = init({ module_or_path: "/pipeline/pipeline_bg.wasm" });
 let queue = Promise.resolve();
 
 self.onmessage = (event) => {

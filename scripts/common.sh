@@ -150,14 +150,15 @@ fetch_fixtures() {
 }
 
 # build_pipeline_worker [--release]: the image pipeline's Web Worker module,
-# a second WASM build of this crate (feature `worker`), into
-# target/site/pkg/worker/ beside the bundle cargo-leptos builds. The page
-# loads it lazily, so neither the worker nor its HEIC decoder weighs on the
+# a second WASM build of this crate (feature `worker`), into public/pipeline/
+# (generated, git-ignored), which cargo-leptos then copies into the site like
+# any asset. Run it before `cargo leptos build` or `serve`. The page loads the
+# module lazily, so neither the worker nor its HEIC decoder weighs on the
 # page's own bundle.
 build_pipeline_worker() {
   local profile="dev" dir="debug"
   if [ "${1:-}" = "--release" ]; then profile="wasm-release" dir="wasm-release"; fi
-  local out="$ROOT/target/site/pkg/worker"
+  local out="$ROOT/public/pipeline"
   log "pipeline worker: cargo build --features worker ($profile), wasm-bindgen"
   (cd "$ROOT" && cargo build --lib --target wasm32-unknown-unknown --no-default-features --features worker \
     --profile "$profile" --target-dir "$CARGO_TARGET_DIR/worker")

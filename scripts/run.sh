@@ -11,6 +11,7 @@ install_wasm_bindgen
 install_npm_deps
 
 cd "$ROOT"
+build_pipeline_worker "$@"
 log "Serving at http://${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C to stop)"
 trap - EXIT
 rm -rf "$RUN_DIR"

@@ -21,10 +21,12 @@ install_ministack
 fetch_fixtures
 
 cd "$ROOT"
-log "lint: cargo fmt --check, clippy (ssr, hydrate)"
+log "lint: cargo fmt --check, clippy (ssr, hydrate, worker)"
 cargo fmt --check
 cargo clippy --all-targets --no-default-features --features ssr -- -D warnings
 cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --lib --no-default-features --features worker --target wasm32-unknown-unknown \
+  --target-dir "$CARGO_TARGET_DIR/worker" -- -D warnings
 
 log "services: redis on $REDIS_PORT, ministack (S3, AUTH=true) on $S3_PORT"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
@@ -41,6 +43,7 @@ wait_for ministack curl -fsS "http://127.0.0.1:$S3_PORT/_ministack/health"
 export TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 
+build_pipeline_worker
 log "cargo leptos test"
 cargo leptos test
 

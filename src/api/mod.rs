@@ -20,4 +20,4 @@ pub use self::images::{
 };
 pub use self::info::{app_info, service_status, AppInfo, AppInfoCall, ServiceStatus};
 pub use self::mobile::{create_mobile_token, validate_mobile_token, CreateMobileToken, ValidateMobileToken};
-pub use self::session::{current_session, CurrentSession};
+pub use self::session::{current_session, end_session, CurrentSession, EndSession};

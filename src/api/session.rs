@@ -19,3 +19,14 @@ pub async fn current_session() -> Result<DesktopSession, ApiError> {
         None => DesktopSession::Missing { problem: LaunchProblem::NotLaunched },
     })
 }
+
+/// `POST /api/medtech/session/end` (desktop cookie) → `null`. Ends the
+/// session: its uncommitted photos are deleted, and phone links stop working.
+#[server(prefix = "/api", endpoint = "medtech/session/end", input = Json)]
+pub async fn end_session() -> Result<(), ApiError> {
+    use crate::server::{auth, sessions, state::AppState};
+
+    let state = expect_context::<AppState>();
+    let access = auth::desktop(&state, &auth::request_headers().await?).await?;
+    sessions::end(&state, &access).await
+}

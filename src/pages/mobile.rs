@@ -91,6 +91,9 @@ struct Flow {
     sending: RwSignal<bool>,
     next_id: StoredValue<u32>,
     settings: StoredValue<CaptureSettings>,
+    /// The flow's reactive owner: photos' signals belong to it, not to the
+    /// screen that picked them (which goes away when the step changes).
+    owner: StoredValue<Owner>,
 }
 
 impl Flow {
@@ -166,6 +169,7 @@ fn FlowScreens(link: MobileLink, screen: RwSignal<Screen>, sent_total: RwSignal<
         sending: RwSignal::new(false),
         next_id: StoredValue::new(1),
         settings: StoredValue::new(link.settings.clone()),
+        owner: StoredValue::new(Owner::current().unwrap_or_default()),
     };
     Effect::new(move |_| crate::client::pipeline::warm_up());
     let _online = window_event_listener(leptos::ev::online, move |_| flow.online.set(true));
@@ -193,14 +197,16 @@ fn add_files(flow: Flow, files: Vec<web_sys::File>) {
     for file in files {
         let id = flow.next_id.get_value();
         flow.next_id.set_value(id + 1);
-        let photo = Photo {
-            id,
-            stage: RwSignal::new(Stage::Preparing(0.0)),
-            thumb: RwSignal::new(None),
-            metadata: RwSignal::new(ImageMetadata::default()),
-            processed: StoredValue::new_local(None),
-            outgoing: StoredValue::new_local(None),
-        };
+        let photo = flow.owner.with_value(|owner| {
+            owner.with(|| Photo {
+                id,
+                stage: RwSignal::new(Stage::Preparing(0.0)),
+                thumb: RwSignal::new(None),
+                metadata: RwSignal::new(ImageMetadata::default()),
+                processed: StoredValue::new_local(None),
+                outgoing: StoredValue::new_local(None),
+            })
+        });
         flow.photos.update(|v| v.push(photo));
         leptos::task::spawn_local(async move {
             let stage = photo.stage;

@@ -10,7 +10,7 @@ use super::ids::{hash_credential, log_id, random_token};
 use super::state::AppState;
 use super::stores::session::{unix_now, SessionRecord};
 use super::stores::StoreError;
-use crate::model::SessionSummary;
+use crate::model::{ApiError, SessionSummary};
 
 /// Name of the desktop session cookie.
 pub const COOKIE_NAME: &str = "ci_session";
@@ -106,6 +106,20 @@ pub fn rfc3339(unix: u64) -> String {
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default()
+}
+
+/// Ends a desktop session: deletes its uncommitted photos' bytes, then the
+/// session with its images and phone link (phones then see "expired").
+pub async fn end(state: &AppState, access: &super::auth::Access) -> Result<(), ApiError> {
+    access.require_desktop()?;
+    for image in state.sessions.images(&access.session_key).await? {
+        if !matches!(image.status, crate::model::ImageStatus::Committed { .. }) {
+            state.blobs.delete(&image.blob_key).await?;
+        }
+    }
+    state.sessions.delete(&access.session_key).await?;
+    tracing::info!(session.id_hash = log_id(&access.session_key), "session ended by the desktop");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,40 @@
+// Desktop sessions for tests that need one: a development launch in its own
+// browser context, and phone links minted through the desktop's API.
+import type { Browser, BrowserContext, Page } from "@playwright/test";
+
+export type Desktop = { context: BrowserContext; page: Page };
+
+let patientCounter = 0;
+
+/** Opens a desktop context with a fresh development-launch session. */
+export async function desktopSession(browser: Browser, baseURL: string): Promise<Desktop> {
+  const context = await browser.newContext({ baseURL, viewport: { width: 1366, height: 900 } });
+  const page = await context.newPage();
+  const patient = `e2e${Date.now().toString(16)}${(patientCounter++).toString(16)}`.padEnd(32, "0").slice(0, 32);
+  await page.goto(`/medtech-images?patientId=${patient}&facilityId=F2N060-E`);
+  return { context, page };
+}
+
+/** Mints a phone link (revoking the previous one), as the QR panel does. */
+export async function phoneLink(desktop: Desktop): Promise<string> {
+  const response = await desktop.page.request.post("/api/medtech/session/mobile-token", { data: {} });
+  if (!response.ok()) throw new Error(`mobile-token: ${response.status()} ${await response.text()}`);
+  return (await response.json()).mobileUrl as string;
+}
+
+export type ImageInfo = {
+  imageId: string;
+  source: string;
+  contentType: string;
+  bytes: number;
+  width: number | null;
+  height: number | null;
+  metadata: { laterality?: string; bodySite?: string; description?: string };
+};
+
+/** The session's images as the desktop's API lists them. */
+export async function desktopImages(desktop: Desktop): Promise<ImageInfo[]> {
+  const response = await desktop.page.request.get("/api/medtech/session/images");
+  if (!response.ok()) throw new Error(`images: ${response.status()}`);
+  return response.json();
+}
