@@ -38,7 +38,7 @@ export default defineConfig({
     {
       name: "desktop",
       use: { ...devices["Desktop Chrome"], viewport: { width: 1366, height: 900 }, launchOptions },
-      testMatch: /(landing|desktop|healthz|pipeline)\.spec\.ts/,
+      testMatch: /(landing|desktop|desktop-widget|healthz|pipeline)\.spec\.ts/,
     },
     {
       name: "phone",

@@ -4,6 +4,8 @@
 //! functions are called only from effects and event handlers, which never run
 //! during server rendering. Each degrades to a no-op if there is no `window`.
 
+pub mod capture;
+pub mod events;
 pub mod pipeline;
 pub mod upload;
 #[cfg(feature = "worker")]
@@ -75,7 +77,10 @@ pub fn chosen_files(event: &web_sys::Event) -> Vec<web_sys::File> {
     let Some(input) = event.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else {
         return Vec::new();
     };
-    let files = input.files().map(|list| (0..list.length()).filter_map(|i| list.get(i)).collect()).unwrap_or_default();
+    let files = input
+        .files()
+        .map(|list| (0..list.length()).filter_map(|i| list.get(i)).collect())
+        .unwrap_or_default();
     input.set_value("");
     files
 }

@@ -174,7 +174,7 @@ fn bitmap_options(size: Option<(u32, u32)>) -> ImageBitmapOptions {
     if let Some((w, h)) = size {
         options.set_resize_width(w);
         options.set_resize_height(h);
-        options.set_resize_quality(ResizeQuality::High);
+        options.set_resize_quality(ResizeQuality::Medium);
     }
     options
 }

@@ -53,9 +53,25 @@ pub fn body_site(code: &str) -> Option<&'static BodySite> {
     body_sites().iter().find(|s| s.code == code)
 }
 
+/// A body site's everyday name for buttons and lists ("Face structure" →
+/// "Face"); the full term is what ALEX receives.
+pub fn site_label(term: &str) -> String {
+    let plain = term.replace("Structure of ", "").replace(" structure", "");
+    let mut chars = plain.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_site_labels_read_naturally() {
+        assert_eq!(site_label("Face structure"), "Face");
+        assert_eq!(site_label("Structure of back of trunk"), "Back of trunk");
+        assert_eq!(site_label("Skin structure of hand"), "Skin of hand");
+        assert_eq!(site_label("Abdomen"), "Abdomen");
+    }
 
     #[test]
     fn loads_the_verified_list() {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Which side of the body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Laterality {
     Left,
@@ -13,7 +13,7 @@ pub enum Laterality {
 }
 
 /// How the photo was taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ImageView {
     CloseUp,
@@ -23,7 +23,7 @@ pub enum ImageView {
 }
 
 /// What the photo shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ImageKind {
     Lesion,
@@ -37,7 +37,7 @@ pub enum ImageKind {
 pub const DESCRIPTION_MAX_CHARS: usize = 500;
 
 /// Clinical metadata of one image. Every field is optional until commit.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,7 +62,7 @@ pub enum ImageSource {
 }
 
 /// Where an image is in its life.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum ImageStatus {
     /// Uploaded, verified, waiting for the GP.

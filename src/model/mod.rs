@@ -8,7 +8,7 @@ mod health;
 mod image;
 mod session;
 
-pub use body_sites::{body_site, body_sites, BodySite};
+pub use body_sites::{body_site, body_sites, site_label, BodySite};
 pub use error::{ApiError, UploadProblem};
 pub use health::{DependencyReport, HealthReport, Mode};
 pub use image::{
@@ -16,5 +16,6 @@ pub use image::{
     Laterality, MobileGrant, SessionEvent, UploadRequest, UploadTicket, DESCRIPTION_MAX_CHARS,
 };
 pub use session::{
-    CaptureSettings, CommitRule, DesktopSession, LaunchProblem, MobileLink, SessionSummary, TokenProblem,
+    CaptureSettings, CommitRule, CommitTarget, DesktopSession, LaunchProblem, MobileLink, SessionSummary,
+    TokenProblem,
 };

@@ -149,6 +149,27 @@ pub struct CaptureSettings {
     /// SNOMED codes of the practice's common body sites, offered first (`BODY_SITE_TEMPLATES`).
     pub body_site_templates: Vec<String>,
     pub commit_rule: CommitRule,
+    /// Where commits file the photos (`ALEX_COMMIT_MODE`).
+    pub commit_target: CommitTarget,
+}
+
+/// Where a commit files photos in Medtech Evolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CommitTarget {
+    /// As clinical images (FHIR Media) on the patient's record.
+    Media,
+    /// As a document in the Inbox Scan folder (FHIR DocumentReference).
+    InboxScan,
+}
+
+impl CommitTarget {
+    pub fn label(self) -> &'static str {
+        match self {
+            CommitTarget::Media => "Clinical images (Media) on the patient's record",
+            CommitTarget::InboxScan => "Inbox Scan folder, as a document",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ use crate::api::{list_images, validate_mobile_token};
 use crate::client::pipeline::Processed;
 use crate::client::upload::Outgoing;
 use crate::model::{
-    body_site, body_sites, ApiError, CaptureSettings, ImageMetadata, Laterality, MobileLink, TokenProblem,
-    DESCRIPTION_MAX_CHARS,
+    body_site, body_sites, site_label, ApiError, CaptureSettings, ImageMetadata, Laterality, MobileLink,
+    TokenProblem, DESCRIPTION_MAX_CHARS,
 };
 
 #[derive(Clone)]
@@ -371,13 +371,6 @@ const LATERALITY: [(Laterality, &str); 4] = [
     (Laterality::NotApplicable, "N/A"),
 ];
 
-/// A body site's everyday name ("Face structure" → "Face").
-pub fn site_label(term: &str) -> String {
-    let plain = term.replace("Structure of ", "").replace(" structure", "");
-    let mut chars = plain.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
-}
-
 #[component]
 fn DetailsScreen(flow: Flow) -> impl IntoView {
     let photos = Memo::new(move |_| flow.usable().into_iter().map(|p| p.id).collect::<Vec<_>>());
@@ -599,7 +592,11 @@ fn start_sending(flow: Flow) {
             }
         }
         flow.sending.set(false);
-        if flow.photos.get_untracked().iter().all(|p| matches!(p.stage.get_untracked(), Stage::Sent | Stage::Rejected(_)))
+        if flow
+            .photos
+            .get_untracked()
+            .iter()
+            .all(|p| matches!(p.stage.get_untracked(), Stage::Sent | Stage::Rejected(_)))
         {
             flow.step.set(Step::Done);
         }
@@ -618,7 +615,9 @@ async fn send_one(flow: Flow, photo: Photo) -> bool {
     }
     if photo.outgoing.with_value(Option::is_none) {
         let Some(p) = photo.processed.get_value() else {
-            photo.stage.set(Stage::Failed("This photo could not be prepared. Remove it and add it again.".into()));
+            photo
+                .stage
+                .set(Stage::Failed("This photo could not be prepared. Remove it and add it again.".into()));
             return true;
         };
         let metadata = photo.metadata.get_untracked();
@@ -729,7 +728,8 @@ fn UploadingScreen(flow: Flow) -> impl IntoView {
 
 #[component]
 fn DoneScreen(flow: Flow) -> impl IntoView {
-    let sent: Vec<Photo> = flow.photos.get_untracked().into_iter().filter(|p| p.stage.get_untracked() == Stage::Sent).collect();
+    let sent: Vec<Photo> =
+        flow.photos.get_untracked().into_iter().filter(|p| p.stage.get_untracked() == Stage::Sent).collect();
     let count = sent.len();
     let take_more = move |_| {
         for p in flow.photos.get_untracked() {
@@ -776,18 +776,5 @@ fn InvalidLink(problem: TokenProblem) -> impl IntoView {
             <p>{next}</p>
             <p class="muted">"Photos already sent are safe on the desktop."</p>
         </section>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::site_label;
-
-    #[test]
-    fn body_site_labels_read_naturally() {
-        assert_eq!(site_label("Face structure"), "Face");
-        assert_eq!(site_label("Structure of back of trunk"), "Back of trunk");
-        assert_eq!(site_label("Skin structure of hand"), "Skin of hand");
-        assert_eq!(site_label("Abdomen"), "Abdomen");
     }
 }

@@ -15,12 +15,18 @@ pub enum Outcome {
     Shrink { factor: f64 },
 }
 
-/// Binary search over quality, bounded in encodes.
+/// Search over quality, bounded in encodes: each next guess interpolates
+/// the encodes so far on log(size), which JPEG size follows closely, so a
+/// photo usually needs two or three encodes.
 #[derive(Debug, Clone)]
 pub struct QualitySearch {
     target: u64,
+    floor: f32,
     lo: f32,
     hi: f32,
+    /// Size at `lo` (fits) and at `hi` (too big), once encoded.
+    lo_size: Option<u64>,
+    hi_size: Option<u64>,
     best: Option<(f32, u64)>,
     floor_size: Option<u64>,
     encodes: usize,
@@ -29,15 +35,23 @@ pub struct QualitySearch {
 }
 
 /// Qualities closer than this are not worth another encode.
-const TOLERANCE: f32 = 0.025;
+const TOLERANCE: f32 = 0.02;
+/// A fit this close to the target is good enough: more encodes would buy little.
+const CLOSE_ENOUGH: f64 = 0.92;
+/// How fast JPEG size grows with quality for photos, d ln(size) / d quality,
+/// used until two encodes give a measured slope.
+const TYPICAL_SLOPE: f64 = 4.0;
 
 impl QualitySearch {
     /// Starts with the highest quality (often enough for small photos).
     pub fn new(t: &Targets, max_encodes: usize) -> Self {
         Self {
             target: t.max_bytes,
+            floor: t.min_quality,
             lo: t.min_quality,
             hi: t.max_quality,
+            lo_size: None,
+            hi_size: None,
             best: None,
             floor_size: None,
             encodes: 0,
@@ -58,23 +72,49 @@ impl QualitySearch {
         if fits && self.best.is_none_or(|(q, _)| quality > q) {
             self.best = Some((quality, bytes));
         }
-        if (quality - self.lo).abs() < f32::EPSILON {
+        if (quality - self.floor).abs() < f32::EPSILON {
             self.floor_size = Some(bytes);
         }
         if fits {
-            self.lo = self.lo.max(quality);
-        } else {
-            self.hi = self.hi.min(quality);
+            if quality >= self.lo {
+                self.lo = quality;
+                self.lo_size = Some(bytes);
+            }
+        } else if quality <= self.hi {
+            self.hi = quality;
+            self.hi_size = Some(bytes);
         }
-        self.next = if fits && quality >= self.hi {
-            None // the top quality fits
-        } else if self.encodes == 1 {
-            Some(self.lo) // probe the floor next
-        } else if self.best.is_none() || self.encodes >= self.max_encodes || self.hi - self.lo < TOLERANCE {
-            None
+        let close = self.best.is_some_and(|(_, b)| b as f64 >= CLOSE_ENOUGH * self.target as f64);
+        // Done when the top quality fits, when even the floor is too big
+        // (shrink), or when another encode would buy too little.
+        let done = (fits && quality >= self.hi)
+            || (self.floor_size.is_some() && !fits)
+            || close
+            || self.encodes >= self.max_encodes
+            || self.hi - self.lo < TOLERANCE;
+        self.next = if done { None } else { Some(self.guess()) };
+    }
+
+    /// Where log(size) meets log(target), from what is known so far.
+    fn guess(&self) -> f32 {
+        let target = (self.target as f64).ln();
+        let q = match (self.lo_size, self.hi_size) {
+            (Some(ls), Some(hs)) if hs > ls => {
+                let (l, h) = ((ls as f64).ln(), (hs as f64).ln());
+                self.lo as f64 + (target - l) / (h - l) * (self.hi - self.lo) as f64
+            }
+            (None, Some(hs)) => self.hi as f64 - ((hs as f64).ln() - target) / TYPICAL_SLOPE,
+            (Some(ls), None) => self.lo as f64 + (target - (ls as f64).ln()) / TYPICAL_SLOPE,
+            _ => (self.lo + self.hi) as f64 / 2.0,
+        } as f32;
+        // Stay strictly inside the bracket, a little on the small side, and
+        // probe the floor itself once the estimate reaches it.
+        let q = (q - 0.01).min(self.hi - TOLERANCE / 2.0);
+        if self.lo_size.is_none() && q <= self.floor {
+            self.floor
         } else {
-            Some((self.lo + self.hi) / 2.0)
-        };
+            q.max(self.lo + TOLERANCE / 2.0)
+        }
     }
 
     /// The decision, once `next_quality` is `None`.
@@ -120,7 +160,19 @@ mod tests {
         let Outcome::Fits { quality, bytes } = out else { panic!("{out:?}") };
         assert!(bytes <= 1_000_000);
         assert!(quality > 0.72 && quality < 0.82, "{quality}");
-        assert!(n <= 6, "{n} encodes");
+        assert!(n <= 4, "{n} encodes");
+    }
+
+    #[test]
+    fn a_typical_photo_takes_two_or_three_encodes() {
+        let t = Targets::default();
+        // ln(size) linear in quality, 1.6 MB at 0.95: the target lies near 0.85.
+        let model = |q: f32| (1_600_000.0 * (4.5 * (q as f64 - 0.95)).exp()) as u64;
+        let (out, n) = run(&t, model);
+        let Outcome::Fits { quality, bytes } = out else { panic!("{out:?}") };
+        assert!(bytes <= 1_000_000 && bytes as f64 >= 0.9 * 1_000_000.0, "{bytes}");
+        assert!(quality > 0.82, "{quality}");
+        assert!(n <= 3, "{n} encodes");
     }
 
     #[test]

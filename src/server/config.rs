@@ -59,6 +59,10 @@ impl Config {
             pipeline: self.pipeline,
             body_site_templates: self.body_site_templates.clone(),
             commit_rule: self.commit_rule,
+            commit_target: match self.alex.commit_mode {
+                CommitMode::Media => crate::model::CommitTarget::Media,
+                CommitMode::Scan => crate::model::CommitTarget::InboxScan,
+            },
         }
     }
 }

@@ -2,7 +2,16 @@
 //!
 //! Without a session it explains how to launch properly, and offers no
 //! capture or commit. With one, it shows the patient banner the GP checks
-//! before filing anything.
+//! before filing anything, and the workspace: capture (picker, drag-and-drop
+//! of files and folders, paste, webcam, phone), the strip, a zoomable
+//! preview, details, and commit.
+
+mod dialogs;
+mod panels;
+mod state;
+mod workspace;
+
+use workspace::Workspace;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -22,7 +31,13 @@ pub fn DesktopPage() -> impl IntoView {
             <Suspense fallback=|| view! { <Spinner label="Opening your capture session…" /> }>
                 {move || {
                     session.get().map(|res| match res {
-                        Ok(DesktopSession::Active(summary)) => view! { <Workspace summary /> }.into_any(),
+                        Ok(DesktopSession::Active(summary)) => {
+                            view! {
+                                <PatientBanner summary=summary.clone() />
+                                <Workspace summary />
+                            }
+                                .into_any()
+                        }
                         Ok(DesktopSession::Missing { problem }) => view! { <LaunchScreen problem /> }.into_any(),
                         Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
                     })
@@ -45,19 +60,6 @@ fn PatientBanner(summary: SessionSummary) -> impl IntoView {
             </Show>
             <span class="banner__patient">{summary.patient_label.clone()}</span>
             <span class="banner__facility">"Facility " {summary.facility_id.clone()}</span>
-        </section>
-    }
-}
-
-#[component]
-fn Workspace(summary: SessionSummary) -> impl IntoView {
-    let expires = summary.expires_at.clone();
-    view! {
-        <PatientBanner summary />
-        <section class="workspace" aria-label="Photos">
-            <h1 class="visually-hidden">"Clinical Images"</h1>
-            <p class="workspace__empty">"No photos in this session yet."</p>
-            <p class="muted">"Session ends at the latest " <time datetime=expires.clone()>{expires.clone()}</time> "."</p>
         </section>
     }
 }

@@ -1,0 +1,189 @@
+// The desktop widget through its real UI, against the app with the ALEX sandbox.
+import { devices, expect, test, type Page } from "@playwright/test";
+import { screenshot, waitForHydration } from "./support/hydration";
+import { photo } from "./support/jpeg";
+
+test.describe.configure({ timeout: 120_000 });
+
+const jpeg = (name: string, file: string) => ({ name, mimeType: "image/jpeg", buffer: photo(file) });
+
+/** Launches a patient through the sandbox's Evolution launcher. */
+async function launch(page: Page) {
+  await page.goto("/sandbox/alex");
+  await page.getByLabel("Patient").selectOption({ label: "Aroha Testpatient (ZZZ0016)" });
+  await page.getByRole("button", { name: "Open in Evolution" }).click();
+  await expect(page).toHaveURL(/\/medtech-images$/);
+  await waitForHydration(page);
+  await expect(page.getByRole("region", { name: "Patient" })).toContainText("Aroha Testpatient · NHI ZZZ0016");
+  await expect(page.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
+}
+
+const strip = (page: Page) => page.getByRole("listbox", { name: "Photos" }).getByRole("option");
+
+async function inbox(page: Page, patientFilter?: (r: any) => boolean) {
+  const all = await (await page.request.get("/sandbox/alex/inbox.json")).json();
+  return patientFilter ? all.filter(patientFilter) : all;
+}
+
+test("capture by picker, drag-and-drop and webcam; details applied to a selection; commit files them", async ({ page }, testInfo) => {
+  await launch(page);
+  await screenshot(page, testInfo, "desktop-1-empty");
+
+  // Three by the picker.
+  await page.getByLabel("Add photos").setInputFiles([
+    jpeg("bridge.jpg", "Bridge_by_Sander_Klootwijk.jpg"),
+    jpeg("umang.jpg", "umang_by_Abhishek_Mudgal.jpg"),
+    jpeg("picos.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg"),
+  ]);
+  // One dropped onto the page.
+  const dropped = photo("sunset_by_Aitzol_Berasategi.jpg").toString("base64");
+  await page.evaluate((b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const data = new DataTransfer();
+    data.items.add(new File([bytes], "dropped.jpg", { type: "image/jpeg" }));
+    const desk = document.querySelector(".desk")!;
+    desk.dispatchEvent(new DragEvent("dragover", { dataTransfer: data, bubbles: true, cancelable: true }));
+    desk.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+  }, dropped);
+  await expect(page.getByRole("progressbar", { name: "Upload progress" }).first()).toBeVisible();
+  await screenshot(page, testInfo, "desktop-2-uploading");
+  await expect(strip(page)).toHaveCount(4, { timeout: 60_000 });
+
+  // One from the webcam (Chromium's fake camera).
+  await page.getByRole("button", { name: "Webcam" }).click();
+  const dialog = page.getByRole("dialog", { name: "Webcam" });
+  await expect(dialog.getByLabel("Camera preview")).toBeVisible();
+  await page.waitForFunction(() => (document.querySelector(".camera video") as HTMLVideoElement)?.videoWidth > 0);
+  await dialog.getByRole("button", { name: "Capture" }).click();
+  await expect(dialog.getByRole("img", { name: "Captured photo" })).toBeVisible();
+  await screenshot(page, testInfo, "desktop-3-webcam");
+  await dialog.getByRole("button", { name: "Use photo" }).click();
+  await expect(strip(page)).toHaveCount(5, { timeout: 60_000 });
+  await expect(strip(page).filter({ hasText: "Needs details" })).toHaveCount(5);
+
+  // A reload restores the session from the server.
+  await page.reload();
+  await waitForHydration(page);
+  await expect(strip(page)).toHaveCount(5);
+
+  // Details for photos 1 and 2 at once.
+  await strip(page).nth(0).click();
+  await strip(page).nth(1).click({ modifiers: ["Control"] });
+  await expect(page.getByRole("heading", { name: "Details · 2 photos selected" })).toBeVisible();
+  await page.getByLabel("Left").check();
+  await page.getByPlaceholder("Search body sites").fill("forearm");
+  await page.getByRole("button", { name: /^Forearm/ }).click();
+  await page.getByLabel("Description").fill("Eczema flare, both sites");
+  await page.getByRole("button", { name: "Apply to 2 selected" }).click();
+  await expect(strip(page).filter({ hasText: "Ready" })).toHaveCount(2);
+  // The rest get a description each, so all five can be filed.
+  for (const i of [2, 3, 4]) {
+    await strip(page).nth(i).click();
+    await page.getByLabel("Description").fill(`Overview ${i + 1}`);
+    await page.getByRole("button", { name: "Save details" }).click();
+  }
+  await expect(strip(page).filter({ hasText: "Ready" })).toHaveCount(5);
+  await screenshot(page, testInfo, "desktop-4-details");
+
+  // Zoom the preview.
+  await page.getByRole("button", { name: "Zoom in" }).click();
+  await expect(page.getByText("125%")).toBeVisible();
+
+  // Commit: the dialog repeats the patient and the target.
+  const before = (await inbox(page)).length;
+  await page.getByRole("button", { name: "Commit 5 images" }).click();
+  const commit = page.getByRole("dialog", { name: "Commit 5 images" });
+  await expect(commit.getByRole("region", { name: "Patient" })).toContainText("Aroha Testpatient · NHI ZZZ0016");
+  await expect(commit).toContainText("Clinical images (Media)");
+  await screenshot(page, testInfo, "desktop-5-commit-dialog");
+  await commit.getByRole("button", { name: "Confirm and commit" }).click();
+  await expect(commit.getByText(/^Committed /)).toHaveCount(5, { timeout: 60_000 });
+  await expect(commit.getByText("Reference for support")).toBeVisible();
+  await screenshot(page, testInfo, "desktop-6-committed");
+  await commit.getByRole("button", { name: "Close" }).click();
+  await expect(strip(page).filter({ hasText: "Committed" })).toHaveCount(5);
+
+  const filed = (await inbox(page)).slice(before);
+  expect(filed).toHaveLength(5);
+  const forearm = filed.filter((r: any) => JSON.stringify(r.resource.bodySite ?? {}).includes("14975008"));
+  expect(forearm).toHaveLength(2);
+  for (const r of forearm) expect(JSON.stringify(r.resource.note)).toContain("Eczema flare, both sites");
+  // Committed photos are locked.
+  await strip(page).nth(0).click();
+  await expect(page.getByText("Committed photos are locked.")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Delete" })).toBeDisabled();
+});
+
+test("a phone uploads through the QR link; the photo appears on the desktop without a reload", async ({ page, browser, baseURL }, testInfo) => {
+  await launch(page);
+  await page.keyboard.press("q");
+  const qr = page.getByRole("region", { name: "Phone" });
+  await expect(qr.getByRole("img", { name: "QR code for the phone link" })).toBeVisible();
+  await expect(qr.getByText(/Expires in \d+:\d\d/)).toBeVisible();
+  const url = (await qr.locator("code").textContent())!;
+  await screenshot(page, testInfo, "desktop-qr");
+
+  const phone = await browser.newContext({ ...devices["Pixel 7"], baseURL });
+  const p = await phone.newPage();
+  await p.goto(url);
+  await waitForHydration(p);
+  await p.getByLabel("Choose from gallery").setInputFiles([jpeg("phone.jpg", "umang_by_Abhishek_Mudgal.jpg")]);
+  await p.getByRole("button", { name: "Continue" }).click();
+  await p.getByRole("button", { name: "Left", exact: true }).click();
+  await p.getByRole("button", { name: "Send all" }).click();
+
+  await expect(strip(page)).toHaveCount(1, { timeout: 60_000 });
+  await expect(page.getByRole("status").filter({ hasText: "New photo from the phone." })).toBeVisible();
+  await phone.close();
+});
+
+test("a commit with an ALEX fault gives a partial result; Retry files the rest, with no duplicates", async ({ page }, testInfo) => {
+  await launch(page);
+  await page.getByLabel("Add photos").setInputFiles([
+    jpeg("a.jpg", "Bridge_by_Sander_Klootwijk.jpg"),
+    jpeg("b.jpg", "umang_by_Abhishek_Mudgal.jpg"),
+  ]);
+  await expect(strip(page)).toHaveCount(2, { timeout: 60_000 });
+  for (const i of [0, 1]) {
+    await strip(page).nth(i).click();
+    await page.getByLabel("Description").fill(`Wound day ${i + 1}`);
+    await page.getByRole("button", { name: "Save details" }).click();
+  }
+  await expect(strip(page).filter({ hasText: "Ready" })).toHaveCount(2);
+  const before = (await inbox(page)).length;
+  // The next FHIR call is refused (not retryable).
+  const fault = await page.request.post("/sandbox/alex/faults", { data: { count: 1, status: 422 } });
+  expect(fault.ok()).toBe(true);
+
+  await page.getByRole("button", { name: "Commit 2 images" }).click();
+  const commit = page.getByRole("dialog", { name: "Commit 2 images" });
+  await commit.getByRole("button", { name: "Confirm and commit" }).click();
+  await expect(commit.getByText("Failed", { exact: true })).toHaveCount(1, { timeout: 60_000 });
+  await expect(commit.getByText(/^Committed /)).toHaveCount(1);
+  await screenshot(page, testInfo, "desktop-partial-commit");
+  await commit.getByRole("button", { name: "Retry" }).click();
+  await expect(commit.getByText(/^Committed /)).toHaveCount(2, { timeout: 60_000 });
+  expect((await inbox(page)).length - before).toBe(2);
+});
+
+test("keyboard only: select, open the commit dialog and confirm without the mouse", async ({ page }) => {
+  await launch(page);
+  await page.getByLabel("Add photos").setInputFiles([jpeg("a.jpg", "umang_by_Abhishek_Mudgal.jpg")]);
+  await expect(strip(page)).toHaveCount(1, { timeout: 60_000 });
+  await page.getByLabel("Description").focus();
+  await page.keyboard.type("Ulcer, left heel");
+  await page.keyboard.press("Tab"); // the counter is not focusable: next is Save
+  await page.keyboard.press("Enter");
+  await expect(strip(page).filter({ hasText: "Ready" })).toHaveCount(1);
+  await page.locator("body").click({ position: { x: 1, y: 1 } }).catch(() => {});
+  await page.keyboard.press("?");
+  await expect(page.getByRole("dialog", { name: "Keyboard shortcuts" })).toBeVisible();
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Control+Enter");
+  const commit = page.getByRole("dialog", { name: "Commit 1 image" });
+  await expect(commit).toBeVisible();
+  // Focus starts in the dialog; Tab to the confirm button and press it.
+  await commit.getByRole("button", { name: "Confirm and commit" }).focus();
+  await page.keyboard.press("Enter");
+  await expect(commit.getByText(/^Committed /)).toHaveCount(1, { timeout: 60_000 });
+});

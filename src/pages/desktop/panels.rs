@@ -1,0 +1,322 @@
+//! The side panels: metadata for the selection, and the phone's QR code.
+
+use leptos::prelude::*;
+
+use super::state::Desk;
+use crate::api::create_mobile_token;
+use crate::model::{
+    body_site, body_sites, site_label, ImageKind, ImageMetadata, ImageStatus, ImageView, Laterality,
+    MobileGrant, DESCRIPTION_MAX_CHARS,
+};
+
+const RECENT_KEY: &str = "clinical-images.recent-sites";
+
+fn recent_sites() -> Vec<String> {
+    // Also rendered on the server, where there is no browser storage.
+    if !cfg!(target_arch = "wasm32") {
+        return Vec::new();
+    }
+    web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item(RECENT_KEY).ok().flatten())
+        .map(|v| v.split(',').filter(|c| body_site(c).is_some()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+fn remember_site(code: &str) {
+    let mut recent = recent_sites();
+    recent.retain(|c| c != code);
+    recent.insert(0, code.to_owned());
+    recent.truncate(6);
+    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = storage.set_item(RECENT_KEY, &recent.join(","));
+    }
+}
+
+#[component]
+pub fn MetadataPanel(desk: Desk) -> impl IntoView {
+    // The draft starts from the focused image whenever the selection changes.
+    let draft = RwSignal::new(ImageMetadata::default());
+    Effect::new(move |_| {
+        let focused = desk.focused.get();
+        desk.selected.track();
+        let m = focused.and_then(|id| desk.image(&id)).map(|i| i.metadata).unwrap_or_default();
+        draft.set(m);
+    });
+    let count = move || desk.selected.with(Vec::len);
+    let locked = move || {
+        desk.selected.with(|s| {
+            !s.is_empty()
+                && s.iter().all(|id| {
+                    desk.image(id).is_some_and(|i| matches!(i.status, ImageStatus::Committed { .. }))
+                })
+        })
+    };
+    let query = RwSignal::new(String::new());
+    let templates = desk.settings.with_value(|s| s.body_site_templates.clone());
+    let rule_hint = desk.settings.with_value(|s| s.commit_rule.hint());
+
+    let choose_site = move |code: String| {
+        remember_site(&code);
+        draft.update(|m| m.body_site = Some(code));
+        query.set(String::new());
+    };
+
+    view! {
+        <section class="panel" aria-labelledby="details-heading">
+            <h2 id="details-heading">
+                {move || match count() {
+                    0 => "Details".to_owned(),
+                    1 => format!("Details · Photo {}", desk.selected.with(|s| desk.number_of(&s[0]))),
+                    n => format!("Details · {n} photos selected"),
+                }}
+            </h2>
+            <Show when=move || count() == 0>
+                <p class="muted">"Select a photo to add its details. Ctrl+click selects several."</p>
+            </Show>
+            <Show when=move || locked()>
+                <p class="notice notice--ok">"Committed photos are locked."</p>
+            </Show>
+            <fieldset class="panel__group" disabled=move || count() == 0 || locked()>
+                <legend>"Laterality"</legend>
+                <div class="segments">
+                    {[
+                        (Laterality::Left, "Left"),
+                        (Laterality::Right, "Right"),
+                        (Laterality::Bilateral, "Bilateral"),
+                        (Laterality::NotApplicable, "Not applicable"),
+                    ]
+                        .into_iter()
+                        .map(|(value, label)| {
+                            view! {
+                                <label class="segment">
+                                    <input
+                                        type="radio"
+                                        name="laterality"
+                                        prop:checked=move || draft.with(|m| m.laterality == Some(value))
+                                        on:change=move |_| draft.update(|m| m.laterality = Some(value))
+                                    />
+                                    {label}
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+            </fieldset>
+            <fieldset class="panel__group" disabled=move || count() == 0 || locked()>
+                <legend>"Body site"</legend>
+                <p class="panel__chosen">
+                    {move || {
+                        draft
+                            .with(|m| m.body_site.clone())
+                            .and_then(|c| body_site(&c))
+                            .map(|s| format!("{} (SNOMED {})", site_label(&s.term), s.code))
+                            .unwrap_or_else(|| "None chosen".to_owned())
+                    }}
+                </p>
+                <label class="panel__search">
+                    <span class="visually-hidden">"Search body sites"</span>
+                    <input
+                        type="search"
+                        placeholder="Search body sites"
+                        prop:value=move || query.get()
+                        on:input=move |e| query.set(event_target_value(&e))
+                    />
+                </label>
+                <ul class="site-list" aria-label="Body sites">
+                    {move || {
+                        let q = query.get().trim().to_lowercase();
+                        let sites: Vec<(String, String, &'static str)> = if q.len() >= 2 {
+                            body_sites()
+                                .iter()
+                                .filter(|s| s.term.to_lowercase().contains(&q))
+                                .take(8)
+                                .map(|s| (s.code.clone(), s.term.clone(), ""))
+                                .collect()
+                        } else {
+                            let recent = recent_sites();
+                            let mut out: Vec<(String, String, &'static str)> = recent
+                                .iter()
+                                .filter_map(|c| body_site(c))
+                                .map(|s| (s.code.clone(), s.term.clone(), "Recent"))
+                                .collect();
+                            out.extend(
+                                templates
+                                    .iter()
+                                    .filter(|c| !recent.contains(c))
+                                    .filter_map(|c| body_site(c))
+                                    .map(|s| (s.code.clone(), s.term.clone(), "Practice")),
+                            );
+                            out
+                        };
+                        sites
+                            .into_iter()
+                            .map(|(code, term, group)| {
+                                let pressed = code.clone();
+                                view! {
+                                    <li>
+                                        <button
+                                            type="button"
+                                            class="site-option"
+                                            aria-pressed=move || draft.with(|m| m.body_site.as_deref() == Some(pressed.as_str())).to_string()
+                                            on:click=move |_| choose_site(code.clone())
+                                        >
+                                            {site_label(&term)}
+                                            <span class="muted">{group}</span>
+                                        </button>
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </ul>
+            </fieldset>
+            <div class="panel__row">
+                <label class="panel__field">
+                    "View"
+                    <select
+                        disabled=move || count() == 0 || locked()
+                        on:change=move |e| {
+                            let v = event_target_value(&e);
+                            draft.update(|m| m.view = match v.as_str() {
+                                "closeUp" => Some(ImageView::CloseUp),
+                                "dermoscopy" => Some(ImageView::Dermoscopy),
+                                "overview" => Some(ImageView::Overview),
+                                "other" => Some(ImageView::Other),
+                                _ => None,
+                            });
+                        }
+                    >
+                        {[("", "—"), ("closeUp", "Close-up"), ("dermoscopy", "Dermoscopy"), ("overview", "Overview"), ("other", "Other")]
+                            .into_iter()
+                            .map(|(value, label)| {
+                                let selected = move || {
+                                    let current = draft.with(|m| m.view.map(|v| serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_owned)).unwrap_or_default()));
+                                    current.unwrap_or_default() == value
+                                };
+                                view! { <option value=value selected=selected>{label}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label class="panel__field">
+                    "Type"
+                    <select
+                        disabled=move || count() == 0 || locked()
+                        on:change=move |e| {
+                            let v = event_target_value(&e);
+                            draft.update(|m| m.kind = match v.as_str() {
+                                "lesion" => Some(ImageKind::Lesion),
+                                "rash" => Some(ImageKind::Rash),
+                                "wound" => Some(ImageKind::Wound),
+                                "infection" => Some(ImageKind::Infection),
+                                "other" => Some(ImageKind::Other),
+                                _ => None,
+                            });
+                        }
+                    >
+                        {[("", "—"), ("lesion", "Lesion"), ("rash", "Rash"), ("wound", "Wound"), ("infection", "Infection"), ("other", "Other")]
+                            .into_iter()
+                            .map(|(value, label)| {
+                                let selected = move || {
+                                    let current = draft.with(|m| m.kind.map(|v| serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_owned)).unwrap_or_default()));
+                                    current.unwrap_or_default() == value
+                                };
+                                view! { <option value=value selected=selected>{label}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+            </div>
+            <label class="panel__field">
+                "Description"
+                <textarea
+                    rows="3"
+                    maxlength=DESCRIPTION_MAX_CHARS
+                    disabled=move || count() == 0 || locked()
+                    prop:value=move || draft.with(|m| m.description.clone().unwrap_or_default())
+                    on:input=move |e| {
+                        let text = event_target_value(&e);
+                        draft.update(|m| m.description = Some(text).filter(|t| !t.trim().is_empty()));
+                    }
+                ></textarea>
+                <span class="panel__counter muted">
+                    {move || format!("{} / {DESCRIPTION_MAX_CHARS}", draft.with(|m| m.description.as_ref().map(|d| d.chars().count()).unwrap_or(0)))}
+                </span>
+            </label>
+            <Show when=move || { count() > 0 && !draft.with(|m| desk.settings.with_value(|s| s.commit_rule).satisfied(m)) }>
+                <p class="panel__rule">{rule_hint}</p>
+            </Show>
+            <button
+                class="button button--block"
+                disabled=move || count() == 0 || locked()
+                on:click=move |_| desk.apply_metadata(draft.get_untracked())
+            >
+                {move || match count() {
+                    0 | 1 => "Save details".to_owned(),
+                    n => format!("Apply to {n} selected"),
+                }}
+            </button>
+        </section>
+    }
+}
+
+/// The phone hand-off: QR code, its URL, a live countdown and Regenerate.
+#[component]
+pub fn QrPanel(desk: Desk) -> impl IntoView {
+    let grant = RwSignal::new(None::<MobileGrant>);
+    let error = RwSignal::new(None::<String>);
+    let now = RwSignal::new(0.0);
+    Effect::new(move |_| now.set(js_sys::Date::now()));
+    let regenerate = move || {
+        leptos::task::spawn_local(async move {
+            match create_mobile_token().await {
+                Ok(g) => {
+                    grant.set(Some(g));
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    Effect::new(move |_| regenerate());
+    let tick =
+        set_interval_with_handle(move || now.set(js_sys::Date::now()), std::time::Duration::from_secs(1))
+            .ok();
+    on_cleanup(move || {
+        if let Some(t) = tick {
+            t.clear();
+        }
+    });
+    let remaining = move || {
+        grant.with(|g| {
+            g.as_ref().map(|g| ((js_sys::Date::parse(&g.expires_at) - now.get()) / 1000.0).max(0.0) as u64)
+        })
+    };
+    let _ = desk;
+
+    view! {
+        <section class="panel panel--qr" aria-labelledby="qr-heading">
+            <h2 id="qr-heading">"Phone"</h2>
+            <p class="muted">"Scan with the phone's camera. Photos appear here as they arrive."</p>
+            {move || error.get().map(|e| view! { <p class="notice notice--error" role="alert">{e}</p> })}
+            {move || {
+                grant.get().map(|g| {
+                    view! {
+                        <div class="qr" role="img" aria-label="QR code for the phone link" inner_html=g.qr_svg.clone()></div>
+                        <p class="qr__url"><code>{g.mobile_url.clone()}</code></p>
+                    }
+                })
+            }}
+            <p class="qr__expiry" aria-live="off">
+                {move || match remaining() {
+                    None => "Creating a link…".to_owned(),
+                    Some(0) => "This link has expired. Regenerate it.".to_owned(),
+                    Some(s) => format!("Expires in {}:{:02}", s / 60, s % 60),
+                }}
+            </p>
+            <button class="button button--secondary" on:click=move |_| regenerate()>"Regenerate"</button>
+            <p class="muted">"Regenerating cancels the old code; phones using it are asked to scan the new one."</p>
+        </section>
+    }
+}

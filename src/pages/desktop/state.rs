@@ -1,0 +1,268 @@
+//! The desktop workspace's state and the actions on it. Components read and
+//! call these; the server is the source of truth for images (the list is
+//! refreshed on every event and whenever the event stream reopens).
+
+use leptos::prelude::*;
+
+use crate::api::{delete_image, list_images, update_image_metadata};
+use crate::client::upload::Outgoing;
+use crate::model::{ApiError, CaptureSettings, ImageInfo, ImageMetadata, ImageStatus, SessionSummary};
+
+/// Which modal is open.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Dialog {
+    None,
+    Camera,
+    Commit,
+    Shortcuts,
+    ConfirmDelete(Vec<String>),
+}
+
+/// A photo on its way up (before the server knows it).
+#[derive(Clone, Copy)]
+pub struct Pending {
+    pub key: u32,
+    pub name: StoredValue<String>,
+    /// 0–1 over the pipeline (first 40 %) and the upload.
+    pub progress: RwSignal<f64>,
+    pub error: RwSignal<Option<String>>,
+    pub thumb: RwSignal<Option<String>>,
+}
+
+/// Everything the workspace shares. All handles: `Copy`.
+#[derive(Clone, Copy)]
+pub struct Desk {
+    pub images: RwSignal<Vec<ImageInfo>>,
+    pub pending: RwSignal<Vec<Pending>>,
+    /// Selected image ids (the metadata panel edits these).
+    pub selected: RwSignal<Vec<String>>,
+    /// The image in the preview.
+    pub focused: RwSignal<Option<String>>,
+    pub dialog: RwSignal<Dialog>,
+    pub qr_open: RwSignal<bool>,
+    /// A short, non-blocking message (new photos from the phone, errors).
+    pub toast: RwSignal<Option<String>>,
+    /// Whether the live event stream is connected.
+    pub live: RwSignal<bool>,
+    pub settings: StoredValue<CaptureSettings>,
+    pub summary: StoredValue<SessionSummary>,
+    owner: StoredValue<Owner>,
+    next_key: StoredValue<u32>,
+}
+
+impl Desk {
+    pub fn new(summary: SessionSummary) -> Self {
+        Desk {
+            images: RwSignal::new(Vec::new()),
+            pending: RwSignal::new(Vec::new()),
+            selected: RwSignal::new(Vec::new()),
+            focused: RwSignal::new(None),
+            dialog: RwSignal::new(Dialog::None),
+            qr_open: RwSignal::new(false),
+            toast: RwSignal::new(None),
+            live: RwSignal::new(false),
+            settings: StoredValue::new(summary.settings.clone()),
+            summary: StoredValue::new(summary),
+            owner: StoredValue::new(Owner::current().unwrap_or_default()),
+            next_key: StoredValue::new(1),
+        }
+    }
+
+    pub fn image(&self, id: &str) -> Option<ImageInfo> {
+        self.images.with(|v| v.iter().find(|i| i.image_id == id).cloned())
+    }
+
+    /// 1-based position of an image in the strip, for labels.
+    pub fn number_of(&self, id: &str) -> usize {
+        self.images.with(|v| v.iter().position(|i| i.image_id == id).map(|i| i + 1).unwrap_or(0))
+    }
+
+    /// Images not committed yet.
+    pub fn uncommitted(&self) -> Vec<ImageInfo> {
+        self.images.with(|v| {
+            v.iter().filter(|i| !matches!(i.status, ImageStatus::Committed { .. })).cloned().collect()
+        })
+    }
+
+    pub fn needs_details(&self, info: &ImageInfo) -> bool {
+        !self.settings.with_value(|s| s.commit_rule).satisfied(&info.metadata)
+    }
+
+    pub fn notify(&self, message: impl Into<String>) {
+        let toast = self.toast;
+        let message = message.into();
+        toast.set(Some(message.clone()));
+        leptos::task::spawn_local(async move {
+            crate::client::upload::sleep(5000).await;
+            if toast.get_untracked().as_deref() == Some(message.as_str()) {
+                toast.set(None);
+            }
+        });
+    }
+
+    /// Reloads the list from the server, keeping the selection where it can.
+    pub fn refresh(self) {
+        leptos::task::spawn_local(async move {
+            match list_images().await {
+                Ok(list) => {
+                    let ids: Vec<String> = list.iter().map(|i| i.image_id.clone()).collect();
+                    self.images.set(list);
+                    self.selected.update(|s| s.retain(|id| ids.contains(id)));
+                    if self.focused.get_untracked().is_none_or(|f| !ids.contains(&f)) {
+                        self.focused.set(ids.last().cloned());
+                        if let Some(last) = ids.last() {
+                            if self.selected.with_untracked(Vec::is_empty) {
+                                self.selected.set(vec![last.clone()]);
+                            }
+                        }
+                    }
+                }
+                Err(e) => self.notify(e.to_string()),
+            }
+        });
+    }
+
+    /// Selects one image (or toggles it into a multi-selection).
+    pub fn select(&self, id: &str, add: bool) {
+        let id = id.to_owned();
+        if add {
+            self.selected.update(|s| {
+                if let Some(at) = s.iter().position(|x| *x == id) {
+                    if s.len() > 1 {
+                        s.remove(at);
+                    }
+                } else {
+                    s.push(id.clone());
+                }
+            });
+        } else {
+            self.selected.set(vec![id.clone()]);
+        }
+        self.focused.set(Some(id));
+    }
+
+    /// Moves the selection by `step` along the strip.
+    pub fn step(&self, step: isize) {
+        let ids: Vec<String> = self.images.with(|v| v.iter().map(|i| i.image_id.clone()).collect());
+        if ids.is_empty() {
+            return;
+        }
+        let at =
+            self.focused.get_untracked().and_then(|f| ids.iter().position(|i| *i == f)).unwrap_or(0) as isize;
+        let next = (at + step).clamp(0, ids.len() as isize - 1) as usize;
+        self.select(&ids[next], false);
+    }
+
+    /// Runs files through the pipeline and uploads them, each with its own progress.
+    pub fn add_files(self, files: Vec<web_sys::File>) {
+        let targets = self.settings.with_value(|s| s.pipeline);
+        for file in files {
+            let key = self.next_key.get_value();
+            self.next_key.set_value(key + 1);
+            let pending = self.owner.with_value(|o| {
+                o.with(|| Pending {
+                    key,
+                    name: StoredValue::new(file.name()),
+                    progress: RwSignal::new(0.0),
+                    error: RwSignal::new(None),
+                    thumb: RwSignal::new(None),
+                })
+            });
+            self.pending.update(|p| p.push(pending));
+            leptos::task::spawn_local(async move {
+                let progress = pending.progress;
+                let processed =
+                    crate::client::pipeline::process(&file, &targets, move |f| progress.set(0.4 * f)).await;
+                let processed = match processed {
+                    Ok(p) => p,
+                    Err(failure) => {
+                        pending.error.set(Some(failure.message));
+                        return;
+                    }
+                };
+                pending.thumb.set(crate::client::object_url(&processed.blob));
+                let mut outgoing = Outgoing::new(
+                    processed.blob,
+                    processed.summary.content_type.clone(),
+                    processed.summary.captured.clone(),
+                    None,
+                );
+                let mut attempt = 0;
+                let info = loop {
+                    crate::client::upload::wait_online().await;
+                    match outgoing.attempt(&move |f| progress.set(0.4 + 0.6 * f)).await {
+                        Ok(info) => break info,
+                        Err(f) if f.retryable && attempt < 3 => {
+                            attempt += 1;
+                            crate::client::upload::sleep(1000 << attempt).await;
+                        }
+                        Err(f) => {
+                            pending.error.set(Some(f.message));
+                            return;
+                        }
+                    }
+                };
+                let id = info.image_id.clone();
+                self.images.update(|v| {
+                    if !v.iter().any(|i| i.image_id == id) {
+                        v.push(info);
+                    }
+                });
+                self.pending.update(|p| p.retain(|x| x.key != key));
+                if let Some(url) = pending.thumb.get_untracked() {
+                    crate::client::revoke_object_url(&url);
+                }
+                self.select(&id, false);
+            });
+        }
+    }
+
+    pub fn dismiss_pending(&self, key: u32) {
+        self.pending.update(|p| {
+            if let Some(x) = p.iter().find(|x| x.key == key) {
+                if let Some(url) = x.thumb.get_untracked() {
+                    crate::client::revoke_object_url(&url);
+                }
+            }
+            p.retain(|x| x.key != key)
+        });
+    }
+
+    /// Saves `metadata` on every selected, uncommitted image.
+    pub fn apply_metadata(self, metadata: ImageMetadata) {
+        let ids = self.selected.get_untracked();
+        leptos::task::spawn_local(async move {
+            let mut failed: Option<ApiError> = None;
+            for id in ids {
+                if self.image(&id).is_some_and(|i| matches!(i.status, ImageStatus::Committed { .. })) {
+                    continue;
+                }
+                match update_image_metadata(id.clone(), metadata.clone()).await {
+                    Ok(info) => self.images.update(|v| {
+                        if let Some(slot) = v.iter_mut().find(|i| i.image_id == id) {
+                            let preview = slot.preview_url.take();
+                            *slot = ImageInfo { preview_url: info.preview_url.clone().or(preview), ..info };
+                        }
+                    }),
+                    Err(e) => failed = Some(e),
+                }
+            }
+            match failed {
+                Some(e) => self.notify(e.to_string()),
+                None => self.notify("Details saved."),
+            }
+        });
+    }
+
+    pub fn delete(self, ids: Vec<String>) {
+        leptos::task::spawn_local(async move {
+            for id in ids {
+                match delete_image(id.clone()).await {
+                    Ok(()) => self.images.update(|v| v.retain(|i| i.image_id != id)),
+                    Err(e) => self.notify(e.to_string()),
+                }
+            }
+            self.refresh();
+        });
+    }
+}

@@ -1,0 +1,380 @@
+//! The workspace: capture bar, image strip, zoomable preview, metadata panel
+//! and QR panel, with the live event stream, keyboard shortcuts and the
+//! leave-page guard.
+
+use leptos::ev;
+use leptos::prelude::*;
+
+use super::dialogs::{CameraDialog, CommitDialog, ConfirmDelete, ShortcutSheet};
+use super::panels::{MetadataPanel, QrPanel};
+use super::state::{Desk, Dialog, Pending};
+use crate::model::{ImageInfo, ImageStatus, SessionEvent, SessionSummary};
+
+#[component]
+pub fn Workspace(summary: SessionSummary) -> impl IntoView {
+    let desk = Desk::new(summary);
+
+    // Live updates: any event refreshes the list; (re)connecting catches up.
+    Effect::new(move |_| {
+        desk.refresh();
+        let subscription = crate::client::events::subscribe(
+            "/api/medtech/session/events",
+            move |event| {
+                match &event {
+                    SessionEvent::ImageAdded(info) if info.source == crate::model::ImageSource::Mobile => {
+                        desk.notify("New photo from the phone.");
+                    }
+                    SessionEvent::TokenRevoked => {}
+                    SessionEvent::SessionExpiring { .. } => {
+                        desk.notify("This session ends in 5 minutes. Commit your photos now.");
+                    }
+                    _ => {}
+                }
+                desk.refresh();
+            },
+            move |up| {
+                desk.live.set(up);
+                if up {
+                    desk.refresh();
+                }
+            },
+        );
+        StoredValue::new_local(subscription)
+    });
+
+    // Paste from the clipboard anywhere on the page.
+    let _paste = window_event_listener(ev::paste, move |e| {
+        let files = crate::client::capture::pasted_files(&e);
+        if !files.is_empty() {
+            e.prevent_default();
+            desk.add_files(files);
+        }
+    });
+
+    // Leaving with photos not yet filed asks first.
+    let _unload = window_event_listener(ev::beforeunload, move |e| {
+        let busy = !desk.uncommitted().is_empty() || !desk.pending.with_untracked(Vec::is_empty);
+        if busy {
+            e.prevent_default();
+            e.set_return_value("Photos have not been committed to the patient's record.");
+        }
+    });
+
+    let _keys = window_event_listener(ev::keydown, move |e| on_key(desk, &e));
+
+    let (dragging, set_dragging) = signal(false);
+    let on_drop = move |e: ev::DragEvent| {
+        e.prevent_default();
+        set_dragging.set(false);
+        let Some(data) = e.data_transfer() else { return };
+        let (entries, files) = crate::client::capture::dropped_entries(&data);
+        leptos::task::spawn_local(async move {
+            let mut all = files;
+            all.extend(crate::client::capture::files_in(entries).await);
+            desk.add_files(all);
+        });
+    };
+
+    let commit_count = move || {
+        desk.images.with(|v| v.iter().filter(|i| !matches!(i.status, ImageStatus::Committed { .. })).count())
+    };
+
+    view! {
+        <div
+            class="desk"
+            class:desk--dragging=move || dragging.get()
+            on:dragover=move |e: ev::DragEvent| {
+                e.prevent_default();
+                set_dragging.set(true);
+            }
+            on:dragleave=move |_| set_dragging.set(false)
+            on:drop=on_drop
+        >
+            <header class="desk__bar">
+                <h1 class="visually-hidden">"Clinical Images"</h1>
+                <label class="button">
+                    "Add photos"
+                    <input
+                        class="visually-hidden"
+                        type="file"
+                        accept="image/*,.heic,.heif"
+                        multiple
+                        on:change=move |e| desk.add_files(crate::client::chosen_files(&e))
+                    />
+                </label>
+                <button class="button button--secondary" on:click=move |_| desk.dialog.set(Dialog::Camera)>
+                    "Webcam"
+                </button>
+                <button
+                    class="button button--secondary"
+                    aria-expanded=move || desk.qr_open.get().to_string()
+                    aria-keyshortcuts="Q"
+                    on:click=move |_| desk.qr_open.update(|o| *o = !*o)
+                >
+                    "Phone (QR)"
+                </button>
+                <span class="desk__hint muted">"or drop files and folders here, or paste"</span>
+                <span class="desk__spacer"></span>
+                <span class="desk__live" class:desk__live--down=move || !desk.live.get() role="status">
+                    {move || if desk.live.get() { "Live" } else { "Reconnecting…" }}
+                </span>
+                <button class="button button--link" aria-keyshortcuts="?" on:click=move |_| desk.dialog.set(Dialog::Shortcuts)>
+                    "Shortcuts"
+                </button>
+                <button
+                    class="button"
+                    aria-keyshortcuts="Control+Enter"
+                    disabled=move || commit_count() == 0
+                    on:click=move |_| desk.dialog.set(Dialog::Commit)
+                >
+                    {move || match commit_count() {
+                        1 => "Commit 1 image".to_owned(),
+                        n => format!("Commit {n} images"),
+                    }}
+                </button>
+            </header>
+            <div class="desk__main">
+                <div class="desk__left">
+                    <Strip desk />
+                    <Preview desk />
+                </div>
+                <aside class="desk__side">
+                    <Show when=move || desk.qr_open.get()>
+                        <QrPanel desk />
+                    </Show>
+                    <MetadataPanel desk />
+                </aside>
+            </div>
+            {move || desk.toast.get().map(|t| view! { <div class="toast" role="status">{t}</div> })}
+            {move || match desk.dialog.get() {
+                Dialog::None => ().into_any(),
+                Dialog::Camera => view! { <CameraDialog desk /> }.into_any(),
+                Dialog::Commit => view! { <CommitDialog desk /> }.into_any(),
+                Dialog::Shortcuts => view! { <ShortcutSheet desk /> }.into_any(),
+                Dialog::ConfirmDelete(ids) => view! { <ConfirmDelete desk ids /> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+fn on_key(desk: Desk, e: &ev::KeyboardEvent) {
+    use wasm_bindgen::JsCast;
+    let typing = e
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+    if desk.dialog.get_untracked() != Dialog::None {
+        if e.key() == "Escape" {
+            desk.dialog.set(Dialog::None);
+        }
+        return;
+    }
+    if e.key() == "Enter" && (e.ctrl_key() || e.meta_key()) {
+        e.prevent_default();
+        if !desk.uncommitted().is_empty() {
+            desk.dialog.set(Dialog::Commit);
+        }
+        return;
+    }
+    if typing || e.ctrl_key() || e.meta_key() || e.alt_key() {
+        return;
+    }
+    match e.key().as_str() {
+        "ArrowLeft" => desk.step(-1),
+        "ArrowRight" => desk.step(1),
+        "Delete" => {
+            let ids = desk.selected.get_untracked();
+            if !ids.is_empty() {
+                desk.dialog.set(Dialog::ConfirmDelete(ids));
+            }
+        }
+        "q" | "Q" => desk.qr_open.update(|o| *o = !*o),
+        "?" => desk.dialog.set(Dialog::Shortcuts),
+        _ => return,
+    }
+    e.prevent_default();
+}
+
+/// A status badge's text and modifier.
+fn badge(desk: Desk, info: &ImageInfo) -> (&'static str, String) {
+    match &info.status {
+        ImageStatus::Committed { .. } => ("ok", "Committed".into()),
+        ImageStatus::Committing => ("busy", "Committing…".into()),
+        ImageStatus::Failed { .. } => ("error", "Failed".into()),
+        ImageStatus::Uploaded if desk.needs_details(info) => ("warn", "Needs details".into()),
+        ImageStatus::Uploaded => ("ready", "Ready".into()),
+    }
+}
+
+#[component]
+fn Strip(desk: Desk) -> impl IntoView {
+    view! {
+        <section class="strip" aria-label="Photos in this session">
+            <ul class="strip__list" role="listbox" aria-label="Photos" aria-multiselectable="true">
+                <For each=move || desk.images.get() key=|i| (i.image_id.clone(), i.status.clone(), i.metadata.clone()) let:info>
+                    {
+                        let id = info.image_id.clone();
+                        let id_sel = id.clone();
+                        let id_focus = id.clone();
+                        let (kind, text) = badge(desk, &info);
+                        let number = desk.number_of(&id);
+                        view! {
+                            <li
+                                class="strip__item"
+                                role="option"
+                                tabindex="0"
+                                aria-selected=move || desk.selected.with(|s| s.contains(&id_sel)).to_string()
+                                class:strip__item--focused=move || desk.focused.get().as_deref() == Some(id_focus.as_str())
+                                on:click=move |e: ev::MouseEvent| desk.select(&id, e.ctrl_key() || e.meta_key() || e.shift_key())
+                                on:keydown={
+                                    let id = info.image_id.clone();
+                                    move |e: ev::KeyboardEvent| {
+                                        if e.key() == " " || e.key() == "Enter" {
+                                            e.prevent_default();
+                                            desk.select(&id, e.ctrl_key() || e.shift_key());
+                                        }
+                                    }
+                                }
+                            >
+                                {info.preview_url.clone().map(|src| view! { <img src=src alt=format!("Photo {number}") /> })}
+                                <span class=format!("tag tag--{kind}")>{text}</span>
+                            </li>
+                        }
+                    }
+                </For>
+                <For each=move || desk.pending.get() key=|p| p.key let:pending>
+                    <PendingItem desk pending />
+                </For>
+            </ul>
+            <Show when=move || desk.images.with(Vec::is_empty) && desk.pending.with(Vec::is_empty)>
+                <p class="strip__empty">"No photos in this session yet. Add photos, use the webcam, or scan the QR code with a phone."</p>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn PendingItem(desk: Desk, pending: Pending) -> impl IntoView {
+    let name = pending.name.get_value();
+    view! {
+        <li class="strip__item strip__item--pending" aria-label=format!("Uploading {name}")>
+            {move || pending.thumb.get().map(|src| view! { <img src=src alt="" /> })}
+            {move || match pending.error.get() {
+                None => {
+                    view! {
+                        <progress max="1" value=move || pending.progress.get() aria-label="Upload progress"></progress>
+                        <span class="tag tag--busy">{move || format!("Uploading {:.0}%", pending.progress.get() * 100.0)}</span>
+                    }
+                        .into_any()
+                }
+                Some(message) => {
+                    view! {
+                        <span class="tag tag--error" title=message.clone()>"Failed"</span>
+                        <p class="strip__error" role="alert">{message}</p>
+                        <button class="button button--link" on:click=move |_| desk.dismiss_pending(pending.key)>
+                            "Dismiss"
+                        </button>
+                    }
+                        .into_any()
+                }
+            }}
+        </li>
+    }
+}
+
+/// The focused image, zoomable (wheel, buttons) and pannable (drag).
+#[component]
+fn Preview(desk: Desk) -> impl IntoView {
+    let zoom = RwSignal::new(1.0f64);
+    let pan = RwSignal::new((0.0f64, 0.0f64));
+    let drag = StoredValue::new(None::<(f64, f64)>);
+    Effect::new(move |_| {
+        desk.focused.track();
+        zoom.set(1.0);
+        pan.set((0.0, 0.0));
+    });
+    let set_zoom = move |z: f64| {
+        zoom.set(z.clamp(1.0, 8.0));
+        if zoom.get_untracked() <= 1.0 {
+            pan.set((0.0, 0.0));
+        }
+    };
+    let focused = move || desk.focused.get().and_then(|id| desk.image(&id));
+
+    view! {
+        <section class="preview" aria-label="Preview">
+            {move || match focused() {
+                None => view! { <p class="preview__empty muted">"Select a photo to see it here."</p> }.into_any(),
+                Some(info) => {
+                    let number = desk.number_of(&info.image_id);
+                    let failed = match &info.status {
+                        ImageStatus::Failed { message, .. } => Some(message.clone()),
+                        _ => None,
+                    };
+                    let committed = match &info.status {
+                        ImageStatus::Committed { resource_id } => Some(resource_id.clone()),
+                        _ => None,
+                    };
+                    let delete_id = info.image_id.clone();
+                    view! {
+                        <div class="preview__tools">
+                            <button class="button button--secondary" aria-label="Zoom out" on:click=move |_| set_zoom(zoom.get_untracked() / 1.25)>"−"</button>
+                            <span class="preview__zoom" aria-live="polite">{move || format!("{:.0}%", zoom.get() * 100.0)}</span>
+                            <button class="button button--secondary" aria-label="Zoom in" on:click=move |_| set_zoom(zoom.get_untracked() * 1.25)>"+"</button>
+                            <button class="button button--secondary" on:click=move |_| set_zoom(1.0)>"Fit"</button>
+                            <span class="desk__spacer"></span>
+                            <span class="muted">{format!("Photo {number}")} {info.width.zip(info.height).map(|(w, h)| format!(" · {w}×{h}"))}</span>
+                            <button
+                                class="button button--danger"
+                                disabled=committed.is_some()
+                                aria-keyshortcuts="Delete"
+                                on:click=move |_| desk.dialog.set(Dialog::ConfirmDelete(vec![delete_id.clone()]))
+                            >
+                                "Delete"
+                            </button>
+                        </div>
+                        {failed.map(|m| view! { <p class="notice notice--error" role="alert">"Commit failed: " {m}</p> })}
+                        {committed.map(|r| view! { <p class="notice notice--ok">"Committed to the patient's record (" {r} "). Locked."</p> })}
+                        <div
+                            class="preview__frame"
+                            on:wheel=move |e: ev::WheelEvent| {
+                                e.prevent_default();
+                                set_zoom(zoom.get_untracked() * if e.delta_y() < 0.0 { 1.15 } else { 1.0 / 1.15 });
+                            }
+                            on:pointerdown=move |e: ev::PointerEvent| {
+                                drag.set_value(Some((e.client_x() as f64, e.client_y() as f64)));
+                            }
+                            on:pointermove=move |e: ev::PointerEvent| {
+                                if let Some((x, y)) = drag.get_value() {
+                                    if zoom.get_untracked() > 1.0 {
+                                        let (nx, ny) = (e.client_x() as f64, e.client_y() as f64);
+                                        pan.update(|(px, py)| {
+                                            *px += nx - x;
+                                            *py += ny - y;
+                                        });
+                                        drag.set_value(Some((nx, ny)));
+                                    }
+                                }
+                            }
+                            on:pointerup=move |_| drag.set_value(None)
+                            on:pointerleave=move |_| drag.set_value(None)
+                        >
+                            {info.preview_url.clone().map(|src| view! {
+                                <img
+                                    src=src
+                                    alt=format!("Photo {number}, large")
+                                    draggable="false"
+                                    style=move || {
+                                        let (x, y) = pan.get();
+                                        format!("transform: translate({x}px, {y}px) scale({})", zoom.get())
+                                    }
+                                />
+                            })}
+                        </div>
+                    }
+                        .into_any()
+                }
+            }}
+        </section>
+    }
+}
