@@ -1,9 +1,54 @@
 #!/usr/bin/env bash
-# Reproduces the real-time figures in BENCHMARKS.md: builds the release
-# server, starts Redis and one app instance on loopback, and runs
-# examples/bench_events.rs (latency, then streams). Needs ./scripts/test.sh's
-# tools installed first.
+# Reproduces the figures in BENCHMARKS.md. Needs ./scripts/test.sh's tools
+# installed first.
+#   ./scripts/bench.sh events    real-time path: release server, Redis, and
+#                                examples/bench_events.rs (latency, then streams)
+#   ./scripts/bench.sh pipeline  image pipeline vs browser-image-compression and
+#                                heic2any, in headless Chromium, release build
+#   ./scripts/bench.sh bundle    gzip sizes of the release WASM and JS
 source "$(dirname "$0")/common.sh"
+
+WHAT="${1:-events}"
+
+release_site() {
+  cd "$ROOT"
+  build_pipeline_worker --release
+  cargo leptos build --release
+}
+
+bundle_sizes() {
+  local site="$ROOT/target/site"
+  printf '%-34s %10s %10s\n' file bytes gzip-9
+  for f in pkg/clinical-images.wasm pkg/clinical-images.js pkg/clinical-images.css \
+    pipeline/pipeline_bg.wasm pipeline/pipeline.js pipeline-worker.js; do
+    printf '%-34s %10s %10s\n' "$f" "$(stat -c %s "$site/$f")" "$(gzip -9c "$site/$f" | wc -c)"
+  done
+}
+
+case "$WHAT" in
+  bundle)
+    release_site
+    bundle_sizes
+    exit 0
+    ;;
+  pipeline)
+    fetch_fixtures
+    release_site
+    bundle_sizes
+    APP_PORT="${BENCH_APP_PORT:-3951}"
+    LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" LEPTOS_SITE_ROOT="$ROOT/target/site" BLOB_DIR="$RUN_DIR/blobs" \
+      RUST_LOG=warn "$CARGO_TARGET_DIR/release/clinical-images" >"$RUN_DIR/app.log" 2>&1 &
+    track $!
+    wait_for app curl -fsS "http://127.0.0.1:$APP_PORT/healthz"
+    (cd end2end && BASE_URL="http://127.0.0.1:$APP_PORT" npx playwright test -c bench.config.ts)
+    exit 0
+    ;;
+  events) ;;
+  *)
+    echo "usage: $0 [events|pipeline|bundle]" >&2
+    exit 2
+    ;;
+esac
 
 REDIS_PORT="${BENCH_REDIS_PORT:-6393}"
 APP_PORT="${BENCH_APP_PORT:-3950}"

@@ -7,6 +7,9 @@
 //!
 //! See `ARCHITECTURE.md` for the map of modules to responsibilities.
 
+// Leptos view types nest deeply; the desktop workspace needs more than the default.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod client;

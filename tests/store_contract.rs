@@ -74,6 +74,7 @@ async fn session_contract(store: &dyn SessionStore) {
 
 fn image(id: &str, created_at: u64) -> ImageRecord {
     ImageRecord {
+        original: None,
         image_id: id.into(),
         source: ImageSource::Desktop,
         uploader: None,

@@ -3,7 +3,8 @@ import { devices, expect, test, type Page } from "@playwright/test";
 import { screenshot, waitForHydration } from "./support/hydration";
 import { photo } from "./support/jpeg";
 
-test.describe.configure({ timeout: 120_000 });
+// One at a time: sandbox faults are global, so a parallel commit could take one.
+test.describe.configure({ timeout: 120_000, mode: "default" });
 
 const jpeg = (name: string, file: string) => ({ name, mimeType: "image/jpeg", buffer: photo(file) });
 
@@ -186,4 +187,58 @@ test("keyboard only: select, open the commit dialog and confirm without the mous
   await commit.getByRole("button", { name: "Confirm and commit" }).focus();
   await page.keyboard.press("Enter");
   await expect(commit.getByText(/^Committed /)).toHaveCount(1, { timeout: 60_000 });
+});
+
+test("edit: rotate, crop and annotate; the committed pixels have the edited size", async ({ page }, testInfo) => {
+  await launch(page);
+  // Bridge: 4352×2448, so 2560×1440 after the pipeline (landscape).
+  await page.getByLabel("Add photos").setInputFiles([jpeg("bridge.jpg", "Bridge_by_Sander_Klootwijk.jpg")]);
+  await expect(strip(page)).toHaveCount(1, { timeout: 60_000 });
+  await expect(page.getByText("Photo 1 · 2560×1440")).toBeVisible();
+
+  await page.keyboard.press("e");
+  const editor = page.getByRole("dialog", { name: "Edit photo 1" });
+  await expect(editor).toBeVisible();
+  await expect(editor.getByText("Result: 2560 × 1440 px")).toBeVisible();
+  await editor.getByRole("button", { name: "Rotate right" }).click();
+  await expect(editor.getByText("Result: 1440 × 2560 px")).toBeVisible();
+
+  const canvas = editor.getByLabel("Photo being edited");
+  const box = (await canvas.boundingBox())!;
+  const drag = async (x0: number, y0: number, x1: number, y1: number) => {
+    await page.mouse.move(box.x + box.width * x0, box.y + box.height * y0);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * x1, box.y + box.height * y1, { steps: 5 });
+    await page.mouse.up();
+  };
+  // Crop (the default tool) to the middle, then an arrow and a rectangle.
+  await drag(0.1, 0.1, 0.9, 0.6);
+  const result = (await editor.getByText(/^Result: /).textContent())!;
+  const [, w, h] = result.match(/Result: (\d+) × (\d+) px/)!.map(Number);
+  expect(w).toBeLessThan(1440);
+  expect(h).toBeLessThan(2560);
+  await editor.getByRole("button", { name: "Arrow" }).click();
+  await drag(0.2, 0.2, 0.4, 0.4);
+  await editor.getByRole("button", { name: "Rectangle" }).click();
+  await drag(0.5, 0.3, 0.7, 0.5);
+  await editor.getByRole("button", { name: "Undo" }).click();
+  await editor.getByRole("button", { name: "Redo" }).click();
+  await screenshot(page, testInfo, "desktop-editor");
+  await editor.getByRole("button", { name: "Save edit" }).click();
+  await expect(editor).toBeHidden({ timeout: 60_000 });
+  await expect(strip(page)).toHaveCount(1);
+  await expect(page.getByText(`Photo 1 · ${w}×${h}`)).toBeVisible();
+  await expect(page.getByRole("button", { name: "Revert to original" })).toBeVisible();
+
+  await page.getByLabel("Description").fill("Edited: rotated, cropped, marked");
+  await page.getByRole("button", { name: "Save details" }).click();
+  await expect(strip(page).filter({ hasText: "Ready" })).toHaveCount(1);
+  const before = (await inbox(page)).length;
+  await page.getByRole("button", { name: "Commit 1 image" }).click();
+  const commit = page.getByRole("dialog", { name: "Commit 1 image" });
+  await commit.getByRole("button", { name: "Confirm and commit" }).click();
+  await expect(commit.getByText(/^Committed /)).toHaveCount(1, { timeout: 60_000 });
+  const filed = (await inbox(page)).slice(before);
+  expect(filed).toHaveLength(1);
+  expect([filed[0].resource.width, filed[0].resource.height]).toEqual([w, h]);
 });

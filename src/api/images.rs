@@ -66,3 +66,30 @@ pub async fn delete_image(#[server(rename = "imageId")] image_id: String) -> Res
     let access = auth::any(&state, &auth::request_headers().await?).await?;
     images::delete(&state, &access, &image_id).await
 }
+
+/// `POST /api/medtech/session/images/version` (cookie) `{imageId, replacementId}` → [`ImageInfo`].
+/// The edit (uploaded and registered as `replacementId`) becomes the image's
+/// current version; the photo as first uploaded is kept until commit.
+#[server(prefix = "/api", endpoint = "medtech/session/images/version", input = Json)]
+pub async fn replace_image_version(
+    #[server(rename = "imageId")] image_id: String,
+    #[server(rename = "replacementId")] replacement_id: String,
+) -> Result<ImageInfo, ApiError> {
+    use crate::server::{auth, images, state::AppState};
+
+    let state = expect_context::<AppState>();
+    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    images::replace_version(&state, &access, &image_id, &replacement_id).await
+}
+
+/// `POST /api/medtech/session/images/revert` (cookie) `{imageId}` → [`ImageInfo`]: back to the photo as uploaded.
+#[server(prefix = "/api", endpoint = "medtech/session/images/revert", input = Json)]
+pub async fn revert_image_version(
+    #[server(rename = "imageId")] image_id: String,
+) -> Result<ImageInfo, ApiError> {
+    use crate::server::{auth, images, state::AppState};
+
+    let state = expect_context::<AppState>();
+    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    images::revert_version(&state, &access, &image_id).await
+}

@@ -15,8 +15,9 @@ mod session;
 pub use self::bearer::{BearerClient, MOBILE_TOKEN_STORAGE_KEY};
 pub use self::commit::{commit_images, CommitImages};
 pub use self::images::{
-    delete_image, list_images, presign_upload, register_image, update_image_metadata, DeleteImage,
-    ListImages, PresignUpload, RegisterImage, UpdateImageMetadata,
+    delete_image, list_images, presign_upload, register_image, replace_image_version, revert_image_version,
+    update_image_metadata, DeleteImage, ListImages, PresignUpload, RegisterImage, ReplaceImageVersion,
+    RevertImageVersion, UpdateImageMetadata,
 };
 pub use self::info::{app_info, service_status, AppInfo, AppInfoCall, ServiceStatus};
 pub use self::mobile::{create_mobile_token, validate_mobile_token, CreateMobileToken, ValidateMobileToken};

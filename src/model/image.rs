@@ -94,6 +94,9 @@ pub struct ImageInfo {
     pub uploaded_at: String,
     pub metadata: ImageMetadata,
     pub status: ImageStatus,
+    /// An edited version replaces the photo as uploaded (which is kept until commit).
+    #[serde(default)]
+    pub edited: bool,
     /// A short-lived URL to show the image; absent in events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview_url: Option<String>,

@@ -323,8 +323,11 @@ async fn commit_locked(
         .await?;
     if outcome.is_ok() {
         // The bytes now live in the patient's record; keep no copy.
-        if let Err(e) = state.blobs.delete(&record.blob_key).await {
-            tracing::warn!(image.id = image_id, error = %e, "committed image's blob could not be deleted; the lifecycle rule will");
+        let keys = std::iter::once(&record.blob_key).chain(record.original.as_ref().map(|o| &o.blob_key));
+        for key in keys {
+            if let Err(e) = state.blobs.delete(key).await {
+                tracing::warn!(image.id = image_id, error = %e, "committed image's blob could not be deleted; the lifecycle rule will");
+            }
         }
     }
     let info = crate::server::images::info_of(state, &updated).await?;

@@ -12,7 +12,7 @@ use super::events;
 use super::ids::log_id;
 use super::sessions::rfc3339;
 use super::state::AppState;
-use super::stores::session::{unix_now, unix_now_ms, ImageRecord, Reserve};
+use super::stores::session::{unix_now, unix_now_ms, ImageRecord, OriginalVersion, Reserve};
 use super::verify::{self, ACCEPTED_TYPES};
 use crate::model::{
     body_site, ApiError, ImageInfo, ImageMetadata, ImageSource, ImageStatus, SessionEvent, UploadProblem,
@@ -92,6 +92,7 @@ pub async fn presign(
         blob_key: format!("{}/{image_id}", &access.session_key[..32.min(access.session_key.len())]),
         captured_at: None,
         sha256,
+        original: None,
     };
     let limit = state.config.uploads.max_images_per_session;
     if state.sessions.reserve_image(&access.session_key, &record, limit, session_ttl(access)).await?
@@ -238,6 +239,9 @@ pub async fn delete(state: &AppState, access: &Access, image_id: &str) -> Result
         return Err(reject(ApiError::NotFound));
     };
     state.blobs.delete(&record.blob_key).await?;
+    if let Some(original) = &record.original {
+        state.blobs.delete(&original.blob_key).await?;
+    }
     if state.sessions.remove_image(&access.session_key, image_id).await? {
         events::publish(state, access, SessionEvent::ImageRemoved { image_id: image_id.to_owned() }).await;
     }
@@ -262,6 +266,91 @@ async fn info(state: &AppState, record: &ImageRecord, with_preview: bool) -> Res
         uploaded_at: rfc3339(record.uploaded_at.unwrap_or(record.created_at)),
         metadata: record.metadata.clone(),
         status: record.status.clone(),
+        edited: record.original.is_some(),
         preview_url,
     })
+}
+
+/// Makes `replacement` (an edit of `image_id`, uploaded and registered like
+/// any photo) the image's current version. The first original is kept for
+/// revert; an earlier edit's bytes are deleted. Metadata stays on the image.
+pub async fn replace_version(
+    state: &AppState,
+    access: &Access,
+    image_id: &str,
+    replacement_id: &str,
+) -> Result<ImageInfo, ApiError> {
+    access.require_desktop()?;
+    let (Some(current), Some(edit)) = (
+        state.sessions.image(&access.session_key, image_id).await?,
+        state.sessions.image(&access.session_key, replacement_id).await?,
+    ) else {
+        return Err(reject(ApiError::NotFound));
+    };
+    if edit.uploaded_at.is_none() || image_id == replacement_id {
+        return Err(reject(ApiError::BadRequest("The edited photo has not been uploaded.".into())));
+    }
+    if !matches!(current.status, ImageStatus::Uploaded | ImageStatus::Failed { .. }) {
+        return Err(reject(ApiError::Forbidden));
+    }
+    let original = current.original.clone().unwrap_or_else(|| OriginalVersion {
+        blob_key: current.blob_key.clone(),
+        content_type: current.content_type.clone(),
+        size: current.size,
+        width: current.width,
+        height: current.height,
+    });
+    let next = ImageRecord {
+        blob_key: edit.blob_key.clone(),
+        content_type: edit.content_type.clone(),
+        size: edit.size,
+        width: edit.width,
+        height: edit.height,
+        original: Some(original),
+        ..current.clone()
+    };
+    if !state.sessions.replace_image(&access.session_key, &current, &next).await? {
+        return Err(reject(ApiError::BadRequest("The photo changed meanwhile. Try again.".into())));
+    }
+    // The replacement's record goes; its bytes now belong to the image.
+    state.sessions.remove_image(&access.session_key, replacement_id).await?;
+    events::publish(state, access, SessionEvent::ImageRemoved { image_id: replacement_id.to_owned() }).await;
+    if current.original.is_some() {
+        state.blobs.delete(&current.blob_key).await?; // the previous edit
+    }
+    events::publish(state, access, SessionEvent::ImageUpdated(info(state, &next, false).await?)).await;
+    info(state, &next, true).await
+}
+
+/// Puts back the photo as first uploaded, deleting the edit.
+pub async fn revert_version(
+    state: &AppState,
+    access: &Access,
+    image_id: &str,
+) -> Result<ImageInfo, ApiError> {
+    access.require_desktop()?;
+    let Some(current) = state.sessions.image(&access.session_key, image_id).await? else {
+        return Err(reject(ApiError::NotFound));
+    };
+    let Some(original) = current.original.clone() else {
+        return info(state, &current, true).await;
+    };
+    if !matches!(current.status, ImageStatus::Uploaded | ImageStatus::Failed { .. }) {
+        return Err(reject(ApiError::Forbidden));
+    }
+    let next = ImageRecord {
+        blob_key: original.blob_key,
+        content_type: original.content_type,
+        size: original.size,
+        width: original.width,
+        height: original.height,
+        original: None,
+        ..current.clone()
+    };
+    if !state.sessions.replace_image(&access.session_key, &current, &next).await? {
+        return Err(reject(ApiError::BadRequest("The photo changed meanwhile. Try again.".into())));
+    }
+    state.blobs.delete(&current.blob_key).await?;
+    events::publish(state, access, SessionEvent::ImageUpdated(info(state, &next, false).await?)).await;
+    info(state, &next, true).await
 }

@@ -116,6 +116,9 @@ pub async fn end(state: &AppState, access: &super::auth::Access) -> Result<(), A
         if !matches!(image.status, crate::model::ImageStatus::Committed { .. }) {
             state.blobs.delete(&image.blob_key).await?;
         }
+        if let Some(original) = &image.original {
+            state.blobs.delete(&original.blob_key).await?;
+        }
     }
     state.sessions.delete(&access.session_key).await?;
     tracing::info!(session.id_hash = log_id(&access.session_key), "session ended by the desktop");

@@ -75,6 +75,8 @@ pub fn ShortcutSheet(desk: Desk) -> impl IntoView {
     let rows = [
         ("← / →", "Select the previous or next photo"),
         ("Ctrl+click, Space", "Add a photo to the selection"),
+        ("R", "Rotate the photo a quarter turn clockwise"),
+        ("E", "Edit: rotate, crop, annotate"),
         ("Delete", "Delete the selected photos"),
         ("Q", "Show or hide the phone QR code"),
         ("Ctrl+Enter", "Commit"),

@@ -7,6 +7,7 @@
 //! preview, details, and commit.
 
 mod dialogs;
+mod editor;
 mod panels;
 mod state;
 mod workspace;

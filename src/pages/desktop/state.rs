@@ -16,6 +16,7 @@ pub enum Dialog {
     Commit,
     Shortcuts,
     ConfirmDelete(Vec<String>),
+    Editor(String),
 }
 
 /// A photo on its way up (before the server knows it).
@@ -251,6 +252,39 @@ impl Desk {
                 Some(e) => self.notify(e.to_string()),
                 None => self.notify("Details saved."),
             }
+        });
+    }
+
+    /// Whether an image may still be changed (not committed or committing).
+    pub fn editable(&self, id: &str) -> bool {
+        self.image(id).is_some_and(|i| matches!(i.status, ImageStatus::Uploaded | ImageStatus::Failed { .. }))
+    }
+
+    /// Turns the focused photo a quarter clockwise, saved as its new version.
+    pub fn quick_rotate(self) {
+        let Some(id) = self.focused.get_untracked().filter(|id| self.editable(id)) else { return };
+        let Some(src) = self.image(&id).and_then(|i| i.preview_url) else { return };
+        self.notify("Rotating…");
+        leptos::task::spawn_local(async move {
+            let Some(img) = super::editor::load_image(&src).await else {
+                self.notify("The photo could not be loaded for rotating.");
+                return;
+            };
+            let edit = super::editor::Edit { turns: 1, ..Default::default() };
+            match super::editor::save_edit(self, id, img, edit).await {
+                Ok(()) => self.notify("Rotated. The original is kept until commit."),
+                Err(message) => self.notify(message),
+            }
+        });
+    }
+
+    pub fn revert(self, id: String) {
+        leptos::task::spawn_local(async move {
+            match crate::api::revert_image_version(id).await {
+                Ok(_) => self.notify("Back to the photo as it was taken."),
+                Err(e) => self.notify(e.to_string()),
+            }
+            self.refresh();
         });
     }
 

@@ -6,6 +6,7 @@ use leptos::ev;
 use leptos::prelude::*;
 
 use super::dialogs::{CameraDialog, CommitDialog, ConfirmDelete, ShortcutSheet};
+use super::editor::EditorDialog;
 use super::panels::{MetadataPanel, QrPanel};
 use super::state::{Desk, Dialog, Pending};
 use crate::model::{ImageInfo, ImageStatus, SessionEvent, SessionSummary};
@@ -134,15 +135,17 @@ pub fn Workspace(summary: SessionSummary) -> impl IntoView {
                 </button>
             </header>
             <div class="desk__main">
+                // Type-erased at these boundaries: the whole workspace as one
+                // static view type overflows rustc's layout queries.
                 <div class="desk__left">
-                    <Strip desk />
-                    <Preview desk />
+                    {view! { <Strip desk /> }.into_any()}
+                    {view! { <Preview desk /> }.into_any()}
                 </div>
                 <aside class="desk__side">
                     <Show when=move || desk.qr_open.get()>
-                        <QrPanel desk />
+                        {view! { <QrPanel desk /> }.into_any()}
                     </Show>
-                    <MetadataPanel desk />
+                    {view! { <MetadataPanel desk /> }.into_any()}
                 </aside>
             </div>
             {move || desk.toast.get().map(|t| view! { <div class="toast" role="status">{t}</div> })}
@@ -152,6 +155,7 @@ pub fn Workspace(summary: SessionSummary) -> impl IntoView {
                 Dialog::Commit => view! { <CommitDialog desk /> }.into_any(),
                 Dialog::Shortcuts => view! { <ShortcutSheet desk /> }.into_any(),
                 Dialog::ConfirmDelete(ids) => view! { <ConfirmDelete desk ids /> }.into_any(),
+                Dialog::Editor(image_id) => view! { <EditorDialog desk image_id /> }.into_any(),
             }}
         </div>
     }
@@ -189,6 +193,12 @@ fn on_key(desk: Desk, e: &ev::KeyboardEvent) {
             }
         }
         "q" | "Q" => desk.qr_open.update(|o| *o = !*o),
+        "r" | "R" => desk.quick_rotate(),
+        "e" | "E" => {
+            if let Some(id) = desk.focused.get_untracked().filter(|id| desk.editable(id)) {
+                desk.dialog.set(Dialog::Editor(id));
+            }
+        }
         "?" => desk.dialog.set(Dialog::Shortcuts),
         _ => return,
     }
@@ -315,7 +325,11 @@ fn Preview(desk: Desk) -> impl IntoView {
                         ImageStatus::Committed { resource_id } => Some(resource_id.clone()),
                         _ => None,
                     };
+                    let committed_flag = committed.is_none();
                     let delete_id = info.image_id.clone();
+                    let edit_id = info.image_id.clone();
+                    let revert_id = info.image_id.clone();
+                    let edited = info.edited;
                     view! {
                         <div class="preview__tools">
                             <button class="button button--secondary" aria-label="Zoom out" on:click=move |_| set_zoom(zoom.get_untracked() / 1.25)>"−"</button>
@@ -324,6 +338,30 @@ fn Preview(desk: Desk) -> impl IntoView {
                             <button class="button button--secondary" on:click=move |_| set_zoom(1.0)>"Fit"</button>
                             <span class="desk__spacer"></span>
                             <span class="muted">{format!("Photo {number}")} {info.width.zip(info.height).map(|(w, h)| format!(" · {w}×{h}"))}</span>
+                            <button
+                                class="button button--secondary"
+                                disabled=committed.is_some()
+                                aria-keyshortcuts="E"
+                                on:click=move |_| desk.dialog.set(Dialog::Editor(edit_id.clone()))
+                            >
+                                "Edit"
+                            </button>
+                            <button
+                                class="button button--secondary"
+                                disabled=committed.is_some()
+                                aria-keyshortcuts="R"
+                                on:click=move |_| desk.quick_rotate()
+                            >
+                                "Rotate"
+                            </button>
+                            <Show when=move || edited && committed_flag>
+                                <button class="button button--link" on:click={
+                                    let id = revert_id.clone();
+                                    move |_| desk.revert(id.clone())
+                                }>
+                                    "Revert to original"
+                                </button>
+                            </Show>
                             <button
                                 class="button button--danger"
                                 disabled=committed.is_some()

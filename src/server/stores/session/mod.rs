@@ -89,6 +89,20 @@ pub struct ImageRecord {
     /// Hex SHA-256 the client declared for the bytes, checked at registration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// The photo as first uploaded, kept while an edited version replaces
+    /// it, so the GP can revert; deleted at commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<OriginalVersion>,
+}
+
+/// The bytes an edit replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginalVersion {
+    pub blob_key: String,
+    pub content_type: String,
+    pub size: u64,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
 }
 
 /// Result of reserving an image slot.
