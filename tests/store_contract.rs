@@ -31,6 +31,17 @@ fn record(hard_in_secs: u64) -> SessionRecord {
 async fn session_contract(store: &dyn SessionStore) {
     store.ping().await.expect("ping");
 
+    // Phones joining a link: counted once each, per link.
+    let link = format!("link-{}", std::process::id());
+    assert_eq!(store.join_phone(&link, "phone-1", LONG).await.unwrap(), (true, 1));
+    assert_eq!(
+        store.join_phone(&link, "phone-1", LONG).await.unwrap(),
+        (false, 1),
+        "a reload is not a new phone"
+    );
+    assert_eq!(store.join_phone(&link, "phone-2", LONG).await.unwrap(), (true, 2));
+    assert_eq!(store.join_phone(&format!("{link}-new"), "phone-1", LONG).await.unwrap(), (true, 1));
+
     // Create, read back, and keys are independent.
     let a = record(3600);
     store.create("key-a", &a, LONG).await.unwrap();

@@ -126,8 +126,13 @@ test("a phone uploads through the QR link; the photo appears on the desktop with
 
   const phone = await browser.newContext({ ...devices["Pixel 7"], baseURL });
   const p = await phone.newPage();
+  await expect(qr.getByText("No phone has joined yet.")).toBeVisible();
   await p.goto(url);
   await waitForHydration(p);
+  await expect(qr.getByText("1 phone joined.")).toBeVisible();
+  await p.reload(); // a reload is the same phone
+  await waitForHydration(p);
+  await expect(p.getByRole("heading", { name: "Add photos" })).toBeVisible();
   await p.getByLabel("Choose from gallery").setInputFiles([jpeg("phone.jpg", "umang_by_Abhishek_Mudgal.jpg")]);
   await p.getByRole("button", { name: "Continue" }).click();
   await p.getByRole("button", { name: "Left", exact: true }).click();
@@ -135,6 +140,12 @@ test("a phone uploads through the QR link; the photo appears on the desktop with
 
   await expect(strip(page)).toHaveCount(1, { timeout: 60_000 });
   await expect(page.getByRole("status").filter({ hasText: "New photo from the phone." })).toBeVisible();
+  await expect(qr.getByText("1 phone joined.")).toBeVisible();
+  // Regenerating cancels the old link: the phone is told to scan the new code.
+  await qr.getByRole("button", { name: "Regenerate" }).click();
+  await expect(qr.getByText("No phone has joined yet.")).toBeVisible();
+  await p.reload();
+  await expect(p.getByRole("heading", { name: "This link was replaced by a newer QR code." })).toBeVisible();
   await phone.close();
 });
 
@@ -241,4 +252,38 @@ test("edit: rotate, crop and annotate; the committed pixels have the edited size
   const filed = (await inbox(page)).slice(before);
   expect(filed).toHaveLength(1);
   expect([filed[0].resource.width, filed[0].resource.height]).toEqual([w, h]);
+});
+
+test("paste adds a photo; a second tab stays in step; leaving with uncommitted photos asks first", async ({ page, context }) => {
+  await launch(page);
+  const second = await context.newPage();
+  await second.goto("/medtech-images");
+  await waitForHydration(second);
+  await expect(second.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
+
+  // Paste an image from the clipboard.
+  const pasted = photo("umang_by_Abhishek_Mudgal.jpg").toString("base64");
+  await page.evaluate((b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const data = new DataTransfer();
+    data.items.add(new File([bytes], "pasted.jpg", { type: "image/jpeg" }));
+    document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+  }, pasted);
+  await expect(strip(page)).toHaveCount(1, { timeout: 60_000 });
+  // The other tab sees it through the event stream, and a deletion too.
+  await expect(strip(second)).toHaveCount(1);
+
+  // Leaving with an uncommitted photo asks first.
+  let asked = false;
+  page.on("dialog", async (d) => {
+    asked = d.type() === "beforeunload";
+    await d.dismiss();
+  });
+  await page.close({ runBeforeUnload: true });
+  await expect.poll(() => asked).toBe(true);
+
+  await strip(second).first().click();
+  await second.keyboard.press("Delete");
+  await second.getByRole("dialog", { name: "Delete photo 1?" }).getByRole("button", { name: "Delete" }).click();
+  await expect(strip(second)).toHaveCount(0);
 });

@@ -84,7 +84,13 @@ test("full flow: capture, review, details, upload, done, seen on the desktop", a
   await expect(page.getByText("still on this phone")).toBeVisible();
   await screenshot(page, testInfo, "6-done");
 
-  // The desktop has both, with what the phone set.
+  // The desktop shows both without a reload, with what the phone set.
+  await waitForHydration(desktop.page);
+  const strip = desktop.page.getByRole("listbox", { name: "Photos" }).getByRole("option");
+  await expect(strip).toHaveCount(2);
+  await strip.nth(0).click();
+  await expect(desktop.page.getByText("Forearm (SNOMED 14975008)")).toBeVisible();
+  await expect(desktop.page.getByLabel("Description")).toHaveValue("Itchy rash, 3 days");
   await expect.poll(async () => (await desktopImages(desktop)).length).toBe(2);
   const images = await desktopImages(desktop);
   for (const image of images) {

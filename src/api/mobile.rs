@@ -17,11 +17,16 @@ pub async fn create_mobile_token() -> Result<MobileGrant, ApiError> {
     mobile::mint(&state, &access).await
 }
 
-/// `POST /api/medtech/session/token` (`Authorization: Bearer <token>`) → [`MobileLink`].
+/// `POST /api/medtech/session/token` (`Authorization: Bearer <token>`) `{phoneId?}` → [`MobileLink`].
+/// `phoneId` is a random id the phone's tab keeps, so the desktop can count phones.
 #[server(prefix = "/api", endpoint = "medtech/session/token", input = Json, client = BearerClient)]
-pub async fn validate_mobile_token() -> Result<MobileLink, ApiError> {
+pub async fn validate_mobile_token(
+    #[server(rename = "phoneId")]
+    #[server(default)]
+    phone_id: Option<String>,
+) -> Result<MobileLink, ApiError> {
     use crate::server::{auth, mobile, state::AppState};
 
     let state = expect_context::<AppState>();
-    mobile::validate(&state, &auth::request_headers().await?).await
+    mobile::validate(&state, &auth::request_headers().await?, phone_id.as_deref()).await
 }

@@ -9,8 +9,8 @@ use web_sys::{EventSource, MessageEvent};
 use crate::model::SessionEvent;
 
 /// Event names the server sends (see `SessionEvent::name`).
-const NAMES: [&str; 5] =
-    ["image-added", "image-updated", "image-removed", "token-revoked", "session-expiring"];
+const NAMES: [&str; 6] =
+    ["image-added", "image-updated", "image-removed", "token-revoked", "phone-joined", "session-expiring"];
 
 /// An open stream; closing happens on drop.
 pub struct Subscription {
@@ -53,4 +53,38 @@ pub fn subscribe(
         handlers.push(handler);
     }
     Some(Subscription { source, _handlers: handlers })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NAMES;
+    use crate::model::{ImageInfo, ImageMetadata, ImageSource, ImageStatus, SessionEvent};
+
+    #[test]
+    fn every_event_the_server_sends_is_listened_for() {
+        let info = ImageInfo {
+            image_id: "i".into(),
+            source: ImageSource::Desktop,
+            content_type: "image/jpeg".into(),
+            bytes: 1,
+            width: None,
+            height: None,
+            uploaded_at: String::new(),
+            metadata: ImageMetadata::default(),
+            status: ImageStatus::Uploaded,
+            edited: false,
+            preview_url: None,
+        };
+        for event in [
+            SessionEvent::ImageAdded(info.clone()),
+            SessionEvent::ImageUpdated(info),
+            SessionEvent::ImageRemoved { image_id: "i".into() },
+            SessionEvent::TokenRevoked,
+            SessionEvent::PhoneJoined { phones: 1 },
+            SessionEvent::SessionExpiring { expires_at: String::new() },
+        ] {
+            assert!(NAMES.contains(&event.name()), "{} is not listened for", event.name());
+        }
+        assert_eq!(NAMES.len(), 6, "a new event kind needs a test line here too");
+    }
 }

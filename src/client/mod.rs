@@ -61,6 +61,20 @@ pub fn adopt_mobile_token() -> Option<String> {
     stored_mobile_token()
 }
 
+/// This tab's random phone id (kept in sessionStorage), so the desktop counts
+/// a phone once however often it reloads. Not a credential.
+pub fn phone_id() -> Option<String> {
+    const KEY: &str = "clinical-images.phone-id";
+    let storage = session_storage()?;
+    if let Some(id) = storage.get_item(KEY).ok().flatten().filter(|id| id.len() >= 8) {
+        return Some(id);
+    }
+    let id: String =
+        (0..4).map(|_| format!("{:08x}", (js_sys::Math::random() * f64::from(u32::MAX)) as u32)).collect();
+    let _ = storage.set_item(KEY, &id);
+    Some(id)
+}
+
 /// A `blob:` URL showing `blob` (revoke it with [`revoke_object_url`]).
 pub fn object_url(blob: &web_sys::Blob) -> Option<String> {
     web_sys::Url::create_object_url_with_blob(blob).ok()

@@ -147,6 +147,10 @@ pub enum SessionEvent {
         image_id: String,
     },
     TokenRevoked,
+    /// Another phone opened the current QR link; `phones` is how many have.
+    PhoneJoined {
+        phones: usize,
+    },
     #[serde(rename_all = "camelCase")]
     SessionExpiring {
         expires_at: String,
@@ -161,6 +165,7 @@ impl SessionEvent {
             SessionEvent::ImageUpdated(_) => "image-updated",
             SessionEvent::ImageRemoved { .. } => "image-removed",
             SessionEvent::TokenRevoked => "token-revoked",
+            SessionEvent::PhoneJoined { .. } => "phone-joined",
             SessionEvent::SessionExpiring { .. } => "session-expiring",
         }
     }

@@ -119,7 +119,7 @@ pub fn MobilePage() -> impl IntoView {
             return;
         }
         leptos::task::spawn_local(async move {
-            screen.set(match validate_mobile_token().await {
+            screen.set(match validate_mobile_token(crate::client::phone_id()).await {
                 Ok(link) => {
                     // The running count survives a reload: ask what this phone sent already.
                     if let Ok(images) = list_images().await {

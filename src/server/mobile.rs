@@ -27,12 +27,28 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Checks a phone's token and returns what the phone may see about its session.
-pub async fn validate(state: &AppState, headers: &HeaderMap) -> Result<MobileLink, ApiError> {
+/// Checks a phone's token and returns what the phone may see about its
+/// session. `phone_id` (a random id the phone's tab keeps) counts the phones
+/// that joined, for the desktop's QR panel.
+pub async fn validate(
+    state: &AppState,
+    headers: &HeaderMap,
+    phone_id: Option<&str>,
+) -> Result<MobileLink, ApiError> {
     let Some(token) = bearer(headers) else {
         return Err(reject(ApiError::Token(TokenProblem::Missing)));
     };
     let access = auth::phone(state, token).await?;
+    let well_formed = |id: &&str| {
+        (8..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if let (Some(id), auth::Actor::Phone { token_key }) = (phone_id.filter(well_formed), &access.actor) {
+        let ttl = state.config.session.mobile_token_ttl;
+        let (joined, phones) = state.sessions.join_phone(token_key, id, ttl).await?;
+        if joined {
+            events::publish(state, &access, SessionEvent::PhoneJoined { phones }).await;
+        }
+    }
     let expiry = unix_now() + state.config.session.mobile_token_ttl.as_secs();
     Ok(MobileLink {
         valid: true,

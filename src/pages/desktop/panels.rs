@@ -293,7 +293,6 @@ pub fn QrPanel(desk: Desk) -> impl IntoView {
             g.as_ref().map(|g| ((js_sys::Date::parse(&g.expires_at) - now.get()) / 1000.0).max(0.0) as u64)
         })
     };
-    let _ = desk;
 
     view! {
         <section class="panel panel--qr" aria-labelledby="qr-heading">
@@ -313,6 +312,13 @@ pub fn QrPanel(desk: Desk) -> impl IntoView {
                     None => "Creating a link…".to_owned(),
                     Some(0) => "This link has expired. Regenerate it.".to_owned(),
                     Some(s) => format!("Expires in {}:{:02}", s / 60, s % 60),
+                }}
+            </p>
+            <p class="qr__phones" aria-live="polite">
+                {move || match desk.phones.get() {
+                    0 => "No phone has joined yet.".to_owned(),
+                    1 => "1 phone joined.".to_owned(),
+                    n => format!("{n} phones joined."),
                 }}
             </p>
             <button class="button button--secondary" on:click=move |_| regenerate()>"Regenerate"</button>

@@ -41,6 +41,8 @@ pub struct Desk {
     pub focused: RwSignal<Option<String>>,
     pub dialog: RwSignal<Dialog>,
     pub qr_open: RwSignal<bool>,
+    /// Phones that opened the current QR link.
+    pub phones: RwSignal<usize>,
     /// A short, non-blocking message (new photos from the phone, errors).
     pub toast: RwSignal<Option<String>>,
     /// Whether the live event stream is connected.
@@ -60,6 +62,7 @@ impl Desk {
             focused: RwSignal::new(None),
             dialog: RwSignal::new(Dialog::None),
             qr_open: RwSignal::new(false),
+            phones: RwSignal::new(0),
             toast: RwSignal::new(None),
             live: RwSignal::new(false),
             settings: StoredValue::new(summary.settings.clone()),

@@ -25,7 +25,12 @@ pub fn Workspace(summary: SessionSummary) -> impl IntoView {
                     SessionEvent::ImageAdded(info) if info.source == crate::model::ImageSource::Mobile => {
                         desk.notify("New photo from the phone.");
                     }
-                    SessionEvent::TokenRevoked => {}
+                    SessionEvent::TokenRevoked => desk.phones.set(0),
+                    SessionEvent::PhoneJoined { phones } => {
+                        desk.phones.set(*phones);
+                        desk.notify("A phone joined.");
+                        return;
+                    }
                     SessionEvent::SessionExpiring { .. } => {
                         desk.notify("This session ends in 5 minutes. Commit your photos now.");
                     }

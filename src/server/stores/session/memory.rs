@@ -21,6 +21,8 @@ pub struct MemorySessionStore {
     images: Mutex<HashMap<String, Vec<ImageRecord>>>,
     claims: Mutex<HashMap<String, Instant>>,
     audit: Mutex<Vec<serde_json::Value>>,
+    /// Phones per token key, with the set's deadline.
+    phones: Mutex<HashMap<String, (std::collections::HashSet<String>, Instant)>>,
 }
 
 /// Locks a map. A poisoned lock only means another request panicked
@@ -106,6 +108,22 @@ impl SessionStore for MemorySessionStore {
             }
             None => Ok(None),
         }
+    }
+
+    async fn join_phone(
+        &self,
+        token_key: &str,
+        phone_id: &str,
+        ttl: Duration,
+    ) -> Result<(bool, usize), StoreError> {
+        let now = Instant::now();
+        let mut map = lock(&self.phones);
+        map.retain(|_, (_, deadline)| *deadline > now);
+        let (set, deadline) =
+            map.entry(token_key.to_owned()).or_insert_with(|| (Default::default(), now + ttl));
+        *deadline = now + ttl;
+        let added = set.insert(phone_id.to_owned());
+        Ok((added, set.len()))
     }
 
     async fn swap_current_token(

@@ -131,6 +131,16 @@ pub trait SessionStore: Send + Sync {
     /// Ends a session now.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 
+    /// Records that the phone `phone_id` opened the link `token_key`; the set
+    /// lives as long as `ttl`. Returns whether it is new, and how many phones
+    /// the link has now.
+    async fn join_phone(
+        &self,
+        token_key: &str,
+        phone_id: &str,
+        ttl: Duration,
+    ) -> Result<(bool, usize), StoreError>;
+
     /// Stores a mobile token under `key` (a hash of the token) for `ttl`.
     async fn put_token(&self, key: &str, record: &TokenRecord, ttl: Duration) -> Result<(), StoreError>;
 

@@ -33,6 +33,10 @@ impl RedisSessionStore {
         format!("{}token:{key}", self.prefix)
     }
 
+    fn phones_key(&self, token_key: &str) -> String {
+        format!("{}phones:{token_key}", self.prefix)
+    }
+
     fn current_token_key(&self, session_key: &str) -> String {
         format!("{}current-token:{session_key}", self.prefix)
     }
@@ -164,6 +168,26 @@ impl SessionStore for RedisSessionStore {
             .await
             .map_err(unavailable)?;
         json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+    }
+
+    async fn join_phone(
+        &self,
+        token_key: &str,
+        phone_id: &str,
+        ttl: Duration,
+    ) -> Result<(bool, usize), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.phones_key(token_key);
+        // One round trip, applied atomically.
+        let (added, _, count): (usize, bool, usize) = redis::pipe()
+            .atomic()
+            .sadd(&key, phone_id)
+            .pexpire(&key, ttl_ms(ttl) as i64)
+            .scard(&key)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok((added == 1, count))
     }
 
     async fn swap_current_token(
