@@ -13,7 +13,7 @@ WHAT="${1:-events}"
 release_site() {
   cd "$ROOT"
   build_pipeline_worker --release
-  cargo leptos build --release
+  cargo leptos build --release --split
 }
 
 bundle_sizes() {

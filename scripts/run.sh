@@ -15,4 +15,4 @@ build_pipeline_worker "$@"
 log "Serving at http://${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C to stop)"
 trap - EXIT
 rm -rf "$RUN_DIR"
-exec cargo leptos serve "$@"
+exec cargo leptos serve --split "$@"

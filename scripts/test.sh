@@ -47,8 +47,8 @@ build_pipeline_worker
 log "cargo leptos test"
 cargo leptos test
 
-log "cargo leptos build"
-cargo leptos build
+log "cargo leptos build --split (the desktop and phone routes are lazily loaded WASM chunks)"
+cargo leptos build --split
 
 log "end-to-end: app on $APP_PORT with Redis, S3 and the ALEX sandbox"
 SITE_ROOT="$ROOT/target/site"

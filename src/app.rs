@@ -3,9 +3,38 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
 use crate::pages::{DesktopPage, LandingPage, MobilePage, NotFound};
+
+/// The desktop widget's route. Its code is a separate WASM chunk (built with
+/// `cargo leptos --split`), so the phone never downloads it.
+struct DesktopRoute;
+
+#[lazy_route]
+impl LazyRoute for DesktopRoute {
+    fn data() -> Self {
+        DesktopRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <DesktopPage /> }.into_any()
+    }
+}
+
+/// The phone's route, likewise its own chunk.
+struct MobileRoute;
+
+#[lazy_route]
+impl LazyRoute for MobileRoute {
+    fn data() -> Self {
+        MobileRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <MobilePage /> }.into_any()
+    }
+}
 
 /// The document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -43,8 +72,8 @@ pub fn App() -> impl IntoView {
                 // Async: the server waits for each page's data and sends whole
                 // HTML, so the first screen never depends on JavaScript.
                 <Route path=path!("/") view=LandingPage ssr=SsrMode::Async />
-                <Route path=path!("/medtech-images") view=DesktopPage ssr=SsrMode::Async />
-                <Route path=path!("/medtech-images/mobile") view=MobilePage ssr=SsrMode::Async />
+                <Route path=path!("/medtech-images") view={Lazy::<DesktopRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/medtech-images/mobile") view={Lazy::<MobileRoute>::new()} ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

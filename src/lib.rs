@@ -24,5 +24,6 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // The desktop and phone routes are lazily loaded WASM chunks (`--split`).
+    leptos::mount::hydrate_lazy(app::App);
 }
