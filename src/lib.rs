@@ -11,9 +11,12 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+// The UI is in the server and page builds, not in the pipeline worker's module.
+#[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub mod app;
 pub mod client;
 pub mod model;
+#[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub mod pages;
 pub mod pipeline;
 #[cfg(feature = "ssr")]
