@@ -7,6 +7,20 @@ use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
 use crate::pages::{DesktopPage, LandingPage, MobilePage, NotFound};
 
+/// The landing page's route, its own chunk too, so the phone does not load it.
+struct LandingRoute;
+
+#[lazy_route]
+impl LazyRoute for LandingRoute {
+    fn data() -> Self {
+        LandingRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <LandingPage /> }.into_any()
+    }
+}
+
 /// The desktop widget's route. Its code is a separate WASM chunk (built with
 /// `cargo leptos --split`), so the phone never downloads it.
 struct DesktopRoute;
@@ -71,7 +85,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 // Async: the server waits for each page's data and sends whole
                 // HTML, so the first screen never depends on JavaScript.
-                <Route path=path!("/") view=LandingPage ssr=SsrMode::Async />
+                <Route path=path!("/") view={Lazy::<LandingRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/medtech-images") view={Lazy::<DesktopRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/medtech-images/mobile") view={Lazy::<MobileRoute>::new()} ssr=SsrMode::Async />
             </Routes>

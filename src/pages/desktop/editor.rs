@@ -94,6 +94,21 @@ pub fn crop_rect(a: Point, b: Point, aspect: Option<f64>, (w, h): (f64, f64)) ->
     (x, y, cw.min(w - x).max(1.0), ch.min(h - y).max(1.0))
 }
 
+/// If `p` is within `reach` of a corner of `crop`, the opposite corner: the
+/// anchor a resize drags from.
+pub fn crop_handle((x, y, w, h): (f64, f64, f64, f64), p: Point, reach: f64) -> Option<Point> {
+    let corners = [
+        ((x, y), (x + w, y + h)),
+        ((x + w, y), (x, y + h)),
+        ((x, y + h), (x + w, y)),
+        ((x + w, y + h), (x, y)),
+    ];
+    corners
+        .into_iter()
+        .find(|((cx, cy), _)| (p.0 - cx).abs() <= reach && (p.1 - cy).abs() <= reach)
+        .map(|(_, opposite)| opposite)
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tool {
     Crop,
@@ -306,6 +321,11 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
             ctx.set_stroke_style_str("#ffffff");
             ctx.set_line_width(2.0);
             ctx.stroke_rect(x, y, cw, ch);
+            // Corner handles.
+            ctx.set_fill_style_str("#ffffff");
+            for (hx, hy) in [(x, y), (x + cw, y), (x, y + ch), (x + cw, y + ch)] {
+                ctx.fill_rect(hx - 5.0, hy - 5.0, 10.0, 10.0);
+            }
         }
     });
 
@@ -420,7 +440,12 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
                         aria-label="Photo being edited"
                         on:pointerdown=move |e| {
                             let p = to_image(&e);
-                            drag.set(Some((p, p)));
+                            // Grabbing a handle of the crop resizes it from the opposite corner.
+                            let anchor = match (tool.get_untracked(), current().crop) {
+                                (Tool::Crop, Some(crop)) => crop_handle(crop, p, 14.0 / view_scale()),
+                                _ => None,
+                            };
+                            drag.set(Some((anchor.unwrap_or(p), p)));
                         }
                         on:pointermove=move |e| {
                             if let Some((a, _)) = drag.get_untracked() {
@@ -467,6 +492,16 @@ mod tests {
         assert_eq!(turned.output(200.0, 100.0), (40.0, 30.0));
         // And back again.
         assert_eq!(turned.rotate(false, (100.0, 200.0)), edit);
+    }
+
+    #[test]
+    fn a_crop_handle_resizes_from_the_opposite_corner() {
+        let crop = (10.0, 20.0, 100.0, 50.0);
+        assert_eq!(crop_handle(crop, (112.0, 68.0), 5.0), Some((10.0, 20.0)), "bottom-right grabs");
+        assert_eq!(crop_handle(crop, (9.0, 21.0), 5.0), Some((110.0, 70.0)), "top-left grabs");
+        assert_eq!(crop_handle(crop, (60.0, 45.0), 5.0), None, "the middle starts a new crop");
+        // Dragging the bottom-right handle inward shrinks the crop.
+        assert_eq!(crop_rect((10.0, 20.0), (60.0, 45.0), None, (200.0, 100.0)), (10.0, 20.0, 50.0, 25.0));
     }
 
     #[test]
