@@ -53,6 +53,16 @@ pub fn body_site(code: &str) -> Option<&'static BodySite> {
     body_sites().iter().find(|s| s.code == code)
 }
 
+/// Body sites whose term contains `query` (case-insensitive), at most
+/// `limit`; nothing for a query under two characters.
+pub fn search_body_sites(query: &str, limit: usize) -> Vec<&'static BodySite> {
+    let q = query.trim().to_lowercase();
+    if q.chars().count() < 2 {
+        return Vec::new();
+    }
+    body_sites().iter().filter(|s| s.term.to_lowercase().contains(&q)).take(limit).collect()
+}
+
 /// A body site's everyday name for buttons and lists ("Face structure" →
 /// "Face"); the full term is what ALEX receives.
 pub fn site_label(term: &str) -> String {
@@ -64,6 +74,14 @@ pub fn site_label(term: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_matches_terms_case_insensitively() {
+        let hits: Vec<&str> = search_body_sites("FOREARM", 5).iter().map(|s| s.code.as_str()).collect();
+        assert_eq!(hits, ["14975008"]);
+        assert!(search_body_sites("a", 5).is_empty(), "one letter is too little to search on");
+        assert_eq!(search_body_sites("structure", 3).len(), 3, "limited");
+    }
 
     #[test]
     fn body_site_labels_read_naturally() {

@@ -8,7 +8,7 @@ mod health;
 mod image;
 mod session;
 
-pub use body_sites::{body_site, body_sites, site_label, BodySite};
+pub use body_sites::{body_site, body_sites, search_body_sites, site_label, BodySite};
 pub use error::{ApiError, UploadProblem};
 pub use health::{DependencyReport, HealthReport, Mode};
 pub use image::{

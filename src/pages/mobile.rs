@@ -13,13 +13,13 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::widgets::{ErrorNotice, Spinner};
+use super::widgets::{ErrorNotice, PhotoPicker, Spinner};
 use crate::api::{list_images, validate_mobile_token};
 use crate::client::pipeline::Processed;
 use crate::client::upload::Outgoing;
 use crate::model::{
-    body_site, body_sites, site_label, ApiError, CaptureSettings, ImageMetadata, Laterality, MobileLink,
-    TokenProblem, DESCRIPTION_MAX_CHARS,
+    body_site, search_body_sites, site_label, ApiError, CaptureSettings, ImageMetadata, Laterality,
+    MobileLink, TokenProblem, DESCRIPTION_MAX_CHARS,
 };
 
 #[derive(Clone)]
@@ -246,28 +246,19 @@ fn CaptureScreen(flow: Flow) -> impl IntoView {
     view! {
         <section class="m-screen m-capture" aria-labelledby="capture-title">
             <h1 id="capture-title">"Add photos"</h1>
-            <label class="m-action m-action--primary">
-                <span class="m-action__icon" aria-hidden="true">"◉"</span>
-                "Take photo"
-                <input
-                    class="visually-hidden"
-                    type="file"
-                    accept="image/*"
-                    capture="environment"
-                    on:change=move |ev| add_files(flow, crate::client::chosen_files(&ev))
-                />
-            </label>
-            <label class="m-action">
-                <span class="m-action__icon" aria-hidden="true">"▦"</span>
-                "Choose from gallery"
-                <input
-                    class="visually-hidden"
-                    type="file"
-                    accept="image/*,.heic,.heif"
-                    multiple
-                    on:change=move |ev| add_files(flow, crate::client::chosen_files(&ev))
-                />
-            </label>
+            <PhotoPicker
+                label="Take photo"
+                class="m-action m-action--primary"
+                icon="◉"
+                camera=true
+                on_files=move |files| add_files(flow, files)
+            />
+            <PhotoPicker
+                label="Choose from gallery"
+                class="m-action"
+                icon="▦"
+                on_files=move |files| add_files(flow, files)
+            />
             <p class="m-count" aria-live="polite">
                 {move || match flow.sent_total.get() {
                     0 => "No photos sent yet.".to_owned(),
@@ -339,16 +330,11 @@ fn ReviewScreen(flow: Flow) -> impl IntoView {
                 </For>
             </ul>
             <div class="m-bar">
-                <label class="button button--secondary">
-                    "Add more"
-                    <input
-                        class="visually-hidden"
-                        type="file"
-                        accept="image/*,.heic,.heif"
-                        multiple
-                        on:change=move |ev| add_files(flow, crate::client::chosen_files(&ev))
-                    />
-                </label>
+                <PhotoPicker
+                    label="Add more"
+                    class="button button--secondary"
+                    on_files=move |files| add_files(flow, files)
+                />
                 <button
                     class="button"
                     disabled=move || usable() == 0
@@ -481,14 +467,8 @@ fn DetailsScreen(flow: Flow) -> impl IntoView {
                 </label>
                 <ul class="m-results">
                     {move || {
-                        let q = query.get().to_lowercase();
-                        if q.trim().len() < 2 {
-                            return Vec::new();
-                        }
-                        body_sites()
-                            .iter()
-                            .filter(|s| s.term.to_lowercase().contains(q.trim()))
-                            .take(6)
+                        search_body_sites(&query.get(), 6)
+                            .into_iter()
                             .map(|site| {
                                 let code = site.code.clone();
                                 view! {

@@ -24,3 +24,35 @@ pub fn ErrorNotice(error: ApiError) -> impl IntoView {
         </div>
     }
 }
+
+/// What the photo pickers accept: any image, and HEIC by extension (some
+/// browsers give HEIC files no image type).
+pub const PHOTO_TYPES: &str = "image/*,.heic,.heif";
+
+/// A labelled button that opens the file picker for photos; the input itself
+/// is visually hidden, the label is what the GP sees, taps and tabs to.
+#[component]
+pub fn PhotoPicker(
+    #[prop(into)] label: String,
+    #[prop(into)] class: String,
+    on_files: impl Fn(Vec<web_sys::File>) + 'static,
+    #[prop(optional)] icon: Option<&'static str>,
+    /// `capture="environment"`: opens the phone's rear camera instead of the gallery.
+    #[prop(optional)]
+    camera: bool,
+) -> impl IntoView {
+    view! {
+        <label class=class>
+            {icon.map(|i| view! { <span class="m-action__icon" aria-hidden="true">{i}</span> })}
+            {label}
+            <input
+                class="visually-hidden"
+                type="file"
+                accept=if camera { "image/*" } else { PHOTO_TYPES }
+                multiple=!camera
+                capture=camera.then_some("environment")
+                on:change=move |ev| on_files(crate::client::chosen_files(&ev))
+            />
+        </label>
+    }
+}

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use super::state::Desk;
 use crate::api::create_mobile_token;
 use crate::model::{
-    body_site, body_sites, site_label, ImageKind, ImageMetadata, ImageStatus, ImageView, Laterality,
+    body_site, search_body_sites, site_label, ImageKind, ImageMetadata, ImageStatus, ImageView, Laterality,
     MobileGrant, DESCRIPTION_MAX_CHARS,
 };
 
@@ -125,14 +125,9 @@ pub fn MetadataPanel(desk: Desk) -> impl IntoView {
                 </label>
                 <ul class="site-list" aria-label="Body sites">
                     {move || {
-                        let q = query.get().trim().to_lowercase();
-                        let sites: Vec<(String, String, &'static str)> = if q.len() >= 2 {
-                            body_sites()
-                                .iter()
-                                .filter(|s| s.term.to_lowercase().contains(&q))
-                                .take(8)
-                                .map(|s| (s.code.clone(), s.term.clone(), ""))
-                                .collect()
+                        let found = search_body_sites(&query.get(), 8);
+                        let sites: Vec<(String, String, &'static str)> = if !found.is_empty() {
+                            found.into_iter().map(|s| (s.code.clone(), s.term.clone(), "")).collect()
                         } else {
                             let recent = recent_sites();
                             let mut out: Vec<(String, String, &'static str)> = recent

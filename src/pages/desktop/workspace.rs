@@ -10,6 +10,7 @@ use super::editor::EditorDialog;
 use super::panels::{MetadataPanel, QrPanel};
 use super::state::{Desk, Dialog, Pending};
 use crate::model::{ImageInfo, ImageStatus, SessionEvent, SessionSummary};
+use crate::pages::widgets::PhotoPicker;
 
 #[component]
 pub fn Workspace(summary: SessionSummary) -> impl IntoView {
@@ -98,16 +99,7 @@ pub fn Workspace(summary: SessionSummary) -> impl IntoView {
         >
             <header class="desk__bar">
                 <h1 class="visually-hidden">"Clinical Images"</h1>
-                <label class="button">
-                    "Add photos"
-                    <input
-                        class="visually-hidden"
-                        type="file"
-                        accept="image/*,.heic,.heif"
-                        multiple
-                        on:change=move |e| desk.add_files(crate::client::chosen_files(&e))
-                    />
-                </label>
+                <PhotoPicker label="Add photos" class="button" on_files=move |files| desk.add_files(files) />
                 <button class="button button--secondary" on:click=move |_| desk.dialog.set(Dialog::Camera)>
                     "Webcam"
                 </button>
