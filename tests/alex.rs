@@ -449,3 +449,32 @@ async fn a_commit_that_gave_up_is_reconciled_on_retry() {
     assert_eq!(statuses(&second), ["committed"]);
     assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_commit_rule_holds_back_photos_without_details() {
+    let sandbox = SandboxServer::start().await;
+    let mut vars = sandbox.vars();
+    vars.push(("COMMIT_RULE".into(), "bodySiteOrDescription".into()));
+    let app = TestApp::start(vars).await;
+    let desktop = Auth::Cookie(app.launch(PATIENT).await);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let ticket = app.upload(&desktop, "image/jpeg", jpeg(12, 12)).await;
+        let id = ticket["imageId"].as_str().unwrap().to_owned();
+        assert_eq!(app.register(&desktop, &id).await.0, 200);
+        ids.push(id);
+    }
+    let described = json!({"imageId": ids[0], "metadata": {"description": "Wound, day 3"}});
+    assert_eq!(app.post("/api/medtech/session/images/metadata", described, &desktop).await.0, 200);
+    let report = commit(&app, &desktop, None).await;
+    let result =
+        |id: &str| report["results"].as_array().unwrap().iter().find(|r| r["imageId"] == id).unwrap().clone();
+    assert_eq!(result(&ids[0])["status"], "committed");
+    assert_eq!(result(&ids[1])["status"], "failed");
+    assert_eq!(result(&ids[1])["message"], "Add a body site or a description.");
+    assert_eq!(
+        sandbox.json("/inbox.json").await.as_array().unwrap().len(),
+        1,
+        "only the described photo is filed"
+    );
+}

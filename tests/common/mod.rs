@@ -75,6 +75,8 @@ impl TestApp {
         let mut vars: HashMap<String, String> = vars.into_iter().collect();
         vars.entry("BLOB_DIR".into())
             .or_insert_with(|| std::env::temp_dir().join(unique("blobs")).display().to_string());
+        // Most tests file photos without details; the rule has its own test.
+        vars.entry("COMMIT_RULE".into()).or_insert_with(|| "nothing".into());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let config = Config::from_lookup(addr, |k| vars.get(k).cloned()).map_err(|e| e.to_string())?;
