@@ -159,14 +159,18 @@ build_pipeline_worker() {
   local profile="dev" dir="debug"
   if [ "${1:-}" = "--release" ]; then profile="wasm-release" dir="wasm-release"; fi
   local out="$ROOT/public/pipeline"
-  log "pipeline worker: cargo build --features worker ($profile), wasm-bindgen"
-  (cd "$ROOT" && cargo build --lib --target wasm32-unknown-unknown --no-default-features --features worker \
-    --profile "$profile" --target-dir "$CARGO_TARGET_DIR/worker")
   mkdir -p "$out"
-  wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name pipeline \
-    "$CARGO_TARGET_DIR/worker/wasm32-unknown-unknown/$dir/clinical_images.wasm"
-  if [ "$profile" = "wasm-release" ]; then
-    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-      --enable-mutable-globals --enable-reference-types --enable-multivalue "$out/pipeline_bg.wasm" -o "$out/pipeline_bg.wasm"
-  fi
+  # The worker's module, then the HEIC module it imports on demand.
+  for module in "worker pipeline" "heif heif"; do
+    set -- $module
+    log "pipeline $1 module: cargo build --features $1 ($profile), wasm-bindgen"
+    (cd "$ROOT" && cargo build --lib --target wasm32-unknown-unknown --no-default-features --features "$1" \
+      --profile "$profile" --target-dir "$CARGO_TARGET_DIR/worker")
+    wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name "$2" \
+      "$CARGO_TARGET_DIR/worker/wasm32-unknown-unknown/$dir/clinical_images.wasm"
+    if [ "$profile" = "wasm-release" ]; then
+      wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-mutable-globals --enable-reference-types --enable-multivalue "$out/${2}_bg.wasm" -o "$out/${2}_bg.wasm"
+    fi
+  done
 }

@@ -21,12 +21,14 @@ install_ministack
 fetch_fixtures
 
 cd "$ROOT"
-log "lint: cargo fmt --check, clippy (ssr, hydrate, worker)"
+log "lint: cargo fmt --check, clippy (ssr, hydrate, worker, heif)"
 cargo fmt --check
 cargo clippy --all-targets --no-default-features --features ssr -- -D warnings
 cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
-cargo clippy --lib --no-default-features --features worker --target wasm32-unknown-unknown \
-  --target-dir "$CARGO_TARGET_DIR/worker" -- -D warnings
+for module in worker heif; do
+  cargo clippy --lib --no-default-features --features "$module" --target wasm32-unknown-unknown \
+    --target-dir "$CARGO_TARGET_DIR/worker" -- -D warnings
+done
 
 log "services: redis on $REDIS_PORT, ministack (S3, AUTH=true) on $S3_PORT"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \

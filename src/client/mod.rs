@@ -6,6 +6,8 @@
 
 pub mod capture;
 pub mod events;
+#[cfg(feature = "heif")]
+pub mod heif_module;
 pub mod pipeline;
 pub mod upload;
 #[cfg(feature = "worker")]

@@ -7,7 +7,8 @@
 //! Every decision is made by the pure functions in [`crate::pipeline`]:
 //! format detection, EXIF, the size plan, the orientation transform, the
 //! quality search and the metadata check. HEIC, which Chromium and Firefox
-//! cannot decode, goes through [`crate::pipeline::heif`] in WASM.
+//! cannot decode, goes to the HEIC module (`heif_module.rs`, a third WASM
+//! build), which the worker loads only when a HEIC arrives.
 
 use js_sys::{Function, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -23,7 +24,7 @@ use crate::pipeline::format::{self, detect, SourceFormat};
 use crate::pipeline::orient::{canvas_transform, oriented_size};
 use crate::pipeline::plan::plan;
 use crate::pipeline::quality::{Outcome, QualitySearch};
-use crate::pipeline::{heif, passes_through, strip, PipelineError, Summary, Targets};
+use crate::pipeline::{passes_through, strip, PipelineError, Summary, Targets};
 
 /// Most quality searches per image (each may shrink the image once more).
 const MAX_ROUNDS: u32 = 4;
@@ -38,12 +39,13 @@ pub async fn pipeline_worker_process(
     file: Blob,
     targets_json: String,
     progress: Function,
+    heif_decoder: Function,
 ) -> Result<JsValue, JsValue> {
     let targets: Targets = serde_json::from_str(&targets_json).unwrap_or_default();
     let report = |fraction: f64| {
         let _ = progress.call1(&JsValue::NULL, &JsValue::from_f64(fraction.clamp(0.0, 1.0)));
     };
-    match run(file, &targets, &report).await {
+    match run(file, &targets, &report, &heif_decoder).await {
         Ok((blob, summary)) => {
             let out = js_sys::Object::new();
             let summary = serde_json::to_string(&summary).unwrap_or_default();
@@ -59,7 +61,14 @@ pub async fn pipeline_worker_process(
 }
 
 /// The pipeline: bytes in, a finished blob and its summary out.
-async fn run(file: Blob, t: &Targets, progress: &dyn Fn(f64)) -> Result<(Blob, Summary), PipelineError> {
+/// `heif_decoder` is `decodeHeif` of the HEIC module (`src/client/heif_module.rs`),
+/// which the worker's bootstrap loads only when a HEIC needs it.
+async fn run(
+    file: Blob,
+    t: &Targets,
+    progress: &dyn Fn(f64),
+    heif_decoder: &Function,
+) -> Result<(Blob, Summary), PipelineError> {
     let started = js_sys::Date::now();
     progress(0.02);
     let bytes = read(&file).await?;
@@ -87,7 +96,7 @@ async fn run(file: Blob, t: &Targets, progress: &dyn Fn(f64)) -> Result<(Blob, S
     }
     progress(0.08);
     let mut canvas = match source {
-        SourceFormat::Heif => decode_heif(&file, &bytes, t).await?,
+        SourceFormat::Heif => decode_heif(&file, &bytes, t, heif_decoder).await?,
         _ => {
             let size = format::dimensions(&bytes, source).ok_or(PipelineError::Undecodable)?;
             let orientation = exif.and_then(|e| e.orientation).unwrap_or(1);
@@ -245,7 +254,12 @@ async fn without_metadata(blob: Blob) -> Result<Blob, PipelineError> {
 /// HEIC/HEIF: the browser's own decoder where it has one (Safari), else the
 /// WASM decoder. Either way the pixels come out upright (HEIF carries its
 /// rotation as image properties, which both apply), planned to the targets.
-async fn decode_heif(file: &Blob, bytes: &[u8], t: &Targets) -> Result<OffscreenCanvas, PipelineError> {
+async fn decode_heif(
+    file: &Blob,
+    bytes: &[u8],
+    t: &Targets,
+    heif_decoder: &Function,
+) -> Result<OffscreenCanvas, PipelineError> {
     if let Ok(native) = decode(file, None).await {
         let p = plan(native.width(), native.height(), 1, t);
         let canvas = upright_canvas(&native, 1)?;
@@ -255,15 +269,19 @@ async fn decode_heif(file: &Blob, bytes: &[u8], t: &Targets) -> Result<Offscreen
             Ok(canvas)
         };
     }
-    let image = heif::decode_rgba(bytes)?;
-    let p = plan(image.width, image.height, 1, t);
-    let data = ImageData::new_with_u8_clamped_array_and_sh(
-        wasm_bindgen::Clamped(&image.rgba),
-        image.width,
-        image.height,
-    )
-    .map_err(|_| PipelineError::TooLarge)?;
-    drop(image);
+    let pending =
+        heif_decoder.call1(&JsValue::NULL, &Uint8Array::from(bytes)).map_err(|_| PipelineError::Browser)?;
+    let data: ImageData = match JsFuture::from(js_sys::Promise::resolve(&pending)).await {
+        Ok(data) => data.dyn_into().map_err(|_| PipelineError::Browser)?,
+        Err(kind) => {
+            return Err(match kind.as_string().as_deref() {
+                Some("tooLarge") => PipelineError::TooLarge,
+                Some("heifUndecodable") => PipelineError::HeifUndecodable,
+                _ => PipelineError::Browser,
+            })
+        }
+    };
+    let p = plan(data.width(), data.height(), 1, t);
     let promise = scope()?
         .create_image_bitmap_with_image_data_and_image_bitmap_options(
             &data,

@@ -11,7 +11,7 @@
 
 pub mod exif;
 pub mod format;
-#[cfg(any(feature = "ssr", feature = "worker"))]
+#[cfg(any(feature = "ssr", feature = "heif"))]
 pub mod heif;
 #[cfg(feature = "ssr")]
 pub mod native;
