@@ -170,6 +170,8 @@ pub async fn process(
 /// The pipeline for scripts: `processImage(file, targets?, onProgress?)`
 /// resolves to `{ blob, summary }` (summary as an object) or rejects with
 /// `{ kind, message }`. The benchmarks and the browser tests drive it.
+/// Exported by the page's bundle only, not by the worker and HEIC modules.
+#[cfg(feature = "hydrate")]
 #[wasm_bindgen(js_name = processImage)]
 pub async fn process_image(
     file: Blob,
