@@ -70,5 +70,16 @@ window.ssim = (a, b, w, h) => {
   }
   return total / count;
 };
+window.median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+window.timed = async (runs, run) => {
+  const times = [];
+  let out;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    out = await run();
+    times.push(performance.now() - t0);
+  }
+  return { ms: window.median(times), out };
+};
 window.fixture = async (name, type) => new File([await (await fetch("/__bench/f/" + name)).blob()], name, { type });
 `;

@@ -35,21 +35,14 @@ test("pipeline vs browser-image-compression, and HEIC vs heic2any", async ({ pag
       async ({ name, runs }) => {
         const w = window as any;
         const file = await w.fixture(name, "image/jpeg");
-        const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
         const measure = async (label: string, run: () => Promise<Blob>) => {
-          const times: number[] = [];
-          let out: Blob | undefined;
-          for (let i = 0; i < runs; i++) {
-            const t0 = performance.now();
-            out = await run();
-            times.push(performance.now() - t0);
-          }
-          const bitmap = await createImageBitmap(out!);
+          const { ms, out } = await w.timed(runs, run);
+          const bitmap = await createImageBitmap(out);
           const [ow, oh] = [bitmap.width, bitmap.height];
           // The reference: the source downscaled to the output's size at high quality.
           const ref = await createImageBitmap(file, { resizeWidth: ow, resizeHeight: oh, resizeQuality: "high" });
           const ssim = w.ssim(await w.lumaOf(bitmap, ow, oh), await w.lumaOf(ref, ow, oh), ow, oh);
-          return { name: label, ms: median(times), bytes: out!.size, width: ow, height: oh, ssim };
+          return { name: label, ms, bytes: out.size, width: ow, height: oh, ssim };
         };
         const ours = await measure("pipeline", async () => (await w.pipeline.processImage(file, null, null)).blob);
         const theirs = await measure("browser-image-compression", () =>
@@ -75,17 +68,10 @@ test("pipeline vs browser-image-compression, and HEIC vs heic2any", async ({ pag
     async ({ name, runs }) => {
       const w = window as any;
       const file = await w.fixture(name, "image/heic");
-      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
       const time = async (run: () => Promise<Blob>) => {
-        const times: number[] = [];
-        let out: Blob | undefined;
-        for (let i = 0; i < runs; i++) {
-          const t0 = performance.now();
-          out = await run();
-          times.push(performance.now() - t0);
-        }
-        const bitmap = await createImageBitmap(out!);
-        return { ms: median(times), bytes: out!.size, width: bitmap.width, height: bitmap.height };
+        const { ms, out } = await w.timed(runs, run);
+        const bitmap = await createImageBitmap(out);
+        return { ms, bytes: out.size, width: bitmap.width, height: bitmap.height };
       };
       return {
         file: name,

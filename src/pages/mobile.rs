@@ -13,7 +13,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::widgets::{ErrorNotice, PhotoPicker, Spinner};
+use super::widgets::{ErrorNotice, PhotoPicker, SiteSearchBox, Spinner};
 use crate::api::{list_images, validate_mobile_token};
 use crate::client::pipeline::Processed;
 use crate::client::upload::Outgoing;
@@ -456,15 +456,7 @@ fn DetailsScreen(flow: Flow) -> impl IntoView {
                         })
                         .collect_view()}
                 </div>
-                <label class="m-search">
-                    <span class="visually-hidden">"Search all body sites"</span>
-                    <input
-                        type="search"
-                        placeholder="Search all body sites"
-                        prop:value=move || query.get()
-                        on:input=move |ev| query.set(event_target_value(&ev))
-                    />
-                </label>
+                <SiteSearchBox query class="m-search" label="Search all body sites" />
                 <ul class="m-results">
                     {move || {
                         search_body_sites(&query.get(), 6)

@@ -56,3 +56,24 @@ pub fn PhotoPicker(
         </label>
     }
 }
+
+/// The search box over the verified body-site list; `query` feeds
+/// `search_body_sites`. Its placeholder doubles as its accessible name.
+#[component]
+pub fn SiteSearchBox(
+    query: RwSignal<String>,
+    #[prop(into)] class: String,
+    #[prop(into)] label: String,
+) -> impl IntoView {
+    view! {
+        <label class=class>
+            <span class="visually-hidden">{label.clone()}</span>
+            <input
+                type="search"
+                placeholder=label
+                prop:value=move || query.get()
+                on:input=move |e| query.set(event_target_value(&e))
+            />
+        </label>
+    }
+}

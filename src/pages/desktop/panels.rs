@@ -8,6 +8,7 @@ use crate::model::{
     body_site, search_body_sites, site_label, ImageKind, ImageMetadata, ImageStatus, ImageView, Laterality,
     MobileGrant, DESCRIPTION_MAX_CHARS,
 };
+use crate::pages::widgets::SiteSearchBox;
 
 const RECENT_KEY: &str = "clinical-images.recent-sites";
 
@@ -114,15 +115,7 @@ pub fn MetadataPanel(desk: Desk) -> impl IntoView {
                             .unwrap_or_else(|| "None chosen".to_owned())
                     }}
                 </p>
-                <label class="panel__search">
-                    <span class="visually-hidden">"Search body sites"</span>
-                    <input
-                        type="search"
-                        placeholder="Search body sites"
-                        prop:value=move || query.get()
-                        on:input=move |e| query.set(event_target_value(&e))
-                    />
-                </label>
+                <SiteSearchBox query class="panel__search" label="Search body sites" />
                 <ul class="site-list" aria-label="Body sites">
                     {move || {
                         let found = search_body_sites(&query.get(), 8);
