@@ -180,6 +180,50 @@ impl Outgoing {
     }
 }
 
+/// What a send is waiting for, for the page to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// The device is offline; sending resumes by itself when it is back.
+    Offline,
+    /// A network failure; the next attempt starts in `seconds`.
+    Retry { seconds: u32 },
+}
+
+/// Most attempts [`Outgoing::send`] makes before it gives up.
+pub const AUTO_ATTEMPTS: u32 = 4;
+
+impl Outgoing {
+    /// Sends, pausing while offline (which costs no attempt) and retrying
+    /// network failures after 2, 4 and 8 s. A refusal, or the last failure,
+    /// is returned; calling again is safe (see [`Outgoing::attempt`]).
+    pub async fn send(
+        &mut self,
+        on_progress: &dyn Fn(f64),
+        on_wait: &dyn Fn(Waiting),
+    ) -> Result<ImageInfo, SendFailure> {
+        let mut failures = 0;
+        loop {
+            if !online() {
+                on_wait(Waiting::Offline);
+                wait_online().await;
+            }
+            on_progress(0.0);
+            match self.attempt(on_progress).await {
+                Ok(info) => return Ok(info),
+                Err(f) if f.retryable && !online() => {}
+                Err(f) if f.retryable && failures + 1 < AUTO_ATTEMPTS => {
+                    failures += 1;
+                    for seconds in (1..=1u32 << failures).rev() {
+                        on_wait(Waiting::Retry { seconds });
+                        sleep(1000).await;
+                    }
+                }
+                Err(f) => return Err(f),
+            }
+        }
+    }
+}
+
 /// An EXIF (camera-local) time as an RFC 3339 instant, in this device's time zone.
 fn local_time_as_rfc3339(captured: &str) -> Option<String> {
     let [y, mo, d, h, mi, s] = captured_parts(captured)?;

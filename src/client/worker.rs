@@ -115,7 +115,9 @@ async fn run(
     };
     progress(0.45);
 
-    // Screenshots and scans often stay smaller as PNG.
+    // Screenshots and scans often stay smaller as PNG. The JPEG made to
+    // compare with is the quality search's first encode, not made twice.
+    let mut first_jpeg = None;
     if source == SourceFormat::Png {
         let png = encode(&canvas, "image/png", None).await?;
         if png.size() as u64 <= t.max_bytes {
@@ -125,23 +127,28 @@ async fn run(
                 let dims = (canvas.width(), canvas.height());
                 return Ok((png.clone(), summary(&png, "image/png", dims, None, 2)));
             }
+            first_jpeg = Some(top);
         }
     }
 
     let mut encodes = 0u32;
-    for round in 0..MAX_ROUNDS {
+    for _ in 0..MAX_ROUNDS {
         let mut search = QualitySearch::new(t, ENCODES_PER_ROUND);
         let mut best: Option<(f32, Blob)> = None;
         while let Some(q) = search.next_quality() {
-            let blob = encode(&canvas, "image/jpeg", Some(q)).await?;
+            let blob = match first_jpeg.take() {
+                Some(top) if q == t.max_quality => top,
+                _ => encode(&canvas, "image/jpeg", Some(q)).await?,
+            };
             encodes += 1;
             let size = blob.size() as u64;
             search.record(q, size);
             if size <= t.max_bytes && best.as_ref().is_none_or(|(b, _)| q > *b) {
                 best = Some((q, blob));
             }
-            let step = (round as usize * ENCODES_PER_ROUND + encodes as usize) as f64;
-            progress(0.45 + 0.5 * (step / (MAX_ROUNDS as usize * ENCODES_PER_ROUND) as f64).min(1.0));
+            progress(
+                0.45 + 0.5 * (encodes as f64 / (MAX_ROUNDS as usize * ENCODES_PER_ROUND) as f64).min(1.0),
+            );
         }
         let outcome = search.outcome();
         match (outcome, best) {

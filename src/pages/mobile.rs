@@ -542,9 +542,6 @@ fn DetailsScreen(flow: Flow) -> impl IntoView {
     }
 }
 
-/// Most automatic attempts per photo before the GP is asked to retry.
-const AUTO_ATTEMPTS: u32 = 4;
-
 /// Goes to the uploading screen and sends whatever is not sent yet.
 fn start_sending(flow: Flow) {
     flow.step.set(Step::Uploading);
@@ -577,7 +574,7 @@ fn start_sending(flow: Flow) {
 
 /// Sends one photo, with automatic retries. Returns false if the link died.
 async fn send_one(flow: Flow, photo: Photo) -> bool {
-    use crate::client::upload::{sleep, wait_online};
+    use crate::client::upload::{sleep, Waiting};
     // Wait for the pipeline.
     while matches!(photo.stage.get_untracked(), Stage::Preparing(_)) {
         sleep(150).await;
@@ -601,42 +598,34 @@ async fn send_one(flow: Flow, photo: Photo) -> bool {
             metadata,
         )));
     }
-    let mut attempts = 0;
-    loop {
-        if !crate::client::upload::online() {
-            photo.stage.set(Stage::Offline);
-            wait_online().await;
+    let Some(mut outgoing) = photo.outgoing.try_update_value(Option::take).flatten() else { return true };
+    let stage = photo.stage;
+    let result = outgoing
+        .send(&move |f| stage.set(Stage::Sending(f)), &move |wait| {
+            stage.set(match wait {
+                Waiting::Offline => Stage::Offline,
+                Waiting::Retry { seconds } => Stage::Retrying(seconds),
+            })
+        })
+        .await;
+    // Kept, so a manual Retry reuses the same ticket and image id.
+    photo.outgoing.set_value(Some(outgoing));
+    match result {
+        Ok(_) => {
+            photo.stage.set(Stage::Sent);
+            flow.sent_total.update(|n| *n += 1);
+            true
         }
-        photo.stage.set(Stage::Sending(0.0));
-        let Some(mut outgoing) = photo.outgoing.try_update_value(Option::take).flatten() else { return true };
-        let stage = photo.stage;
-        let result = outgoing.attempt(&move |f| stage.set(Stage::Sending(f))).await;
-        photo.outgoing.set_value(Some(outgoing));
-        match result {
-            Ok(_) => {
-                photo.stage.set(Stage::Sent);
-                flow.sent_total.update(|n| *n += 1);
-                return true;
+        Err(f) => match f.token_problem {
+            Some(problem) => {
+                flow.screen.set(Screen::Invalid(problem));
+                false
             }
-            Err(f) if f.token_problem.is_some() => {
-                flow.screen.set(Screen::Invalid(f.token_problem.unwrap_or(TokenProblem::NotFound)));
-                return false;
-            }
-            // Offline is a pause, not a failed attempt.
-            Err(f) if f.retryable && !crate::client::upload::online() => {}
-            Err(f) if f.retryable && attempts + 1 < AUTO_ATTEMPTS => {
-                attempts += 1;
-                let wait = 1u32 << attempts; // 2, 4, 8 s
-                for left in (1..=wait).rev() {
-                    photo.stage.set(Stage::Retrying(left));
-                    sleep(1000).await;
-                }
-            }
-            Err(f) => {
+            None => {
                 photo.stage.set(Stage::Failed(f.message));
-                return true;
+                true
             }
-        }
+        },
     }
 }
 

@@ -160,61 +160,20 @@ pub fn MetadataPanel(desk: Desk) -> impl IntoView {
                 </ul>
             </fieldset>
             <div class="panel__row">
-                <label class="panel__field">
-                    "View"
-                    <select
-                        disabled=move || count() == 0 || locked()
-                        on:change=move |e| {
-                            let v = event_target_value(&e);
-                            draft.update(|m| m.view = match v.as_str() {
-                                "closeUp" => Some(ImageView::CloseUp),
-                                "dermoscopy" => Some(ImageView::Dermoscopy),
-                                "overview" => Some(ImageView::Overview),
-                                "other" => Some(ImageView::Other),
-                                _ => None,
-                            });
-                        }
-                    >
-                        {[("", "—"), ("closeUp", "Close-up"), ("dermoscopy", "Dermoscopy"), ("overview", "Overview"), ("other", "Other")]
-                            .into_iter()
-                            .map(|(value, label)| {
-                                let selected = move || {
-                                    let current = draft.with(|m| m.view.map(|v| serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_owned)).unwrap_or_default()));
-                                    current.unwrap_or_default() == value
-                                };
-                                view! { <option value=value selected=selected>{label}</option> }
-                            })
-                            .collect_view()}
-                    </select>
-                </label>
-                <label class="panel__field">
-                    "Type"
-                    <select
-                        disabled=move || count() == 0 || locked()
-                        on:change=move |e| {
-                            let v = event_target_value(&e);
-                            draft.update(|m| m.kind = match v.as_str() {
-                                "lesion" => Some(ImageKind::Lesion),
-                                "rash" => Some(ImageKind::Rash),
-                                "wound" => Some(ImageKind::Wound),
-                                "infection" => Some(ImageKind::Infection),
-                                "other" => Some(ImageKind::Other),
-                                _ => None,
-                            });
-                        }
-                    >
-                        {[("", "—"), ("lesion", "Lesion"), ("rash", "Rash"), ("wound", "Wound"), ("infection", "Infection"), ("other", "Other")]
-                            .into_iter()
-                            .map(|(value, label)| {
-                                let selected = move || {
-                                    let current = draft.with(|m| m.kind.map(|v| serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_owned)).unwrap_or_default()));
-                                    current.unwrap_or_default() == value
-                                };
-                                view! { <option value=value selected=selected>{label}</option> }
-                            })
-                            .collect_view()}
-                    </select>
-                </label>
+                <ChoiceSelect
+                    label="View"
+                    choices=&VIEWS
+                    current=Signal::derive(move || draft.with(|m| m.view))
+                    disabled=Signal::derive(move || count() == 0 || locked())
+                    on_pick=move |v| draft.update(|m| m.view = v)
+                />
+                <ChoiceSelect
+                    label="Type"
+                    choices=&KINDS
+                    current=Signal::derive(move || draft.with(|m| m.kind))
+                    disabled=Signal::derive(move || count() == 0 || locked())
+                    on_pick=move |k| draft.update(|m| m.kind = k)
+                />
             </div>
             <label class="panel__field">
                 "Description"
@@ -246,6 +205,55 @@ pub fn MetadataPanel(desk: Desk) -> impl IntoView {
                 }}
             </button>
         </section>
+    }
+}
+
+const VIEWS: [(ImageView, &str); 4] = [
+    (ImageView::CloseUp, "Close-up"),
+    (ImageView::Dermoscopy, "Dermoscopy"),
+    (ImageView::Overview, "Overview"),
+    (ImageView::Other, "Other"),
+];
+
+const KINDS: [(ImageKind, &str); 5] = [
+    (ImageKind::Lesion, "Lesion"),
+    (ImageKind::Rash, "Rash"),
+    (ImageKind::Wound, "Wound"),
+    (ImageKind::Infection, "Infection"),
+    (ImageKind::Other, "Other"),
+];
+
+/// A labelled `<select>` over a fixed list of choices, with "—" for none.
+/// Options are keyed by position, so no value needs a string form.
+#[component]
+fn ChoiceSelect<T: Copy + PartialEq + Send + Sync + 'static>(
+    label: &'static str,
+    choices: &'static [(T, &'static str)],
+    current: Signal<Option<T>>,
+    disabled: Signal<bool>,
+    on_pick: impl Fn(Option<T>) + 'static,
+) -> impl IntoView {
+    let position = move || current.get().and_then(|c| choices.iter().position(|(v, _)| *v == c));
+    view! {
+        <label class="panel__field">
+            {label}
+            <select
+                disabled=move || disabled.get()
+                on:change=move |e| {
+                    let picked = event_target_value(&e).parse::<usize>().ok().and_then(|i| choices.get(i));
+                    on_pick(picked.map(|(v, _)| *v));
+                }
+            >
+                <option value="" selected=move || position().is_none()>"—"</option>
+                {choices
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, name))| {
+                        view! { <option value=i.to_string() selected=move || position() == Some(i)>{*name}</option> }
+                    })
+                    .collect_view()}
+            </select>
+        </label>
     }
 }
 

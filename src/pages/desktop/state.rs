@@ -51,6 +51,9 @@ pub struct Desk {
     pub summary: StoredValue<SessionSummary>,
     owner: StoredValue<Owner>,
     next_key: StoredValue<u32>,
+    /// A list request is in flight / another is wanted after it: a burst of
+    /// events (a commit sends two per photo) costs two requests, not one each.
+    listing: StoredValue<(bool, bool)>,
 }
 
 impl Desk {
@@ -69,6 +72,7 @@ impl Desk {
             summary: StoredValue::new(summary),
             owner: StoredValue::new(Owner::current().unwrap_or_default()),
             next_key: StoredValue::new(1),
+            listing: StoredValue::new((false, false)),
         }
     }
 
@@ -104,26 +108,45 @@ impl Desk {
         });
     }
 
-    /// Reloads the list from the server, keeping the selection where it can.
+    /// Asks for the list again; requests that arrive while one is in flight
+    /// are served by a single follow-up request.
     pub fn refresh(self) {
+        let (busy, _) = self.listing.get_value();
+        self.listing.set_value((true, busy));
+        if busy {
+            return; // the request in flight runs once more when it ends
+        }
         leptos::task::spawn_local(async move {
-            match list_images().await {
-                Ok(list) => {
-                    let ids: Vec<String> = list.iter().map(|i| i.image_id.clone()).collect();
-                    self.images.set(list);
-                    self.selected.update(|s| s.retain(|id| ids.contains(id)));
-                    if self.focused.get_untracked().is_none_or(|f| !ids.contains(&f)) {
-                        self.focused.set(ids.last().cloned());
-                        if let Some(last) = ids.last() {
-                            if self.selected.with_untracked(Vec::is_empty) {
-                                self.selected.set(vec![last.clone()]);
-                            }
+            loop {
+                self.list_once().await;
+                let (_, again) = self.listing.get_value();
+                if !again {
+                    break;
+                }
+                self.listing.set_value((true, false));
+            }
+            self.listing.set_value((false, false));
+        });
+    }
+
+    /// Reloads the list from the server, keeping the selection where it can.
+    async fn list_once(self) {
+        match list_images().await {
+            Ok(list) => {
+                let ids: Vec<String> = list.iter().map(|i| i.image_id.clone()).collect();
+                self.images.set(list);
+                self.selected.update(|s| s.retain(|id| ids.contains(id)));
+                if self.focused.get_untracked().is_none_or(|f| !ids.contains(&f)) {
+                    self.focused.set(ids.last().cloned());
+                    if let Some(last) = ids.last() {
+                        if self.selected.with_untracked(Vec::is_empty) {
+                            self.selected.set(vec![last.clone()]);
                         }
                     }
                 }
-                Err(e) => self.notify(e.to_string()),
             }
-        });
+            Err(e) => self.notify(e.to_string()),
+        }
     }
 
     /// Selects one image (or toggles it into a multi-selection).
@@ -191,19 +214,12 @@ impl Desk {
                     processed.summary.captured.clone(),
                     None,
                 );
-                let mut attempt = 0;
-                let info = loop {
-                    crate::client::upload::wait_online().await;
-                    match outgoing.attempt(&move |f| progress.set(0.4 + 0.6 * f)).await {
-                        Ok(info) => break info,
-                        Err(f) if f.retryable && attempt < 3 => {
-                            attempt += 1;
-                            crate::client::upload::sleep(1000 << attempt).await;
-                        }
-                        Err(f) => {
-                            pending.error.set(Some(f.message));
-                            return;
-                        }
+                let sent = outgoing.send(&move |f| progress.set(0.4 + 0.6 * f), &|_| {}).await;
+                let info = match sent {
+                    Ok(info) => info,
+                    Err(f) => {
+                        pending.error.set(Some(f.message));
+                        return;
                     }
                 };
                 let id = info.image_id.clone();
