@@ -32,6 +32,14 @@ pub struct Access {
 }
 
 impl Access {
+    /// Time until the session's hard expiry (at least a second): the TTL of
+    /// whatever lives exactly as long as the session.
+    pub fn time_left(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.session.hard_expires_at.saturating_sub(super::stores::session::unix_now()).max(1),
+        )
+    }
+
     /// Fails unless the caller is the desktop.
     pub fn require_desktop(&self) -> Result<(), ApiError> {
         match self.actor {

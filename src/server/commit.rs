@@ -278,12 +278,15 @@ async fn commit_locked(
     let earlier =
         matches!(prior_status, ImageStatus::Committing | ImageStatus::Failed { retryable: true, .. });
     let found = match (&dedupe, earlier) {
-        (Some(d), true) => state.alex.find_filed(resource_type, d, ctx).await.ok().flatten(),
-        _ => None,
+        (Some(d), true) => state.alex.find_filed(resource_type, d, ctx).await,
+        _ => Ok(None),
     };
     let outcome = match found {
-        Some(created) => Ok(created),
-        None => state.alex.create(resource_type, &resource, ctx, dedupe.as_ref()).await,
+        Ok(Some(created)) => Ok(created),
+        Ok(None) => state.alex.create(resource_type, &resource, ctx, dedupe.as_ref()).await,
+        // Not knowing whether the earlier attempt was filed, never post
+        // again: the image fails, and a retry looks again.
+        Err(e) => Err(e),
     };
 
     let (status, out) = match &outcome {

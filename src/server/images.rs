@@ -26,10 +26,6 @@ fn refuse(problem: UploadProblem) -> ApiError {
     reject(ApiError::Upload(problem))
 }
 
-fn session_ttl(access: &Access) -> Duration {
-    Duration::from_secs(access.session.hard_expires_at.saturating_sub(unix_now()).max(1))
-}
-
 /// Whether this caller may see (and register) this image.
 fn visible_to(access: &Access, record: &ImageRecord) -> bool {
     match &access.actor {
@@ -95,7 +91,7 @@ pub async fn presign(
         original: None,
     };
     let limit = state.config.uploads.max_images_per_session;
-    if state.sessions.reserve_image(&access.session_key, &record, limit, session_ttl(access)).await?
+    if state.sessions.reserve_image(&access.session_key, &record, limit, access.time_left()).await?
         == Reserve::LimitReached
     {
         return Err(refuse(UploadProblem::TooManyImages));
@@ -238,6 +234,10 @@ pub async fn delete(state: &AppState, access: &Access, image_id: &str) -> Result
     let Some(record) = state.sessions.image(&access.session_key, image_id).await? else {
         return Err(reject(ApiError::NotFound));
     };
+    if matches!(record.status, ImageStatus::Committing) {
+        // It may be in the patient's record already; the commit decides.
+        return Err(reject(ApiError::Forbidden));
+    }
     state.blobs.delete(&record.blob_key).await?;
     if let Some(original) = &record.original {
         state.blobs.delete(&original.blob_key).await?;
@@ -287,7 +287,7 @@ pub async fn replace_version(
     ) else {
         return Err(reject(ApiError::NotFound));
     };
-    if edit.uploaded_at.is_none() || image_id == replacement_id {
+    if edit.uploaded_at.is_none() || edit.status != ImageStatus::Uploaded || image_id == replacement_id {
         return Err(reject(ApiError::BadRequest("The edited photo has not been uploaded.".into())));
     }
     if !matches!(current.status, ImageStatus::Uploaded | ImageStatus::Failed { .. }) {

@@ -157,6 +157,10 @@ pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQ
         }
         Err(e) => {
             tracing::error!(error = %e, correlation_id = %ctx.correlation_id, "launch context could not be resolved");
+            // Not the link's fault: let the GP use it again once Medtech answers.
+            if let Err(e) = state.sessions.release(&claim).await {
+                tracing::warn!(error = %e, "launch claim could not be released");
+            }
             return page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Medtech could not be reached to check the launch. Try again in a minute.",

@@ -3,8 +3,6 @@
 //! A token is stored only as its SHA-256 and grants exactly one session.
 //! Minting a new one (a new QR code) revokes the previous one.
 
-use std::time::Duration;
-
 use axum::http::{header, HeaderMap};
 
 use super::api_error::reject;
@@ -68,7 +66,7 @@ pub async fn mint(state: &AppState, access: &Access) -> Result<MobileGrant, ApiE
     let record =
         TokenRecord { session_key: access.session_key.clone(), created_at: unix_now(), revoked: false };
     state.sessions.put_token(&token_key, &record, ttl).await?;
-    let session_left = Duration::from_secs(access.session.hard_expires_at.saturating_sub(unix_now()).max(1));
+    let session_left = access.time_left();
     if let Some(old) =
         state.sessions.swap_current_token(&access.session_key, &token_key, session_left).await?
     {

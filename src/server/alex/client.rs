@@ -294,7 +294,9 @@ impl AlexClient for HttpAlexClient {
             enc(signature)
         );
         let value = self.get_json(&url, ctx).await?;
-        serde_json::from_value(value).map_err(|e| AlexError::Malformed(e.to_string()))
+        // Only the kind of error: serde's message could quote a patient field.
+        serde_json::from_value(value)
+            .map_err(|e| AlexError::Malformed(format!("launch context: {:?}", e.classify())))
     }
 }
 

@@ -20,7 +20,6 @@ pub use self::redis::RedisEventBus;
 use super::auth::Access;
 use super::ids::log_id;
 use super::state::AppState;
-use super::stores::session::unix_now;
 use super::stores::StoreError;
 use crate::model::SessionEvent;
 
@@ -80,9 +79,7 @@ pub fn valid_id(id: &str) -> bool {
 /// returned: the change it reports has already happened, and a desktop that
 /// missed it sees it on its next list or reconnect.
 pub async fn publish(state: &AppState, access: &Access, event: SessionEvent) {
-    let left = access.session.hard_expires_at.saturating_sub(unix_now());
-    let ttl = Duration::from_secs(left.max(1));
-    if let Err(e) = state.events.publish(&access.session_key, &event, ttl).await {
+    if let Err(e) = state.events.publish(&access.session_key, &event, access.time_left()).await {
         tracing::warn!(
             session.id_hash = log_id(&access.session_key),
             event = event.name(),

@@ -60,8 +60,10 @@ fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// serde_json's messages can quote the offending value (a patient's name,
+/// say); keep only its kind and position.
 fn corrupt(e: serde_json::Error) -> StoreError {
-    StoreError::Corrupt(e.to_string())
+    StoreError::Corrupt(format!("{:?} at line {} column {}", e.classify(), e.line(), e.column()))
 }
 
 /// Inserts an image unless the hash already holds `limit` entries.
@@ -103,7 +105,7 @@ impl SessionStore for RedisSessionStore {
         let Some(ttl) = record.ttl_from(unix_now(), idle) else {
             return Ok(());
         };
-        let json = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json = serde_json::to_string(record).map_err(corrupt)?;
         let mut conn = self.conn.clone();
         let _: () = redis::cmd("SET")
             .arg(self.key(key))
@@ -121,8 +123,7 @@ impl SessionStore for RedisSessionStore {
         let full = self.key(key);
         let json: Option<String> = conn.get(&full).await.map_err(unavailable)?;
         let Some(json) = json else { return Ok(None) };
-        let record: SessionRecord =
-            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let record: SessionRecord = serde_json::from_str(&json).map_err(corrupt)?;
         match record.ttl_from(unix_now(), idle) {
             Some(ttl) => {
                 // PEXPIRE on a key that expired in between is a harmless no-op.
@@ -144,7 +145,7 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn put_token(&self, key: &str, record: &TokenRecord, ttl: Duration) -> Result<(), StoreError> {
-        let json = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json = serde_json::to_string(record).map_err(corrupt)?;
         let mut conn = self.conn.clone();
         let _: () = redis::cmd("SET")
             .arg(self.token_key(key))
@@ -167,7 +168,7 @@ impl SessionStore for RedisSessionStore {
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+        json.map(|j| serde_json::from_str(&j).map_err(corrupt)).transpose()
     }
 
     async fn join_phone(
