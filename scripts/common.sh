@@ -18,6 +18,26 @@ export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 
+# step NAME COMMAND...: runs one step and prints its elapsed time, so a long
+# cold run shows progress; the times are summed up by `step_summary`.
+SCRIPT_START=$SECONDS
+STEP_TIMES=()
+step() {
+  local name="$1"; shift
+  local start=$SECONDS
+  log "[$(elapsed_since "$SCRIPT_START")] $name"
+  "$@"
+  local took
+  took="$(elapsed_since "$start")"
+  STEP_TIMES+=("$took  $name")
+  log "$name: done in $took"
+}
+elapsed_since() { local s=$((SECONDS - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+step_summary() {
+  log "step times (total $(elapsed_since "$SCRIPT_START")):"
+  printf '    %s\n' "${STEP_TIMES[@]}"
+}
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
@@ -44,11 +64,23 @@ install_base() {
   }
 }
 
+# The tools only orchestrate builds, so their own speed hardly matters: build
+# them with a quick release profile (cargo-leptos asks for fat LTO and one
+# codegen unit, which alone took ~26 min on 2 cores). Environment overrides
+# win over the crate's own [profile.release].
+quick_tool_profile() {
+  env CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 CARGO_PROFILE_RELEASE_DEBUG=false \
+    CARGO_PROFILE_RELEASE_INCREMENTAL=false CARGO_TARGET_DIR="$TOOLS_TARGET_DIR" "$@"
+}
+
 # cargo-leptos 0.3.11's lockfile pins cargo-util-schemas 0.14.2, which needs a
 # newer rustc than 1.95. Build it from the crates.io source with 0.14.1 instead.
+# Feature `no_downloads`: it must find wasm-bindgen and wasm-opt on PATH and
+# can never fetch a binary from GitHub.
 install_cargo_leptos() {
   if cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION\$"; then return 0; fi
-  log "cargo-leptos $CARGO_LEPTOS_VERSION: building from crates.io source (once per machine, ~15 min)"
+  log "cargo-leptos $CARGO_LEPTOS_VERSION: building from crates.io source (once per machine, a few minutes)"
   local src="$CACHE_DIR/src/cargo-leptos-$CARGO_LEPTOS_VERSION"
   if [ ! -f "$src/Cargo.toml" ]; then
     mkdir -p "$CACHE_DIR/src"
@@ -59,7 +91,7 @@ install_cargo_leptos() {
     cd "$src"
     rm -f rust-toolchain.toml
     cargo update -p cargo-util-schemas --precise 0.14.1
-    CARGO_TARGET_DIR="$TOOLS_TARGET_DIR" cargo install --locked --path . --force
+    quick_tool_profile cargo install --locked --path . --force --features no_downloads
   )
 }
 
@@ -71,7 +103,7 @@ install_wasm_bindgen() {
   if wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then return 0; fi
   log "wasm-bindgen-cli $want: building from crates.io"
   # No --locked: the CLI's own lockfile pins a crate the registry no longer has.
-  CARGO_TARGET_DIR="$TOOLS_TARGET_DIR" cargo install wasm-bindgen-cli --version "$want" --force
+  quick_tool_profile cargo install wasm-bindgen-cli --version "$want" --force
 }
 
 # npm: Playwright (driving Debian's Chromium) and binaryen's wasm-opt (Debian's
