@@ -1,5 +1,7 @@
 // Playwright runs in Debian's Chromium (/usr/bin/chromium): no browser is
 // ever downloaded. BASE_URL is set by scripts/test.sh to the server it started.
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { defineConfig, devices } from "@playwright/test";
 
 const chromiumArgs = [
@@ -20,8 +22,24 @@ const launchOptions = {
   args: chromiumArgs,
 };
 
+const projectMatches = {
+  desktop: /(landing|desktop|desktop-widget|healthz|pipeline)\.spec\.ts/,
+  phone: /mobile(-flow)?\.spec\.ts/,
+  "no-javascript": /server-rendered\.spec\.ts/,
+};
+
+// A spec that no project matches would silently never run: refuse the run.
+const orphans = readdirSync(join(__dirname, "tests"))
+  .filter((f) => f.endsWith(".spec.ts"))
+  .filter((f) => !Object.values(projectMatches).some((re) => re.test(f)));
+if (orphans.length > 0) {
+  throw new Error(`spec files in no project (add them to playwright.config.ts): ${orphans.join(", ")}`);
+}
+
 export default defineConfig({
   testDir: "./tests",
+  // The test command is what CI runs: a stray test.only must fail it, not narrow it.
+  forbidOnly: true,
   outputDir: "./test-results",
   timeout: 30_000,
   expect: { timeout: 10_000 },
@@ -38,17 +56,17 @@ export default defineConfig({
     {
       name: "desktop",
       use: { ...devices["Desktop Chrome"], viewport: { width: 1366, height: 900 }, launchOptions },
-      testMatch: /(landing|desktop|desktop-widget|healthz|pipeline)\.spec\.ts/,
+      testMatch: projectMatches.desktop,
     },
     {
       name: "phone",
       use: { ...devices["Pixel 7"], launchOptions },
-      testMatch: /mobile(-flow)?\.spec\.ts/,
+      testMatch: projectMatches.phone,
     },
     {
       name: "no-javascript",
       use: { ...devices["Desktop Chrome"], javaScriptEnabled: false, launchOptions },
-      testMatch: /server-rendered\.spec\.ts/,
+      testMatch: projectMatches["no-javascript"],
     },
   ],
 });

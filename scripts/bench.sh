@@ -64,6 +64,8 @@ start_app() {
   wait_for redis redis-cli -p "$REDIS_PORT" ping
   LEPTOS_OUTPUT_NAME=clinical-images LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
     REDIS_KEY_PREFIX="bench:" BLOB_DIR="$RUN_DIR/blobs" DEV_LAUNCH=true RUST_LOG=warn \
+    ALEX_SANDBOX=true PUBLIC_BASE_URL="http://127.0.0.1:$APP_PORT" \
+    RATE_LIMIT_ADDRESS_BURST=1000000 RATE_LIMIT_ADDRESS_PER_SECOND=1000000 \
     "$CARGO_TARGET_DIR/release/clinical-images" >"$RUN_DIR/app.log" 2>&1 &
   APP_PID=$!
   track $APP_PID

@@ -18,7 +18,7 @@ step "base: apt basics, wasm32 target" install_base
 # What only downloads (apt, npm, PyPI, fixtures) runs in the background while
 # the tools compile; its log is shown if it fails.
 downloads() {
-  apt_install redis-server chromium fonts-dejavu-core
+  apt_install redis-server chromium fonts-dejavu-core poppler-utils
   install_npm_deps
   install_ministack
   fetch_fixtures
@@ -67,7 +67,11 @@ step "cargo leptos build --split (lazily loaded route chunks)" cargo leptos buil
 
 e2e() {
   local site_root="$ROOT/target/site"
+  # Every browser shares one loopback address, so the per-address limit is
+  # lifted here; the Rust suite tests the limits themselves.
   LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" LEPTOS_SITE_ROOT="$site_root" \
+    PUBLIC_BASE_URL="http://127.0.0.1:$APP_PORT" ALEX_SANDBOX=true \
+    RATE_LIMIT_ADDRESS_BURST=100000 RATE_LIMIT_ADDRESS_PER_SECOND=10000 \
     REDIS_URL="$TEST_REDIS_URL" REDIS_KEY_PREFIX="e2e-$$:" \
     S3_BUCKET="e2e-$$" S3_ENDPOINT="$TEST_S3_ENDPOINT" S3_REGION=us-east-1 S3_FORCE_PATH_STYLE=true \
     S3_CREATE_BUCKET=true AWS_ACCESS_KEY_ID="$TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$TEST_S3_SECRET_KEY" \

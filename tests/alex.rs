@@ -126,10 +126,7 @@ async fn the_sandbox_enforces_alex_rules() {
 
 /// A desktop session on `app` holding `n` uploaded images with metadata.
 async fn session_with_images(app: &TestApp, n: usize, facility: &str) -> (Auth, Vec<(String, Vec<u8>)>) {
-    let url = app.url(&format!("/medtech-images?patientId={PATIENT}&facilityId={facility}"));
-    let res = app.http.get(url).send().await.unwrap();
-    let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let desktop = Auth::Cookie(cookie);
+    let desktop = Auth::Cookie(app.launch_at(PATIENT, facility).await);
     let mut images = Vec::new();
     for i in 0..n {
         let photo = jpeg(20 + i as u32, 10);
@@ -249,7 +246,7 @@ async fn refusals_map_to_gp_messages_without_retrying() {
     let (_, list) = app.get("/api/medtech/session/images", &desktop).await;
     assert_eq!(list[0]["status"]["state"], "failed");
 
-    sandbox.fault(json!({"count": 1, "status": 400})).await;
+    sandbox.fault(json!({"count": 1, "status": 400, "path": "/Media"})).await;
     let (desktop, _) = session_with_images(&app, 1, "F2N060-E").await;
     let report = commit(&app, &desktop, None).await;
     assert_eq!(report["results"][0]["status"], "failed");
@@ -477,4 +474,98 @@ async fn the_commit_rule_holds_back_photos_without_details() {
         1,
         "only the described photo is filed"
     );
+}
+
+#[tokio::test]
+async fn a_lost_response_without_an_nhi_still_ends_with_exactly_one_resource() {
+    // The patient read at launch fails, so the session knows no NHI.
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let (context, signature) =
+        sandbox.launch_context(json!({"patientId": PATIENT, "facilityId": "F2N060-E"})).await;
+    sandbox.fault(json!({"count": 1, "status": 403, "path": "/Patient/"})).await;
+    let url = format!("/medtech-images/launch?context={context}&signature={signature}");
+    let res = app.http.get(app.url(&url)).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let desktop =
+        Auth::Cookie(res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned());
+    let (_, session) = app.post("/api/medtech/session", json!({}), &desktop).await;
+    assert_eq!(session["patientLabel"], "Patient ···008b", "no name or NHI known");
+    // The patient already has more filings than one search page holds.
+    for _ in 0..7 {
+        let ticket = app.upload(&desktop, "image/jpeg", jpeg(16, 16)).await;
+        assert_eq!(app.register(&desktop, ticket["imageId"].as_str().unwrap()).await.0, 200);
+    }
+    let first = commit(&app, &desktop, None).await;
+    assert!(statuses(&first).iter().all(|s| *s == "committed"));
+    let ticket = app.upload(&desktop, "image/jpeg", jpeg(18, 18)).await;
+    let id = ticket["imageId"].as_str().unwrap().to_owned();
+    assert_eq!(app.register(&desktop, &id).await.0, 200);
+    // Filed, answer lost: the client looks (reading the patient for its NHI,
+    // then every page) before it would post again.
+    sandbox
+        .fault(json!({"count": 1, "status": 503, "afterHandling": true, "retryAfter": 0, "path": "/Media"}))
+        .await;
+    let report = commit(&app, &desktop, Some(vec![id.as_str()])).await;
+    assert_eq!(statuses(&report), ["committed"], "{report}");
+    let ours: Vec<Value> = sandbox
+        .json("/inbox.json")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["resource"]["identifier"][0]["value"] == id.as_str())
+        .cloned()
+        .collect();
+    assert_eq!(ours.len(), 1, "exactly one resource for the image");
+    assert_eq!(report["results"][0]["resourceId"], ours[0]["id"]);
+}
+
+#[tokio::test]
+async fn a_failing_look_never_becomes_a_second_post() {
+    let (sandbox, app, desktop) = evolution_session_with_one_image().await;
+    // The POST lands but its answer is lost; the look that follows fails.
+    sandbox
+        .fault(json!({"count": 1, "status": 503, "afterHandling": true, "retryAfter": 0, "path": "/Media"}))
+        .await;
+    sandbox.fault(json!({"count": 1, "status": 500, "path": "patient.identifier"})).await;
+    let first = commit(&app, &desktop, None).await;
+    assert_eq!(first["results"][0]["status"], "failed", "{first}");
+    assert_eq!(first["results"][0]["retryable"], true, "unknown is not 'not filed'");
+    assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 1);
+    // The retry looks again, finds it, and posts nothing.
+    let second = commit(&app, &desktop, None).await;
+    assert_eq!(statuses(&second), ["committed"]);
+    let inbox = sandbox.json("/inbox.json").await;
+    assert_eq!(inbox.as_array().unwrap().len(), 1);
+    assert_eq!(second["results"][0]["resourceId"], inbox[0]["id"]);
+}
+
+#[tokio::test]
+async fn searches_page_and_find_resources_by_their_identifier() {
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let (desktop, images) = session_with_images(&app, 7, "F2N060-E").await;
+    assert!(statuses(&commit(&app, &desktop, None).await).iter().all(|s| *s == "committed"));
+    let token = token(&sandbox).await;
+    let http = reqwest::Client::new();
+    let get = |url: String| http.get(url).bearer_auth(&token).header("mt-facilityid", "F2N060-E").send();
+    let nhi = "https%3A%2F%2Fstandards.digital.health.nz%2Fns%2Fnhi-id%7CZZZ0016";
+    let first: Value = get(format!("{}/FHIR/Media?patient.identifier={nhi}", sandbox.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["entry"].as_array().unwrap().len(), 5, "one page");
+    let next = first["link"][0]["url"].as_str().expect("a next link").to_owned();
+    let second: Value = get(next).await.unwrap().json().await.unwrap();
+    assert_eq!(second["entry"].as_array().unwrap().len(), 2);
+    assert!(second.get("link").is_none());
+    let wanted = &images[3].0;
+    let by_id: Value =
+        get(format!("{}/FHIR/Media?identifier={wanted}", sandbox.base)).await.unwrap().json().await.unwrap();
+    let entries = by_id["entry"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["resource"]["identifier"][0]["value"], wanted.as_str());
 }

@@ -134,3 +134,17 @@ async fn the_sandbox_runs_alone_and_several_apps_share_it() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+#[tokio::test]
+async fn a_replay_with_the_signature_re_cased_is_still_a_replay() {
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let (c, s) = context(&sandbox, json!({"patientId": PATIENT, "facilityId": "F2N060-E"})).await;
+    assert_eq!(launch(&app, &c, &s).await.status().as_u16(), 303);
+    // Hex decodes either case, so ALEX accepts the upper-cased signature.
+    assert_ne!(s, s.to_uppercase());
+    let replay = launch(&app, &c, &s.to_uppercase()).await;
+    assert_eq!(replay.status().as_u16(), 403);
+    assert!(replay.headers().get("set-cookie").is_none());
+    assert!(replay.text().await.unwrap().contains("already been used"));
+}

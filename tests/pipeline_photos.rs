@@ -35,6 +35,23 @@ fn with_camera_exif(jpeg: &[u8]) -> Vec<u8> {
     [&jpeg[..2], &app1, &jpeg[2..]].concat()
 }
 
+/// kamadak-exif, which shares no code with ours, finds no EXIF (so no GPS),
+/// and the bytes end at the end-of-image marker (no trailer).
+fn assert_no_exif_by_an_independent_reader(jpeg: &[u8], name: &str) {
+    let found = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(jpeg));
+    assert!(matches!(found, Err(exif::Error::NotFound(_))), "{name}: {:?}", found.err());
+    assert!(jpeg.ends_with(&[0xFF, 0xD9]), "{name}: bytes after the image");
+}
+
+#[test]
+fn the_independent_reader_sees_the_exif_we_plant() {
+    // Otherwise the check above could pass for a reader that sees nothing.
+    let source = with_camera_exif(&fixture("FIXTURE_PHOTO_DIR", "picosdeeuropa_by_Aitzol_Berasategi.jpg"));
+    let found = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(&source)).expect("EXIF");
+    assert!(found.get_field(exif::Tag::Orientation, exif::In::PRIMARY).is_some());
+    assert!(found.get_field(exif::Tag::GPSLatitudeRef, exif::In::PRIMARY).is_some(), "GPS seen");
+}
+
 #[test]
 fn real_8_to_20_mp_photos_meet_the_target_and_cap_with_no_metadata() {
     let t = Targets::default();
@@ -55,6 +72,7 @@ fn real_8_to_20_mp_photos_meet_the_target_and_cap_with_no_metadata() {
         assert!(out.width < out.height, "{name}");
         assert!(!has_metadata(&out.bytes), "{name}: metadata left");
         assert!(jpeg_exif(&out.bytes).is_none(), "{name}: EXIF (and so GPS) left");
+        assert_no_exif_by_an_independent_reader(&out.bytes, name);
         assert!(out.quality.is_some_and(|q| q >= t.min_quality), "{name}: {:?}", out.quality);
     }
 }
@@ -72,6 +90,7 @@ fn real_phone_heics_come_out_upright_as_clean_jpegs() {
         assert_eq!(out.content_type, "image/jpeg");
         assert!(out.bytes.len() as u64 <= t.max_bytes, "{name}: {} bytes", out.bytes.len());
         assert!(!has_metadata(&out.bytes), "{name}");
+        assert_no_exif_by_an_independent_reader(&out.bytes, name);
     }
     assert_eq!(
         process(&fixture("FIXTURE_HEIC_DIR", "corrupted.heic"), &t).map(|o| o.width),

@@ -6,11 +6,12 @@ mod common;
 use std::time::Duration;
 
 use clinical_images::model::{ImageMetadata, ImageSource, ImageStatus};
+use clinical_images::server::clock::{unix_now, unix_now_ms};
 use clinical_images::server::config::S3Config;
 use clinical_images::server::stores::blob::{BlobStore, LocalBlobStore, S3BlobStore};
 use clinical_images::server::stores::session::{
-    unix_now, ImageRecord, MemorySessionStore, RedisSessionStore, Reserve, SessionRecord, SessionStore,
-    TokenRecord,
+    ImageRecord, MemorySessionStore, RedisSessionStore, Reserve, ReserveLimits, SessionRecord, SessionStore,
+    TokenRecord, Updated,
 };
 
 const LONG: Duration = Duration::from_secs(600);
@@ -60,13 +61,17 @@ async fn session_contract(store: &dyn SessionStore) {
     assert_eq!(store.touch("key-dead", LONG).await.unwrap(), None);
 
     // The idle timeout is enforced by the store, and touching slides it.
-    let idle = Duration::from_millis(1200);
+    // Windows of seconds, not milliseconds: a slow machine cannot flip them.
+    let idle = Duration::from_secs(3);
     store.create("key-idle", &record(3600), idle).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(store.exists("key-idle").await.unwrap());
+    tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(store.touch("key-idle", idle).await.unwrap().is_some(), "alive within idle");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(store.exists("key-idle").await.unwrap(), "exists does not need a touch");
     assert!(store.touch("key-idle", idle).await.unwrap().is_some(), "touch slid the deadline");
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    assert!(!store.exists("key-idle").await.unwrap());
     assert_eq!(store.touch("key-idle", idle).await.unwrap(), None, "gone after idle");
 
     // The hard expiry caps the idle timeout.
@@ -76,10 +81,10 @@ async fn session_contract(store: &dyn SessionStore) {
 
     // Mobile tokens: stored, slid, expired.
     let token = TokenRecord { session_key: "key-s".into(), created_at: unix_now(), revoked: false };
-    store.put_token("tok-1", &token, Duration::from_millis(700)).await.unwrap();
-    assert_eq!(store.touch_token("tok-1", Duration::from_millis(700)).await.unwrap(), Some(token));
+    store.put_token("tok-1", &token, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(store.touch_token("tok-1", Duration::from_secs(1)).await.unwrap(), Some(token));
     assert_eq!(store.touch_token("tok-2", LONG).await.unwrap(), None);
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(store.touch_token("tok-1", LONG).await.unwrap(), None, "token gone after its TTL");
 }
 
@@ -101,7 +106,12 @@ fn image(id: &str, created_at: u64) -> ImageRecord {
         blob_key: format!("s/{id}"),
         captured_at: None,
         sha256: None,
+        version: 0,
     }
+}
+
+fn limits(max_images: usize) -> ReserveLimits {
+    ReserveLimits { max_images, max_pending: 100, reservation_ttl: LONG }
 }
 
 async fn image_contract(store: &dyn SessionStore) {
@@ -111,10 +121,14 @@ async fn image_contract(store: &dyn SessionStore) {
 
     // Reservations stop at the limit; order is oldest first.
     for (i, id) in ["b", "a", "c"].iter().enumerate() {
-        let r = store.reserve_image("sess", &image(id, 100 + i as u64), 3, LONG).await.unwrap();
+        let r =
+            store.reserve_image("sess", &image(id, unix_now() + i as u64), limits(3), LONG).await.unwrap();
         assert_eq!(r, Reserve::Reserved);
     }
-    assert_eq!(store.reserve_image("sess", &image("d", 200), 3, LONG).await.unwrap(), Reserve::LimitReached);
+    assert_eq!(
+        store.reserve_image("sess", &image("d", unix_now() + 9), limits(3), LONG).await.unwrap(),
+        Reserve::LimitReached
+    );
     let ids: Vec<String> = store.images("sess").await.unwrap().into_iter().map(|r| r.image_id).collect();
     assert_eq!(ids, ["b", "a", "c"]);
     assert!(store.images("other-sess").await.unwrap().is_empty());
@@ -133,25 +147,132 @@ async fn image_contract(store: &dyn SessionStore) {
     assert_eq!(store.images("sess").await.unwrap().len(), 2);
 
     // Twenty concurrent reservations against a limit of 20 all land, once.
-    let records: Vec<ImageRecord> = (0..21).map(|i| image(&format!("p{i}"), i)).collect();
+    let records: Vec<ImageRecord> = (0..21).map(|i| image(&format!("p{i}"), unix_now() + i)).collect();
     let results =
-        futures::future::join_all(records.iter().map(|r| store.reserve_image("par", r, 20, LONG))).await;
+        futures::future::join_all(records.iter().map(|r| store.reserve_image("par", r, limits(20), LONG)))
+            .await;
     let reserved = results.iter().filter(|r| matches!(r, Ok(Reserve::Reserved))).count();
     assert_eq!(reserved, 20);
     assert_eq!(store.images("par").await.unwrap().len(), 20);
+
+    // Unregistered reservations: capped per uploader, reclaimed once stale.
+    let short = ReserveLimits { max_images: 5, max_pending: 2, reservation_ttl: Duration::from_secs(2) };
+    let from_phone = |id: &str| ImageRecord {
+        uploader: Some("phone-a".into()),
+        created_ms: unix_now_ms(),
+        ..image(id, unix_now())
+    };
+    for id in ["r1", "r2"] {
+        assert_eq!(
+            store.reserve_image("res", &from_phone(id), short, LONG).await.unwrap(),
+            Reserve::Reserved
+        );
+    }
+    assert_eq!(
+        store.reserve_image("res", &from_phone("r3"), short, LONG).await.unwrap(),
+        Reserve::TooManyPending
+    );
+    let other_phone = ImageRecord { uploader: Some("phone-b".into()), ..from_phone("b1") };
+    assert_eq!(store.reserve_image("res", &other_phone, short, LONG).await.unwrap(), Reserve::Reserved);
+    let registered =
+        ImageRecord { uploaded_at: Some(unix_now()), created_ms: unix_now_ms(), ..image("done", unix_now()) };
+    assert_eq!(store.reserve_image("res", &registered, short, LONG).await.unwrap(), Reserve::Reserved);
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    // The stale ones are reclaimed; the registered one stays.
+    assert_eq!(store.reserve_image("res", &from_phone("r4"), short, LONG).await.unwrap(), Reserve::Reserved);
+    let mut ids: Vec<String> = store.images("res").await.unwrap().into_iter().map(|r| r.image_id).collect();
+    ids.sort();
+    assert_eq!(ids, ["done", "r4"]);
+
+    // update_image: applies the change, retries past a concurrent writer, declines, misses.
+    let rec = store.image("res", "done").await.unwrap().unwrap();
+    let widen = |r: &ImageRecord| Some(ImageRecord { width: Some(r.width.unwrap_or(0) + 1), ..r.clone() });
+    let Updated::Done(after) = store.update_image("res", "done", &widen).await.unwrap() else { panic!() };
+    assert_eq!(after.width, Some(1));
+    assert!(after.version > rec.version, "each write bumps the version");
+    assert!(!store.replace_image("res", &rec, &rec).await.unwrap(), "a stale version loses");
+    let decline = |_: &ImageRecord| None;
+    assert!(matches!(store.update_image("res", "done", &decline).await.unwrap(), Updated::Refused(_)));
+    assert_eq!(store.update_image("res", "nope", &widen).await.unwrap(), Updated::Missing);
+
+    // Claims: one holder at a time, released, and gone after their TTL.
+    assert!(store.try_claim("claim-x", LONG).await.unwrap());
+    assert!(!store.try_claim("claim-x", LONG).await.unwrap());
+    store.release("claim-x").await.unwrap();
+    assert!(store.try_claim("claim-x", Duration::from_secs(1)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert!(store.try_claim("claim-x", LONG).await.unwrap(), "a claim expires by itself");
+
+    // Audit: oldest first, and records past the retention are dropped.
+    let tag = unix_now_ms().to_string();
+    store.append_audit(&serde_json::json!({"n": 1, "tag": tag}), Duration::from_secs(2)).await.unwrap();
+    store.append_audit(&serde_json::json!({"n": 2, "tag": tag}), Duration::from_secs(2)).await.unwrap();
+    let recent = store.recent_audit(2).await.unwrap();
+    assert_eq!(recent.iter().map(|r| r["n"].as_i64().unwrap()).collect::<Vec<_>>(), [1, 2]);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    store.append_audit(&serde_json::json!({"n": 3, "tag": tag}), Duration::from_secs(2)).await.unwrap();
+    let recent = store.recent_audit(10).await.unwrap();
+    assert_eq!(
+        recent.iter().map(|r| r["n"].as_i64().unwrap()).collect::<Vec<_>>(),
+        [3],
+        "older records dropped"
+    );
 }
 
 #[tokio::test]
 async fn memory_session_store_meets_the_contract() {
     session_contract(&MemorySessionStore::new()).await;
+}
+
+#[tokio::test]
+async fn memory_image_store_meets_the_contract() {
     image_contract(&MemorySessionStore::new()).await;
+}
+
+async fn redis_store() -> RedisSessionStore {
+    let prefix = format!("{}:", common::unique("contract"));
+    RedisSessionStore::connect(&common::redis_url(), prefix).await.unwrap()
 }
 
 #[tokio::test]
 async fn redis_session_store_meets_the_contract() {
-    let prefix = format!("{}:", common::unique("contract"));
-    let store = RedisSessionStore::connect(&common::redis_url(), prefix).await.unwrap();
-    session_contract(&store).await;
+    session_contract(&redis_store().await).await;
+}
+
+#[tokio::test]
+async fn redis_image_store_meets_the_contract() {
+    image_contract(&redis_store().await).await;
+}
+
+#[tokio::test]
+async fn a_record_written_by_another_version_can_still_be_updated() {
+    let url = common::redis_url();
+    let prefix = format!("{}:", common::unique("oldfmt"));
+    let store = RedisSessionStore::connect(&url, prefix.clone()).await.unwrap();
+    // As an older release wrote it: no `version`, other field order, a field
+    // this release does not know, and compact spacing of its own.
+    let old = r#"{"status":{"state":"uploaded"},"metadata":{},"image_id":"old-1","source":"desktop","uploader":null,"content_type":"image/jpeg","size":10,"width":4,"height":3,"created_at":1,"created_ms":1000,"uploaded_at":2,"blob_key":"s/old-1","legacy_flag":true}"#;
+    let mut conn = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(format!("{prefix}images:sess"))
+        .arg("old-1")
+        .arg(old)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let set_site = |r: &ImageRecord| {
+        let mut next = r.clone();
+        next.metadata.body_site = Some("14975008".into());
+        Some(next)
+    };
+    let Updated::Done(updated) = store.update_image("sess", "old-1", &set_site).await.unwrap() else {
+        panic!("an old-format record must stay updatable");
+    };
+    assert_eq!(updated.metadata.body_site.as_deref(), Some("14975008"));
+    assert_eq!(
+        store.image("sess", "old-1").await.unwrap().unwrap().metadata.body_site.as_deref(),
+        Some("14975008")
+    );
 }
 
 #[tokio::test]

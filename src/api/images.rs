@@ -75,11 +75,11 @@ pub async fn replace_image_version(
     #[server(rename = "imageId")] image_id: String,
     #[server(rename = "replacementId")] replacement_id: String,
 ) -> Result<ImageInfo, ApiError> {
-    use crate::server::{auth, images, state::AppState};
+    use crate::server::{auth, edits, state::AppState};
 
     let state = expect_context::<AppState>();
     let access = auth::any(&state, &auth::request_headers().await?).await?;
-    images::replace_version(&state, &access, &image_id, &replacement_id).await
+    edits::replace_version(&state, &access, &image_id, &replacement_id).await
 }
 
 /// `POST /api/medtech/session/images/revert` (cookie) `{imageId}` → [`ImageInfo`]: back to the photo as uploaded.
@@ -87,9 +87,9 @@ pub async fn replace_image_version(
 pub async fn revert_image_version(
     #[server(rename = "imageId")] image_id: String,
 ) -> Result<ImageInfo, ApiError> {
-    use crate::server::{auth, images, state::AppState};
+    use crate::server::{auth, edits, state::AppState};
 
     let state = expect_context::<AppState>();
     let access = auth::any(&state, &auth::request_headers().await?).await?;
-    images::revert_version(&state, &access, &image_id).await
+    edits::revert_version(&state, &access, &image_id).await
 }

@@ -30,7 +30,7 @@ pub async fn app_info() -> Result<AppInfo, ApiError> {
         test_patients: state
             .sandbox_config()
             .map(|_| {
-                crate::server::alex::sandbox::PATIENTS
+                crate::server::sandbox::PATIENTS
                     .iter()
                     .map(|p| (p.id.to_owned(), format!("{} {} ({})", p.given, p.family, p.nhi)))
                     .collect()

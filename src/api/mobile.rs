@@ -10,11 +10,11 @@ use crate::model::{ApiError, MobileGrant, MobileLink};
 /// Revokes the previous token.
 #[server(prefix = "/api", endpoint = "medtech/session/mobile-token", input = Json)]
 pub async fn create_mobile_token() -> Result<MobileGrant, ApiError> {
-    use crate::server::{auth, mobile, state::AppState};
+    use crate::server::{auth, phone_links, state::AppState};
 
     let state = expect_context::<AppState>();
     let access = auth::desktop(&state, &auth::request_headers().await?).await?;
-    mobile::mint(&state, &access).await
+    phone_links::mint(&state, &access).await
 }
 
 /// `POST /api/medtech/session/token` (`Authorization: Bearer <token>`) `{phoneId?}` → [`MobileLink`].
@@ -25,8 +25,8 @@ pub async fn validate_mobile_token(
     #[server(default)]
     phone_id: Option<String>,
 ) -> Result<MobileLink, ApiError> {
-    use crate::server::{auth, mobile, state::AppState};
+    use crate::server::{auth, phone_links, state::AppState};
 
     let state = expect_context::<AppState>();
-    mobile::validate(&state, &auth::request_headers().await?, phone_id.as_deref()).await
+    phone_links::validate(&state, &auth::request_headers().await?, phone_id.as_deref()).await
 }

@@ -9,13 +9,15 @@ use crate::model::{ApiError, DesktopSession};
 #[server(prefix = "/api", endpoint = "medtech/session", input = Json)]
 pub async fn current_session() -> Result<DesktopSession, ApiError> {
     use crate::model::LaunchProblem;
-    use crate::server::{sessions, state::AppState};
+    use crate::server::{auth, sessions, state::AppState};
 
     let state = expect_context::<AppState>();
-    let headers: axum::http::HeaderMap = leptos_axum::extract().await.map_err(|_| ApiError::Internal)?;
+    let headers = crate::server::auth::request_headers().await?;
     Ok(match sessions::current(&state, &headers).await? {
         Some(record) => DesktopSession::Active(sessions::summary(&record, state.config.capture_settings())),
-        None if sessions::has_cookie(&headers) => DesktopSession::Missing { problem: LaunchProblem::Expired },
+        None if auth::cookie_value(&headers, state.config.cookie_name()).is_some() => {
+            DesktopSession::Missing { problem: LaunchProblem::Expired }
+        }
         None => DesktopSession::Missing { problem: LaunchProblem::NotLaunched },
     })
 }

@@ -23,6 +23,10 @@ pub enum UploadProblem {
     NotAnImage,
     /// Nothing (or not all of it) arrived at the upload URL.
     Incomplete,
+    /// The photo has more pixels than the server accepts.
+    TooManyPixels,
+    /// This phone already has several uploads that it has not finished.
+    TooManyPending,
 }
 
 impl UploadProblem {
@@ -38,6 +42,12 @@ impl UploadProblem {
             }
             UploadProblem::NotAnImage => "This file is not a readable photo, so it was discarded.",
             UploadProblem::Incomplete => "The upload did not finish. Try sending the photo again.",
+            UploadProblem::TooManyPixels => {
+                "This photo's dimensions are too large. Add it through Clinical Images, which resizes it."
+            }
+            UploadProblem::TooManyPending => {
+                "Several photos from this phone are still uploading. Wait for them to finish, then try again."
+            }
         }
     }
 }

@@ -13,18 +13,19 @@ pub struct ExifInfo {
 
 /// Finds the EXIF payload (after `Exif\0\0`) in a JPEG's APP1 segments.
 pub fn jpeg_exif(jpeg: &[u8]) -> Option<&[u8]> {
-    let mut i = 2;
-    while i + 4 <= jpeg.len() && jpeg[i] == 0xFF {
+    let mut i: usize = 2;
+    while i.checked_add(4).is_some_and(|end| end <= jpeg.len()) && jpeg[i] == 0xFF {
         let marker = jpeg[i + 1];
         if marker == 0xDA || marker == 0xD9 {
             return None; // start of scan: no metadata beyond here
         }
         let len = u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]) as usize;
-        let body = jpeg.get(i + 4..i + 2 + len)?;
+        let end = i.checked_add(2)?.checked_add(len)?;
+        let body = jpeg.get(i.checked_add(4)?..end)?;
         if marker == 0xE1 && body.starts_with(b"Exif\0\0") {
             return Some(&body[6..]);
         }
-        i += 2 + len;
+        i = end;
     }
     None
 }
@@ -34,14 +35,20 @@ struct Tiff<'a> {
     little: bool,
 }
 
+/// `base + add`, or `None` where it would overflow (offsets are 32-bit file
+/// values, and `usize` is 32 bits on wasm32).
+fn at(base: usize, add: usize) -> Option<usize> {
+    base.checked_add(add)
+}
+
 impl Tiff<'_> {
-    fn u16(&self, at: usize) -> Option<u16> {
-        let b = self.data.get(at..at + 2)?;
+    fn u16(&self, at_: usize) -> Option<u16> {
+        let b = self.data.get(at_..at(at_, 2)?)?;
         Some(if self.little { u16::from_le_bytes([b[0], b[1]]) } else { u16::from_be_bytes([b[0], b[1]]) })
     }
 
-    fn u32(&self, at: usize) -> Option<u32> {
-        let b = self.data.get(at..at + 4)?;
+    fn u32(&self, at_: usize) -> Option<u32> {
+        let b = self.data.get(at_..at(at_, 4)?)?;
         let a = [b[0], b[1], b[2], b[3]];
         Some(if self.little { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) })
     }
@@ -51,8 +58,8 @@ impl Tiff<'_> {
         let Some(n) = self.u16(offset) else { return Vec::new() };
         (0..n as usize)
             .filter_map(|k| {
-                let at = offset + 2 + k * 12;
-                Some((self.u16(at)?, self.u16(at + 2)?, self.u32(at + 4)?, at + 8))
+                let e = at(offset, 2)?.checked_add(k.checked_mul(12)?)?;
+                Some((self.u16(e)?, self.u16(at(e, 2)?)?, self.u32(at(e, 4)?)?, at(e, 8)?))
             })
             .collect()
     }
@@ -68,17 +75,17 @@ pub fn parse(exif: &[u8]) -> ExifInfo {
     let t = Tiff { data: exif, little };
     let mut info = ExifInfo::default();
     let Some(ifd0) = t.u32(4) else { return info };
-    for (tag, _, _, field) in t.entries(ifd0 as usize) {
+    for (tag, _, _, field) in t.entries(usize::try_from(ifd0).unwrap_or(usize::MAX)) {
         match tag {
             0x0112 => info.orientation = t.u16(field).filter(|o| (1..=8).contains(o)),
             0x8825 => info.has_gps = true,
             0x8769 => {
                 let Some(sub) = t.u32(field) else { continue };
-                for (tag, kind, count, field) in t.entries(sub as usize) {
+                for (tag, kind, count, field) in t.entries(usize::try_from(sub).unwrap_or(usize::MAX)) {
                     if tag == 0x9003 && kind == 2 && count >= 19 {
-                        let at = t.u32(field).unwrap_or(0) as usize;
-                        info.captured = exif
-                            .get(at..at + 19)
+                        let start = usize::try_from(t.u32(field).unwrap_or(0)).unwrap_or(usize::MAX);
+                        info.captured = at(start, 19)
+                            .and_then(|end| exif.get(start..end))
                             .and_then(|s| std::str::from_utf8(s).ok())
                             .map(str::to_owned);
                     }
@@ -167,6 +174,19 @@ pub(crate) mod tests {
         assert!(info.has_gps);
         let plain = parse(&sample_exif(1, false));
         assert!(!plain.has_gps);
+    }
+
+    #[test]
+    fn offsets_near_the_top_of_the_address_space_read_as_nothing() {
+        // IFD0 at 0xFFFFFFF8: on wasm32, offset + 2 + 12k overflowed.
+        let mut t = b"MM\0*\xFF\xFF\xFF\xF8".to_vec();
+        t.extend_from_slice(&[0; 16]);
+        assert_eq!(parse(&t), ExifInfo::default());
+        // An EXIF sub-IFD and a date pointer at the very top.
+        let mut t = b"MM\0*\0\0\0\x08\0\x01".to_vec();
+        t.extend_from_slice(&[0x87, 0x69, 0, 4, 0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]);
+        assert_eq!(parse(&t), ExifInfo::default());
+        assert!(at(usize::MAX - 1, 2).is_none());
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! Metadata on JPEG bytes: find it, strip it, and read the frame size.
 //!
 //! Stripping keeps only what decoding needs: APP0 (JFIF) and APP2 ICC
-//! profiles (colour). EXIF (APP1, with GPS and maker notes), XMP, other APPn
-//! segments and comments are removed. Image data is copied untouched.
+//! profiles (colour). EXIF (APP1, with GPS and maker notes), XMP, MPF, other
+//! APPn segments and comments are removed, before the first scan and between
+//! scans. Image data is copied untouched, up to and including the end-of-image
+//! marker: anything after it (a "motion photo" video, an MPF secondary
+//! image, a trailer) is cut.
 
 /// Segments that carry no metadata worth keeping are dropped; see module doc.
 fn keep(marker: u8, body: &[u8]) -> bool {
@@ -41,14 +44,81 @@ fn segments(jpeg: &[u8]) -> Option<(Vec<Segment>, usize)> {
     }
 }
 
-/// Whether the JPEG carries any segment [`strip`] would remove.
-pub fn has_metadata(jpeg: &[u8]) -> bool {
-    segments(jpeg).is_none_or(|(segs, _)| segs.iter().any(|(m, r)| !keep(*m, &jpeg[r.clone()])))
+/// From the first start of scan to the end of the image: the byte ranges
+/// to keep (scans with their entropy-coded data, kept segments between
+/// scans, EOI), whether anything was dropped on the way, and where the image
+/// ends. A file cut short keeps what it has. `None` if malformed.
+fn body(jpeg: &[u8], mut i: usize) -> Option<(Vec<std::ops::Range<usize>>, bool, usize)> {
+    let mut out = Vec::new();
+    let mut dropped = false;
+    loop {
+        if i >= jpeg.len() {
+            return Some((out, dropped, jpeg.len())); // no EOI: truncated
+        }
+        if jpeg[i] != 0xFF {
+            return None;
+        }
+        let Some(&marker) = jpeg.get(i + 1) else { return Some((out, dropped, jpeg.len())) };
+        match marker {
+            0xD9 => {
+                out.push(i..i + 2);
+                return Some((out, dropped, i + 2));
+            }
+            0xFF => i += 1, // fill byte
+            0x01 | 0xD0..=0xD7 => {
+                out.push(i..i + 2);
+                i += 2;
+            }
+            _ => {
+                let len = u16::from_be_bytes([*jpeg.get(i + 2)?, *jpeg.get(i + 3)?]) as usize;
+                let end = i.checked_add(2 + len)?;
+                if len < 2 || end > jpeg.len() {
+                    return None;
+                }
+                if marker == 0xDA {
+                    // Entropy-coded data runs to the next marker that is
+                    // neither a stuffed zero nor a restart.
+                    let mut j = end;
+                    while j < jpeg.len() {
+                        if jpeg[j] == 0xFF {
+                            match jpeg.get(j + 1) {
+                                Some(0x00 | 0xD0..=0xD7) => j += 2,
+                                Some(_) => break,
+                                None => j += 1,
+                            }
+                        } else {
+                            j += 1;
+                        }
+                    }
+                    out.push(i..j.min(jpeg.len()));
+                    i = j;
+                } else {
+                    if keep(marker, &jpeg[i + 4..end]) {
+                        out.push(i..end);
+                    } else {
+                        dropped = true;
+                    }
+                    i = end;
+                }
+            }
+        }
+    }
 }
 
-/// The JPEG without metadata; `None` if its header is malformed.
+/// Whether the JPEG carries anything [`strip`] would remove: a metadata
+/// segment anywhere, or bytes after the end of the image.
+pub fn has_metadata(jpeg: &[u8]) -> bool {
+    let Some((segs, scan)) = segments(jpeg) else { return true };
+    if segs.iter().any(|(m, r)| !keep(*m, &jpeg[r.clone()])) {
+        return true;
+    }
+    body(jpeg, scan).is_none_or(|(_, dropped, end)| dropped || end < jpeg.len())
+}
+
+/// The JPEG without metadata or trailer; `None` if it is malformed.
 pub fn strip(jpeg: &[u8]) -> Option<Vec<u8>> {
     let (segs, scan) = segments(jpeg)?;
+    let (chunks, _, _) = body(jpeg, scan)?;
     let mut out = Vec::with_capacity(jpeg.len());
     out.extend_from_slice(&[0xFF, 0xD8]);
     for (marker, body) in segs {
@@ -56,7 +126,9 @@ pub fn strip(jpeg: &[u8]) -> Option<Vec<u8>> {
             out.extend_from_slice(&jpeg[body.start - 4..body.end]);
         }
     }
-    out.extend_from_slice(&jpeg[scan..]);
+    for chunk in chunks {
+        out.extend_from_slice(&jpeg[chunk]);
+    }
     Some(out)
 }
 
@@ -116,6 +188,46 @@ mod tests {
         assert!(clean.windows(11).any(|w| w == b"ICC_PROFILE"), "colour profile kept");
         assert!(clean.ends_with(&[0x12, 0x34, 0xFF, 0x00, 0x56, 0xFF, 0xD9]), "scan data untouched");
         assert_eq!(dimensions(&clean), Some((640, 480)));
+    }
+
+    #[test]
+    fn a_motion_photo_trailer_and_an_mpf_secondary_image_are_cut() {
+        let primary = camera_jpeg();
+        // Samsung and Pixel "motion photos" append an MP4 after EOI.
+        let mut motion = primary.clone();
+        motion.extend_from_slice(b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom");
+        motion.extend_from_slice(&[0x47; 4096]);
+        // MPF: an APP2 index, and a second JPEG (a preview) after the first.
+        let mut mpf = primary[..2].to_vec();
+        mpf.extend_from_slice(&segment(0xE2, b"MPF\0MM\0*\0\0\0\x08"));
+        mpf.extend_from_slice(&primary[2..]);
+        mpf.extend_from_slice(&camera_jpeg());
+        for jpeg in [motion, mpf] {
+            assert!(has_metadata(&jpeg));
+            let clean = strip(&jpeg).unwrap();
+            assert!(!has_metadata(&clean));
+            assert!(clean.ends_with(&[0xFF, 0xD9]));
+            assert!(!clean.windows(4).any(|w| w == b"ftyp" || w == b"MPF\0"));
+            assert_eq!(clean.windows(2).filter(|w| *w == [0xFF, 0xD8]).count(), 1, "one image");
+            assert_eq!(clean, strip(&primary).unwrap(), "exactly the primary image, stripped");
+        }
+    }
+
+    #[test]
+    fn progressive_scans_are_kept_with_their_tables_and_markers_inside_data_are_not_ends() {
+        let mut jpeg = camera_jpeg();
+        jpeg.truncate(jpeg.len() - 2); // drop EOI
+                                       // A DHT between scans, a comment between scans (dropped), a second
+                                       // scan with a restart marker and a stuffed 0xFF in its data.
+        jpeg.extend_from_slice(&segment(0xC4, &[0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7]));
+        jpeg.extend_from_slice(&segment(0xFE, b"between scans"));
+        jpeg.extend_from_slice(&segment(0xDA, &[1, 1, 0, 1, 63, 0]));
+        jpeg.extend_from_slice(&[0x01, 0xFF, 0x00, 0x02, 0xFF, 0xD3, 0x03, 0xFF, 0xD9]);
+        let clean = strip(&jpeg).unwrap();
+        assert!(clean.ends_with(&[0x01, 0xFF, 0x00, 0x02, 0xFF, 0xD3, 0x03, 0xFF, 0xD9]));
+        assert!(clean.windows(2).any(|w| w == [0xFF, 0xC4]), "tables between scans kept");
+        assert!(!clean.windows(13).any(|w| w == b"between scans"));
+        assert!(!has_metadata(&clean));
     }
 
     #[test]

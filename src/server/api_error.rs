@@ -1,11 +1,12 @@
-//! Where server-side failures become [`ApiError`]s.
+//! Where server-side failures become [`ApiError`]s, and which HTTP status
+//! each kind goes out with.
 //!
-//! The cause is logged here, once, with structured fields; the browser gets
-//! only the plain-language variant and a fitting HTTP status.
+//! Services return typed errors and never touch the response: the API edge
+//! (`api_edge`) sets the status from the error's kind, once. A store or
+//! ALEX failure's cause is logged here, where it is mapped, with structured
+//! fields; the browser gets only the plain-language variant.
 
 use axum::http::StatusCode;
-use leptos::prelude::use_context;
-use leptos_axum::ResponseOptions;
 
 use super::alex::AlexError;
 use super::stores::StoreError;
@@ -20,37 +21,32 @@ pub fn status_of(err: &ApiError) -> StatusCode {
         ApiError::Upload(UploadProblem::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::Upload(UploadProblem::UnsupportedType) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ApiError::Upload(UploadProblem::TooManyImages) => StatusCode::CONFLICT,
+        ApiError::Upload(UploadProblem::TooManyPending) => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Upload(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ApiError::Forbidden => StatusCode::FORBIDDEN,
         ApiError::NotFound => StatusCode::NOT_FOUND,
         ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        // `Network` is the browser's own verdict on a call that failed in
+        // transit; the server never sends it, so it maps like `Internal`.
         ApiError::Network | ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
-}
-
-/// Sets the response status for `err` (inside a server function) and returns it.
-pub fn reject(err: ApiError) -> ApiError {
-    if let Some(options) = use_context::<ResponseOptions>() {
-        options.set_status(status_of(&err));
-    }
-    err
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store operation failed");
-        reject(match e {
+        match e {
             StoreError::Unavailable(_) => ApiError::Unavailable,
             StoreError::Corrupt(_) | StoreError::Io(_) => ApiError::Internal,
-        })
+        }
     }
 }
 
 impl From<AlexError> for ApiError {
     fn from(e: AlexError) -> Self {
         tracing::error!(error = %e, "ALEX call failed");
-        reject(ApiError::Unavailable)
+        ApiError::Unavailable
     }
 }
 

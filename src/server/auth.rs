@@ -4,15 +4,12 @@
 //! endpoint takes a session id from the client, so a credential can never
 //! name another session.
 
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 
 use super::ids::hash_credential;
-use super::mobile::bearer;
-use super::sessions;
 use super::state::AppState;
 use super::stores::session::SessionRecord;
 use crate::model::{ApiError, LaunchProblem, TokenProblem};
-use crate::server::api_error::reject;
 
 /// The kind of caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +33,7 @@ impl Access {
     /// whatever lives exactly as long as the session.
     pub fn time_left(&self) -> std::time::Duration {
         std::time::Duration::from_secs(
-            self.session.hard_expires_at.saturating_sub(super::stores::session::unix_now()).max(1),
+            self.session.hard_expires_at.saturating_sub(super::clock::unix_now()).max(1),
         )
     }
 
@@ -44,20 +41,44 @@ impl Access {
     pub fn require_desktop(&self) -> Result<(), ApiError> {
         match self.actor {
             Actor::Desktop => Ok(()),
-            Actor::Phone { .. } => Err(reject(ApiError::Forbidden)),
+            Actor::Phone { .. } => Err(ApiError::Forbidden),
         }
     }
 }
 
+/// The bearer token of a request, if it carries one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// The value of the cookie `name`, if the request carries one.
+pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
+        .filter(|v| !v.is_empty())
+}
+
 /// The desktop's session, from its cookie.
 pub async fn desktop(state: &AppState, headers: &HeaderMap) -> Result<Access, ApiError> {
-    let Some(cookie) = sessions::cookie_value(headers) else {
-        return Err(reject(ApiError::NoSession(LaunchProblem::NotLaunched)));
+    let Some(cookie) = cookie_value(headers, state.config.cookie_name()) else {
+        return Err(ApiError::NoSession(LaunchProblem::NotLaunched));
     };
     let session_key = hash_credential(cookie);
     match state.sessions.touch(&session_key, state.config.session.idle_ttl).await? {
         Some(session) => Ok(Access { session_key, session, actor: Actor::Desktop }),
-        None => Err(reject(ApiError::NoSession(LaunchProblem::Expired))),
+        None => Err(ApiError::NoSession(LaunchProblem::Expired)),
     }
 }
 
@@ -66,22 +87,30 @@ pub async fn phone(state: &AppState, token: &str) -> Result<Access, ApiError> {
     let token_key = hash_credential(token);
     let ttl = state.config.session.mobile_token_ttl;
     let Some(record) = state.sessions.touch_token(&token_key, ttl).await? else {
-        return Err(reject(ApiError::Token(TokenProblem::NotFound)));
+        return Err(ApiError::Token(TokenProblem::NotFound));
     };
     if record.revoked {
-        return Err(reject(ApiError::Token(TokenProblem::Revoked)));
+        return Err(ApiError::Token(TokenProblem::Revoked));
+    }
+    // The idle timeout slides with use; this cap does not.
+    let cap = state.config.session.mobile_token_max_ttl.as_secs();
+    if super::clock::unix_now() >= record.created_at.saturating_add(cap) {
+        return Err(ApiError::Token(TokenProblem::Expired));
     }
     match state.sessions.touch(&record.session_key, state.config.session.idle_ttl).await? {
         Some(session) => {
             Ok(Access { session_key: record.session_key, session, actor: Actor::Phone { token_key } })
         }
-        None => Err(reject(ApiError::Token(TokenProblem::Expired))),
+        None => Err(ApiError::Token(TokenProblem::Expired)),
     }
 }
 
 /// The current request's headers (inside a server function).
 pub async fn request_headers() -> Result<HeaderMap, ApiError> {
-    leptos_axum::extract().await.map_err(|_| ApiError::Internal)
+    leptos_axum::extract().await.map_err(|e| {
+        tracing::error!(error = %e, "request headers unavailable to a server function");
+        ApiError::Internal
+    })
 }
 
 /// A phone if the request has a bearer token, else the desktop.
@@ -89,5 +118,32 @@ pub async fn any(state: &AppState, headers: &HeaderMap) -> Result<Access, ApiErr
     match bearer(headers) {
         Some(token) => phone(state, token).await,
         None => desktop(state, headers).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn reads_only_bearer_credentials() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer(&h), None);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer tok123"));
+        assert_eq!(bearer(&h), Some("tok123"));
+    }
+
+    #[test]
+    fn finds_our_cookie_among_others() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("a=1; ci_session=abc; b=2"));
+        assert_eq!(cookie_value(&h, "ci_session"), Some("abc"));
+        assert_eq!(cookie_value(&h, "__Host-ci_session"), None);
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("ci_session_x=zzz"));
+        assert_eq!(cookie_value(&h, "ci_session"), None);
     }
 }

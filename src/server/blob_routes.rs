@@ -71,10 +71,7 @@ pub async fn get(
     }
     match state.blobs.get(&key).await {
         Ok(Some((meta, bytes))) => (
-            [
-                (header::CONTENT_TYPE, meta.content_type),
-                (header::CACHE_CONTROL, "private, max-age=600".into()),
-            ],
+            [(header::CONTENT_TYPE, meta.content_type), (header::CACHE_CONTROL, "private, no-store".into())],
             bytes,
         )
             .into_response(),

@@ -8,122 +8,70 @@
 //! stays the same across retries. Patient and facility come from the
 //! session, never from the browser. Every attempt is audited.
 
-use std::time::Duration;
-
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde_json::json;
-use sha1::Digest;
+use sha2::Digest;
 
-use super::alex::fhir::{
-    self, Annotation, Attachment, CodeableConcept, Coding, DocumentContent, DocumentReference, Identifier,
-    Media, Reference,
-};
-use super::alex::{messages, scan, CallContext, Dedupe};
+use super::alex::{filing, messages, scan, AlexError, CallContext, Dedupe, Filing, Resource};
 use super::auth::Access;
+use super::clock::{rfc3339, unix_now};
 use super::config::{CommitMode, ScanFormat};
 use super::events;
-use super::ids::log_id;
-use super::sessions::rfc3339;
+use super::ids::{hash_credential, log_id};
+use super::images::{commit_claim, CLAIM_TTL};
 use super::state::AppState;
-use super::stores::session::{unix_now, ImageRecord};
+use super::stores::session::{ImageRecord, Updated};
 use crate::model::{ApiError, CommitReport, CommitResult, ImageStatus, SessionEvent};
 
-/// Longest one image's commit may hold its lock (retries included).
-const LOCK_TTL: Duration = Duration::from_secs(120);
-
-/// Builds the Media resource for one image.
-pub fn media(state: &AppState, access: &Access, record: &ImageRecord, bytes: &[u8], index: usize) -> Media {
-    let created = rfc3339(record.captured_at.or(record.uploaded_at).unwrap_or(record.created_at));
-    Media {
-        resource_type: "Media",
-        identifier: vec![Identifier {
-            system: state.config.alex.identifier_system.clone(),
-            value: record.image_id.clone(),
-        }],
-        status: "completed",
-        media_type: CodeableConcept {
-            extension: vec![],
-            coding: vec![Coding {
-                system: "http://terminology.hl7.org/CodeSystem/media-type".into(),
-                code: "image".into(),
-                display: "Image".into(),
-            }],
-            text: None,
-        },
-        subject: Reference { reference: format!("Patient/{}", access.session.patient_id) },
-        operator: access
-            .session
-            .provider_id
-            .as_ref()
-            .map(|p| Reference { reference: format!("Practitioner/{p}") }),
-        created_date_time: created.clone(),
-        body_site: fhir::body_site_concept(&record.metadata, &state.config.alex.laterality_extension),
+/// The facts a resource needs about one image of this session.
+fn filing_of<'a>(
+    state: &'a AppState,
+    access: &'a Access,
+    record: &'a ImageRecord,
+    index: usize,
+) -> Filing<'a> {
+    Filing {
+        image_id: &record.image_id,
+        identifier_system: &state.config.alex.identifier_system,
+        patient_id: &access.session.patient_id,
+        provider_id: access.session.provider_id.as_deref(),
+        created: rfc3339(record.captured_at.or(record.uploaded_at).unwrap_or(record.created_at)),
+        metadata: &record.metadata,
         width: record.width,
         height: record.height,
-        note: record.metadata.description.iter().map(|t| Annotation { text: t.clone() }).collect(),
-        content: Attachment {
-            content_type: record.content_type.clone(),
-            data: STANDARD.encode(bytes),
-            size: bytes.len() as u64,
-            hash: STANDARD.encode(sha1::Sha1::digest(bytes)),
-            creation: created,
-            title: fhir::title(&record.metadata, index),
-        },
+        index,
+        laterality_extension: &state.config.alex.laterality_extension,
     }
 }
 
-/// Builds the DocumentReference (scan mode) for one image: a captioned PDF or a TIFF.
-/// CPU-bound work runs on the blocking pool.
-pub async fn document_reference(
+/// Builds the DocumentReference (scan mode) for one image: a captioned PDF
+/// or a TIFF, on the blocking pool. `Ok(None)`: too large for the inbox.
+async fn document_reference(
     state: &AppState,
-    access: &Access,
-    record: &ImageRecord,
+    filing: &Filing<'_>,
+    content_type: &str,
     bytes: Vec<u8>,
-    index: usize,
-) -> Result<DocumentReference, scan::ScanError> {
-    let created = rfc3339(record.captured_at.or(record.uploaded_at).unwrap_or(record.created_at));
-    let caption = scan::caption(&record.metadata, &created);
+) -> Result<Option<Resource>, scan::ScanError> {
+    let caption = scan::caption(filing.metadata, &filing.created);
     let description = caption[1..].join("; ");
-    let content_type = record.content_type.clone();
+    let content_type = content_type.to_owned();
     let format = state.config.alex.scan_format;
     let max_bytes = state.config.alex.scan_max_bytes;
+    let max_pixels = state.config.uploads.max_pixels;
     let (doc_type, doc) = tokio::task::spawn_blocking(move || match format {
-        ScanFormat::Pdf => scan::pdf(&bytes, &content_type, &caption).map(|d| ("application/pdf", d)),
-        ScanFormat::Tiff => scan::tiff(&bytes, &caption, usize::try_from(max_bytes).unwrap_or(usize::MAX))
-            .map(|d| ("image/tiff", d)),
+        ScanFormat::Pdf => {
+            scan::pdf(&bytes, &content_type, &caption, max_pixels).map(|d| ("application/pdf", d))
+        }
+        ScanFormat::Tiff => {
+            scan::tiff(&bytes, &caption, usize::try_from(max_bytes).unwrap_or(usize::MAX), max_pixels)
+                .map(|d| ("image/tiff", d))
+        }
     })
     .await
     .map_err(|e| scan::ScanError::Pdf(e.to_string()))??;
-    let extension = if doc_type == "image/tiff" { "tif" } else { "pdf" };
-    Ok(DocumentReference {
-        resource_type: "DocumentReference",
-        identifier: vec![Identifier {
-            system: state.config.alex.identifier_system.clone(),
-            value: record.image_id.clone(),
-        }],
-        status: "current",
-        doc_type: fhir::photographic_image(),
-        subject: Reference { reference: format!("Patient/{}", access.session.patient_id) },
-        date: created.clone(),
-        author: access
-            .session
-            .provider_id
-            .iter()
-            .map(|p| Reference { reference: format!("Practitioner/{p}") })
-            .collect(),
-        description,
-        content: vec![DocumentContent {
-            attachment: Attachment {
-                content_type: doc_type.into(),
-                size: doc.len() as u64,
-                hash: STANDARD.encode(sha1::Sha1::digest(&doc)),
-                data: STANDARD.encode(&doc),
-                creation: created,
-                title: format!("{}.{extension}", fhir::title(&record.metadata, index)),
-            },
-        }],
-    })
+    if doc.len() as u64 > max_bytes {
+        return Ok(None);
+    }
+    Ok(Some(filing::document_reference(filing, doc_type, &doc, description)))
 }
 
 /// A failed result with a message for the GP (not retryable unless set).
@@ -194,8 +142,8 @@ async fn commit_one(
     index: usize,
     ctx: &CallContext,
 ) -> Result<CommitResult, ApiError> {
-    let lock = format!("commit:{}:{image_id}", access.session_key);
-    if !state.sessions.try_claim(&lock, LOCK_TTL).await? {
+    let lock = commit_claim(&access.session_key, image_id);
+    if !state.sessions.try_claim(&lock, CLAIM_TTL).await? {
         let mut r = result(image_id, "skipped");
         r.message = Some("This photo is being filed from another window.".into());
         r.retryable = true;
@@ -206,24 +154,23 @@ async fn commit_one(
     outcome
 }
 
-/// Sets a record's status by compare-and-set, re-reading on a concurrent metadata change.
+/// Sets a record's status, re-reading on a concurrent metadata change.
 async fn set_status(
     state: &AppState,
     access: &Access,
     image_id: &str,
     status: ImageStatus,
 ) -> Result<ImageRecord, ApiError> {
-    for _ in 0..8 {
-        let Some(current) = state.sessions.image(&access.session_key, image_id).await? else {
-            return Err(ApiError::NotFound);
-        };
-        let next = ImageRecord { status: status.clone(), ..current.clone() };
-        if state.sessions.replace_image(&access.session_key, &current, &next).await? {
-            return Ok(next);
-        }
+    let change = move |current: &ImageRecord| Some(ImageRecord { status: status.clone(), ..current.clone() });
+    match state.sessions.update_image(&access.session_key, image_id, &change).await? {
+        Updated::Done(record) | Updated::Refused(record) => Ok(record),
+        Updated::Missing => Err(ApiError::NotFound),
     }
-    Err(ApiError::Unavailable)
 }
+
+/// The plain message for bytes that no longer match what was verified.
+const CHANGED: &str =
+    "This photo's file changed after it was checked, so it was not filed. Remove it and add it again.";
 
 async fn commit_locked(
     state: &AppState,
@@ -243,15 +190,27 @@ async fn commit_locked(
     let Some((_, bytes)) = state.blobs.get(&record.blob_key).await? else {
         return Ok(failed(image_id, "The photo's file is missing. Remove it and add it again."));
     };
+    // The upload URL may still be live: file only the bytes that were
+    // verified at registration, never what was written there since.
+    let digest = hex::encode(sha2::Sha256::digest(&bytes));
+    if bytes.len() as u64 != record.size || record.sha256.as_deref() != Some(digest.as_str()) {
+        tracing::warn!(
+            session.id_hash = log_id(&access.session_key),
+            image.id = image_id,
+            "blob differs from the registered bytes; not filed"
+        );
+        let status = ImageStatus::Failed { message: CHANGED.into(), retryable: false };
+        set_status(state, access, image_id, status).await?;
+        return Ok(failed(image_id, CHANGED));
+    }
     let prior_status = record.status.clone();
     let record = set_status(state, access, image_id, ImageStatus::Committing).await?;
-    let (resource_type, resource) = match state.config.alex.commit_mode {
-        CommitMode::Media => ("Media", serde_json::to_value(media(state, access, &record, &bytes, index))),
+    let filing = filing_of(state, access, &record, index);
+    let resource = match state.config.alex.commit_mode {
+        CommitMode::Media => filing::media(&filing, &record.content_type, &bytes),
         CommitMode::Scan => {
-            match document_reference(state, access, &record, bytes, index).await {
-                Ok(doc) if doc.content[0].attachment.size <= state.config.alex.scan_max_bytes => {
-                    ("DocumentReference", serde_json::to_value(doc))
-                }
+            match document_reference(state, &filing, &record.content_type, bytes).await {
+                Ok(Some(doc)) => doc,
                 outcome => {
                     let message = match outcome {
                     Ok(_) => "This photo is too large for the Medtech inbox. Crop or reduce it, then try again.",
@@ -267,25 +226,30 @@ async fn commit_locked(
             }
         }
     };
-    let resource = resource.map_err(|_| ApiError::Internal)?;
-    let dedupe = access.session.nhi.as_ref().map(|nhi| Dedupe {
-        nhi: nhi.clone(),
+    let dedupe = Dedupe {
+        patient_id: access.session.patient_id.clone(),
+        nhi: access.session.nhi.clone(),
         system: state.config.alex.identifier_system.clone(),
         value: record.image_id.clone(),
-    });
+    };
     // An earlier commit of this image may have reached ALEX without hearing
-    // back (it is still `committing`, or failed in a retryable way): look first.
+    // back (it is still `committing`, or failed in a retryable way): look
+    // first. Not knowing whether it was filed, never post again: the image
+    // fails, and a retry looks again.
     let earlier =
         matches!(prior_status, ImageStatus::Committing | ImageStatus::Failed { retryable: true, .. });
-    let found = match (&dedupe, earlier) {
-        (Some(d), true) => state.alex.find_filed(resource_type, d, ctx).await,
-        _ => Ok(None),
+    let found = if earlier {
+        state
+            .alex
+            .find_filed(resource.resource_type(), &dedupe, ctx)
+            .await
+            .map_err(|e| AlexError::Unconfirmed(Box::new(e)))
+    } else {
+        Ok(None)
     };
     let outcome = match found {
         Ok(Some(created)) => Ok(created),
-        Ok(None) => state.alex.create(resource_type, &resource, ctx, dedupe.as_ref()).await,
-        // Not knowing whether the earlier attempt was filed, never post
-        // again: the image fails, and a retry looks again.
+        Ok(None) => state.alex.create(&resource, ctx, &dedupe).await,
         Err(e) => Err(e),
     };
 
@@ -310,19 +274,25 @@ async fn commit_locked(
         }
     };
     let updated = set_status(state, access, image_id, status).await?;
+    // The audit names the patient by a hash of the id: the practice can
+    // still find a patient's filings (hash the id it looks for), and a
+    // copy of the audit reveals no identifier.
     state
         .sessions
-        .append_audit(&json!({
-            "at": rfc3339(unix_now()),
-            "session": log_id(&access.session_key),
-            "patientId": access.session.patient_id,
-            "facilityId": access.session.facility_id,
-            "imageId": image_id,
-            "correlationId": ctx.correlation_id,
-            "outcome": out.status,
-            "resourceId": out.resource_id,
-            "error": outcome.as_ref().err().map(ToString::to_string),
-        }))
+        .append_audit(
+            &json!({
+                "at": rfc3339(unix_now()),
+                "session": log_id(&access.session_key),
+                "patientIdHash": hash_credential(&access.session.patient_id),
+                "facilityId": access.session.facility_id,
+                "imageId": image_id,
+                "correlationId": ctx.correlation_id,
+                "outcome": out.status,
+                "resourceId": out.resource_id,
+                "error": outcome.as_ref().err().map(ToString::to_string),
+            }),
+            state.config.audit.retention,
+        )
         .await?;
     if outcome.is_ok() {
         // The bytes now live in the patient's record; keep no copy.

@@ -18,10 +18,9 @@ use tokio::sync::broadcast;
 
 use super::api_error::status_of;
 use super::auth;
+use super::clock::{rfc3339, unix_now};
 use super::events::{compare_ids, valid_id, Event};
-use super::sessions::rfc3339;
 use super::state::AppState;
-use super::stores::session::unix_now;
 use crate::model::SessionEvent;
 
 /// Heartbeat interval: keeps proxies from closing an idle stream.
@@ -40,15 +39,37 @@ struct Live {
     last_seen: Option<String>,
     /// When to send `session-expiring`; `None` once sent.
     warn_at: Option<(tokio::time::Instant, String)>,
+    /// The session's hard expiry: the stream ends there.
+    ends_at: tokio::time::Instant,
+    /// Flips when the server begins shutting down.
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    state: AppState,
+    session_key: String,
 }
 
 /// Live events after `last_seen`, plus one `session-expiring` warning. Ends
-/// if the client lags (it reconnects with `Last-Event-ID`) or the bus closes.
+/// if the client lags (it reconnects with `Last-Event-ID`), the bus closes,
+/// the session ends (checked each heartbeat, without sliding its idle
+/// timeout) or expires, or this instance stops (the client reconnects to
+/// another, missing nothing).
 fn live(state: Live) -> impl Stream<Item = SseEvent> {
     stream::unfold(state, |mut st| async move {
+        let mut check = tokio::time::interval(HEARTBEAT);
+        check.tick().await;
         loop {
+            if *st.shutdown.borrow() {
+                return None;
+            }
             let warn = st.warn_at.clone();
             tokio::select! {
+                _ = st.shutdown.changed() => return None,
+                () = tokio::time::sleep_until(st.ends_at) => return None,
+                _ = check.tick() => {
+                    // A store error is not the session's end: keep streaming.
+                    if matches!(st.state.sessions.exists(&st.session_key).await, Ok(false)) {
+                        return None;
+                    }
+                }
                 received = st.rx.recv() => match received {
                     Ok(ev) if st.last_seen.as_deref().is_some_and(|seen| compare_ids(&ev.id, seen).is_le()) => {}
                     Ok(ev) => return Some((to_sse(&ev), st)),
@@ -89,7 +110,17 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Respon
     let warn_in =
         Duration::from_secs(hard.saturating_sub(EXPIRY_WARNING.as_secs()).saturating_sub(unix_now()));
     let warn_at = Some((tokio::time::Instant::now() + warn_in, rfc3339(hard)));
+    let ends_at = tokio::time::Instant::now() + Duration::from_secs(hard.saturating_sub(unix_now()));
     let replay: Vec<SseEvent> = sub.replay.iter().map(to_sse).collect();
-    let events = stream::iter(replay).chain(live(Live { rx: sub.live, last_seen, warn_at }));
+    let live_state = Live {
+        rx: sub.live,
+        last_seen,
+        warn_at,
+        ends_at,
+        shutdown: state.shutdown.clone(),
+        session_key: access.session_key.clone(),
+        state: state.clone(),
+    };
+    let events = stream::iter(replay).chain(live(live_state));
     Sse::new(events.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::new().interval(HEARTBEAT)).into_response()
 }

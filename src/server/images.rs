@@ -6,13 +6,12 @@ use std::time::Duration;
 
 use sha2::Digest;
 
-use super::api_error::reject;
 use super::auth::{Access, Actor};
+use super::clock::{parse_rfc3339, rfc3339, unix_now, unix_now_ms};
 use super::events;
 use super::ids::log_id;
-use super::sessions::rfc3339;
 use super::state::AppState;
-use super::stores::session::{unix_now, unix_now_ms, ImageRecord, OriginalVersion, Reserve};
+use super::stores::session::{ImageRecord, Reserve, ReserveLimits, Updated};
 use super::verify::{self, ACCEPTED_TYPES};
 use crate::model::{
     body_site, ApiError, ImageInfo, ImageMetadata, ImageSource, ImageStatus, SessionEvent, UploadProblem,
@@ -21,10 +20,6 @@ use crate::model::{
 
 /// How long preview URLs live.
 const PREVIEW_TTL: Duration = Duration::from_secs(600);
-
-fn refuse(problem: UploadProblem) -> ApiError {
-    reject(ApiError::Upload(problem))
-}
 
 /// Whether this caller may see (and register) this image.
 fn visible_to(access: &Access, record: &ImageRecord) -> bool {
@@ -38,14 +33,14 @@ fn visible_to(access: &Access, record: &ImageRecord) -> bool {
 pub fn validate_metadata(metadata: &ImageMetadata) -> Result<(), ApiError> {
     if let Some(code) = &metadata.body_site {
         if body_site(code).is_none() {
-            return Err(reject(ApiError::BadRequest("That body site is not on the verified list.".into())));
+            return Err(ApiError::BadRequest("That body site is not on the verified list.".into()));
         }
     }
     if let Some(text) = &metadata.description {
         if text.chars().count() > DESCRIPTION_MAX_CHARS {
-            return Err(reject(ApiError::BadRequest(format!(
+            return Err(ApiError::BadRequest(format!(
                 "The description is longer than {DESCRIPTION_MAX_CHARS} characters."
-            ))));
+            )));
         }
     }
     Ok(())
@@ -58,14 +53,14 @@ pub async fn presign(
     req: UploadRequest,
 ) -> Result<UploadTicket, ApiError> {
     if !ACCEPTED_TYPES.contains(&req.content_type.as_str()) {
-        return Err(refuse(UploadProblem::UnsupportedType));
+        return Err(ApiError::Upload(UploadProblem::UnsupportedType));
     }
     if req.size == 0 || req.size > state.config.uploads.max_bytes {
-        return Err(refuse(UploadProblem::TooLarge));
+        return Err(ApiError::Upload(UploadProblem::TooLarge));
     }
     let sha256 = req.sha256.as_deref().map(str::to_ascii_lowercase);
     if sha256.as_deref().is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
-        return Err(reject(ApiError::BadRequest("sha256 must be 64 hexadecimal characters.".into())));
+        return Err(ApiError::BadRequest("sha256 must be 64 hexadecimal characters.".into()));
     }
     let image_id = uuid::Uuid::new_v4().to_string();
     let (source, uploader) = match &access.actor {
@@ -89,12 +84,18 @@ pub async fn presign(
         captured_at: None,
         sha256,
         original: None,
+        version: 0,
     };
-    let limit = state.config.uploads.max_images_per_session;
-    if state.sessions.reserve_image(&access.session_key, &record, limit, access.time_left()).await?
-        == Reserve::LimitReached
-    {
-        return Err(refuse(UploadProblem::TooManyImages));
+    let uploads = &state.config.uploads;
+    let limits = ReserveLimits {
+        max_images: uploads.max_images_per_session,
+        max_pending: uploads.max_pending_per_phone,
+        reservation_ttl: uploads.reservation_ttl(),
+    };
+    match state.sessions.reserve_image(&access.session_key, &record, limits, access.time_left()).await? {
+        Reserve::Reserved => {}
+        Reserve::LimitReached => return Err(ApiError::Upload(UploadProblem::TooManyImages)),
+        Reserve::TooManyPending => return Err(ApiError::Upload(UploadProblem::TooManyPending)),
     }
     let ttl = state.config.uploads.url_ttl;
     let signed = state.blobs.presign_put(&record.blob_key, &req.content_type, req.size, ttl).await?;
@@ -121,15 +122,13 @@ pub async fn register(
     let captured_at = match captured_at.as_deref() {
         None => None,
         Some(t) => Some(
-            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                .ok()
-                .and_then(|t| u64::try_from(t.unix_timestamp()).ok())
-                .ok_or_else(|| reject(ApiError::BadRequest("capturedAt must be an RFC 3339 time.".into())))?,
+            parse_rfc3339(t)
+                .ok_or_else(|| ApiError::BadRequest("capturedAt must be an RFC 3339 time.".into()))?,
         ),
     };
     let record = match state.sessions.image(&access.session_key, image_id).await? {
         Some(r) if visible_to(access, &r) => r,
-        _ => return Err(reject(ApiError::NotFound)),
+        _ => return Err(ApiError::NotFound),
     };
     if record.uploaded_at.is_some() {
         // Registering twice (a retry) is harmless and returns the same image.
@@ -137,25 +136,33 @@ pub async fn register(
     }
     let blob = state.blobs.get(&record.blob_key).await?;
     let Some((meta, bytes)) = blob.filter(|(meta, _)| meta.size == record.size) else {
-        return Err(refuse(UploadProblem::Incomplete));
+        return Err(ApiError::Upload(UploadProblem::Incomplete));
     };
     let declared = record.content_type.clone();
     let stored_type_ok = meta.content_type.is_empty() || meta.content_type == declared;
     let expected_hash = record.sha256.clone();
+    let max_pixels = state.config.uploads.max_pixels;
     let inspected = tokio::task::spawn_blocking(move || {
-        let hash_ok = expected_hash.is_none_or(|h| h == hex::encode(sha2::Sha256::digest(&bytes)));
-        verify::inspect(&bytes, &declared).map(|i| (i, hash_ok))
+        let digest = hex::encode(sha2::Sha256::digest(&bytes));
+        let hash_ok = expected_hash.is_none_or(|h| h == digest);
+        verify::inspect(&bytes, &declared, max_pixels).map(|i| (i, hash_ok, digest))
     })
     .await
-    .map_err(|_| ApiError::Internal)?;
-    let inspected = match inspected {
-        Ok((i, true)) if stored_type_ok => i,
+    .map_err(|e| {
+        tracing::error!(error = %e, "upload verification task failed");
+        ApiError::Internal
+    })?;
+    let (inspected, digest) = match inspected {
+        Ok((i, true, digest)) if stored_type_ok => (i, digest),
         outcome => {
             // A checksum mismatch is a damaged transfer; anything else means
             // the bytes are not the image they claim to be.
             let (problem, reason) = match outcome {
-                Ok((_, false)) => (UploadProblem::Incomplete, "sha256 mismatch".to_owned()),
+                Ok((_, false, _)) => (UploadProblem::Incomplete, "sha256 mismatch".to_owned()),
                 Ok(_) => (UploadProblem::NotAnImage, "stored content type differs".to_owned()),
+                Err(e @ verify::VerifyError::TooManyPixels { .. }) => {
+                    (UploadProblem::TooManyPixels, e.to_string())
+                }
                 Err(e) => (UploadProblem::NotAnImage, e.to_string()),
             };
             tracing::warn!(
@@ -166,22 +173,25 @@ pub async fn register(
             );
             state.blobs.delete(&record.blob_key).await?;
             state.sessions.remove_image(&access.session_key, image_id).await?;
-            return Err(refuse(problem));
+            return Err(ApiError::Upload(problem));
         }
     };
+    // The digest of the bytes as verified: commit files only these bytes,
+    // whatever is later written to the (still signed) upload URL.
     let next = ImageRecord {
         width: inspected.width,
         height: inspected.height,
         uploaded_at: Some(unix_now()),
         captured_at,
         metadata: metadata.unwrap_or_default(),
+        sha256: Some(digest),
         ..record.clone()
     };
     if !state.sessions.replace_image(&access.session_key, &record, &next).await? {
         // A concurrent retry registered it first; report the winner's view.
         return match state.sessions.image(&access.session_key, image_id).await? {
             Some(current) => info(state, &current, true).await,
-            None => Err(reject(ApiError::NotFound)),
+            None => Err(ApiError::NotFound),
         };
     }
     tracing::info!(session.id_hash = log_id(&access.session_key), image.id = image_id, "image registered");
@@ -208,40 +218,71 @@ pub async fn update_metadata(
 ) -> Result<ImageInfo, ApiError> {
     access.require_desktop()?;
     validate_metadata(&metadata)?;
-    for _ in 0..8 {
-        let current = match state.sessions.image(&access.session_key, image_id).await? {
-            Some(r) if r.uploaded_at.is_some() => r,
-            _ => return Err(reject(ApiError::NotFound)),
-        };
-        if matches!(current.status, ImageStatus::Committing | ImageStatus::Committed { .. }) {
-            return Err(reject(ApiError::BadRequest(
-                "This photo is filed and can no longer be changed.".into(),
-            )));
-        }
-        let next = ImageRecord { metadata: metadata.clone(), ..current.clone() };
-        if state.sessions.replace_image(&access.session_key, &current, &next).await? {
+    let change = |current: &ImageRecord| {
+        let open = current.uploaded_at.is_some()
+            && !matches!(current.status, ImageStatus::Committing | ImageStatus::Committed { .. });
+        open.then(|| ImageRecord { metadata: metadata.clone(), ..current.clone() })
+    };
+    match state.sessions.update_image(&access.session_key, image_id, &change).await? {
+        Updated::Done(next) => {
             events::publish(state, access, SessionEvent::ImageUpdated(info(state, &next, false).await?))
                 .await;
-            return info(state, &next, true).await;
+            info(state, &next, true).await
         }
+        Updated::Refused(current) if current.uploaded_at.is_some() => {
+            Err(ApiError::BadRequest("This photo is filed and can no longer be changed.".into()))
+        }
+        Updated::Refused(_) | Updated::Missing => Err(ApiError::NotFound),
     }
-    Err(reject(ApiError::Unavailable))
 }
 
 /// Removes an image and its bytes (desktop only).
 pub async fn delete(state: &AppState, access: &Access, image_id: &str) -> Result<(), ApiError> {
     access.require_desktop()?;
     let Some(record) = state.sessions.image(&access.session_key, image_id).await? else {
-        return Err(reject(ApiError::NotFound));
+        return Err(ApiError::NotFound);
     };
-    if matches!(record.status, ImageStatus::Committing) {
-        // It may be in the patient's record already; the commit decides.
-        return Err(reject(ApiError::Forbidden));
+    // The commit's own claim: while a commit holds it, the photo may be
+    // reaching the patient's record, so it cannot go; and while this holds
+    // it, no commit can start on it.
+    let claim = commit_claim(&access.session_key, image_id);
+    if matches!(record.status, ImageStatus::Committing)
+        || !state.sessions.try_claim(&claim, CLAIM_TTL).await?
+    {
+        return Err(ApiError::Forbidden);
     }
+    let outcome = remove_claimed(state, access, image_id).await;
+    state.sessions.release(&claim).await?;
+    outcome
+}
+
+/// How long a commit (or a delete) may hold an image's claim.
+pub const CLAIM_TTL: Duration = Duration::from_secs(120);
+
+/// The claim a commit, a delete or the end of a session takes on one image.
+pub fn commit_claim(session_key: &str, image_id: &str) -> String {
+    format!("commit:{session_key}:{image_id}")
+}
+
+/// Deletes a record's bytes: the current version and the original an edit replaced.
+pub async fn delete_blobs(state: &AppState, record: &ImageRecord) -> Result<(), ApiError> {
     state.blobs.delete(&record.blob_key).await?;
     if let Some(original) = &record.original {
         state.blobs.delete(&original.blob_key).await?;
     }
+    Ok(())
+}
+
+/// Removes an image under its claim, re-reading it first: a commit that
+/// finished just before the claim was taken has left it `committing` or `committed`.
+async fn remove_claimed(state: &AppState, access: &Access, image_id: &str) -> Result<(), ApiError> {
+    let Some(record) = state.sessions.image(&access.session_key, image_id).await? else {
+        return Err(ApiError::NotFound);
+    };
+    if matches!(record.status, ImageStatus::Committing) {
+        return Err(ApiError::Forbidden);
+    }
+    delete_blobs(state, &record).await?;
     if state.sessions.remove_image(&access.session_key, image_id).await? {
         events::publish(state, access, SessionEvent::ImageRemoved { image_id: image_id.to_owned() }).await;
     }
@@ -253,7 +294,11 @@ pub async fn info_of(state: &AppState, record: &ImageRecord) -> Result<ImageInfo
     info(state, record, false).await
 }
 
-async fn info(state: &AppState, record: &ImageRecord, with_preview: bool) -> Result<ImageInfo, ApiError> {
+pub(super) async fn info(
+    state: &AppState,
+    record: &ImageRecord,
+    with_preview: bool,
+) -> Result<ImageInfo, ApiError> {
     let preview_url =
         if with_preview { Some(state.blobs.presign_get(&record.blob_key, PREVIEW_TTL).await?) } else { None };
     Ok(ImageInfo {
@@ -269,88 +314,4 @@ async fn info(state: &AppState, record: &ImageRecord, with_preview: bool) -> Res
         edited: record.original.is_some(),
         preview_url,
     })
-}
-
-/// Makes `replacement` (an edit of `image_id`, uploaded and registered like
-/// any photo) the image's current version. The first original is kept for
-/// revert; an earlier edit's bytes are deleted. Metadata stays on the image.
-pub async fn replace_version(
-    state: &AppState,
-    access: &Access,
-    image_id: &str,
-    replacement_id: &str,
-) -> Result<ImageInfo, ApiError> {
-    access.require_desktop()?;
-    let (Some(current), Some(edit)) = (
-        state.sessions.image(&access.session_key, image_id).await?,
-        state.sessions.image(&access.session_key, replacement_id).await?,
-    ) else {
-        return Err(reject(ApiError::NotFound));
-    };
-    if edit.uploaded_at.is_none() || edit.status != ImageStatus::Uploaded || image_id == replacement_id {
-        return Err(reject(ApiError::BadRequest("The edited photo has not been uploaded.".into())));
-    }
-    if !matches!(current.status, ImageStatus::Uploaded | ImageStatus::Failed { .. }) {
-        return Err(reject(ApiError::Forbidden));
-    }
-    let original = current.original.clone().unwrap_or_else(|| OriginalVersion {
-        blob_key: current.blob_key.clone(),
-        content_type: current.content_type.clone(),
-        size: current.size,
-        width: current.width,
-        height: current.height,
-    });
-    let next = ImageRecord {
-        blob_key: edit.blob_key.clone(),
-        content_type: edit.content_type.clone(),
-        size: edit.size,
-        width: edit.width,
-        height: edit.height,
-        original: Some(original),
-        ..current.clone()
-    };
-    if !state.sessions.replace_image(&access.session_key, &current, &next).await? {
-        return Err(reject(ApiError::BadRequest("The photo changed meanwhile. Try again.".into())));
-    }
-    // The replacement's record goes; its bytes now belong to the image.
-    state.sessions.remove_image(&access.session_key, replacement_id).await?;
-    events::publish(state, access, SessionEvent::ImageRemoved { image_id: replacement_id.to_owned() }).await;
-    if current.original.is_some() {
-        state.blobs.delete(&current.blob_key).await?; // the previous edit
-    }
-    events::publish(state, access, SessionEvent::ImageUpdated(info(state, &next, false).await?)).await;
-    info(state, &next, true).await
-}
-
-/// Puts back the photo as first uploaded, deleting the edit.
-pub async fn revert_version(
-    state: &AppState,
-    access: &Access,
-    image_id: &str,
-) -> Result<ImageInfo, ApiError> {
-    access.require_desktop()?;
-    let Some(current) = state.sessions.image(&access.session_key, image_id).await? else {
-        return Err(reject(ApiError::NotFound));
-    };
-    let Some(original) = current.original.clone() else {
-        return info(state, &current, true).await;
-    };
-    if !matches!(current.status, ImageStatus::Uploaded | ImageStatus::Failed { .. }) {
-        return Err(reject(ApiError::Forbidden));
-    }
-    let next = ImageRecord {
-        blob_key: original.blob_key,
-        content_type: original.content_type,
-        size: original.size,
-        width: original.width,
-        height: original.height,
-        original: None,
-        ..current.clone()
-    };
-    if !state.sessions.replace_image(&access.session_key, &current, &next).await? {
-        return Err(reject(ApiError::BadRequest("The photo changed meanwhile. Try again.".into())));
-    }
-    state.blobs.delete(&current.blob_key).await?;
-    events::publish(state, access, SessionEvent::ImageUpdated(info(state, &next, false).await?)).await;
-    info(state, &next, true).await
 }

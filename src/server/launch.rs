@@ -17,10 +17,10 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::alex::{AlexError, CallContext};
+use super::clock::unix_now;
 use super::ids::hash_credential;
 use super::sessions::{self, Launch};
 use super::state::AppState;
-use super::stores::session::unix_now;
 
 /// The desktop page's path.
 pub const DESKTOP_PATH: &str = "/medtech-images";
@@ -123,10 +123,14 @@ pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQ
     else {
         return page(StatusCode::BAD_REQUEST, &format!("The launch link is incomplete. {RELAUNCH}"));
     };
-    // A context is good for one launch: claim it before anything else.
+    // A context is good for one launch: claim it before anything else. The
+    // claim is keyed on the context alone, so the same context with its
+    // signature re-cased, re-encoded or replaced is still the same launch,
+    // and it lasts as long as the context could pass the staleness check.
     let max_age = state.config.session.launch_max_age;
-    let claim = format!("launch:{}", hash_credential(&format!("{context}\n{signature}")));
-    match state.sessions.try_claim(&claim, max_age * 2).await {
+    let claim = format!("launch:{}", hash_credential(&context));
+    let window = max_age + std::time::Duration::from_secs(2 * SKEW_SECS as u64);
+    match state.sessions.try_claim(&claim, window).await {
         Ok(true) => {}
         Ok(false) => {
             return page(

@@ -5,26 +5,30 @@
 //! - [`router`]: `fn app(state) -> Router`, drivable without a socket;
 //! - [`stores`]: session and blob stores behind traits;
 //! - [`alex`]: the ALEX client and the embedded sandbox;
-//! - [`sessions`], [`mobile`], [`images`], [`auth`]: the services the API calls;
+//! - [`sessions`], [`phone_links`], [`images`], [`auth`]: the services the API calls;
 //! - [`events`], [`event_stream`]: session events and their SSE stream;
 //! - [`signed_url`], [`blob_routes`], [`verify`]: local uploads and image checks;
 //! - [`health`], [`security`], [`telemetry`], [`ids`]: cross-cutting pieces.
 
 pub mod alex;
+pub mod api_edge;
 pub mod api_error;
 pub mod auth;
 pub mod blob_routes;
+pub mod clock;
 pub mod commit;
 pub mod config;
+pub mod edits;
 pub mod event_stream;
 pub mod events;
 pub mod health;
 pub mod ids;
 pub mod images;
 pub mod launch;
-pub mod mobile;
+pub mod phone_links;
 pub mod rate_limit;
 pub mod router;
+pub mod sandbox;
 pub mod security;
 pub mod sessions;
 pub mod signed_url;
@@ -85,17 +89,42 @@ pub async fn run() -> ExitCode {
         dev_launch = state.config.dev_launch,
         "Clinical Images is serving"
     );
-    // `into_make_service` finalises the router once; serving the Router
-    // itself would rebuild its whole route table for every connection
-    // (about 50 KiB each, measured in BENCHMARKS.md).
-    let served = axum::serve(listener, router::app(state).into_make_service())
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, "server stopped with an error");
-            ExitCode::FAILURE
+    // `into_make_service_with_connect_info` finalises the router once
+    // (serving the Router itself would rebuild its route table for every
+    // connection: about 50 KiB each, measured in BENCHMARKS.md) and gives
+    // the rate limiter each connection's peer address.
+    let grace = state.config.shutdown_grace;
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
+    let on_signal = {
+        let state = state.clone();
+        async move {
+            shutdown_signal().await;
+            // Event streams end now (their clients reconnect elsewhere);
+            // other requests get the grace period to finish.
+            state.begin_shutdown();
+            let _ = stopping_tx.send(());
+        }
+    };
+    let app = router::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(on_signal);
+    let deadline = async {
+        if stopping.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = served => match served {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "server stopped with an error");
+                ExitCode::FAILURE
+            }
+        },
+        () = deadline => {
+            tracing::warn!(grace_secs = grace.as_secs(), "requests still open after the shutdown grace; stopping anyway");
+            ExitCode::SUCCESS
         }
     }
 }
@@ -116,13 +145,13 @@ async fn run_sandbox() -> ExitCode {
         }
     };
     telemetry::init(config.log_json);
-    let sandbox = alex::sandbox::Sandbox::new(alex::sandbox::SandboxConfig {
+    let sandbox = sandbox::Sandbox::new(sandbox::SandboxConfig {
         client_id: config.alex.client_id.clone(),
         client_secret: secrecy::ExposeSecret::expose_secret(&config.alex.client_secret).to_owned(),
         token_lifetime: config.alex.sandbox_token_lifetime,
         app_origin: config.public_base_url.origin().ascii_serialization(),
     });
-    let app = axum::Router::new().nest(alex::sandbox::MOUNT, alex::sandbox::router(sandbox));
+    let app = axum::Router::new().nest(sandbox::MOUNT, sandbox::router(sandbox));
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -130,7 +159,7 @@ async fn run_sandbox() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(url = %format!("http://{addr}{}", alex::sandbox::MOUNT), "ALEX sandbox is serving");
+    tracing::info!(url = %format!("http://{addr}{}", sandbox::MOUNT), "ALEX sandbox is serving");
     match axum::serve(listener, app.into_make_service()).with_graceful_shutdown(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(_) => ExitCode::FAILURE,

@@ -8,11 +8,24 @@ use axum::{middleware, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
 
-use super::config::BlobBackend;
+use super::sandbox;
 use super::signed_url::BLOB_PATH;
 use super::state::AppState;
-use super::{alex::sandbox, blob_routes, event_stream, health, launch, rate_limit, security};
+use super::{api_edge, blob_routes, event_stream, health, launch, rate_limit, security};
 use crate::app::{shell, App};
+
+/// Per-page response headers, set while the page renders: the CSP that
+/// allows this response's nonce (Leptos' inline hydration scripts carry
+/// it), and `no-store`, since pages show patient details.
+fn page_headers(config: &super::config::Config) {
+    use axum::http::{header, HeaderValue};
+    use leptos::prelude::use_context;
+    let Some(options) = use_context::<leptos_axum::ResponseOptions>() else { return };
+    if let Some(csp) = leptos::nonce::use_nonce().and_then(|n| security::page_csp(config, &n.to_string())) {
+        options.insert_header(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    options.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
 
 /// Builds the whole application.
 pub fn app(state: AppState) -> Router {
@@ -23,10 +36,18 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/api/medtech/session/events", get(event_stream::events))
         .route("/medtech-images/launch", get(launch::evolution))
-        .leptos_routes(&state, routes, {
-            let options = options.clone();
-            move || shell(options.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let config = state.config.clone();
+                move || page_headers(&config)
+            },
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
 
     if state.url_signer.is_some() {
@@ -40,17 +61,14 @@ pub fn app(state: AppState) -> Router {
         router = router.nest(sandbox::MOUNT, sandbox::router(sandbox::Sandbox::new(config)));
     }
 
+    // Outermost first on the way in: limits, then the API edge, then the
+    // development launch, then the routes.
     let mut router = router
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), launch::dev_launch))
+        .layer(middleware::from_fn_with_state(state.clone(), api_edge::edge))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .with_state(state.clone());
-    let blob_origin = match &state.config.blobs {
-        BlobBackend::S3(s3) => {
-            s3.endpoint.as_ref().filter(|u| u.scheme() == "http").map(|u| u.origin().ascii_serialization())
-        }
-        BlobBackend::LocalDisk { .. } => None,
-    };
-    for layer in security::header_layers(&state.config.frame_ancestors, blob_origin.as_deref()) {
+    for layer in security::header_layers(&state.config) {
         router = router.layer(layer);
     }
     // Spans carry the path only: query strings can hold tokens and patient ids.

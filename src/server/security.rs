@@ -1,31 +1,57 @@
 //! Security headers on every response.
 //!
-//! The CSP allows `'wasm-unsafe-eval'` (needed to instantiate the WASM
-//! bundle) but never `'unsafe-eval'`. `frame-ancestors` is configurable so
-//! a practice can embed the widget in Evolution's browser pane.
+//! - `Content-Security-Policy`: scripts only from this origin, plus inline
+//!   scripts that carry this response's nonce (Leptos' hydration bootstrap;
+//!   pages get a per-response policy in [`page_csp`]); `'wasm-unsafe-eval'`
+//!   to instantiate the WASM bundle, never `'unsafe-eval'`. `connect-src`
+//!   and `img-src` name only this origin and the blob store's.
+//!   `frame-ancestors` is configurable so a practice can embed the widget in
+//!   Evolution's browser pane.
+//! - `Strict-Transport-Security` when the public origin is HTTPS.
 
 use axum::http::{header, HeaderName, HeaderValue};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// Builds the layers that set the headers. `blob_origin` is the S3 endpoint's
-/// origin when it is not HTTPS (a local S3-compatible server): the browser
-/// uploads to it and shows previews from it.
-pub fn header_layers(
-    frame_ancestors: &str,
-    blob_origin: Option<&str>,
-) -> Vec<SetResponseHeaderLayer<HeaderValue>> {
-    // Leptos' hydration bootstrap is an inline module script, hence 'unsafe-inline'
-    // for scripts; no third-party origin is allowed anywhere. The image
-    // pipeline's worker is a same-origin module script ('self').
-    let blob = blob_origin.map(|o| format!(" {o}")).unwrap_or_default();
-    let csp = format!(
-        "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; worker-src 'self'; \
-         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:{blob}; \
-         connect-src 'self' ws: wss: https:{blob}; media-src 'self' blob:; object-src 'none'; \
-         base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}"
-    );
-    let fixed = [
-        (header::CONTENT_SECURITY_POLICY, csp),
+use super::config::{BlobBackend, Config};
+
+/// The origin(s) browsers upload to and show previews from, besides this one.
+pub fn blob_origins(config: &Config) -> Vec<String> {
+    match &config.blobs {
+        BlobBackend::LocalDisk { .. } => vec![],
+        BlobBackend::S3(s3) => match &s3.endpoint {
+            Some(endpoint) => vec![endpoint.origin().ascii_serialization()],
+            // AWS itself: virtual-hosted and path-style addresses.
+            None => vec![
+                format!("https://{}.s3.{}.amazonaws.com", s3.bucket, s3.region),
+                format!("https://s3.{}.amazonaws.com", s3.region),
+            ],
+        },
+    }
+}
+
+/// The policy, with `script_extra` added to `script-src` (a nonce source, or nothing).
+fn csp(config: &Config, script_extra: &str) -> String {
+    let blobs: String = blob_origins(config).iter().map(|o| format!(" {o}")).collect();
+    // cargo-leptos' live reload (development only) talks over a websocket.
+    let dev_socket = if config.is_embedded() { " ws://127.0.0.1:* ws://localhost:*" } else { "" };
+    format!(
+        "default-src 'self'; script-src 'self'{script_extra} 'wasm-unsafe-eval'; worker-src 'self'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:{blobs}; \
+         connect-src 'self'{blobs}{dev_socket}; media-src 'self' blob:; object-src 'none'; \
+         base-uri 'self'; form-action 'self'; frame-ancestors {}",
+        config.frame_ancestors
+    )
+}
+
+/// The policy for a rendered page whose inline scripts carry `nonce`.
+pub fn page_csp(config: &Config, nonce: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&csp(config, &format!(" 'nonce-{nonce}'"))).ok()
+}
+
+/// Builds the layers that set the headers (each only if the handler has not).
+pub fn header_layers(config: &Config) -> Vec<SetResponseHeaderLayer<HeaderValue>> {
+    let mut fixed = vec![
+        (header::CONTENT_SECURITY_POLICY, csp(config, "")),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
         (header::REFERRER_POLICY, "no-referrer".to_owned()),
         (
@@ -34,6 +60,9 @@ pub fn header_layers(
         ),
         (HeaderName::from_static("cross-origin-opener-policy"), "same-origin".to_owned()),
     ];
+    if config.https() {
+        fixed.push((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000".to_owned()));
+    }
     fixed
         .into_iter()
         .filter_map(|(name, value)| {
@@ -42,4 +71,38 @@ pub fn header_layers(
             HeaderValue::from_str(&value).ok().map(|v| SetResponseHeaderLayer::if_not_present(name, v))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let map: std::collections::HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup("127.0.0.1:3000".parse().unwrap(), move |k| map.get(k).cloned()).unwrap()
+    }
+
+    #[test]
+    fn the_policy_allows_no_inline_script_and_no_foreign_origin() {
+        let c = config(&[
+            ("PUBLIC_BASE_URL", "https://images.example.nz"),
+            ("REDIS_URL", "redis://r:6379"),
+            ("ALEX_SANDBOX", "true"),
+            ("S3_BUCKET", "imgs"),
+            ("AWS_ACCESS_KEY_ID", "a"),
+            ("AWS_SECRET_ACCESS_KEY", "b"),
+        ]);
+        let policy = csp(&c, "");
+        let script_src = policy.split(';').find(|d| d.trim().starts_with("script-src")).unwrap();
+        assert!(!script_src.contains("unsafe-inline"), "{policy}");
+        let bare = |scheme: &str| policy.split([' ', ';']).any(|t| t == scheme);
+        assert!(!bare("https:") && !bare("ws:") && !bare("wss:"), "no whole-scheme sources: {policy}");
+        assert!(
+            policy.contains("connect-src 'self' https://imgs.s3.ap-southeast-2.amazonaws.com"),
+            "{policy}"
+        );
+        let page = page_csp(&c, "abc123").unwrap();
+        assert!(page.to_str().unwrap().contains("script-src 'self' 'nonce-abc123' 'wasm-unsafe-eval'"));
+    }
 }

@@ -4,16 +4,15 @@
 //! The cookie holds a 256-bit random value; the store holds only its SHA-256.
 //! Logs name a session by a 12-character prefix of that hash.
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue};
 
+use super::auth::cookie_value;
+use super::clock::{rfc3339, unix_now};
 use super::ids::{hash_credential, log_id, random_token};
 use super::state::AppState;
-use super::stores::session::{unix_now, SessionRecord};
+use super::stores::session::SessionRecord;
 use super::stores::StoreError;
 use crate::model::{ApiError, SessionSummary};
-
-/// Name of the desktop session cookie.
-pub const COOKIE_NAME: &str = "ci_session";
 
 /// Who a launch is for.
 #[derive(Debug, Clone, Default)]
@@ -48,35 +47,18 @@ pub async fn create(state: &AppState, launch: Launch) -> Result<String, StoreErr
 
 /// The live session named by the request's cookie, if any (slides its idle timeout).
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<SessionRecord>, StoreError> {
-    match cookie_value(headers) {
+    match cookie_value(headers, state.config.cookie_name()) {
         Some(value) => state.sessions.touch(&hash_credential(value), state.config.session.idle_ttl).await,
         None => Ok(None),
     }
 }
 
-/// Whether the request carried a session cookie at all (to tell "expired" from "never launched").
-pub fn has_cookie(headers: &HeaderMap) -> bool {
-    cookie_value(headers).is_some()
-}
-
-/// The session cookie's value, if the request carries one.
-pub fn cookie_value(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value)
-        .filter(|v| !v.is_empty())
-}
-
 /// The `Set-Cookie` value for a new session.
 pub fn set_cookie(state: &AppState, value: &str) -> HeaderValue {
-    let secure = if state.config.public_base_url.scheme() == "https" { "; Secure" } else { "" };
+    let secure = if state.config.https() { "; Secure" } else { "" };
     let max_age = state.config.session.max_ttl.as_secs();
-    let cookie = format!("{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    let name = state.config.cookie_name();
+    let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
     // The value is base64url and the rest is fixed ASCII, so this cannot fail.
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -100,48 +82,52 @@ pub fn summary(record: &SessionRecord, settings: crate::model::CaptureSettings) 
     }
 }
 
-/// Unix seconds as RFC 3339 UTC.
-pub fn rfc3339(unix: u64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix as i64)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
-
 /// Ends a desktop session: deletes its uncommitted photos' bytes, then the
 /// session with its images and phone link (phones then see "expired").
+/// Takes every image's commit claim first, so it never races a commit: while
+/// one is filing, the session stays and the desktop is told to wait.
 pub async fn end(state: &AppState, access: &super::auth::Access) -> Result<(), ApiError> {
+    use super::images::{commit_claim, CLAIM_TTL};
     access.require_desktop()?;
+    let images = state.sessions.images(&access.session_key).await?;
+    let mut claimed = Vec::new();
+    let mut busy = false;
+    for image in &images {
+        let claim = commit_claim(&access.session_key, &image.image_id);
+        if state.sessions.try_claim(&claim, CLAIM_TTL).await? {
+            claimed.push(claim);
+        } else {
+            busy = true;
+            break;
+        }
+    }
+    let outcome = if busy {
+        Err(ApiError::BadRequest(
+            "Photos are being filed right now. Wait for the commit to finish, then end the session.".into(),
+        ))
+    } else {
+        end_claimed(state, access).await
+    };
+    for claim in &claimed {
+        state.sessions.release(claim).await?;
+    }
+    outcome
+}
+
+async fn end_claimed(state: &AppState, access: &super::auth::Access) -> Result<(), ApiError> {
+    // Re-read under the claims: nothing can start filing now.
     for image in state.sessions.images(&access.session_key).await? {
-        if !matches!(image.status, crate::model::ImageStatus::Committed { .. }) {
-            state.blobs.delete(&image.blob_key).await?;
+        if matches!(image.status, crate::model::ImageStatus::Committing) {
+            return Err(ApiError::BadRequest(
+                "A photo's filing did not finish. Commit again to check it, then end the session.".into(),
+            ));
         }
-        if let Some(original) = &image.original {
-            state.blobs.delete(&original.blob_key).await?;
+        if matches!(image.status, crate::model::ImageStatus::Committed { .. }) {
+            continue; // its bytes went with the commit
         }
+        super::images::delete_blobs(state, &image).await?;
     }
     state.sessions.delete(&access.session_key).await?;
     tracing::info!(session.id_hash = log_id(&access.session_key), "session ended by the desktop");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_our_cookie_among_others() {
-        let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; ci_session=abc; b=2"));
-        assert_eq!(cookie_value(&h), Some("abc"));
-        let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("ci_session_x=zzz"));
-        assert_eq!(cookie_value(&h), None);
-        assert!(!has_cookie(&HeaderMap::new()));
-    }
-
-    #[test]
-    fn formats_times() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-    }
 }

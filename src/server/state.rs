@@ -8,10 +8,11 @@ use leptos::config::LeptosOptions;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
-use super::alex::{sandbox, AlexClient, AlexError, HttpAlexClient};
+use super::alex::{AlexClient, AlexError, HttpAlexClient};
 use super::config::{loopback_if_unspecified, AlexTarget, BlobBackend, Config, SessionBackend};
 use super::events::{EventBus, MemoryEventBus, RedisEventBus};
-use super::rate_limit::RateLimiter;
+use super::rate_limit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
+use super::sandbox;
 use super::signed_url::UrlSigner;
 use super::stores::blob::{BlobStore, LocalBlobStore, S3BlobStore};
 use super::stores::session::{MemorySessionStore, RedisSessionStore, SessionStore};
@@ -28,8 +29,13 @@ pub struct AppState {
     pub alex: Arc<dyn AlexClient>,
     /// Signs local-disk blob URLs; `None` with S3, which signs its own.
     pub url_signer: Option<Arc<UrlSigner>>,
-    /// Limits token-bearing requests per credential.
-    pub rate_limiter: Arc<RateLimiter>,
+    /// Limits requests per client address and per credential.
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    /// Origins allowed to send cookie-authenticated requests.
+    pub allowed_origins: Arc<Vec<String>>,
+    /// Becomes `true` when the server starts shutting down (event streams end).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown_tx: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -116,7 +122,16 @@ impl AppState {
                 "alex",
             )?,
         });
-        let rate_limiter = Arc::new(RateLimiter::new(config.rate_limit.burst, config.rate_limit.per_second));
+        let rate_limiter: Arc<dyn RateLimiter> = match &config.sessions {
+            SessionBackend::Memory => Arc::new(MemoryRateLimiter::new()),
+            SessionBackend::Redis { url, key_prefix } => Arc::new(
+                RedisRateLimiter::connect(url.expose_secret(), key_prefix.clone())
+                    .await
+                    .map_err(StartupError::SessionStore)?,
+            ),
+        };
+        let allowed_origins = Arc::new(config.allowed_origins());
+        let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
         Ok(Self {
             leptos_options,
             config: Arc::new(config),
@@ -126,7 +141,15 @@ impl AppState {
             alex,
             url_signer,
             rate_limiter,
+            allowed_origins,
+            shutdown,
+            shutdown_tx: Arc::new(shutdown_tx),
         })
+    }
+
+    /// Tells long-lived responses (event streams) that this instance is stopping.
+    pub fn begin_shutdown(&self) {
+        self.shutdown_tx.send_replace(true);
     }
 
     /// The sandbox's settings, when this instance mounts it.

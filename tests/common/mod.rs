@@ -49,11 +49,14 @@ pub fn s3_vars() -> Vec<(String, String)> {
     ]
 }
 
-/// Variables for the production shape: Redis and S3 (ALEX stays the sandbox).
+/// Variables for the production shape: Redis and S3, with the app's own
+/// ALEX sandbox asked for explicitly (`ALEX_SANDBOX`). Add a
+/// [`SandboxServer`]'s `vars()` instead to file into a separate "ALEX".
 pub fn service_vars() -> Vec<(String, String)> {
     let mut vars = s3_vars();
     vars.push(("REDIS_URL".into(), redis_url()));
     vars.push(("REDIS_KEY_PREFIX".into(), format!("{}:", unique("t"))));
+    vars.push(("ALEX_SANDBOX".into(), "true".into()));
     vars
 }
 
@@ -62,6 +65,9 @@ pub struct TestApp {
     pub base: String,
     pub state: AppState,
     pub http: reqwest::Client,
+    /// A separate sandbox standing in for ALEX (`ALEX_BASE_URL`), whose
+    /// launch contexts open sessions: the development launch is refused there.
+    pub remote_sandbox: Option<String>,
 }
 
 impl TestApp {
@@ -73,21 +79,29 @@ impl TestApp {
     /// Like [`TestApp::start`], but returns start-up errors.
     pub async fn try_start(vars: Vec<(String, String)>) -> Result<TestApp, String> {
         let mut vars: HashMap<String, String> = vars.into_iter().collect();
+        // A later entry overrides an earlier one, as in a shell's environment.
+        if vars.contains_key("ALEX_BASE_URL") {
+            vars.remove("ALEX_SANDBOX");
+        }
         vars.entry("BLOB_DIR".into())
             .or_insert_with(|| std::env::temp_dir().join(unique("blobs")).display().to_string());
         // Most tests file photos without details; the rule has its own test.
         vars.entry("COMMIT_RULE".into()).or_insert_with(|| "nothing".into());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        vars.entry("PUBLIC_BASE_URL".into()).or_insert_with(|| format!("http://{addr}"));
+        let remote_sandbox =
+            vars.get("ALEX_BASE_URL").map(|u| u.trim_end_matches('/').trim_end_matches("/FHIR").to_owned());
         let config = Config::from_lookup(addr, |k| vars.get(k).cloned()).map_err(|e| e.to_string())?;
         let options = LeptosOptions::builder().output_name("clinical-images").site_addr(addr).build();
         let state = AppState::build(config, options, &listener).await.map_err(|e| e.to_string())?;
-        tokio::spawn(axum::serve(listener, app(state.clone()).into_make_service()).into_future());
+        let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(axum::serve(listener, service).into_future());
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(TestApp { base: format!("http://{addr}"), state, http })
+        Ok(TestApp { base: format!("http://{addr}"), state, http, remote_sandbox })
     }
 
     /// `base` + `path`.
@@ -95,11 +109,34 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    /// Opens a desktop session by the development launch; returns `ci_session=…`.
+    /// Opens a desktop session for the patient at the sandbox's facility; returns `ci_session=…`.
     pub async fn launch(&self, patient_id: &str) -> String {
-        let url = self.url(&format!("/medtech-images?patientId={patient_id}&facilityId=F2N060-E"));
+        self.launch_at(patient_id, "F2N060-E").await
+    }
+
+    /// Opens a desktop session: by the development launch against the
+    /// app's own sandbox, or through Evolution's launch (a signed context
+    /// from the remote sandbox) when the app files into a separate one.
+    pub async fn launch_at(&self, patient_id: &str, facility_id: &str) -> String {
+        let url = match &self.remote_sandbox {
+            None => self.url(&format!("/medtech-images?patientId={patient_id}&facilityId={facility_id}")),
+            Some(sandbox) => {
+                let res: Value = self
+                    .http
+                    .post(format!("{sandbox}/launch-context"))
+                    .json(&serde_json::json!({"patientId": patient_id, "facilityId": facility_id}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let (c, s) = (res["context"].as_str().unwrap(), res["signature"].as_str().unwrap());
+                self.url(&format!("/medtech-images/launch?context={c}&signature={s}"))
+            }
+        };
         let res = self.http.get(url).send().await.unwrap();
-        assert_eq!(res.status().as_u16(), 303, "development launch");
+        assert_eq!(res.status().as_u16(), 303, "launch");
         let cookie = res.headers()["set-cookie"].to_str().unwrap();
         cookie.split(';').next().unwrap().to_owned()
     }
@@ -128,6 +165,12 @@ impl TestApp {
         let request = serde_json::json!({"contentType": content_type, "size": body.len()});
         let (status, ticket) = self.post("/api/medtech/session/presigned-url", request, auth).await;
         assert_eq!(status, 200, "{ticket}");
+        self.put_to(&ticket, body).await;
+        ticket
+    }
+
+    /// PUTs `body` to a ticket's signed URL with its signed headers (again, if need be).
+    pub async fn put_to(&self, ticket: &Value, body: Vec<u8>) {
         let mut put = self.http.put(ticket["uploadUrl"].as_str().unwrap());
         for pair in ticket["headers"].as_array().unwrap() {
             let (k, v) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
@@ -138,7 +181,6 @@ impl TestApp {
         }
         let res = put.body(body).send().await.unwrap();
         assert!(res.status().is_success(), "PUT to the signed URL: {}", res.status());
-        ticket
     }
 
     /// Registers an uploaded image.
@@ -176,7 +218,7 @@ impl SandboxServer {
 
     /// A sandbox whose tokens live `lifetime` (to force expiry in tests).
     pub async fn start_with_token_lifetime(lifetime: std::time::Duration) -> SandboxServer {
-        use clinical_images::server::alex::sandbox::{router, Sandbox, SandboxConfig};
+        use clinical_images::server::sandbox::{router, Sandbox, SandboxConfig};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let sandbox = Sandbox::new(SandboxConfig {
@@ -198,7 +240,6 @@ impl SandboxServer {
             ("ALEX_CLIENT_SECRET", "sandbox-secret".to_owned()),
             ("ALEX_SCOPE", "api://sandbox/.default".to_owned()),
             ("ALEX_FACILITY_ID", "F2N060-E".to_owned()),
-            ("DEV_LAUNCH", "true".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

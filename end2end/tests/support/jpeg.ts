@@ -107,13 +107,42 @@ export function segments(jpeg: Buffer | Uint8Array): Segment[] {
   return out;
 }
 
-/** Segments that are metadata (EXIF/GPS, XMP, maker notes, comments): none may remain. */
+/**
+ * Every segment of the file, past the start of scan too: entropy-coded data
+ * is skipped (stuffed 0xFF00 and restart markers are not segments), scans
+ * and the tables between progressive scans are walked, and whatever follows
+ * the end-of-image marker is reported as `trailer`. Written independently of
+ * the Rust stripper, so its checks do not compare the code with itself.
+ */
+export function walk(jpeg: Buffer | Uint8Array): { segments: Segment[]; trailer: number } {
+  const b = Buffer.from(jpeg);
+  const out: Segment[] = [];
+  let i = 2;
+  while (i + 1 < b.length) {
+    if (b[i] !== 0xff) throw new Error(`no marker at ${i}`);
+    const marker = b[i + 1];
+    if (marker === 0xff) { i += 1; continue; }
+    if (marker === 0xd9) return { segments: out, trailer: b.length - (i + 2) };
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { i += 2; continue; }
+    const length = b.readUInt16BE(i + 2);
+    out.push({ marker, offset: i, length, body: b.subarray(i + 4, i + 2 + length) });
+    i += 2 + length;
+    if (marker === 0xda) {
+      while (i < b.length && !(b[i] === 0xff && b[i + 1] !== 0x00 && !(b[i + 1] >= 0xd0 && b[i + 1] <= 0xd7))) i += 1;
+    }
+  }
+  return { segments: out, trailer: 0 };
+}
+
+/** Metadata anywhere in the file (EXIF/GPS, XMP, MPF, maker notes, comments), or a trailer: none may remain. */
 export function metadataSegments(jpeg: Buffer | Uint8Array): string[] {
-  return segments(jpeg)
+  const { segments: all, trailer } = walk(jpeg);
+  const found = all
     .filter((s) => {
       if (s.marker === 0xe0) return !s.body.subarray(0, 5).equals(Buffer.from("JFIF\0"));
       if (s.marker === 0xe2) return !s.body.subarray(0, 12).equals(Buffer.from("ICC_PROFILE\0"));
       return (s.marker >= 0xe1 && s.marker <= 0xef) || s.marker === 0xfe;
     })
     .map((s) => `APP${s.marker - 0xe0} ${s.body.subarray(0, 12).toString("latin1")}`);
+  return trailer > 0 ? [...found, `trailer of ${trailer} bytes`] : found;
 }

@@ -5,9 +5,11 @@
 //! - A 401 drops the token, refreshes once and retries once.
 //! - 429, 502, 503, 504 and connection or timeout errors retry with
 //!   exponential backoff and jitter, honouring `Retry-After`, at most
-//!   [`MAX_ATTEMPTS`] times and never past [`RETRY_BUDGET`].
-//! - Before re-posting a create, the client searches the patient's resources
-//!   for the image's identifier, so a lost response never becomes a duplicate.
+//!   [`MAX_ATTEMPTS`] times and never past [`RETRY_BUDGET`]: one loop,
+//!   [`HttpAlexClient::send`], for reads and creates alike.
+//! - Before re-posting a create, that loop searches the patient's resources
+//!   for the image's identifier, so a lost response never becomes a
+//!   duplicate; if the search itself fails, it stops rather than post blind.
 //! - Other answers are returned as they are; errors become [`AlexError::Rejected`]
 //!   carrying the OperationOutcome's code and diagnostics.
 
@@ -19,14 +21,16 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use super::token::{TokenCache, TokenSource};
-use super::{AlexClient, AlexError, CallContext, Created, Dedupe, LaunchContext, PatientSummary};
+use super::wire::{backoff, created, rejected, retry_after, retryable};
+use super::{AlexClient, AlexError, CallContext, Created, Dedupe, LaunchContext, PatientSummary, Resource};
 use crate::server::config::AlexConfig;
 
 /// Attempts per call, the first included.
 pub const MAX_ATTEMPTS: u32 = 3;
 /// No retry starts after this much time has passed since the first attempt.
 pub const RETRY_BUDGET: Duration = Duration::from_secs(30);
-const BASE_BACKOFF: Duration = Duration::from_millis(200);
+/// Most search pages read while looking for an earlier attempt.
+const MAX_SEARCH_PAGES: usize = 50;
 
 /// Talks to ALEX (or the sandbox) over HTTPS.
 pub struct HttpAlexClient {
@@ -42,34 +46,21 @@ pub struct HttpAlexClient {
     backend: &'static str,
 }
 
-fn retryable(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 429 | 502 | 503 | 504)
+/// When [`HttpAlexClient::send`] may try again.
+#[derive(Clone, Copy)]
+enum Retry<'a> {
+    /// Reads: retry transient failures.
+    Transient,
+    /// Creates: retry transient failures, but first look for the earlier
+    /// attempt; any failed request may have landed.
+    IfNotFiled { resource_type: &'a str, dedupe: &'a Dedupe },
 }
 
-/// `Retry-After` in seconds (ALEX and Azure send seconds, not dates).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let secs: u64 = headers.get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(secs.min(30)))
-}
-
-/// Exponential backoff with up to 50% random jitter.
-fn backoff(attempt: u32) -> Duration {
-    let base = BASE_BACKOFF * 2u32.saturating_pow(attempt.saturating_sub(1));
-    let mut r = [0u8; 2];
-    let _ = getrandom::fill(&mut r);
-    let jitter = u64::from(u16::from_le_bytes(r)) * (base.as_millis() as u64 / 2) / u64::from(u16::MAX);
-    base + Duration::from_millis(jitter)
-}
-
-/// Reads an OperationOutcome into an error.
-fn rejected(status: StatusCode, body: &[u8]) -> AlexError {
-    let outcome: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let issue = &outcome["issue"][0];
-    AlexError::Rejected {
-        status: status.as_u16(),
-        code: issue["code"].as_str().unwrap_or("unknown").to_owned(),
-        diagnostics: issue["diagnostics"].as_str().unwrap_or("").chars().take(300).collect(),
-    }
+/// What a call ended with.
+enum Answer {
+    Http(StatusCode, HeaderMap, Vec<u8>),
+    /// A create's earlier attempt was found filed: nothing was re-posted.
+    AlreadyFiled(Created),
 }
 
 impl HttpAlexClient {
@@ -116,19 +107,16 @@ impl HttpAlexClient {
         &self.base_url
     }
 
-    /// One logical call, with the token and refresh rules above, and with
-    /// retries when `retry` is set (reads). Creates retry in [`Self::create`],
-    /// which first checks whether the earlier attempt landed after all.
+    /// One logical call, with the token, refresh and retry rules above.
     async fn send(
         &self,
         method: Method,
         url: &str,
-        body: Option<&Value>,
+        body: Option<&str>,
         ctx: &CallContext,
-        retry: bool,
-    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), AlexError> {
+        retry: Retry<'_>,
+    ) -> Result<Answer, AlexError> {
         let started = Instant::now();
-        let body = body.map(Value::to_string);
         let mut attempt = 0;
         let mut refreshed = false;
         loop {
@@ -144,30 +132,42 @@ impl HttpAlexClient {
             if let Some(app_id) = &self.app_id {
                 req = req.header("mt-appid", app_id);
             }
-            if let Some(body) = &body {
-                req = req.header("content-type", "application/fhir+json").body(body.clone());
+            if let Some(body) = body {
+                req = req.header("content-type", "application/fhir+json").body(body.to_owned());
             }
+            let last = attempt >= MAX_ATTEMPTS;
             let wait = match req.send().await {
                 Ok(res) if res.status() == StatusCode::UNAUTHORIZED && !refreshed => {
-                    // The token may have been revoked or expired early: one fresh try.
+                    // The token may have been revoked or expired early: one
+                    // fresh try. ALEX refused the call, so nothing was filed.
                     refreshed = true;
                     attempt -= 1;
                     self.tokens.invalidate(&token).await;
                     continue;
                 }
-                Ok(res) if retry && retryable(res.status()) && attempt < MAX_ATTEMPTS => {
-                    let wait = retry_after(res.headers()).unwrap_or_else(|| backoff(attempt));
+                Ok(res) if retryable(res.status()) && !last => {
                     tracing::warn!(status = res.status().as_u16(), attempt, correlation_id = %ctx.correlation_id, "ALEX busy; retrying");
-                    wait
+                    retry_after(res.headers()).unwrap_or_else(|| backoff(attempt))
                 }
                 Ok(res) => {
                     let status = res.status();
                     let headers = res.headers().clone();
-                    let bytes =
-                        res.bytes().await.map_err(|e| AlexError::Unreachable(e.without_url().to_string()))?;
-                    return Ok((status, headers, bytes.to_vec()));
+                    match res.bytes().await {
+                        Ok(bytes) => return Ok(Answer::Http(status, headers, bytes.to_vec())),
+                        // The answer was lost on the way: a create may have landed.
+                        Err(e) if matches!(retry, Retry::IfNotFiled { .. }) && !last => {
+                            tracing::warn!(attempt, correlation_id = %ctx.correlation_id, error = %e.without_url(), "ALEX answer lost; checking");
+                            backoff(attempt)
+                        }
+                        Err(e) => return Err(AlexError::Unreachable(e.without_url().to_string())),
+                    }
                 }
-                Err(e) if retry && (e.is_connect() || e.is_timeout()) && attempt < MAX_ATTEMPTS => {
+                Err(e)
+                    if !last
+                        && (e.is_connect()
+                            || e.is_timeout()
+                            || matches!(retry, Retry::IfNotFiled { .. })) =>
+                {
                     tracing::warn!(attempt, correlation_id = %ctx.correlation_id, error = %e.without_url(), "ALEX unreachable; retrying");
                     backoff(attempt)
                 }
@@ -177,16 +177,67 @@ impl HttpAlexClient {
                 return Err(AlexError::Unreachable("retry budget exhausted".into()));
             }
             tokio::time::sleep(wait).await;
+            if let Retry::IfNotFiled { resource_type, dedupe } = retry {
+                // Not knowing is not "not filed": a failed look stops the create.
+                match Box::pin(self.find_filed(resource_type, dedupe, ctx)).await {
+                    Ok(Some(found)) => return Ok(Answer::AlreadyFiled(found)),
+                    Ok(None) => {}
+                    Err(e) => return Err(AlexError::Unconfirmed(Box::new(e))),
+                }
+            }
         }
     }
 
     async fn get_json(&self, url: &str, ctx: &CallContext) -> Result<Value, AlexError> {
-        let (status, _, body) = self.send(Method::GET, url, None, ctx, true).await?;
-        if !status.is_success() {
-            return Err(rejected(status, &body));
+        match self.send(Method::GET, url, None, ctx, Retry::Transient).await? {
+            Answer::Http(status, _, body) if status.is_success() => {
+                serde_json::from_slice(&body).map_err(|e| AlexError::Malformed(format!("{:?}", e.classify())))
+            }
+            Answer::Http(status, _, body) => Err(rejected(status, &body)),
+            Answer::AlreadyFiled(_) => Err(AlexError::Malformed("a read found a filing".into())),
         }
-        serde_json::from_slice(&body).map_err(|e| AlexError::Malformed(e.to_string()))
     }
+
+    /// The patient's NHI: from the launch, or read now.
+    async fn nhi_of(&self, dedupe: &Dedupe, ctx: &CallContext) -> Result<Option<String>, AlexError> {
+        match &dedupe.nhi {
+            Some(nhi) => Ok(Some(nhi.clone())),
+            None => Ok(self.patient(&dedupe.patient_id, ctx).await?.nhi),
+        }
+    }
+
+    /// Every entry of a search, following `next` links on this ALEX only
+    /// (a link elsewhere would carry our token to another host).
+    async fn search_all(&self, first: String, ctx: &CallContext) -> Result<Vec<Value>, AlexError> {
+        let mut entries = Vec::new();
+        let mut url = Some(first);
+        let mut pages = 0;
+        while let Some(page) = url.take() {
+            pages += 1;
+            if pages > MAX_SEARCH_PAGES {
+                return Err(AlexError::Malformed(format!("search has more than {MAX_SEARCH_PAGES} pages")));
+            }
+            let bundle = self.get_json(&page, ctx).await?;
+            if bundle["resourceType"] != "Bundle" {
+                return Err(AlexError::Malformed("search answer is not a Bundle".into()));
+            }
+            entries.extend(bundle["entry"].as_array().into_iter().flatten().cloned());
+            let next = bundle["link"].as_array().into_iter().flatten().find_map(|l| {
+                (l["relation"] == "next").then(|| l["url"].as_str().map(str::to_owned)).flatten()
+            });
+            if let Some(next) = next {
+                if !next.starts_with(&format!("{}/", self.base_url)) {
+                    return Err(AlexError::Malformed("search's next page is on another host".into()));
+                }
+                url = Some(next);
+            }
+        }
+        Ok(entries)
+    }
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[async_trait]
@@ -201,42 +252,23 @@ impl AlexClient for HttpAlexClient {
 
     async fn create(
         &self,
-        resource_type: &str,
-        body: &Value,
+        resource: &Resource,
         ctx: &CallContext,
-        dedupe: Option<&Dedupe>,
+        dedupe: &Dedupe,
     ) -> Result<Created, AlexError> {
+        let resource_type = resource.resource_type();
+        let body = resource.to_json().map_err(|e| {
+            tracing::error!(error = %e, resource_type, "FHIR resource could not be serialised");
+            AlexError::Malformed(format!("resource not serialisable: {:?}", e.classify()))
+        })?;
         let url = format!("{}/{resource_type}", self.base_url);
-        let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            // A failed attempt may still have landed (a lost response, a
-            // gateway error after processing): look before posting again.
-            if attempt > 1 {
-                if let Some(found) = self.find_existing(resource_type, dedupe, ctx).await {
-                    return Ok(found);
-                }
+        let retry = Retry::IfNotFiled { resource_type, dedupe };
+        match self.send(Method::POST, &url, Some(&body), ctx, retry).await? {
+            Answer::AlreadyFiled(found) => Ok(found),
+            Answer::Http(status, headers, bytes) if status.is_success() => {
+                created(resource_type, &headers, &bytes)
             }
-            let wait = match self.send(Method::POST, &url, Some(body), ctx, false).await {
-                Ok((status, headers, bytes)) if status.is_success() => {
-                    return created(resource_type, &headers, &bytes)
-                }
-                Ok((status, headers, _)) if retryable(status) && attempt < MAX_ATTEMPTS => {
-                    tracing::warn!(status = status.as_u16(), attempt, correlation_id = %ctx.correlation_id, "ALEX busy; retrying create");
-                    retry_after(&headers).unwrap_or_else(|| backoff(attempt))
-                }
-                Ok((status, _, bytes)) => return Err(rejected(status, &bytes)),
-                Err(AlexError::Unreachable(e)) if attempt < MAX_ATTEMPTS => {
-                    tracing::warn!(attempt, correlation_id = %ctx.correlation_id, error = %e, "ALEX unreachable; retrying create");
-                    backoff(attempt)
-                }
-                Err(e) => return Err(e),
-            };
-            if started.elapsed() + wait > RETRY_BUDGET {
-                return Err(AlexError::Unreachable("retry budget exhausted".into()));
-            }
-            tokio::time::sleep(wait).await;
+            Answer::Http(status, _, bytes) => Err(rejected(status, &bytes)),
         }
     }
 
@@ -246,24 +278,34 @@ impl AlexClient for HttpAlexClient {
         dedupe: &Dedupe,
         ctx: &CallContext,
     ) -> Result<Option<Created>, AlexError> {
-        let patient = format!("{}|{}", self.nhi_system, dedupe.nhi);
-        let enc: String = url::form_urlencoded::byte_serialize(patient.as_bytes()).collect();
-        let bundle = self
-            .get_json(&format!("{}/{resource_type}?patient.identifier={enc}", self.base_url), ctx)
-            .await?;
-        let found = bundle["entry"].as_array().into_iter().flatten().find_map(|entry| {
+        let first = match self.nhi_of(dedupe, ctx).await? {
+            Some(nhi) => format!(
+                "{}/{resource_type}?patient.identifier={}",
+                self.base_url,
+                enc(&format!("{}|{nhi}", self.nhi_system))
+            ),
+            // No NHI on record: ask for the resource by its own identifier.
+            None => format!(
+                "{}/{resource_type}?identifier={}",
+                self.base_url,
+                enc(&format!("{}|{}", dedupe.system, dedupe.value))
+            ),
+        };
+        let subject = format!("Patient/{}", dedupe.patient_id);
+        let found = self.search_all(first, ctx).await?.into_iter().find_map(|entry| {
             let r = &entry["resource"];
             let ours = r["identifier"].as_array().into_iter().flatten().any(|i| {
                 i["system"].as_str() == Some(dedupe.system.as_str())
                     && i["value"].as_str() == Some(dedupe.value.as_str())
             });
-            ours.then(|| r["id"].as_str().map(str::to_owned)).flatten()
+            let same_patient = r["subject"]["reference"].as_str().is_none_or(|s| s == subject);
+            (ours && same_patient).then(|| r["id"].as_str().map(str::to_owned)).flatten()
         });
         Ok(found.map(|resource_id| Created { resource_id, etag: None }))
     }
 
     async fn patient(&self, patient_id: &str, ctx: &CallContext) -> Result<PatientSummary, AlexError> {
-        let p = self.get_json(&format!("{}/Patient/{patient_id}", self.base_url), ctx).await?;
+        let p = self.get_json(&format!("{}/Patient/{}", self.base_url, enc(patient_id)), ctx).await?;
         let name = &p["name"][0];
         let given = name["given"]
             .as_array()
@@ -286,7 +328,6 @@ impl AlexClient for HttpAlexClient {
         signature: &str,
         ctx: &CallContext,
     ) -> Result<LaunchContext, AlexError> {
-        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let url = format!(
             "{}/vendorforms/api/getlaunchcontextstring/{}/{}",
             self.vendor_base,
@@ -297,77 +338,5 @@ impl AlexClient for HttpAlexClient {
         // Only the kind of error: serde's message could quote a patient field.
         serde_json::from_value(value)
             .map_err(|e| AlexError::Malformed(format!("launch context: {:?}", e.classify())))
-    }
-}
-
-impl HttpAlexClient {
-    /// [`AlexClient::find_filed`], with failures logged and treated as "not found".
-    async fn find_existing(
-        &self,
-        resource_type: &str,
-        dedupe: Option<&Dedupe>,
-        ctx: &CallContext,
-    ) -> Option<Created> {
-        let dedupe = dedupe?;
-        match self.find_filed(resource_type, dedupe, ctx).await {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::warn!(correlation_id = %ctx.correlation_id, error = %e, "could not check for an earlier attempt");
-                None
-            }
-        }
-    }
-}
-
-/// Reads the id of a created resource: from `Location`
-/// (`…/{type}/{id}/_history/{version}`), else from the body.
-fn created(resource_type: &str, headers: &HeaderMap, bytes: &[u8]) -> Result<Created, AlexError> {
-    let from_location = headers
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|loc| loc.split(&format!("{resource_type}/")).nth(1))
-        .and_then(|rest| rest.split('/').next())
-        .map(str::to_owned);
-    let resource_id = from_location
-        .or_else(|| serde_json::from_slice::<Value>(bytes).ok()?["id"].as_str().map(str::to_owned))
-        .ok_or_else(|| AlexError::Malformed("created resource has no id".into()))?;
-    let etag = headers.get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    Ok(Created { resource_id, etag })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_stays_bounded() {
-        for attempt in 1..=3 {
-            let b = backoff(attempt);
-            let base = BASE_BACKOFF * 2u32.pow(attempt - 1);
-            assert!(b >= base && b <= base + base / 2, "{b:?}");
-        }
-    }
-
-    #[test]
-    fn reads_retry_after_seconds() {
-        let mut h = HeaderMap::new();
-        h.insert("retry-after", "2".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
-        h.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
-        assert_eq!(retry_after(&h), None);
-    }
-
-    #[test]
-    fn operation_outcomes_become_errors() {
-        let body = br#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"forbidden","diagnostics":"Practice Facility not found"}]}"#;
-        match rejected(StatusCode::FORBIDDEN, body) {
-            AlexError::Rejected { status, code, diagnostics } => {
-                assert_eq!(
-                    (status, code.as_str(), diagnostics.as_str()),
-                    (403, "forbidden", "Practice Facility not found")
-                );
-            }
-            other => panic!("{other:?}"),
-        }
     }
 }

@@ -26,6 +26,10 @@ pub fn for_error(err: &AlexError) -> GpMessage {
             false,
         ),
         AlexError::Malformed(_) => msg("Medtech sent an unexpected answer. Try again in a minute.", true),
+        AlexError::Unconfirmed(_) => msg(
+            "Medtech did not confirm whether this photo was filed. Try again in a minute: it will not be filed twice.",
+            true,
+        ),
         AlexError::Rejected { status, code, diagnostics } => match (*status, code.as_str()) {
             (403, _) if diagnostics.contains("Facility") => msg(
                 "Medtech does not recognise this practice (facility). Ask your IT support to check the facility set up for Clinical Images.",

@@ -2,21 +2,23 @@
 //!
 //! [`AlexClient`] is the boundary the rest of the server uses; [`HttpAlexClient`]
 //! is its one real implementation, pointed either at Medtech or at the
-//! [`sandbox`] mounted in this app (embedded mode). Both paths exercise the
+//! sandbox (`server::sandbox`) mounted in this app (embedded mode). Both paths exercise the
 //! same HTTP code: tokens, retries, error mapping.
 
 mod client;
 pub mod fhir;
+pub mod filing;
 pub mod messages;
-pub mod sandbox;
+mod pdf_font;
 pub mod scan;
 mod token;
+mod wire;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 pub use self::client::HttpAlexClient;
+pub use self::filing::{Filing, Resource};
 
 /// An ALEX call failed. The detail is for logs; [`messages`] maps it for GPs.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,10 @@ pub enum AlexError {
     /// ALEX answered with a body we could not read.
     #[error("ALEX answer unreadable: {0}")]
     Malformed(String),
+    /// A create may have landed, and the look that would tell failed: it is
+    /// unknown whether the resource exists. Always worth a retry, which looks first.
+    #[error("unknown whether an earlier attempt was filed: {0}")]
+    Unconfirmed(Box<AlexError>),
 }
 
 /// Who and where a call is for: sent as `mt-facilityid` and `mt-correlationid`.
@@ -51,11 +57,16 @@ pub struct Created {
     pub etag: Option<String>,
 }
 
-/// How to recognise a resource this app already filed: the patient's NHI
-/// (ALEX searches only by `patient.identifier`) and the image's identifier.
+/// How to recognise a resource this app already filed: its identifier
+/// (`system`, `value`: the image id) on the patient's resources.
+///
+/// ALEX searches resources by `patient.identifier` (the NHI), never by
+/// `patient=`. Without an NHI from the launch, the client reads the patient
+/// for it; a patient with none is searched by the resource identifier.
 #[derive(Debug, Clone)]
 pub struct Dedupe {
-    pub nhi: String,
+    pub patient_id: String,
+    pub nhi: Option<String>,
     pub system: String,
     pub value: String,
 }
@@ -86,17 +97,19 @@ pub trait AlexClient: Send + Sync {
     /// Proves ALEX is usable: its token endpoint grants us a token.
     async fn ping(&self) -> Result<(), AlexError>;
 
-    /// `POST /{resource_type}` with a FHIR JSON body. With `dedupe`, a retry
-    /// first checks whether the earlier attempt was filed after all.
+    /// `POST /{type}` with the resource. Before any retry, it checks whether
+    /// the earlier attempt was filed after all (by `dedupe`); when that check
+    /// fails, it stops rather than post blind.
     async fn create(
         &self,
-        resource_type: &str,
-        body: &Value,
+        resource: &Resource,
         ctx: &CallContext,
-        dedupe: Option<&Dedupe>,
+        dedupe: &Dedupe,
     ) -> Result<Created, AlexError>;
 
-    /// The resource this app filed for the patient under `dedupe`'s identifier, if any.
+    /// The resource this app filed for the patient under `dedupe`'s
+    /// identifier, if any, reading every page of the search. An error means
+    /// "unknown", never "not filed".
     async fn find_filed(
         &self,
         resource_type: &str,

@@ -73,18 +73,23 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// Helvetica's standard encoding covers ASCII; keep the caption inside it.
-fn pdf_text(s: &str) -> Vec<u8> {
-    s.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c as u8 } else { b'-' }).collect()
+/// Decodes the stored photo within the server's pixel bound.
+fn decode(image: &[u8], max_pixels: u64) -> Result<image::DynamicImage, ScanError> {
+    crate::server::verify::decode_bounded(image, max_pixels).map_err(|e| ScanError::Image(e.to_string()))
 }
 
 /// Builds a one-page A4 PDF of the image with its caption. CPU-bound: call it
 /// in `spawn_blocking`.
-pub fn pdf(image: &[u8], content_type: &str, caption: &[String]) -> Result<Vec<u8>, ScanError> {
+pub fn pdf(
+    image: &[u8],
+    content_type: &str,
+    caption: &[String],
+    max_pixels: u64,
+) -> Result<Vec<u8>, ScanError> {
     let jpeg = if content_type == "image/jpeg" {
         image.to_vec()
     } else {
-        let decoded = image::load_from_memory(image).map_err(|e| ScanError::Image(e.to_string()))?;
+        let decoded = decode(image, max_pixels)?;
         let mut out = Vec::new();
         decoded
             .to_rgb8()
@@ -102,9 +107,8 @@ pub fn pdf(image: &[u8], content_type: &str, caption: &[String]) -> Result<Vec<u
 
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
-    let font_id = doc.add_object(dictionary! {
-        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding",
-    });
+    let encoder = super::pdf_font::Encoder::new(caption);
+    let font_id = encoder.add_font(&mut doc).map_err(ScanError::Pdf)?;
     let image_id = doc.add_object(Stream::new(
         dictionary! {
             "Type" => "XObject", "Subtype" => "Image", "Width" => w as i64, "Height" => h as i64,
@@ -132,7 +136,7 @@ pub fn pdf(image: &[u8], content_type: &str, caption: &[String]) -> Result<Vec<u
         if i > 0 {
             ops.push(Operation::new("T*", vec![]));
         }
-        ops.push(Operation::new("Tj", vec![Object::string_literal(pdf_text(line))]));
+        ops.push(Operation::new("Tj", vec![Object::string_literal(encoder.encode(line))]));
     }
     ops.push(Operation::new("ET", vec![]));
     let content = Content { operations: ops }.encode().map_err(|e| ScanError::Pdf(e.to_string()))?;
@@ -158,14 +162,20 @@ pub fn pdf(image: &[u8], content_type: &str, caption: &[String]) -> Result<Vec<u
 
 /// Builds a TIFF of at most `max_bytes`, shrinking the image only when it must.
 /// CPU-bound: call it in `spawn_blocking`.
-pub fn tiff(image: &[u8], caption: &[String], max_bytes: usize) -> Result<Vec<u8>, ScanError> {
+pub fn tiff(
+    image: &[u8],
+    caption: &[String],
+    max_bytes: usize,
+    max_pixels: u64,
+) -> Result<Vec<u8>, ScanError> {
     use tiff::encoder::compression::DeflateLevel;
     use tiff::encoder::{colortype, Compression, TiffEncoder};
     use tiff::tags::{Predictor, Tag};
 
     let tiff_err = |e: tiff::TiffError| ScanError::Pdf(e.to_string());
-    let mut rgb = image::load_from_memory(image).map_err(|e| ScanError::Image(e.to_string()))?.to_rgb8();
-    let description = String::from_utf8(pdf_text(&caption.join("; "))).unwrap_or_default();
+    let mut rgb = decode(image, max_pixels)?.to_rgb8();
+    // TIFF's ImageDescription is 7-bit ASCII: accents are folded, letters kept.
+    let description = super::pdf_font::ascii_fold(&caption.join("; "));
     for _ in 0..4 {
         let mut out = Cursor::new(Vec::new());
         {
@@ -213,7 +223,7 @@ mod tests {
             description: Some("Itchy rash for two weeks".into()),
         };
         let lines = caption(&meta, "2026-11-26T10:00:00Z");
-        let bytes = pdf(&photo, "image/jpeg", &lines).unwrap();
+        let bytes = pdf(&photo, "image/jpeg", &lines, MAX_PIXELS).unwrap();
         let doc = Document::load_mem(&bytes).expect("the PDF parses");
         assert_eq!(doc.get_pages().len(), 1);
         let text = doc.extract_text(&[1]).unwrap();
@@ -233,21 +243,51 @@ mod tests {
     #[test]
     fn tiff_fits_the_limit_and_carries_the_caption() {
         let photo = jpeg();
-        let bytes = tiff(&photo, &["Site: Left forearm".into()], 8 * 1024 * 1024).unwrap();
+        let bytes = tiff(&photo, &["Site: Left forearm".into()], 8 * 1024 * 1024, MAX_PIXELS).unwrap();
         assert!(bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*"));
         let mut decoder = tiff::decoder::Decoder::new(Cursor::new(&bytes)).unwrap();
         assert_eq!(decoder.dimensions().unwrap(), (40, 30), "full size when it fits");
         assert!(bytes.windows(18).any(|w| w == b"Site: Left forearm"));
         // A tiny limit forces the image down until it fits.
-        let small = tiff(&photo, &[], 3000).unwrap();
+        let small = tiff(&photo, &[], 3000, MAX_PIXELS).unwrap();
         assert!(small.len() <= 3000);
+    }
+
+    const MAX_PIXELS: u64 = 10_000_000;
+
+    /// Text as an independent reader (poppler's `pdftotext`) extracts it.
+    fn pdftotext(pdf: &[u8]) -> String {
+        use std::io::Write;
+        let mut child = std::process::Command::new("pdftotext")
+            .args(["-enc", "UTF-8", "-", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("pdftotext (poppler-utils, installed by scripts/test.sh)");
+        child.stdin.take().unwrap().write_all(pdf).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn macrons_survive_into_the_pdf_text() {
+        let meta =
+            ImageMetadata { description: Some("Tūhoe Ngāti Māori, ōrite".into()), ..Default::default() };
+        let lines = caption(&meta, "2026-11-26T10:00:00Z");
+        let bytes = pdf(&jpeg(), "image/jpeg", &lines, MAX_PIXELS).unwrap();
+        let text = pdftotext(&bytes);
+        assert!(text.contains("Tūhoe Ngāti Māori, ōrite"), "{text:?}");
+        assert!(text.contains("Clinical photograph"), "{text:?}");
+        let tiff = tiff(&jpeg(), &lines, 8 << 20, MAX_PIXELS).unwrap();
+        assert!(tiff.windows(17).any(|w| w == b"Tuhoe Ngati Maori"), "TIFF's ASCII folds, keeps the letters");
     }
 
     #[test]
     fn converts_png_to_jpeg() {
         let mut png = Vec::new();
         image::RgbImage::new(10, 10).write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
-        let bytes = pdf(&png, "image/png", &["x".into()]).unwrap();
+        let bytes = pdf(&png, "image/png", &["x".into()], MAX_PIXELS).unwrap();
         assert!(Document::load_mem(&bytes).is_ok());
     }
 }

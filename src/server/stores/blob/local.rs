@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use tokio::fs;
 
 use super::{validate_key, BlobMeta, BlobStore, SignedRequest};
+use crate::server::clock::unix_now;
 use crate::server::signed_url::{Signed, UrlSigner};
-use crate::server::stores::session::unix_now;
 use crate::server::stores::StoreError;
 
 /// Blobs under one directory, uploaded and fetched through URLs the app signs.

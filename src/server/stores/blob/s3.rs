@@ -224,6 +224,8 @@ impl BlobStore for S3BlobStore {
             .get_object()
             .bucket(&self.bucket)
             .key(self.key(key)?)
+            // Previews are patient data: the browser must not keep them.
+            .response_cache_control("private, no-store")
             .presigned(config)
             .await
             .map_err(sdk_error)?;

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{unix_now, ImageRecord, Reserve, SessionRecord, SessionStore, TokenRecord};
+use super::{ImageRecord, Reserve, ReserveLimits, SessionRecord, SessionStore, TokenRecord};
+use crate::server::clock::unix_now;
+use crate::server::clock::unix_now_ms;
 use crate::server::stores::StoreError;
 
 type Deadlined<T> = HashMap<String, (T, Instant)>;
@@ -20,7 +22,8 @@ pub struct MemorySessionStore {
     /// Images per session key, in insertion order. Dropped with their session.
     images: Mutex<HashMap<String, Vec<ImageRecord>>>,
     claims: Mutex<HashMap<String, Instant>>,
-    audit: Mutex<Vec<serde_json::Value>>,
+    /// Audit records with the Unix milliseconds they were appended at.
+    audit: Mutex<std::collections::VecDeque<(u64, serde_json::Value)>>,
     /// Phones per token key, with the set's deadline.
     phones: Mutex<HashMap<String, (std::collections::HashSet<String>, Instant)>>,
 }
@@ -77,6 +80,13 @@ impl SessionStore for MemorySessionStore {
                 Ok(None)
             }
         }
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        Ok(lock(&self.entries)
+            .get(key)
+            .is_some_and(|(record, deadline)| *deadline > now && record.hard_expires_at > unix_now()))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -139,13 +149,24 @@ impl SessionStore for MemorySessionStore {
         &self,
         session_key: &str,
         record: &ImageRecord,
-        limit: usize,
+        limits: ReserveLimits,
         _ttl: Duration,
     ) -> Result<Reserve, StoreError> {
+        let now_ms = unix_now_ms();
         let mut images = lock(&self.images);
         let list = images.entry(session_key.to_owned()).or_default();
-        if list.len() >= limit {
+        list.retain(|r| !r.reservation_expired(now_ms, limits.reservation_ttl));
+        if list.len() >= limits.max_images {
             return Ok(Reserve::LimitReached);
+        }
+        if let Some(uploader) = &record.uploader {
+            let pending = list
+                .iter()
+                .filter(|r| r.uploaded_at.is_none() && r.uploader.as_ref() == Some(uploader))
+                .count();
+            if pending >= limits.max_pending {
+                return Ok(Reserve::TooManyPending);
+            }
         }
         list.retain(|r| r.image_id != record.image_id);
         list.push(record.clone());
@@ -173,8 +194,8 @@ impl SessionStore for MemorySessionStore {
             .get_mut(session_key)
             .and_then(|list| list.iter_mut().find(|r| r.image_id == current.image_id));
         match slot {
-            Some(stored) if stored == current => {
-                *stored = next.clone();
+            Some(stored) if stored.version == current.version => {
+                *stored = ImageRecord { version: current.version + 1, ..next.clone() };
                 Ok(true)
             }
             _ => Ok(false),
@@ -205,18 +226,23 @@ impl SessionStore for MemorySessionStore {
         Ok(())
     }
 
-    async fn append_audit(&self, record: &serde_json::Value) -> Result<(), StoreError> {
+    async fn append_audit(&self, record: &serde_json::Value, retention: Duration) -> Result<(), StoreError> {
+        let now = unix_now_ms();
+        let cutoff = now.saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
         let mut audit = lock(&self.audit);
-        audit.push(record.clone());
+        while audit.front().is_some_and(|(at, _)| *at < cutoff) {
+            audit.pop_front();
+        }
+        audit.push_back((now, record.clone()));
         // Embedded mode is for development: keep the most recent only.
         if audit.len() > 10_000 {
-            audit.drain(..1_000);
+            audit.pop_front();
         }
         Ok(())
     }
 
     async fn recent_audit(&self, count: usize) -> Result<Vec<serde_json::Value>, StoreError> {
         let audit = lock(&self.audit);
-        Ok(audit[audit.len().saturating_sub(count)..].to_vec())
+        Ok(audit.iter().skip(audit.len().saturating_sub(count)).map(|(_, v)| v.clone()).collect())
     }
 }

@@ -86,13 +86,30 @@ pub struct ImageRecord {
     /// When the photo was taken (unix seconds), if the client's pipeline read it from EXIF.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captured_at: Option<u64>,
-    /// Hex SHA-256 the client declared for the bytes, checked at registration.
+    /// Hex SHA-256 of the bytes: the client's declaration until
+    /// registration, then the digest of the bytes as verified. Commit files
+    /// the blob only if it still has this digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     /// The photo as first uploaded, kept while an edited version replaces
     /// it, so the GP can revert; deleted at commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<OriginalVersion>,
+    /// Bumped by every compare-and-set, which compares only this: records
+    /// written by another version of the app (other fields, other order)
+    /// stay updatable. Absent in old records, which read as 0.
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl ImageRecord {
+    /// A reservation (no bytes registered yet) whose upload URL and grace
+    /// have passed, at `now_ms`.
+    pub fn reservation_expired(&self, now_ms: u64, reservation_ttl: Duration) -> bool {
+        self.uploaded_at.is_none()
+            && self.created_ms.saturating_add(u64::try_from(reservation_ttl.as_millis()).unwrap_or(u64::MAX))
+                < now_ms
+    }
 }
 
 /// The bytes an edit replaced.
@@ -103,6 +120,20 @@ pub struct OriginalVersion {
     pub size: u64,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// Digest of the bytes as verified at registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// Result of [`SessionStore::update_image`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Updated {
+    /// The record as stored now.
+    Done(ImageRecord),
+    /// The change declined; the record as it is.
+    Refused(ImageRecord),
+    /// No such image.
+    Missing,
 }
 
 /// Result of reserving an image slot.
@@ -111,6 +142,19 @@ pub enum Reserve {
     Reserved,
     /// The session already holds its maximum number of images.
     LimitReached,
+    /// The uploader already holds its maximum of unregistered reservations.
+    TooManyPending,
+}
+
+/// The bounds a reservation is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReserveLimits {
+    /// Images (registered or reserved) per session.
+    pub max_images: usize,
+    /// Unregistered reservations per uploader (phone token); the desktop has none.
+    pub max_pending: usize,
+    /// How long an unregistered reservation holds its slot; then it is reclaimed.
+    pub reservation_ttl: Duration,
 }
 
 /// Storage for capture sessions.
@@ -127,6 +171,9 @@ pub trait SessionStore: Send + Sync {
 
     /// Loads a live session and slides its idle timeout. `None` if absent or expired.
     async fn touch(&self, key: &str, idle: Duration) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Whether a live session is stored under `key`, without sliding its idle timeout.
+    async fn exists(&self, key: &str) -> Result<bool, StoreError>;
 
     /// Ends a session now.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
@@ -156,13 +203,16 @@ pub trait SessionStore: Send + Sync {
         ttl: Duration,
     ) -> Result<Option<String>, StoreError>;
 
-    /// Adds an image record unless the session already holds `limit` images.
-    /// The count and the insert are one atomic step.
+    /// Adds an image record unless the session already holds
+    /// `limits.max_images` images, or `record`'s uploader already holds
+    /// `limits.max_pending` unregistered reservations. Expired reservations
+    /// are reclaimed first. The reclaim, the counts and the insert are one
+    /// atomic step.
     async fn reserve_image(
         &self,
         session_key: &str,
         record: &ImageRecord,
-        limit: usize,
+        limits: ReserveLimits,
         ttl: Duration,
     ) -> Result<Reserve, StoreError>;
 
@@ -172,14 +222,38 @@ pub trait SessionStore: Send + Sync {
     /// Every image of a session, oldest first.
     async fn images(&self, session_key: &str) -> Result<Vec<ImageRecord>, StoreError>;
 
-    /// Replaces `current` with `next` only if the stored record still equals
-    /// `current` (compare-and-set). `false` means someone else changed it first.
+    /// Replaces `current` with `next` only if the stored record still has
+    /// `current`'s version (compare-and-set); the stored record gets the next
+    /// version. `false` means someone else changed it first.
     async fn replace_image(
         &self,
         session_key: &str,
         current: &ImageRecord,
         next: &ImageRecord,
     ) -> Result<bool, StoreError>;
+
+    /// Reads an image, applies `change` and compare-and-sets the result,
+    /// re-reading on a concurrent change (a few times, then `Unavailable`).
+    /// `change` returns `None` to leave the record as it is.
+    async fn update_image(
+        &self,
+        session_key: &str,
+        image_id: &str,
+        change: &(dyn for<'r> Fn(&'r ImageRecord) -> Option<ImageRecord> + Send + Sync),
+    ) -> Result<Updated, StoreError> {
+        for _ in 0..8 {
+            let Some(current) = self.image(session_key, image_id).await? else {
+                return Ok(Updated::Missing);
+            };
+            let Some(next) = change(&current) else {
+                return Ok(Updated::Refused(current));
+            };
+            if self.replace_image(session_key, &current, &next).await? {
+                return Ok(Updated::Done(ImageRecord { version: current.version + 1, ..next }));
+            }
+        }
+        Err(StoreError::Unavailable("an image record kept changing under compare-and-set".into()))
+    }
 
     /// Removes an image record; `false` if there was none.
     async fn remove_image(&self, session_key: &str, image_id: &str) -> Result<bool, StoreError>;
@@ -190,24 +264,12 @@ pub trait SessionStore: Send + Sync {
     /// Releases a lock taken with [`SessionStore::try_claim`].
     async fn release(&self, name: &str) -> Result<(), StoreError>;
 
-    /// Appends one audit record (JSON). Audit records may hold patient ids; logs never do.
-    async fn append_audit(&self, record: &serde_json::Value) -> Result<(), StoreError>;
+    /// Appends one audit record (JSON), dropping records older than
+    /// `retention`. Audit records name patients only by a hash; logs never do.
+    async fn append_audit(&self, record: &serde_json::Value, retention: Duration) -> Result<(), StoreError>;
 
     /// The most recent audit records, oldest first (for support and tests).
     async fn recent_audit(&self, count: usize) -> Result<Vec<serde_json::Value>, StoreError>;
-}
-
-/// Now, in Unix milliseconds.
-pub fn unix_now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-/// Now, in Unix seconds.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
-use super::{unix_now, ImageRecord, Reserve, SessionRecord, SessionStore, TokenRecord};
+use super::{ImageRecord, Reserve, ReserveLimits, SessionRecord, SessionStore, TokenRecord};
+use crate::server::clock::unix_now;
+use crate::server::clock::unix_now_ms;
 use crate::server::stores::StoreError;
 
 /// Sessions as JSON strings under `{prefix}session:{key}`, one multiplexed
@@ -44,6 +46,30 @@ impl RedisSessionStore {
     fn images_key(&self, session_key: &str) -> String {
         format!("{}images:{session_key}", self.prefix)
     }
+
+    /// `SET key json PX ttl`.
+    async fn set_json(
+        &self,
+        key: &str,
+        value: &impl serde::Serialize,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(value).map_err(corrupt)?;
+        let mut conn = self.conn.clone();
+        redis::cmd("SET")
+            .arg(key)
+            .arg(json)
+            .arg("PX")
+            .arg(ttl_ms(ttl))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// A sorted set scored by time (the older list-shaped `audit` key is left alone).
+    fn audit_key(&self) -> String {
+        format!("{}audit-log", self.prefix)
+    }
 }
 
 /// Connection policy shared by every Redis user: fail fast at start-up, never
@@ -66,18 +92,53 @@ fn corrupt(e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(format!("{:?} at line {} column {}", e.classify(), e.line(), e.column()))
 }
 
-/// Inserts an image unless the hash already holds `limit` entries.
+/// Reclaims expired reservations, then inserts an image unless the hash
+/// holds `max_images` entries or the uploader `max_pending` unregistered
+/// ones. ARGV: id, max_images, json, ttl_ms, now_ms, reservation_ttl_ms,
+/// max_pending, uploader ('' for the desktop). Returns 1, 0 (full) or 2
+/// (too many pending). A record that does not decode is kept and counted.
 const RESERVE_IMAGE: &str = r"
-if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+local now = tonumber(ARGV[5])
+local reservation_ttl = tonumber(ARGV[6])
+local uploader = ARGV[8]
+local all = redis.call('HGETALL', KEYS[1])
+local count, pending = 0, 0
+for i = 1, #all, 2 do
+  local ok, r = pcall(cjson.decode, all[i + 1])
+  local unregistered = ok and type(r) == 'table' and (r.uploaded_at == nil or r.uploaded_at == cjson.null)
+  if unregistered and (tonumber(r.created_ms) or 0) + reservation_ttl < now then
+    redis.call('HDEL', KEYS[1], all[i])
+  else
+    count = count + 1
+    if unregistered and uploader ~= '' and r.uploader == uploader then pending = pending + 1 end
+  end
+end
+if count >= tonumber(ARGV[2]) then return 0 end
+if uploader ~= '' and pending >= tonumber(ARGV[7]) then return 2 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 ";
 
-/// Replaces a hash field only if it still holds the expected value.
+/// Replaces a hash field only if its record still has the expected
+/// `version` (absent reads as 0). ARGV: id, expected version, next json
+/// (already carrying the next version).
 const COMPARE_AND_SET: &str = r"
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if not stored then return 0 end
+local ok, r = pcall(cjson.decode, stored)
+if not ok or type(r) ~= 'table' then return 0 end
+if (tonumber(r.version) or 0) ~= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+";
+
+/// Appends an audit record (score: Unix ms) and drops those older than
+/// the retention, keeping at most 100 000. ARGV: now_ms, cutoff_ms, json.
+const APPEND_AUDIT: &str = r"
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]), ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -100001)
 return 1
 ";
 
@@ -105,17 +166,7 @@ impl SessionStore for RedisSessionStore {
         let Some(ttl) = record.ttl_from(unix_now(), idle) else {
             return Ok(());
         };
-        let json = serde_json::to_string(record).map_err(corrupt)?;
-        let mut conn = self.conn.clone();
-        let _: () = redis::cmd("SET")
-            .arg(self.key(key))
-            .arg(json)
-            .arg("PX")
-            .arg(ttl_ms(ttl))
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.set_json(&self.key(key), record, ttl).await
     }
 
     async fn touch(&self, key: &str, idle: Duration) -> Result<Option<SessionRecord>, StoreError> {
@@ -137,6 +188,11 @@ impl SessionStore for RedisSessionStore {
         }
     }
 
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        conn.exists(self.key(key)).await.map_err(unavailable)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         let keys = [self.key(key), self.images_key(key), self.current_token_key(key)];
@@ -145,17 +201,7 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn put_token(&self, key: &str, record: &TokenRecord, ttl: Duration) -> Result<(), StoreError> {
-        let json = serde_json::to_string(record).map_err(corrupt)?;
-        let mut conn = self.conn.clone();
-        let _: () = redis::cmd("SET")
-            .arg(self.token_key(key))
-            .arg(json)
-            .arg("PX")
-            .arg(ttl_ms(ttl))
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.set_json(&self.token_key(key), record, ttl).await
     }
 
     async fn touch_token(&self, key: &str, ttl: Duration) -> Result<Option<TokenRecord>, StoreError> {
@@ -213,7 +259,7 @@ impl SessionStore for RedisSessionStore {
         &self,
         session_key: &str,
         record: &ImageRecord,
-        limit: usize,
+        limits: ReserveLimits,
         ttl: Duration,
     ) -> Result<Reserve, StoreError> {
         let json = serde_json::to_string(record).map_err(corrupt)?;
@@ -221,13 +267,21 @@ impl SessionStore for RedisSessionStore {
         let reserved: i64 = redis::Script::new(RESERVE_IMAGE)
             .key(self.images_key(session_key))
             .arg(&record.image_id)
-            .arg(limit)
+            .arg(limits.max_images)
             .arg(json)
             .arg(ttl_ms(ttl))
+            .arg(unix_now_ms())
+            .arg(ttl_ms(limits.reservation_ttl))
+            .arg(limits.max_pending)
+            .arg(record.uploader.as_deref().unwrap_or(""))
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        Ok(if reserved == 1 { Reserve::Reserved } else { Reserve::LimitReached })
+        Ok(match reserved {
+            1 => Reserve::Reserved,
+            2 => Reserve::TooManyPending,
+            _ => Reserve::LimitReached,
+        })
     }
 
     async fn image(&self, session_key: &str, image_id: &str) -> Result<Option<ImageRecord>, StoreError> {
@@ -256,11 +310,12 @@ impl SessionStore for RedisSessionStore {
         next: &ImageRecord,
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
+        let next = ImageRecord { version: current.version + 1, ..next.clone() };
         let swapped: i64 = redis::Script::new(COMPARE_AND_SET)
             .key(self.images_key(session_key))
             .arg(&current.image_id)
-            .arg(serde_json::to_string(current).map_err(corrupt)?)
-            .arg(serde_json::to_string(next).map_err(corrupt)?)
+            .arg(current.version)
+            .arg(serde_json::to_string(&next).map_err(corrupt)?)
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -293,15 +348,15 @@ impl SessionStore for RedisSessionStore {
         Ok(())
     }
 
-    async fn append_audit(&self, record: &serde_json::Value) -> Result<(), StoreError> {
+    async fn append_audit(&self, record: &serde_json::Value, retention: Duration) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let key = format!("{}audit", self.prefix);
-        let _: () = redis::pipe()
-            .rpush(&key, record.to_string())
-            .ignore()
-            .ltrim(&key, -100_000, -1)
-            .ignore()
-            .query_async(&mut conn)
+        let now = unix_now_ms();
+        let _: i64 = redis::Script::new(APPEND_AUDIT)
+            .key(self.audit_key())
+            .arg(now)
+            .arg(now.saturating_sub(ttl_ms(retention)))
+            .arg(record.to_string())
+            .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
         Ok(())
@@ -310,8 +365,7 @@ impl SessionStore for RedisSessionStore {
     async fn recent_audit(&self, count: usize) -> Result<Vec<serde_json::Value>, StoreError> {
         let mut conn = self.conn.clone();
         let start = -(isize::try_from(count).unwrap_or(isize::MAX));
-        let raw: Vec<String> =
-            conn.lrange(format!("{}audit", self.prefix), start, -1).await.map_err(unavailable)?;
+        let raw: Vec<String> = conn.zrange(self.audit_key(), start, -1).await.map_err(unavailable)?;
         raw.iter().map(|j| serde_json::from_str(j).map_err(corrupt)).collect()
     }
 }

@@ -60,6 +60,29 @@ pub struct Fault {
     /// response (the resource exists, the client never hears so).
     #[serde(default)]
     pub after_handling: bool,
+    /// Only calls about this patient: its id in the path or the body's
+    /// `subject`, or its NHI in the query. Unset: any call. Scoped faults let
+    /// parallel tests, each with its own patient, share one sandbox.
+    pub patient_id: Option<String>,
+    /// Only calls whose path contains this (`/Patient/`, `/Media`, …).
+    pub path: Option<String>,
+}
+
+impl Fault {
+    fn matches(&self, path_and_query: &str, body: &[u8]) -> bool {
+        if self.path.as_deref().is_some_and(|p| !path_and_query.contains(p)) {
+            return false;
+        }
+        let Some(id) = &self.patient_id else { return true };
+        let decoded: String = url::form_urlencoded::parse(path_and_query.as_bytes())
+            .map(|(k, v)| format!("{k}={v}&"))
+            .collect();
+        let nhi = data::patient(id).map(|p| p.nhi);
+        path_and_query.contains(id.as_str())
+            || nhi.is_some_and(|n| decoded.contains(n))
+            || serde_json::from_slice::<Value>(body)
+                .is_ok_and(|b| b["subject"]["reference"].as_str() == Some(&format!("Patient/{id}")))
+    }
 }
 
 /// A resource the sandbox accepted.
@@ -190,14 +213,26 @@ struct FaultRequest {
     fault: Fault,
 }
 
-/// `POST /faults` `{count, status?, delayMs?, retryAfter?}`: the next `count` FHIR calls misbehave.
+/// `POST /faults` `{count, status?, delayMs?, retryAfter?, afterHandling?, patientId?, path?}`:
+/// the next `count` matching FHIR calls misbehave.
 async fn add_faults(State(sandbox): State<Sandbox>, Json(req): Json<FaultRequest>) -> StatusCode {
     lock(&sandbox.0.faults).extend(std::iter::repeat_n(req.fault, req.count));
     StatusCode::NO_CONTENT
 }
 
 async fn inject_faults(State(sandbox): State<Sandbox>, req: Request, next: Next) -> Response {
-    let fault = lock(&sandbox.0.faults).pop_front();
+    if lock(&sandbox.0.faults).is_empty() {
+        return next.run(req).await;
+    }
+    let path = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default();
+    let fault = {
+        let mut faults = lock(&sandbox.0.faults);
+        let at = faults.iter().position(|f| f.matches(&path, &body));
+        at.and_then(|i| faults.remove(i))
+    };
+    let req = Request::from_parts(parts, axum::body::Body::from(body));
     let Some(fault) = fault else { return next.run(req).await };
     if fault.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;

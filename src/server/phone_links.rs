@@ -1,29 +1,18 @@
-//! The mobile-token service: what a phone's `Authorization: Bearer` grants.
+//! Phone links: the QR code's token, what a phone's `Authorization: Bearer`
+//! grants, and the masked banner a phone may show.
 //!
 //! A token is stored only as its SHA-256 and grants exactly one session.
 //! Minting a new one (a new QR code) revokes the previous one.
 
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 
-use super::api_error::reject;
-use super::auth::{self, Access};
+use super::auth::{self, bearer, Access};
+use super::clock::{rfc3339, unix_now};
 use super::events;
 use super::ids::{hash_credential, log_id, random_token};
-use super::sessions::rfc3339;
 use super::state::AppState;
-use super::stores::session::{unix_now, SessionRecord, TokenRecord};
+use super::stores::session::{SessionRecord, TokenRecord};
 use crate::model::{ApiError, MobileGrant, MobileLink, SessionEvent, TokenProblem};
-
-/// The bearer token of a request, if it carries one.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-}
 
 /// Checks a phone's token and returns what the phone may see about its
 /// session. `phone_id` (a random id the phone's tab keeps) counts the phones
@@ -34,7 +23,7 @@ pub async fn validate(
     phone_id: Option<&str>,
 ) -> Result<MobileLink, ApiError> {
     let Some(token) = bearer(headers) else {
-        return Err(reject(ApiError::Token(TokenProblem::Missing)));
+        return Err(ApiError::Token(TokenProblem::Missing));
     };
     let access = auth::phone(state, token).await?;
     let well_formed = |id: &&str| {
@@ -76,11 +65,16 @@ pub async fn mint(state: &AppState, access: &Access) -> Result<MobileGrant, ApiE
         state.sessions.put_token(&old, &revoked, ttl).await?;
         events::publish(state, access, SessionEvent::TokenRevoked).await;
     }
-    let mut url =
-        state.config.public_base_url.join("/medtech-images/mobile").map_err(|_| ApiError::Internal)?;
+    let mut url = state.config.public_base_url.join("/medtech-images/mobile").map_err(|e| {
+        tracing::error!(error = %e, "phone link URL could not be built");
+        ApiError::Internal
+    })?;
     url.query_pairs_mut().append_pair("t", &token);
     let qr_svg = qrcode::QrCode::new(url.as_str().as_bytes())
-        .map_err(|_| ApiError::Internal)?
+        .map_err(|e| {
+            tracing::error!(error = ?e, "QR code could not be built");
+            ApiError::Internal
+        })?
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(240, 240)
         .quiet_zone(true)
@@ -115,17 +109,6 @@ pub fn masked_banner(session: &SessionRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
-
-    #[test]
-    fn reads_only_bearer_credentials() {
-        let mut h = HeaderMap::new();
-        assert_eq!(bearer(&h), None);
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(bearer(&h), None);
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer tok123"));
-        assert_eq!(bearer(&h), Some("tok123"));
-    }
 
     fn session(name: Option<&str>, nhi: Option<&str>) -> SessionRecord {
         SessionRecord {

@@ -1,7 +1,7 @@
 //! The sandbox's FHIR endpoints: Patient reads, and Media and
 //! DocumentReference creation with ALEX's rules.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD;
@@ -10,8 +10,7 @@ use serde_json::{json, Value};
 
 use super::data::{patient, SandboxPatient, FACILITIES, NHI_SYSTEM};
 use super::{outcome, Refusal, Sandbox, Stored, MOUNT};
-use crate::server::sessions::rfc3339;
-use crate::server::stores::session::unix_now;
+use crate::server::clock::{rfc3339, unix_now};
 
 /// DocumentReference attachments larger than this are refused (ALEX's 8 MB).
 pub const DOCUMENT_MAX_BYTES: usize = 8 * 1024 * 1024;
@@ -206,11 +205,17 @@ pub async fn create_document_reference(
     }
 }
 
+/// Entries per search page: small, so that clients must follow `next`.
+pub const PAGE_SIZE: usize = 5;
+
 /// Searches filed resources the way ALEX allows: by `patient.identifier`
-/// (the NHI); `patient=` is forbidden, as in ALEX.
+/// (the NHI) or by the resource's own `identifier` (`system|value`);
+/// `patient=` is forbidden, as in ALEX. Results come [`PAGE_SIZE`] at a time
+/// with a `next` link (`_offset`).
 fn search(
     sandbox: &Sandbox,
     headers: &HeaderMap,
+    path: &str,
     q: &std::collections::HashMap<String, String>,
     kind: &str,
 ) -> Response {
@@ -224,43 +229,87 @@ fn search(
             "Search by patient is not allowed; use patient.identifier.",
         );
     }
-    let Some(identifier) = q.get("patient.identifier") else {
-        return outcome(StatusCode::FORBIDDEN, "forbidden", "A patient.identifier is required.");
+    let by_patient: Option<&'static str> = match q.get("patient.identifier") {
+        Some(identifier) => {
+            let nhi = identifier.strip_prefix(&format!("{NHI_SYSTEM}|")).unwrap_or(identifier);
+            match super::PATIENTS.iter().find(|p| p.nhi == nhi) {
+                Some(p) => Some(p.id),
+                None => return bundle(vec![], None),
+            }
+        }
+        None => None,
     };
-    let nhi = identifier.strip_prefix(&format!("{NHI_SYSTEM}|")).unwrap_or(identifier);
-    let Some(p) = super::PATIENTS.iter().find(|p| p.nhi == nhi) else {
-        return fhir_json(
-            StatusCode::OK,
-            &json!({"resourceType": "Bundle", "type": "searchset", "entry": []}),
+    let by_identifier = q.get("identifier").map(|i| i.split_once('|').unwrap_or(("", i.as_str())));
+    if by_patient.is_none() && by_identifier.is_none() {
+        return outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "A patient.identifier or identifier is required.",
         );
-    };
-    let entries: Vec<Value> = sandbox
+    }
+    let matching: Vec<Value> = sandbox
         .resources()
         .into_iter()
-        .filter(|r| r.resource_type == kind && r.patient_id == p.id)
+        .filter(|r| r.resource_type == kind && by_patient.is_none_or(|p| r.patient_id == p))
+        .filter(|r| {
+            by_identifier.is_none_or(|(system, value)| {
+                r.resource["identifier"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|i| i["value"] == value && (system.is_empty() || i["system"] == system))
+            })
+        })
         .map(|r| {
             let mut resource = r.resource;
             resource["id"] = json!(r.id);
             json!({"resource": resource})
         })
         .collect();
-    fhir_json(StatusCode::OK, &json!({"resourceType": "Bundle", "type": "searchset", "entry": entries}))
+    let offset: usize = q.get("_offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+    let page: Vec<Value> = matching.iter().skip(offset).take(PAGE_SIZE).cloned().collect();
+    let next = (offset + PAGE_SIZE < matching.len()).then(|| {
+        let mut pairs: Vec<(String, String)> =
+            q.iter().filter(|(k, _)| k.as_str() != "_offset").map(|(k, v)| (k.clone(), v.clone())).collect();
+        pairs.sort();
+        pairs.push(("_offset".into(), (offset + PAGE_SIZE).to_string()));
+        let query: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+        format!("http://{host}{path}?{query}")
+    });
+    bundle(page, next)
+}
+
+fn bundle(entries: Vec<Value>, next: Option<String>) -> Response {
+    let entries = if entries.is_empty() {
+        vec![json!({"resource": {"resourceType": "OperationOutcome",
+            "issue": [{"severity": "information", "code": "not-found", "diagnostics": "No matches"}]}})]
+    } else {
+        entries
+    };
+    let mut body = json!({"resourceType": "Bundle", "type": "searchset", "entry": entries});
+    if let Some(next) = next {
+        body["link"] = json!([{"relation": "next", "url": next}]);
+    }
+    fhir_json(StatusCode::OK, &body)
 }
 
 /// `GET /FHIR/Media?patient.identifier=…`
 pub async fn search_media(
     State(sandbox): State<Sandbox>,
     headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    search(&sandbox, &headers, &q, "Media")
+    search(&sandbox, &headers, uri.path(), &q, "Media")
 }
 
 /// `GET /FHIR/DocumentReference?patient.identifier=…`
 pub async fn search_documents(
     State(sandbox): State<Sandbox>,
     headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    search(&sandbox, &headers, &q, "DocumentReference")
+    search(&sandbox, &headers, uri.path(), &q, "DocumentReference")
 }

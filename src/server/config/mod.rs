@@ -1,0 +1,390 @@
+//! The typed configuration, read once at start-up.
+//!
+//! Defaults come from `Leptos.toml` (compiled in); environment variables
+//! override them. Every variable is listed in `.env.example`. A bad value fails
+//! start-up with an error that names the variable. Secrets are held as
+//! `SecretString`s so they cannot be logged by accident. One file per
+//! concern (session, uploads, capture, storage, ALEX), each reading its own
+//! variables; this one checks the combinations.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+mod alex;
+mod capture;
+mod session;
+mod storage;
+mod uploads;
+mod vars;
+
+pub use self::alex::{
+    AlexConfig, AlexTarget, CommitMode, ScanFormat, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET,
+    SANDBOX_FACILITY_ID,
+};
+pub use self::session::SessionConfig;
+pub use self::storage::{AuditConfig, BlobBackend, S3Config, SessionBackend};
+pub use self::uploads::{RateLimitConfig, UploadConfig};
+use self::vars::Vars;
+
+/// The compiled-in defaults file.
+const DEFAULTS_TOML: &str = include_str!("../../../Leptos.toml");
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} is required when {because}")]
+    Missing { var: &'static str, because: &'static str },
+    #[error("{var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+    /// Two settings that are each fine but unsafe together.
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("Leptos.toml defaults are invalid: {0}")]
+    Defaults(String),
+}
+
+/// Everything the server needs to know about its deployment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `PUBLIC_BASE_URL`: origin used in QR links, the S3 CORS rule and the
+    /// same-origin check of cookie requests. Required outside embedded mode.
+    pub public_base_url: Url,
+    /// `DEV_LAUNCH`: allow `/medtech-images?patientId=…`. Only ever with the sandbox.
+    pub dev_launch: bool,
+    /// `FRAME_ANCESTORS`: CSP `frame-ancestors` sources, for embedding in Evolution.
+    pub frame_ancestors: String,
+    /// `LOG_FORMAT`: `text` (default) or `json`.
+    pub log_json: bool,
+    /// `SHUTDOWN_GRACE_SECS`: how long a stopping instance lets requests finish.
+    pub shutdown_grace: Duration,
+    pub session: SessionConfig,
+    pub uploads: UploadConfig,
+    /// `PIPELINE_*`: what the browser's image pipeline aims for.
+    pub pipeline: crate::pipeline::Targets,
+    /// `BODY_SITE_TEMPLATES`: the practice's common body sites, offered first.
+    pub body_site_templates: Vec<String>,
+    /// `COMMIT_RULE`: what an image needs before commit.
+    pub commit_rule: crate::model::CommitRule,
+    pub sessions: SessionBackend,
+    pub blobs: BlobBackend,
+    pub audit: AuditConfig,
+    pub alex: AlexConfig,
+    pub rate_limit: RateLimitConfig,
+}
+
+impl Config {
+    /// What the capture pages need to know of the configuration.
+    pub fn capture_settings(&self) -> crate::model::CaptureSettings {
+        crate::model::CaptureSettings {
+            pipeline: self.pipeline,
+            body_site_templates: self.body_site_templates.clone(),
+            commit_rule: self.commit_rule,
+            commit_target: match self.alex.commit_mode {
+                CommitMode::Media => crate::model::CommitTarget::Media,
+                CommitMode::Scan => crate::model::CommitTarget::InboxScan,
+            },
+        }
+    }
+
+    /// Embedded mode: sessions in memory, blobs on local disk, the ALEX sandbox.
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.sessions, SessionBackend::Memory)
+            && matches!(self.blobs, BlobBackend::LocalDisk { .. })
+            && self.alex.target == AlexTarget::Sandbox
+    }
+
+    /// Whether the public origin is HTTPS (cookies `Secure`, HSTS).
+    pub fn https(&self) -> bool {
+        self.public_base_url.scheme() == "https"
+    }
+
+    /// The desktop session cookie's name: `__Host-` prefixed over HTTPS, so
+    /// no subdomain or plain-HTTP page can set or shadow it.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.https() {
+            "__Host-ci_session"
+        } else {
+            "ci_session"
+        }
+    }
+
+    /// The public origin, as browsers send it in `Origin`.
+    pub fn public_origin(&self) -> String {
+        self.public_base_url.origin().ascii_serialization()
+    }
+}
+
+#[derive(Deserialize)]
+struct Defaults {
+    session: session::Defaults,
+    uploads: uploads::Defaults,
+    pipeline: capture::PipelineDefaults,
+    capture: capture::Defaults,
+    storage: storage::Defaults,
+    alex: alex::Defaults,
+}
+
+impl Config {
+    /// Reads the process environment. `site_addr` is where this instance listens.
+    pub fn from_env(site_addr: SocketAddr) -> Result<Self, ConfigError> {
+        Self::from_lookup(site_addr, |k| std::env::var(k).ok())
+    }
+
+    /// Builds the configuration from any variable lookup.
+    pub fn from_lookup(
+        site_addr: SocketAddr,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let d: Defaults = toml::from_str(DEFAULTS_TOML).map_err(|e| ConfigError::Defaults(e.to_string()))?;
+        let v = Vars(lookup);
+
+        let session = session::read(&v, &d.session)?;
+        let capture = capture::read(&v, &d.pipeline, &d.capture)?;
+        let (uploads, rate_limit) = uploads::read(&v, &d.uploads, capture.pipeline.max_edge)?;
+        if capture.pipeline.max_bytes > uploads.max_bytes {
+            return Err(ConfigError::Invalid {
+                var: "PIPELINE_MAX_BYTES",
+                reason: "must be at least 50000 and at most UPLOAD_MAX_BYTES".into(),
+            });
+        }
+        let (sessions, blobs, audit) = storage::read(&v, &d.storage)?;
+        let alex = alex::read(&v, &d.alex)?;
+
+        // Embedded mode is all three in-process stand-ins. Anything else is a
+        // deployment, which must say where it files and who it is.
+        let embedded = matches!(sessions, SessionBackend::Memory)
+            && matches!(blobs, BlobBackend::LocalDisk { .. })
+            && alex.target == AlexTarget::Sandbox;
+        let sandbox_asked = v.bool_or("ALEX_SANDBOX", false)?;
+        match (&alex.target, sandbox_asked) {
+            (AlexTarget::Remote { .. }, true) => return Err(ConfigError::Conflict(
+                "ALEX_SANDBOX=true and ALEX_BASE_URL cannot both be set: choose the sandbox or a real ALEX.",
+            )),
+            (AlexTarget::Sandbox, false) if !embedded => {
+                return Err(ConfigError::Missing {
+                    var: "ALEX_BASE_URL",
+                    because: "REDIS_URL or S3_BUCKET is set (or set ALEX_SANDBOX=true to file into the \
+                              built-in ALEX sandbox, for testing only)",
+                })
+            }
+            _ => {}
+        }
+        let dev_launch = v.bool_or("DEV_LAUNCH", alex.target == AlexTarget::Sandbox)?;
+        if dev_launch && alex.target != AlexTarget::Sandbox {
+            return Err(ConfigError::Conflict(
+                "DEV_LAUNCH=true cannot be used with ALEX_BASE_URL: the development launch opens a session \
+                 for any patient id, so it only runs against the ALEX sandbox.",
+            ));
+        }
+
+        let public_base_url = match v.url("PUBLIC_BASE_URL")? {
+            Some(url) => url,
+            None if embedded => Url::parse(&format!("http://{}", loopback_if_unspecified(site_addr)))
+                .map_err(|e| ConfigError::Invalid { var: "LEPTOS_SITE_ADDR", reason: e.to_string() })?,
+            None => {
+                return Err(ConfigError::Missing {
+                    var: "PUBLIC_BASE_URL",
+                    because: "REDIS_URL, S3_BUCKET or ALEX_BASE_URL is set (it fixes the cookie's Secure \
+                              flag, QR links and the allowed origin)",
+                })
+            }
+        };
+        let log_json = match v.get("LOG_FORMAT").as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "LOG_FORMAT",
+                    reason: format!("expected text or json, got {other:?}"),
+                })
+            }
+        };
+        let frame_ancestors = v.get("FRAME_ANCESTORS").unwrap_or_else(|| "'self'".into());
+        if !frame_ancestors.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';') {
+            return Err(ConfigError::Invalid {
+                var: "FRAME_ANCESTORS",
+                reason: "expected space-separated CSP sources (printable ASCII, no ';')".into(),
+            });
+        }
+        let shutdown_grace = v.secs_or("SHUTDOWN_GRACE_SECS", 20)?;
+
+        Ok(Config {
+            public_base_url,
+            dev_launch,
+            frame_ancestors,
+            log_json,
+            shutdown_grace,
+            session,
+            uploads,
+            pipeline: capture.pipeline,
+            body_site_templates: capture.body_site_templates,
+            commit_rule: capture.commit_rule,
+            sessions,
+            blobs,
+            audit,
+            alex,
+            rate_limit,
+        })
+    }
+
+    /// Origins allowed to send cookie-authenticated requests: the app's own,
+    /// and those `FRAME_ANCESTORS` names (the widget may be embedded).
+    pub fn allowed_origins(&self) -> Vec<String> {
+        let mut out = vec![self.public_origin()];
+        for source in self.frame_ancestors.split_whitespace() {
+            if let Ok(url) = Url::parse(source) {
+                if matches!(url.scheme(), "http" | "https") && !source.contains('*') {
+                    out.push(url.origin().ascii_serialization());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A wildcard bind address is not something a client can connect to.
+pub fn loopback_if_unspecified(addr: SocketAddr) -> SocketAddr {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    addr
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+
+    fn addr() -> SocketAddr {
+        "0.0.0.0:3000".parse().unwrap()
+    }
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(addr(), move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn no_variables_means_fully_embedded() {
+        let c = load(&[]).unwrap();
+        assert!(matches!(c.sessions, SessionBackend::Memory));
+        assert!(matches!(c.blobs, BlobBackend::LocalDisk { .. }));
+        assert_eq!(c.alex.target, AlexTarget::Sandbox);
+        assert!(c.dev_launch, "embedded mode allows the development launch");
+        assert_eq!(c.public_base_url.as_str(), "http://127.0.0.1:3000/");
+        assert_eq!(c.session.idle_ttl, Duration::from_secs(1800));
+        assert_eq!(c.session.max_ttl, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn production_variables_select_external_backends() {
+        let c = load(&[
+            ("PUBLIC_BASE_URL", "https://images.example.nz"),
+            ("REDIS_URL", "redis://:pw@cache:6379/0"),
+            ("S3_BUCKET", "images"),
+            ("S3_ENDPOINT", "http://s3.local:9000"),
+            ("S3_FORCE_PATH_STYLE", "true"),
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", "shh"),
+            ("ALEX_BASE_URL", "https://alexapiuat.medtechglobal.com/FHIR"),
+            ("ALEX_TOKEN_URL", "https://login.microsoftonline.com/t/oauth2/v2.0/token"),
+            ("ALEX_CLIENT_ID", "id"),
+            ("ALEX_CLIENT_SECRET", "secret"),
+            ("ALEX_SCOPE", "api://x/.default"),
+            ("ALEX_FACILITY_ID", "F2N060-E"),
+            ("ALEX_COMMIT_MODE", "scan"),
+        ])
+        .unwrap();
+        assert!(matches!(c.sessions, SessionBackend::Redis { .. }));
+        let BlobBackend::S3(s3) = &c.blobs else { panic!("expected S3") };
+        assert!(s3.force_path_style);
+        assert_eq!(s3.secret_access_key.expose_secret(), "shh");
+        assert_eq!(c.alex.commit_mode, CommitMode::Scan);
+        assert!(!c.dev_launch, "real ALEX turns the development launch off by default");
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("DEV_LAUNCH", "maybe")], "DEV_LAUNCH"),
+            (&[("REDIS_URL", "localhost:6379")], "REDIS_URL"),
+            (&[("S3_BUCKET", "b"), ("ALEX_SANDBOX", "true")], "AWS_ACCESS_KEY_ID"),
+            (&[("ALEX_BASE_URL", "https://alex.example")], "ALEX_TOKEN_URL"),
+            (&[("ALEX_COMMIT_MODE", "fax")], "ALEX_COMMIT_MODE"),
+            (&[("ALEX_SCAN_FORMAT", "jpeg")], "ALEX_SCAN_FORMAT"),
+            (&[("PUBLIC_BASE_URL", "ftp://x")], "PUBLIC_BASE_URL"),
+            (&[("SESSION_IDLE_TTL_SECS", "0")], "SESSION_IDLE_TTL_SECS"),
+            (&[("SESSION_IDLE_TTL_SECS", "9000")], "SESSION_IDLE_TTL_SECS"),
+            (&[("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+            (&[("FRAME_ANCESTORS", "'self'; script-src *")], "FRAME_ANCESTORS"),
+        ];
+        for (vars, name) in cases {
+            let err = load(vars).expect_err(name).to_string();
+            assert!(err.contains(name), "{err:?} should name {name}");
+        }
+    }
+
+    fn remote_alex() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("PUBLIC_BASE_URL", "https://images.example.nz"),
+            ("ALEX_BASE_URL", "https://alexapiuat.medtechglobal.com/FHIR"),
+            ("ALEX_TOKEN_URL", "https://login.microsoftonline.com/t/oauth2/v2.0/token"),
+            ("ALEX_CLIENT_ID", "id"),
+            ("ALEX_CLIENT_SECRET", "secret"),
+            ("ALEX_SCOPE", "api://x/.default"),
+            ("ALEX_FACILITY_ID", "F2N060-E"),
+        ]
+    }
+
+    #[test]
+    fn a_development_launch_is_refused_against_a_real_alex() {
+        let mut vars = remote_alex();
+        assert!(load(&vars).is_ok());
+        vars.push(("DEV_LAUNCH", "true"));
+        let err = load(&vars).expect_err("DEV_LAUNCH with ALEX_BASE_URL").to_string();
+        assert!(err.contains("DEV_LAUNCH") && err.contains("ALEX_BASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn stores_without_alex_need_an_explicit_sandbox() {
+        let base = [("PUBLIC_BASE_URL", "https://images.example.nz"), ("REDIS_URL", "redis://cache:6379/0")];
+        let err = load(&base).expect_err("Redis without ALEX").to_string();
+        assert!(err.contains("ALEX_BASE_URL") && err.contains("ALEX_SANDBOX"), "{err}");
+        let mut vars = base.to_vec();
+        vars.push(("ALEX_SANDBOX", "true"));
+        let c = load(&vars).unwrap();
+        assert_eq!(c.alex.target, AlexTarget::Sandbox);
+        let mut both = remote_alex();
+        both.push(("ALEX_SANDBOX", "true"));
+        assert!(load(&both).expect_err("sandbox and ALEX").to_string().contains("ALEX_SANDBOX"));
+    }
+
+    #[test]
+    fn deployments_must_name_their_public_origin() {
+        let vars = [("REDIS_URL", "redis://cache:6379/0"), ("ALEX_SANDBOX", "true")];
+        assert!(load(&vars).expect_err("no PUBLIC_BASE_URL").to_string().contains("PUBLIC_BASE_URL"));
+        let c = load(&remote_alex()).unwrap();
+        assert_eq!(c.cookie_name(), "__Host-ci_session");
+        assert_eq!(load(&[]).unwrap().cookie_name(), "ci_session");
+    }
+
+    #[test]
+    fn the_pixel_bound_defaults_to_what_the_pipeline_makes() {
+        let c = load(&[]).unwrap();
+        assert!(c.uploads.max_pixels >= 2560 * 2560 && c.uploads.max_pixels < 2560 * 2560 * 2);
+        let c = load(&[("PIPELINE_MAX_EDGE", "4096")]).unwrap();
+        assert!(c.uploads.max_pixels >= 4096 * 4096);
+        assert!(load(&[("UPLOAD_MAX_PIXELS", "10")]).is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let c = load(&[("ALEX_CLIENT_SECRET", "hunter2-very-secret")]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

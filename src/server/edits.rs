@@ -1,0 +1,106 @@
+//! Edited versions of an image: the desktop's editor uploads the edited
+//! pixels as a photo of their own, then makes them the image's current
+//! version; the photo as first uploaded is kept (for revert) until commit.
+//! Never once a commit attempt may have reached ALEX.
+
+use super::auth::Access;
+use super::events;
+use super::images::info;
+use super::state::AppState;
+use super::stores::session::{ImageRecord, OriginalVersion};
+use crate::model::{ApiError, ImageInfo, ImageStatus, SessionEvent};
+
+/// Whether an image's pixels may still change. Not once a commit attempt
+/// may have reached ALEX: `committing`, `committed`, or a retryable failure
+/// (its POST may have landed, and the retry files whatever ALEX holds). A
+/// failure ALEX answered definitively (or one before any POST) is editable.
+pub fn editable(status: &ImageStatus) -> bool {
+    matches!(status, ImageStatus::Uploaded | ImageStatus::Failed { retryable: false, .. })
+}
+
+/// Makes `replacement` (an edit of `image_id`, uploaded and registered like
+/// any photo) the image's current version. The first original is kept for
+/// revert; an earlier edit's bytes are deleted. Metadata stays on the image.
+pub async fn replace_version(
+    state: &AppState,
+    access: &Access,
+    image_id: &str,
+    replacement_id: &str,
+) -> Result<ImageInfo, ApiError> {
+    access.require_desktop()?;
+    let (Some(current), Some(edit)) = (
+        state.sessions.image(&access.session_key, image_id).await?,
+        state.sessions.image(&access.session_key, replacement_id).await?,
+    ) else {
+        return Err(ApiError::NotFound);
+    };
+    if edit.uploaded_at.is_none() || edit.status != ImageStatus::Uploaded || image_id == replacement_id {
+        return Err(ApiError::BadRequest("The edited photo has not been uploaded.".into()));
+    }
+    if !editable(&current.status) {
+        return Err(ApiError::Forbidden);
+    }
+    let original = current.original.clone().unwrap_or_else(|| OriginalVersion {
+        blob_key: current.blob_key.clone(),
+        content_type: current.content_type.clone(),
+        size: current.size,
+        width: current.width,
+        height: current.height,
+        sha256: current.sha256.clone(),
+    });
+    let next = ImageRecord {
+        blob_key: edit.blob_key.clone(),
+        content_type: edit.content_type.clone(),
+        size: edit.size,
+        width: edit.width,
+        height: edit.height,
+        sha256: edit.sha256.clone(),
+        original: Some(original),
+        ..current.clone()
+    };
+    if !state.sessions.replace_image(&access.session_key, &current, &next).await? {
+        return Err(ApiError::BadRequest("The photo changed meanwhile. Try again.".into()));
+    }
+    // The replacement's record goes; its bytes now belong to the image.
+    state.sessions.remove_image(&access.session_key, replacement_id).await?;
+    events::publish(state, access, SessionEvent::ImageRemoved { image_id: replacement_id.to_owned() }).await;
+    if current.original.is_some() {
+        state.blobs.delete(&current.blob_key).await?; // the previous edit
+    }
+    events::publish(state, access, SessionEvent::ImageUpdated(info(state, &next, false).await?)).await;
+    info(state, &next, true).await
+}
+
+/// Puts back the photo as first uploaded, deleting the edit.
+pub async fn revert_version(
+    state: &AppState,
+    access: &Access,
+    image_id: &str,
+) -> Result<ImageInfo, ApiError> {
+    access.require_desktop()?;
+    let Some(current) = state.sessions.image(&access.session_key, image_id).await? else {
+        return Err(ApiError::NotFound);
+    };
+    let Some(original) = current.original.clone() else {
+        return info(state, &current, true).await;
+    };
+    if !editable(&current.status) {
+        return Err(ApiError::Forbidden);
+    }
+    let next = ImageRecord {
+        blob_key: original.blob_key,
+        content_type: original.content_type,
+        size: original.size,
+        width: original.width,
+        height: original.height,
+        sha256: original.sha256,
+        original: None,
+        ..current.clone()
+    };
+    if !state.sessions.replace_image(&access.session_key, &current, &next).await? {
+        return Err(ApiError::BadRequest("The photo changed meanwhile. Try again.".into()));
+    }
+    state.blobs.delete(&current.blob_key).await?;
+    events::publish(state, access, SessionEvent::ImageUpdated(info(state, &next, false).await?)).await;
+    info(state, &next, true).await
+}
