@@ -3,21 +3,26 @@ import { devices, expect, test, type Page } from "@playwright/test";
 import { screenshot, waitForHydration } from "./support/hydration";
 import { photo } from "./support/jpeg";
 
-// One at a time: sandbox faults are global, so a parallel commit could take one.
+// Long tests (real photos through the pipeline). The fault test uses its own
+// patient and scopes its fault to that patient's filings, so specs running in
+// parallel elsewhere cannot consume it.
 test.describe.configure({ timeout: 120_000, mode: "default" });
 
 const jpeg = (name: string, file: string) => ({ name, mimeType: "image/jpeg", buffer: photo(file) });
 
 /** Launches a patient through the sandbox's Evolution launcher. */
-async function launch(page: Page) {
+async function launch(page: Page, patient = { name: "Aroha Testpatient", nhi: "ZZZ0016" }) {
   await page.goto("/sandbox/alex");
-  await page.getByLabel("Patient").selectOption({ label: "Aroha Testpatient (ZZZ0016)" });
+  await page.getByLabel("Patient").selectOption({ label: `${patient.name} (${patient.nhi})` });
   await page.getByRole("button", { name: "Open in Evolution" }).click();
   await expect(page).toHaveURL(/\/medtech-images$/);
   await waitForHydration(page);
-  await expect(page.getByRole("region", { name: "Patient" })).toContainText("Aroha Testpatient · NHI ZZZ0016");
+  await expect(page.getByRole("region", { name: "Patient" })).toContainText(`${patient.name} · NHI ${patient.nhi}`);
   await expect(page.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
 }
+
+/** Aroha's filings only: other specs, in parallel, file for other patients. */
+const aroha = (r: any) => r.patientId === "14e52e16edb7a435bfa05e307afd008b";
 
 const strip = (page: Page) => page.getByRole("listbox", { name: "Photos" }).getByRole("option");
 
@@ -91,7 +96,7 @@ test("capture by picker, drag-and-drop and webcam; details applied to a selectio
   await expect(page.getByText("125%")).toBeVisible();
 
   // Commit: the dialog repeats the patient and the target.
-  const before = (await inbox(page)).length;
+  const before = (await inbox(page, aroha)).length;
   await page.getByRole("button", { name: "Commit 5 images" }).click();
   const commit = page.getByRole("dialog", { name: "Commit 5 images" });
   await expect(commit.getByRole("region", { name: "Patient" })).toContainText("Aroha Testpatient · NHI ZZZ0016");
@@ -104,7 +109,7 @@ test("capture by picker, drag-and-drop and webcam; details applied to a selectio
   await commit.getByRole("button", { name: "Close" }).click();
   await expect(strip(page).filter({ hasText: "Committed" })).toHaveCount(5);
 
-  const filed = (await inbox(page)).slice(before);
+  const filed = (await inbox(page, aroha)).slice(before);
   expect(filed).toHaveLength(5);
   const forearm = filed.filter((r: any) => JSON.stringify(r.resource.bodySite ?? {}).includes("14975008"));
   expect(forearm).toHaveLength(2);
@@ -150,7 +155,9 @@ test("a phone uploads through the QR link; the photo appears on the desktop with
 });
 
 test("a commit with an ALEX fault gives a partial result; Retry files the rest, with no duplicates", async ({ page }, testInfo) => {
-  await launch(page);
+  const james = "5b1f0c7a9e3d4c2b8a6f1e0d9c8b7a65";
+  const hers = (r: any) => r.patientId === james;
+  await launch(page, { name: "James Sample", nhi: "ZZZ0024" });
   await page.getByLabel("Add photos").setInputFiles([
     jpeg("a.jpg", "Bridge_by_Sander_Klootwijk.jpg"),
     jpeg("b.jpg", "umang_by_Abhishek_Mudgal.jpg"),
@@ -162,9 +169,11 @@ test("a commit with an ALEX fault gives a partial result; Retry files the rest, 
     await page.getByRole("button", { name: "Save details" }).click();
   }
   await expect(strip(page).filter({ hasText: "Ready" })).toHaveCount(2);
-  const before = (await inbox(page)).length;
-  // The next FHIR call is refused (not retryable).
-  const fault = await page.request.post("/sandbox/alex/faults", { data: { count: 1, status: 422 } });
+  const before = (await inbox(page, hers)).length;
+  // The next filing for this patient is refused (not retryable).
+  const fault = await page.request.post("/sandbox/alex/faults", {
+    data: { count: 1, status: 422, patientId: james, path: "/Media" },
+  });
   expect(fault.ok()).toBe(true);
 
   await page.getByRole("button", { name: "Commit 2 images" }).click();
@@ -175,7 +184,7 @@ test("a commit with an ALEX fault gives a partial result; Retry files the rest, 
   await screenshot(page, testInfo, "desktop-partial-commit");
   await commit.getByRole("button", { name: "Retry" }).click();
   await expect(commit.getByText(/^Committed /)).toHaveCount(2, { timeout: 60_000 });
-  expect((await inbox(page)).length - before).toBe(2);
+  expect((await inbox(page, hers)).length - before).toBe(2);
 });
 
 test("keyboard only: select, open the commit dialog and confirm without the mouse", async ({ page }) => {
@@ -244,12 +253,12 @@ test("edit: rotate, crop and annotate; the committed pixels have the edited size
   await page.getByLabel("Description").fill("Edited: rotated, cropped, marked");
   await page.getByRole("button", { name: "Save details" }).click();
   await expect(strip(page).filter({ hasText: "Ready" })).toHaveCount(1);
-  const before = (await inbox(page)).length;
+  const before = (await inbox(page, aroha)).length;
   await page.getByRole("button", { name: "Commit 1 image" }).click();
   const commit = page.getByRole("dialog", { name: "Commit 1 image" });
   await commit.getByRole("button", { name: "Confirm and commit" }).click();
   await expect(commit.getByText(/^Committed /)).toHaveCount(1, { timeout: 60_000 });
-  const filed = (await inbox(page)).slice(before);
+  const filed = (await inbox(page, aroha)).slice(before);
   expect(filed).toHaveLength(1);
   expect([filed[0].resource.width, filed[0].resource.height]).toEqual([w, h]);
 });
