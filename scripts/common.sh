@@ -14,7 +14,7 @@ CARGO_LEPTOS_VERSION="0.3.11"
 MINISTACK_VERSION="1.5.33"
 MINISTACK_VENV="$CACHE_DIR/ministack-$MINISTACK_VERSION"
 mkdir -p "$CACHE_DIR"
-export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$ROOT/end2end/node_modules/.bin:$PATH"
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 
