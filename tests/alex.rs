@@ -569,3 +569,47 @@ async fn searches_page_and_find_resources_by_their_identifier() {
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["resource"]["identifier"][0]["value"], wanted.as_str());
 }
+
+#[tokio::test]
+async fn the_practice_reads_the_audit_by_session_and_by_patient() {
+    let sandbox = SandboxServer::start().await;
+    let mut vars = service_vars();
+    vars.extend(sandbox.vars());
+    vars.retain(|(k, _)| k != "ALEX_SANDBOX");
+    let app = TestApp::start(vars.clone()).await;
+    let (desktop, images) = session_with_images(&app, 2, "F2N060-E").await;
+    assert_eq!(statuses(&commit(&app, &desktop, None).await), ["committed", "committed"]);
+
+    let (status, audit) = app.post("/api/medtech/attachments/audit", json!({}), &desktop).await;
+    assert_eq!(status, 200, "{audit}");
+    let entries = audit.as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    for (entry, (id, _)) in entries.iter().zip(&images) {
+        assert_eq!(entry["imageId"], id.as_str());
+        assert_eq!(entry["outcome"], "committed");
+        assert!(entry["resourceId"].is_string() && entry["correlationId"].is_string());
+    }
+    // Another session of the same practice sees only its own.
+    let (other, _) = session_with_images(&app, 0, "F2N060-E").await;
+    assert_eq!(app.post("/api/medtech/attachments/audit", json!({}), &other).await.1, json!([]));
+
+    // IT, on the host: by patient, through the hash, never the id itself.
+    let cli = |patient: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_clinical-images"))
+            .args(["audit", "--since", "2026-01-01T00:00:00Z", "--patient", patient])
+            .env_clear()
+            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("PUBLIC_BASE_URL", &app.base)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let printed = cli(PATIENT);
+    assert_eq!(printed.lines().count(), 2, "{printed}");
+    for (id, _) in &images {
+        assert!(printed.contains(id.as_str()));
+    }
+    assert!(!printed.contains(PATIENT), "the audit holds no patient id");
+    assert_eq!(cli("5b1f0c7a9e3d4c2b8a6f1e0d9c8b7a65").lines().count(), 0, "another patient has none");
+}

@@ -186,6 +186,7 @@ async fn ten_thousand_generated_bodies_get_no_5xx_from_any_endpoint() {
     let token = grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned();
     let endpoints = [
         "/api/medtech/attachments/commit",
+        "/api/medtech/attachments/audit",
         "/api/medtech/session/presigned-url",
         "/api/medtech/session/images",
         "/api/medtech/session/images/metadata",

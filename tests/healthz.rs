@@ -96,3 +96,47 @@ async fn unreachable_redis_fails_start_up_with_a_clear_error() {
     let err = TestApp::try_start(vars).await.err().expect("start-up must fail");
     assert!(err.contains("session store"), "{err}");
 }
+
+#[tokio::test]
+async fn liveness_and_readiness_are_separate_and_a_stopping_instance_drains() {
+    let app = TestApp::start(vec![]).await;
+    let live = app.http.get(app.url("/livez")).send().await.unwrap();
+    assert_eq!(live.status().as_u16(), 200);
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    app.state.begin_shutdown();
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 503, "a load balancer stops sending traffic");
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "draining");
+    assert_eq!(app.http.get(app.url("/livez")).send().await.unwrap().status().as_u16(), 200, "still alive");
+}
+
+#[tokio::test]
+async fn a_dead_session_store_makes_it_unready_but_still_live() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut redis = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server (installed by scripts/test.sh)");
+    let url = format!("redis://127.0.0.1:{port}/0");
+    for _ in 0..100 {
+        if redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut vars = service_vars();
+    for (k, v) in vars.iter_mut() {
+        if k == "REDIS_URL" {
+            *v = url.clone();
+        }
+    }
+    let app = TestApp::start(vars).await;
+    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status().as_u16(), 200);
+    redis.kill().unwrap();
+    let _ = redis.wait();
+    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status().as_u16(), 503);
+    assert_eq!(app.http.get(app.url("/livez")).send().await.unwrap().status().as_u16(), 200);
+}

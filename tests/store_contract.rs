@@ -9,7 +9,7 @@ use clinical_images::model::{ImageMetadata, ImageSource, ImageStatus};
 use clinical_images::server::clock::{unix_now, unix_now_ms};
 use clinical_images::server::config::S3Config;
 use clinical_images::server::stores::blob::{BlobStore, LocalBlobStore, S3BlobStore};
-use clinical_images::server::stores::session::{
+use clinical_images::server::stores::session_store::{
     ImageRecord, MemorySessionStore, RedisSessionStore, Reserve, ReserveLimits, SessionRecord, SessionStore,
     TokenRecord, Updated,
 };

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
-use crate::model::{ApiError, CommitReport};
+use crate::model::{ApiError, AuditEntry, CommitReport};
 
 /// `POST /api/medtech/attachments/commit` (desktop cookie) `{imageIds?}` → [`CommitReport`].
 /// Without `imageIds`, commits every uploaded image not yet committed.
@@ -13,9 +13,20 @@ pub async fn commit_images(
     #[server(default)]
     image_ids: Option<Vec<String>>,
 ) -> Result<CommitReport, ApiError> {
-    use crate::server::{auth, commit, state::AppState};
+    use crate::server::{app_state::AppState, auth, commit};
 
     let state = expect_context::<AppState>();
     let access = auth::any(&state, &auth::request_headers().await?).await?;
     commit::commit(&state, &access, image_ids).await
+}
+
+/// `POST /api/medtech/attachments/audit` (desktop cookie) `{}` → `[AuditEntry]`:
+/// every filing attempt of this session, oldest first.
+#[server(prefix = "/api", endpoint = "medtech/attachments/audit", input = Json)]
+pub async fn session_audit() -> Result<Vec<AuditEntry>, ApiError> {
+    use crate::server::{app_state::AppState, audit, auth};
+
+    let state = expect_context::<AppState>();
+    let access = auth::desktop(&state, &auth::request_headers().await?).await?;
+    audit::session_entries(&state, &access).await
 }

@@ -22,7 +22,7 @@ pub struct AppInfo {
 /// `POST /api/info` → [`AppInfo`].
 #[server(name = AppInfoCall, prefix = "/api", endpoint = "info", input = Json)]
 pub async fn app_info() -> Result<AppInfo, ApiError> {
-    let state = expect_context::<crate::server::state::AppState>();
+    let state = expect_context::<crate::server::app_state::AppState>();
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         sandbox: state.sandbox_config().is_some(),
@@ -42,6 +42,6 @@ pub async fn app_info() -> Result<AppInfo, ApiError> {
 /// `POST /api/status` → the same report as `/healthz`.
 #[server(prefix = "/api", endpoint = "status", input = Json)]
 pub async fn service_status() -> Result<HealthReport, ApiError> {
-    let state = expect_context::<crate::server::state::AppState>();
+    let state = expect_context::<crate::server::app_state::AppState>();
     Ok(crate::server::health::report(&state).await)
 }

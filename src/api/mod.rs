@@ -7,13 +7,14 @@
 
 mod bearer;
 mod commit;
+mod desktop_session;
 mod images;
 mod info;
 mod mobile;
-mod session;
 
-pub use self::bearer::{BearerClient, MOBILE_TOKEN_STORAGE_KEY};
-pub use self::commit::{commit_images, CommitImages};
+pub use self::bearer::{stored_mobile_token, BearerClient, MOBILE_TOKEN_STORAGE_KEY};
+pub use self::commit::{commit_images, session_audit, CommitImages, SessionAudit};
+pub use self::desktop_session::{current_session, end_session, CurrentSession, EndSession};
 pub use self::images::{
     delete_image, list_images, presign_upload, register_image, replace_image_version, revert_image_version,
     update_image_metadata, DeleteImage, ListImages, PresignUpload, RegisterImage, ReplaceImageVersion,
@@ -21,4 +22,3 @@ pub use self::images::{
 };
 pub use self::info::{app_info, service_status, AppInfo, AppInfoCall, ServiceStatus};
 pub use self::mobile::{create_mobile_token, validate_mobile_token, CreateMobileToken, ValidateMobileToken};
-pub use self::session::{current_session, end_session, CurrentSession, EndSession};

@@ -1,10 +1,13 @@
-//! The desktop's live session events, over `EventSource`. The browser
-//! reconnects by itself and sends `Last-Event-ID`, so the server replays what
-//! was missed; the page also refreshes its list whenever the stream (re)opens.
+//! The desktop's live session events, over `EventSource` (gloo-net's
+//! stream API). The browser reconnects by itself and sends `Last-Event-ID`,
+//! so the server replays what was missed; the page also refreshes its list
+//! whenever the stream (re)opens.
 
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{EventSource, MessageEvent};
+use std::cell::Cell;
+use std::rc::Rc;
+
+use futures::StreamExt;
+use gloo_net::eventsource::futures::EventSource;
 
 use crate::model::SessionEvent;
 
@@ -14,45 +17,52 @@ const NAMES: [&str; 6] =
 
 /// An open stream; closing happens on drop.
 pub struct Subscription {
-    source: EventSource,
-    _handlers: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+    closed: Rc<Cell<bool>>,
+    _source: EventSource,
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.source.close();
+        // Set before the source closes, so the listening task ends.
+        self.closed.set(true);
     }
 }
 
 /// Opens the stream. `on_event` gets each event; `on_connection` gets true
-/// when the stream (re)opens and false when it drops.
+/// when the stream (re)opens and false when it drops (while the browser
+/// reconnects, too: `error` is listened for as a plain event for that).
 pub fn subscribe(
     url: &str,
     on_event: impl Fn(SessionEvent) + 'static,
     on_connection: impl Fn(bool) + 'static,
 ) -> Option<Subscription> {
-    let source = EventSource::new(url).ok()?;
-    let on_event = std::rc::Rc::new(on_event);
-    let on_connection = std::rc::Rc::new(on_connection);
-    let mut handlers = Vec::new();
-    for name in NAMES {
-        let on_event = on_event.clone();
-        let handler = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-            let Some(data) = e.dyn_ref::<MessageEvent>().and_then(|m| m.data().as_string()) else { return };
-            if let Ok(event) = serde_json::from_str::<SessionEvent>(&data) {
-                on_event(event);
+    let mut source = EventSource::new(url).ok()?;
+    let mut streams = Vec::new();
+    for name in NAMES.iter().chain(&["open", "error"]) {
+        streams.push(source.subscribe(*name).ok()?);
+    }
+    let closed = Rc::new(Cell::new(false));
+    let done = closed.clone();
+    leptos::task::spawn_local(async move {
+        let mut all = futures::stream::select_all(streams);
+        while let Some(item) = all.next().await {
+            if done.get() {
+                break;
             }
-        });
-        let _ = source.add_event_listener_with_callback(name, handler.as_ref().unchecked_ref());
-        handlers.push(handler);
-    }
-    for (name, up) in [("open", true), ("error", false)] {
-        let on_connection = on_connection.clone();
-        let handler = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| on_connection(up));
-        let _ = source.add_event_listener_with_callback(name, handler.as_ref().unchecked_ref());
-        handlers.push(handler);
-    }
-    Some(Subscription { source, _handlers: handlers })
+            match item {
+                Ok((kind, _)) if kind == "open" => on_connection(true),
+                Ok((kind, _)) if kind == "error" => on_connection(false),
+                Ok((_, message)) => {
+                    let Some(data) = message.data().as_string() else { continue };
+                    if let Ok(event) = serde_json::from_str::<SessionEvent>(&data) {
+                        on_event(event);
+                    }
+                }
+                Err(_) => on_connection(false),
+            }
+        }
+    });
+    Some(Subscription { closed, _source: source })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! functions are called only from effects and event handlers, which never run
 //! during server rendering. Each degrades to a no-op if there is no `window`.
 
+pub mod canvas;
 pub mod capture;
 pub mod events;
 #[cfg(feature = "heif")]
@@ -13,7 +14,7 @@ pub mod upload;
 #[cfg(feature = "worker")]
 pub mod worker;
 
-use crate::api::MOBILE_TOKEN_STORAGE_KEY;
+use crate::api::{stored_mobile_token, MOBILE_TOKEN_STORAGE_KEY};
 
 fn window() -> Option<web_sys::Window> {
     web_sys::window()
@@ -35,11 +36,6 @@ pub fn reload() {
 
 fn session_storage() -> Option<web_sys::Storage> {
     window().and_then(|w| w.session_storage().ok().flatten())
-}
-
-/// The phone's token for this tab, if it has one.
-pub fn stored_mobile_token() -> Option<String> {
-    session_storage()?.get_item(MOBILE_TOKEN_STORAGE_KEY).ok().flatten().filter(|t| !t.is_empty())
 }
 
 /// Moves a `?t=` token out of the address bar into sessionStorage (so it is

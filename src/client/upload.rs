@@ -1,6 +1,8 @@
 //! Sending a finished image: presign → PUT (with byte progress, through
 //! `XMLHttpRequest`, whose upload events report it) → register. Used by the
-//! desktop and the phone alike.
+//! desktop and the phone alike. Raw XHR is deliberate: `fetch`, and so
+//! gloo-net's requests, report no upload progress; the other calls go
+//! through the server functions' own client.
 //!
 //! Retrying is safe: the ticket (and so the image id) is kept across
 //! attempts, a PUT of the same bytes to the same URL is idempotent, and

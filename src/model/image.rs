@@ -193,3 +193,17 @@ pub struct CommitReport {
     pub correlation_id: String,
     pub results: Vec<CommitResult>,
 }
+
+/// One filing attempt as the audit recorded it (`POST /api/medtech/attachments/audit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// RFC 3339.
+    pub at: String,
+    pub image_id: String,
+    /// `committed` or `failed`.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+    pub correlation_id: String,
+}

@@ -3,19 +3,20 @@
 //! Nothing here does I/O; everything serialises with serde.
 
 mod body_sites;
+pub mod edit;
 mod error;
 mod health;
 mod image;
-mod session;
+mod session_views;
 
 pub use body_sites::{body_site, body_sites, search_body_sites, site_label, BodySite};
 pub use error::{ApiError, UploadProblem};
 pub use health::{DependencyReport, HealthReport, Mode};
 pub use image::{
-    CommitReport, CommitResult, ImageInfo, ImageKind, ImageMetadata, ImageSource, ImageStatus, ImageView,
-    Laterality, MobileGrant, SessionEvent, UploadRequest, UploadTicket, DESCRIPTION_MAX_CHARS,
+    AuditEntry, CommitReport, CommitResult, ImageInfo, ImageKind, ImageMetadata, ImageSource, ImageStatus,
+    ImageView, Laterality, MobileGrant, SessionEvent, UploadRequest, UploadTicket, DESCRIPTION_MAX_CHARS,
 };
-pub use session::{
+pub use session_views::{
     CaptureSettings, CommitRule, CommitTarget, DesktopSession, LaunchProblem, MobileLink, SessionSummary,
     TokenProblem,
 };

@@ -2,7 +2,38 @@
 
 use leptos::prelude::*;
 
-use crate::model::ApiError;
+use crate::model::{ApiError, Laterality};
+
+/// The sides a photo can record, with the desktop's label and the phone's
+/// shorter one.
+pub const LATERALITY_CHOICES: [(Laterality, &str, &str); 4] = [
+    (Laterality::Left, "Left", "Left"),
+    (Laterality::Right, "Right", "Right"),
+    (Laterality::Bilateral, "Bilateral", "Both"),
+    (Laterality::NotApplicable, "Not applicable", "N/A"),
+];
+
+/// Picked photos, one at a time: each gets the next key from `counter` and
+/// a UI handle made inside `owner` (so it outlives the screen that picked
+/// it), then `start` runs it (through the pipeline, typically) in the
+/// background. Both pages add photos this way.
+pub fn for_each_picked<H: Copy + 'static, F: std::future::Future<Output = ()> + 'static>(
+    files: Vec<web_sys::File>,
+    counter: StoredValue<u32>,
+    owner: StoredValue<Owner>,
+    make: impl Fn(u32, &web_sys::File) -> H,
+    start: impl Fn(H, web_sys::File) -> F,
+) -> Vec<H> {
+    let mut made = Vec::new();
+    for file in files {
+        let key = counter.get_value();
+        counter.set_value(key + 1);
+        let handle = owner.with_value(|o| o.with(|| make(key, &file)));
+        made.push(handle);
+        leptos::task::spawn_local(start(handle, file));
+    }
+    made
+}
 
 /// A spinner with a visible, screen-reader-announced label.
 #[component]

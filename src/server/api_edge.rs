@@ -23,8 +23,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::api_error::status_of;
+use super::app_state::AppState;
 use super::auth::bearer;
-use super::state::AppState;
 use crate::model::ApiError;
 
 /// Largest JSON body any endpoint takes (metadata with a 500-character

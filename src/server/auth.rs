@@ -6,9 +6,9 @@
 
 use axum::http::{header, HeaderMap};
 
+use super::app_state::AppState;
 use super::ids::hash_credential;
-use super::state::AppState;
-use super::stores::session::SessionRecord;
+use super::stores::session_store::SessionRecord;
 use crate::model::{ApiError, LaunchProblem, TokenProblem};
 
 /// The kind of caller.

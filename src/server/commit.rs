@@ -12,14 +12,14 @@ use serde_json::json;
 use sha2::Digest;
 
 use super::alex::{filing, messages, scan, AlexError, CallContext, Dedupe, Filing, Resource};
+use super::app_state::AppState;
 use super::auth::Access;
 use super::clock::{rfc3339, unix_now};
 use super::config::{CommitMode, ScanFormat};
-use super::events;
 use super::ids::{hash_credential, log_id};
 use super::images::{commit_claim, CLAIM_TTL};
-use super::state::AppState;
-use super::stores::session::{ImageRecord, Updated};
+use super::notify;
+use super::stores::session_store::{ImageRecord, Updated};
 use crate::model::{ApiError, CommitReport, CommitResult, ImageStatus, SessionEvent};
 
 /// The facts a resource needs about one image of this session.
@@ -123,7 +123,8 @@ pub async fn commit(
             results.push(failed(&record.image_id, rule.hint()));
             continue;
         }
-        results.push(commit_one(state, access, &record.image_id, index, &ctx).await?);
+        let one = One { state, access, ctx: &ctx, image_id: &record.image_id, index };
+        results.push(one.commit().await?);
     }
     tracing::info!(
         session.id_hash = log_id(&access.session_key),
@@ -135,23 +136,32 @@ pub async fn commit(
     Ok(CommitReport { correlation_id, results })
 }
 
-async fn commit_one(
-    state: &AppState,
-    access: &Access,
-    image_id: &str,
+/// One image's commit, and everything it needs.
+#[derive(Clone, Copy)]
+struct One<'a> {
+    state: &'a AppState,
+    access: &'a Access,
+    ctx: &'a CallContext,
+    image_id: &'a str,
+    /// Position in the commit, for the title.
     index: usize,
-    ctx: &CallContext,
-) -> Result<CommitResult, ApiError> {
-    let lock = commit_claim(&access.session_key, image_id);
-    if !state.sessions.try_claim(&lock, CLAIM_TTL).await? {
-        let mut r = result(image_id, "skipped");
-        r.message = Some("This photo is being filed from another window.".into());
-        r.retryable = true;
-        return Ok(r);
+}
+
+impl One<'_> {
+    /// Takes the image's claim (or reports it busy), commits, releases.
+    async fn commit(&self) -> Result<CommitResult, ApiError> {
+        let (state, access, image_id) = (self.state, self.access, self.image_id);
+        let lock = commit_claim(&access.session_key, image_id);
+        if !state.sessions.try_claim(&lock, CLAIM_TTL).await? {
+            let mut r = result(image_id, "skipped");
+            r.message = Some("This photo is being filed from another window.".into());
+            r.retryable = true;
+            return Ok(r);
+        }
+        let outcome = commit_locked(self).await;
+        state.sessions.release(&lock).await?;
+        outcome
     }
-    let outcome = commit_locked(state, access, image_id, index, ctx).await;
-    state.sessions.release(&lock).await?;
-    outcome
 }
 
 /// Sets a record's status, re-reading on a concurrent metadata change.
@@ -172,13 +182,8 @@ async fn set_status(
 const CHANGED: &str =
     "This photo's file changed after it was checked, so it was not filed. Remove it and add it again.";
 
-async fn commit_locked(
-    state: &AppState,
-    access: &Access,
-    image_id: &str,
-    index: usize,
-    ctx: &CallContext,
-) -> Result<CommitResult, ApiError> {
+async fn commit_locked(one: &One<'_>) -> Result<CommitResult, ApiError> {
+    let One { state, access, ctx, image_id, index } = *one;
     let Some(record) = state.sessions.image(&access.session_key, image_id).await? else {
         return Ok(failed(image_id, "That photo is no longer in this session."));
     };
@@ -304,6 +309,6 @@ async fn commit_locked(
         }
     }
     let info = crate::server::images::info_of(state, &updated).await?;
-    events::publish(state, access, SessionEvent::ImageUpdated(info)).await;
+    notify::publish(state, access, SessionEvent::ImageUpdated(info)).await;
     Ok(out)
 }

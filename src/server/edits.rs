@@ -3,11 +3,11 @@
 //! version; the photo as first uploaded is kept (for revert) until commit.
 //! Never once a commit attempt may have reached ALEX.
 
+use super::app_state::AppState;
 use super::auth::Access;
-use super::events;
 use super::images::info;
-use super::state::AppState;
-use super::stores::session::{ImageRecord, OriginalVersion};
+use super::notify;
+use super::stores::session_store::{ImageRecord, OriginalVersion};
 use crate::model::{ApiError, ImageInfo, ImageStatus, SessionEvent};
 
 /// Whether an image's pixels may still change. Not once a commit attempt
@@ -63,11 +63,11 @@ pub async fn replace_version(
     }
     // The replacement's record goes; its bytes now belong to the image.
     state.sessions.remove_image(&access.session_key, replacement_id).await?;
-    events::publish(state, access, SessionEvent::ImageRemoved { image_id: replacement_id.to_owned() }).await;
+    notify::publish(state, access, SessionEvent::ImageRemoved { image_id: replacement_id.to_owned() }).await;
     if current.original.is_some() {
         state.blobs.delete(&current.blob_key).await?; // the previous edit
     }
-    events::publish(state, access, SessionEvent::ImageUpdated(info(state, &next, false).await?)).await;
+    notify::publish(state, access, SessionEvent::ImageUpdated(info(state, &next, false).await?)).await;
     info(state, &next, true).await
 }
 
@@ -101,6 +101,6 @@ pub async fn revert_version(
         return Err(ApiError::BadRequest("The photo changed meanwhile. Try again.".into()));
     }
     state.blobs.delete(&current.blob_key).await?;
-    events::publish(state, access, SessionEvent::ImageUpdated(info(state, &next, false).await?)).await;
+    notify::publish(state, access, SessionEvent::ImageUpdated(info(state, &next, false).await?)).await;
     info(state, &next, true).await
 }

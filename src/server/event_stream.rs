@@ -17,10 +17,10 @@ use futures::{stream, Stream, StreamExt};
 use tokio::sync::broadcast;
 
 use super::api_error::status_of;
+use super::app_state::AppState;
 use super::auth;
 use super::clock::{rfc3339, unix_now};
 use super::events::{compare_ids, valid_id, Event};
-use super::state::AppState;
 use crate::model::SessionEvent;
 
 /// Heartbeat interval: keeps proxies from closing an idle stream.

@@ -1,4 +1,7 @@
-//! `/healthz`: the mode and the state of each dependency.
+//! Health: `/livez` (the process is up: restart it if not), `/readyz` and
+//! `/healthz` (the mode and the state of each dependency: send it traffic
+//! only when usable). A stopping instance reports not ready, so a load
+//! balancer drains it before it goes.
 //!
 //! Checks run concurrently, each bounded by a timeout, so a hung dependency
 //! makes the report slow by at most that bound rather than forever. Causes go
@@ -10,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::state::AppState;
+use super::app_state::AppState;
 use crate::model::{DependencyReport, HealthReport, Mode};
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -60,9 +63,20 @@ pub async fn report(state: &AppState) -> HealthReport {
     report
 }
 
-/// `GET /healthz`: 200 when usable, 503 otherwise.
+/// `GET /readyz` (and `/healthz`): 200 when usable, 503 when a dependency is
+/// down or the instance is shutting down.
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
-    let report = report(&state).await;
-    let status = if report.is_usable() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(report))
+    let mut report = report(&state).await;
+    let draining = *state.shutdown.borrow();
+    if draining {
+        report.status = "draining".to_owned();
+    }
+    let ready = report.is_usable() && !draining;
+    (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(report))
+}
+
+/// `GET /livez`: 200 while the process serves requests; checks nothing else,
+/// so a Redis outage never gets every instance restarted.
+pub async fn livez() -> (StatusCode, Json<serde_json::Value>) {
+    (StatusCode::OK, Json(serde_json::json!({"status": "live", "version": env!("CARGO_PKG_VERSION")})))
 }

@@ -25,6 +25,18 @@ pub fn log_id(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
 
+/// How many trailing characters of an identifier a screen may show: the
+/// GP's own desktop four, a phone three.
+pub const DESKTOP_TAIL: usize = 4;
+/// See [`DESKTOP_TAIL`].
+pub const PHONE_TAIL: usize = 3;
+
+/// The last `n` characters of an identifier, behind "···".
+pub fn masked_tail(id: &str, n: usize) -> String {
+    let tail: String = id.chars().skip(id.chars().count().saturating_sub(n)).collect();
+    format!("···{tail}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +57,12 @@ mod tests {
         let h = hash_credential("abc");
         assert_eq!(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(log_id(&h), "ba7816bf8f01");
+    }
+
+    #[test]
+    fn masked_tails_show_only_the_end() {
+        assert_eq!(masked_tail("14e52e16edb7a435bfa05e307afd008b", DESKTOP_TAIL), "···008b");
+        assert_eq!(masked_tail("ZZZ0016", PHONE_TAIL), "···016");
+        assert_eq!(masked_tail("ab", PHONE_TAIL), "···ab");
     }
 }

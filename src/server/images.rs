@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use sha2::Digest;
 
+use super::app_state::AppState;
 use super::auth::{Access, Actor};
 use super::clock::{parse_rfc3339, rfc3339, unix_now, unix_now_ms};
-use super::events;
 use super::ids::log_id;
-use super::state::AppState;
-use super::stores::session::{ImageRecord, Reserve, ReserveLimits, Updated};
+use super::notify;
+use super::stores::session_store::{ImageRecord, Reserve, ReserveLimits, Updated};
 use super::verify::{self, ACCEPTED_TYPES};
 use crate::model::{
     body_site, ApiError, ImageInfo, ImageMetadata, ImageSource, ImageStatus, SessionEvent, UploadProblem,
@@ -195,7 +195,7 @@ pub async fn register(
         };
     }
     tracing::info!(session.id_hash = log_id(&access.session_key), image.id = image_id, "image registered");
-    events::publish(state, access, SessionEvent::ImageAdded(info(state, &next, false).await?)).await;
+    notify::publish(state, access, SessionEvent::ImageAdded(info(state, &next, false).await?)).await;
     info(state, &next, true).await
 }
 
@@ -225,7 +225,7 @@ pub async fn update_metadata(
     };
     match state.sessions.update_image(&access.session_key, image_id, &change).await? {
         Updated::Done(next) => {
-            events::publish(state, access, SessionEvent::ImageUpdated(info(state, &next, false).await?))
+            notify::publish(state, access, SessionEvent::ImageUpdated(info(state, &next, false).await?))
                 .await;
             info(state, &next, true).await
         }
@@ -284,7 +284,7 @@ async fn remove_claimed(state: &AppState, access: &Access, image_id: &str) -> Re
     }
     delete_blobs(state, &record).await?;
     if state.sessions.remove_image(&access.session_key, image_id).await? {
-        events::publish(state, access, SessionEvent::ImageRemoved { image_id: image_id.to_owned() }).await;
+        notify::publish(state, access, SessionEvent::ImageRemoved { image_id: image_id.to_owned() }).await;
     }
     Ok(())
 }

@@ -17,10 +17,10 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::alex::{AlexError, CallContext};
+use super::app_state::AppState;
+use super::capture_sessions::{self, Launch};
 use super::clock::unix_now;
 use super::ids::hash_credential;
-use super::sessions::{self, Launch};
-use super::state::AppState;
 
 /// The desktop page's path.
 pub const DESKTOP_PATH: &str = "/medtech-images";
@@ -51,12 +51,12 @@ fn page(status: StatusCode, message: &str) -> Response {
 
 /// Creates the session, sets its cookie and redirects (303) to the clean desktop URL.
 async fn start_session(state: &AppState, launch: Launch) -> Response {
-    match sessions::create(state, launch).await {
+    match capture_sessions::create(state, launch).await {
         Ok(cookie) => (
             StatusCode::SEE_OTHER,
             [
                 (header::LOCATION, DESKTOP_PATH.parse().expect("static path")),
-                (header::SET_COOKIE, sessions::set_cookie(state, &cookie)),
+                (header::SET_COOKIE, capture_sessions::set_cookie(state, &cookie)),
             ],
         )
             .into_response(),

@@ -1,11 +1,11 @@
 //! Everything that runs only on the server (feature `ssr`).
 //!
 //! - [`config`]: the typed configuration read at start-up;
-//! - [`state`]: the one [`AppState`](state::AppState) built from it;
+//! - [`app_state`]: the one [`AppState`](app_state::AppState) built from it;
 //! - [`router`]: `fn app(state) -> Router`, drivable without a socket;
 //! - [`stores`]: session and blob stores behind traits;
 //! - [`alex`]: the ALEX client and the embedded sandbox;
-//! - [`sessions`], [`phone_links`], [`images`], [`auth`]: the services the API calls;
+//! - [`capture_sessions`], [`phone_links`], [`images`], [`auth`]: the services the API calls;
 //! - [`events`], [`event_stream`]: session events and their SSE stream;
 //! - [`signed_url`], [`blob_routes`], [`verify`]: local uploads and image checks;
 //! - [`health`], [`security`], [`telemetry`], [`ids`]: cross-cutting pieces.
@@ -13,8 +13,11 @@
 pub mod alex;
 pub mod api_edge;
 pub mod api_error;
+pub mod app_state;
+pub mod audit;
 pub mod auth;
 pub mod blob_routes;
+pub mod capture_sessions;
 pub mod clock;
 pub mod commit;
 pub mod config;
@@ -25,30 +28,33 @@ pub mod health;
 pub mod ids;
 pub mod images;
 pub mod launch;
+pub mod notify;
 pub mod phone_links;
 pub mod rate_limit;
 pub mod router;
 pub mod sandbox;
 pub mod security;
-pub mod sessions;
 pub mod signed_url;
-pub mod state;
 pub mod stores;
 pub mod telemetry;
+pub mod throttle;
 pub mod verify;
 
 use std::process::ExitCode;
 
 use leptos::config::get_configuration;
 
+use self::app_state::AppState;
 use self::config::Config;
-use self::state::AppState;
 
 /// Reads configuration, binds, builds the state and serves until Ctrl-C or SIGTERM.
 /// With the argument `alex-sandbox`, serves only the ALEX sandbox instead.
 pub async fn run() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("alex-sandbox") {
-        return run_sandbox().await;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("alex-sandbox") => return run_sandbox().await,
+        Some("audit") => return audit::cli(&args[1..]).await,
+        _ => {}
     }
     let leptos_options = match get_configuration(None) {
         Ok(conf) => conf.leptos_options,

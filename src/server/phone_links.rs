@@ -6,12 +6,12 @@
 
 use axum::http::HeaderMap;
 
+use super::app_state::AppState;
 use super::auth::{self, bearer, Access};
 use super::clock::{rfc3339, unix_now};
-use super::events;
-use super::ids::{hash_credential, log_id, random_token};
-use super::state::AppState;
-use super::stores::session::{SessionRecord, TokenRecord};
+use super::ids::{hash_credential, log_id, masked_tail, random_token, PHONE_TAIL};
+use super::notify;
+use super::stores::session_store::{SessionRecord, TokenRecord};
 use crate::model::{ApiError, MobileGrant, MobileLink, SessionEvent, TokenProblem};
 
 /// Checks a phone's token and returns what the phone may see about its
@@ -33,7 +33,7 @@ pub async fn validate(
         let ttl = state.config.session.mobile_token_ttl;
         let (joined, phones) = state.sessions.join_phone(token_key, id, ttl).await?;
         if joined {
-            events::publish(state, &access, SessionEvent::PhoneJoined { phones }).await;
+            notify::publish(state, &access, SessionEvent::PhoneJoined { phones }).await;
         }
     }
     let expiry = unix_now() + state.config.session.mobile_token_ttl.as_secs();
@@ -63,7 +63,7 @@ pub async fn mint(state: &AppState, access: &Access) -> Result<MobileGrant, ApiE
         // holding it is told to scan the new code rather than "not found".
         let revoked = TokenRecord { revoked: true, ..record.clone() };
         state.sessions.put_token(&old, &revoked, ttl).await?;
-        events::publish(state, access, SessionEvent::TokenRevoked).await;
+        notify::publish(state, access, SessionEvent::TokenRevoked).await;
     }
     let mut url = state.config.public_base_url.join("/medtech-images/mobile").map_err(|e| {
         tracing::error!(error = %e, "phone link URL could not be built");
@@ -90,7 +90,6 @@ pub async fn mint(state: &AppState, access: &Access) -> Result<MobileGrant, ApiE
 /// What a phone may show about the patient: initials and the last three
 /// NHI characters (or of the patient id), never a full name or identifier.
 pub fn masked_banner(session: &SessionRecord) -> String {
-    let tail_of = |s: &str| s.chars().skip(s.chars().count().saturating_sub(3)).collect::<String>();
     let initials: String = session
         .patient_name
         .as_deref()
@@ -101,8 +100,8 @@ pub fn masked_banner(session: &SessionRecord) -> String {
         .collect();
     let who = if initials.is_empty() { "Patient".to_owned() } else { initials };
     match &session.nhi {
-        Some(nhi) => format!("{who} · NHI ···{} · {}", tail_of(nhi), session.facility_id),
-        None => format!("{who} ···{} · {}", tail_of(&session.patient_id), session.facility_id),
+        Some(nhi) => format!("{who} · NHI {} · {}", masked_tail(nhi, PHONE_TAIL), session.facility_id),
+        None => format!("{who} {} · {}", masked_tail(&session.patient_id, PHONE_TAIL), session.facility_id),
     }
 }
 

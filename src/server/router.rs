@@ -8,10 +8,10 @@ use axum::{middleware, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
 
+use super::app_state::AppState;
 use super::sandbox;
 use super::signed_url::BLOB_PATH;
-use super::state::AppState;
-use super::{api_edge, blob_routes, event_stream, health, launch, rate_limit, security};
+use super::{api_edge, blob_routes, event_stream, health, launch, security, throttle};
 use crate::app::{shell, App};
 
 /// Per-page response headers, set while the page renders: the CSP that
@@ -34,6 +34,8 @@ pub fn app(state: AppState) -> Router {
 
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::healthz))
+        .route("/livez", get(health::livez))
         .route("/api/medtech/session/events", get(event_stream::events))
         .route("/medtech-images/launch", get(launch::evolution))
         .leptos_routes_with_context(
@@ -66,7 +68,7 @@ pub fn app(state: AppState) -> Router {
     let mut router = router
         .layer(middleware::from_fn_with_state(state.clone(), launch::dev_launch))
         .layer(middleware::from_fn_with_state(state.clone(), api_edge::edge))
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(middleware::from_fn_with_state(state.clone(), throttle::limit))
         .with_state(state.clone());
     for layer in security::header_layers(&state.config) {
         router = router.layer(layer);

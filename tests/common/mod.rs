@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use clinical_images::server::app_state::AppState;
 use clinical_images::server::config::Config;
 use clinical_images::server::router::app;
-use clinical_images::server::state::AppState;
 use leptos::config::LeptosOptions;
 use serde_json::Value;
 

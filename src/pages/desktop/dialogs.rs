@@ -5,7 +5,7 @@
 use leptos::html;
 use leptos::prelude::*;
 
-use super::state::{Desk, Dialog};
+use super::desk::{Desk, Dialog};
 use crate::api::commit_images;
 use crate::model::{body_site, site_label, CommitReport, ImageInfo, ImageStatus};
 

@@ -6,10 +6,11 @@
 //! of files and folders, paste, webcam, phone), the strip, a zoomable
 //! preview, details, and commit.
 
+mod desk;
 mod dialogs;
 mod editor;
 mod panels;
-mod state;
+mod strip;
 mod workspace;
 
 use workspace::Workspace;

@@ -2,13 +2,13 @@
 
 use leptos::prelude::*;
 
-use super::state::Desk;
+use super::desk::Desk;
 use crate::api::create_mobile_token;
 use crate::model::{
-    body_site, search_body_sites, site_label, ImageKind, ImageMetadata, ImageStatus, ImageView, Laterality,
-    MobileGrant, DESCRIPTION_MAX_CHARS,
+    body_site, search_body_sites, site_label, ImageKind, ImageMetadata, ImageStatus, ImageView, MobileGrant,
+    DESCRIPTION_MAX_CHARS,
 };
-use crate::pages::widgets::SiteSearchBox;
+use crate::pages::widgets::{SiteSearchBox, LATERALITY_CHOICES};
 
 const RECENT_KEY: &str = "clinical-images.recent-sites";
 
@@ -81,14 +81,9 @@ pub fn MetadataPanel(desk: Desk) -> impl IntoView {
             <fieldset class="panel__group" disabled=move || count() == 0 || locked()>
                 <legend>"Laterality"</legend>
                 <div class="segments">
-                    {[
-                        (Laterality::Left, "Left"),
-                        (Laterality::Right, "Right"),
-                        (Laterality::Bilateral, "Bilateral"),
-                        (Laterality::NotApplicable, "Not applicable"),
-                    ]
+                    {LATERALITY_CHOICES
                         .into_iter()
-                        .map(|(value, label)| {
+                        .map(|(value, label, _)| {
                             view! {
                                 <label class="segment">
                                     <input

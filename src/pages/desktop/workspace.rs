@@ -5,11 +5,12 @@
 use leptos::ev;
 use leptos::prelude::*;
 
+use super::desk::{Desk, Dialog};
 use super::dialogs::{CameraDialog, CommitDialog, ConfirmDelete, ShortcutSheet};
 use super::editor::EditorDialog;
 use super::panels::{MetadataPanel, QrPanel};
-use super::state::{Desk, Dialog, Pending};
-use crate::model::{ImageInfo, ImageStatus, SessionEvent, SessionSummary};
+use super::strip::Strip;
+use crate::model::{ImageStatus, SessionEvent, SessionSummary};
 use crate::pages::widgets::PhotoPicker;
 
 #[component]
@@ -200,93 +201,6 @@ fn on_key(desk: Desk, e: &ev::KeyboardEvent) {
         _ => return,
     }
     e.prevent_default();
-}
-
-/// A status badge's text and modifier.
-fn badge(desk: Desk, info: &ImageInfo) -> (&'static str, String) {
-    match &info.status {
-        ImageStatus::Committed { .. } => ("ok", "Committed".into()),
-        ImageStatus::Committing => ("busy", "Committing…".into()),
-        ImageStatus::Failed { .. } => ("error", "Failed".into()),
-        ImageStatus::Uploaded if desk.needs_details(info) => ("warn", "Needs details".into()),
-        ImageStatus::Uploaded => ("ready", "Ready".into()),
-    }
-}
-
-#[component]
-fn Strip(desk: Desk) -> impl IntoView {
-    view! {
-        <section class="strip" aria-label="Photos in this session">
-            <ul class="strip__list" role="listbox" aria-label="Photos" aria-multiselectable="true">
-                <For each=move || desk.images.get() key=|i| (i.image_id.clone(), i.status.clone(), i.metadata.clone()) let:info>
-                    {
-                        let id = info.image_id.clone();
-                        let id_sel = id.clone();
-                        let id_focus = id.clone();
-                        let (kind, text) = badge(desk, &info);
-                        let number = desk.number_of(&id);
-                        view! {
-                            <li
-                                class="strip__item"
-                                role="option"
-                                tabindex="0"
-                                aria-selected=move || desk.selected.with(|s| s.contains(&id_sel)).to_string()
-                                class:strip__item--focused=move || desk.focused.get().as_deref() == Some(id_focus.as_str())
-                                on:click=move |e: ev::MouseEvent| desk.select(&id, e.ctrl_key() || e.meta_key() || e.shift_key())
-                                on:keydown={
-                                    let id = info.image_id.clone();
-                                    move |e: ev::KeyboardEvent| {
-                                        if e.key() == " " || e.key() == "Enter" {
-                                            e.prevent_default();
-                                            desk.select(&id, e.ctrl_key() || e.shift_key());
-                                        }
-                                    }
-                                }
-                            >
-                                {info.preview_url.clone().map(|src| view! { <img src=src alt=format!("Photo {number}") /> })}
-                                <span class=format!("tag tag--{kind}")>{text}</span>
-                            </li>
-                        }
-                    }
-                </For>
-                <For each=move || desk.pending.get() key=|p| p.key let:pending>
-                    <PendingItem desk pending />
-                </For>
-            </ul>
-            <Show when=move || desk.images.with(Vec::is_empty) && desk.pending.with(Vec::is_empty)>
-                <p class="strip__empty">"No photos in this session yet. Add photos, use the webcam, or scan the QR code with a phone."</p>
-            </Show>
-        </section>
-    }
-}
-
-#[component]
-fn PendingItem(desk: Desk, pending: Pending) -> impl IntoView {
-    let name = pending.name.get_value();
-    view! {
-        <li class="strip__item strip__item--pending" aria-label=format!("Uploading {name}")>
-            {move || pending.thumb.get().map(|src| view! { <img src=src alt="" /> })}
-            {move || match pending.error.get() {
-                None => {
-                    view! {
-                        <progress max="1" value=move || pending.progress.get() aria-label="Upload progress"></progress>
-                        <span class="tag tag--busy">{move || format!("Uploading {:.0}%", pending.progress.get() * 100.0)}</span>
-                    }
-                        .into_any()
-                }
-                Some(message) => {
-                    view! {
-                        <span class="tag tag--error" title=message.clone()>"Failed"</span>
-                        <p class="strip__error" role="alert">{message}</p>
-                        <button class="button button--link" on:click=move |_| desk.dismiss_pending(pending.key)>
-                            "Dismiss"
-                        </button>
-                    }
-                        .into_any()
-                }
-            }}
-        </li>
-    }
 }
 
 /// The focused image, zoomable (wheel, buttons) and pannable (drag).

@@ -17,9 +17,6 @@ use tokio::sync::broadcast;
 
 pub use self::memory::MemoryEventBus;
 pub use self::redis::RedisEventBus;
-use super::auth::Access;
-use super::ids::log_id;
-use super::state::AppState;
 use super::stores::StoreError;
 use crate::model::SessionEvent;
 
@@ -73,20 +70,6 @@ pub fn valid_id(id: &str) -> bool {
         && ms.len() <= 20
         && seq.len() <= 20
         && ms.bytes().chain(seq.bytes()).all(|b| b.is_ascii_digit())
-}
-
-/// Publishes an event for the caller's session. A failure is logged, not
-/// returned: the change it reports has already happened, and a desktop that
-/// missed it sees it on its next list or reconnect.
-pub async fn publish(state: &AppState, access: &Access, event: SessionEvent) {
-    if let Err(e) = state.events.publish(&access.session_key, &event, access.time_left()).await {
-        tracing::warn!(
-            session.id_hash = log_id(&access.session_key),
-            event = event.name(),
-            error = %e,
-            "event could not be published"
-        );
-    }
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ impl RedisEventBus {
         let client = redis::Client::open(url).map_err(unavailable)?;
         let conn = ConnectionManager::new_with_config(
             client.clone(),
-            crate::server::stores::session::redis_manager_config(),
+            crate::server::stores::session_store::redis_manager_config(),
         )
         .await
         .map_err(unavailable)?;

@@ -51,7 +51,7 @@ impl RedisRateLimiter {
         let client = redis::Client::open(url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let conn = ConnectionManager::new_with_config(
             client,
-            crate::server::stores::session::redis_manager_config(),
+            crate::server::stores::session_store::redis_manager_config(),
         )
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))?;

@@ -3,7 +3,7 @@
 //! one contract test suite (`tests/store_contract/`) runs against both.
 
 pub mod blob;
-pub mod session;
+pub mod session_store;
 
 /// A store could not do what was asked. The detail is for logs only.
 #[derive(Debug, thiserror::Error)]

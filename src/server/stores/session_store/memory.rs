@@ -245,4 +245,9 @@ impl SessionStore for MemorySessionStore {
         let audit = lock(&self.audit);
         Ok(audit.iter().skip(audit.len().saturating_sub(count)).map(|(_, v)| v.clone()).collect())
     }
+
+    async fn audit_since(&self, since_ms: u64, limit: usize) -> Result<Vec<serde_json::Value>, StoreError> {
+        let audit = lock(&self.audit);
+        Ok(audit.iter().filter(|(at, _)| *at >= since_ms).take(limit).map(|(_, v)| v.clone()).collect())
+    }
 }

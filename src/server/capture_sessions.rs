@@ -6,11 +6,11 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 
+use super::app_state::AppState;
 use super::auth::cookie_value;
 use super::clock::{rfc3339, unix_now};
-use super::ids::{hash_credential, log_id, random_token};
-use super::state::AppState;
-use super::stores::session::SessionRecord;
+use super::ids::{hash_credential, log_id, masked_tail, random_token, DESKTOP_TAIL};
+use super::stores::session_store::SessionRecord;
 use super::stores::StoreError;
 use crate::model::{ApiError, SessionSummary};
 
@@ -66,12 +66,10 @@ pub fn set_cookie(state: &AppState, value: &str) -> HeaderValue {
 /// The desktop's patient banner: the name and NHI as the launch resolved
 /// them, or a masked patient id when ALEX could not say.
 pub fn summary(record: &SessionRecord, settings: crate::model::CaptureSettings) -> SessionSummary {
-    let tail: String =
-        record.patient_id.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
     let label = match (&record.patient_name, &record.nhi) {
         (Some(name), Some(nhi)) => format!("{name} · NHI {nhi}"),
         (Some(name), None) => name.clone(),
-        _ => format!("Patient ···{tail}"),
+        _ => format!("Patient {}", masked_tail(&record.patient_id, DESKTOP_TAIL)),
     };
     SessionSummary {
         patient_label: label,

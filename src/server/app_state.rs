@@ -15,7 +15,7 @@ use super::rate_limit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use super::sandbox;
 use super::signed_url::UrlSigner;
 use super::stores::blob::{BlobStore, LocalBlobStore, S3BlobStore};
-use super::stores::session::{MemorySessionStore, RedisSessionStore, SessionStore};
+use super::stores::session_store::{MemorySessionStore, RedisSessionStore, SessionStore};
 use super::stores::StoreError;
 
 /// Shared by every handler and server function (cheap to clone).

@@ -270,6 +270,10 @@ pub trait SessionStore: Send + Sync {
 
     /// The most recent audit records, oldest first (for support and tests).
     async fn recent_audit(&self, count: usize) -> Result<Vec<serde_json::Value>, StoreError>;
+
+    /// Audit records appended at or after `since_ms` (Unix ms), oldest first,
+    /// at most `limit` of them.
+    async fn audit_since(&self, since_ms: u64, limit: usize) -> Result<Vec<serde_json::Value>, StoreError>;
 }
 
 #[cfg(test)]

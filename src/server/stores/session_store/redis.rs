@@ -368,4 +368,20 @@ impl SessionStore for RedisSessionStore {
         let raw: Vec<String> = conn.zrange(self.audit_key(), start, -1).await.map_err(unavailable)?;
         raw.iter().map(|j| serde_json::from_str(j).map_err(corrupt)).collect()
     }
+
+    async fn audit_since(&self, since_ms: u64, limit: usize) -> Result<Vec<serde_json::Value>, StoreError> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = redis::cmd("ZRANGE")
+            .arg(self.audit_key())
+            .arg(since_ms)
+            .arg("+inf")
+            .arg("BYSCORE")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        raw.iter().map(|j| serde_json::from_str(j).map_err(corrupt)).collect()
+    }
 }

@@ -57,6 +57,24 @@ pub struct Desk {
 }
 
 impl Desk {
+    /// Saves an edit of `image_id` as its new version: render, pipeline, upload, swap.
+    pub async fn save_edit(
+        self,
+        image_id: String,
+        img: web_sys::HtmlImageElement,
+        edit: crate::model::edit::Edit,
+    ) -> Result<(), String> {
+        let file = crate::client::canvas::render(&img, &edit).await.ok_or("The edit could not be drawn.")?;
+        let targets = self.settings.with_value(|s| s.pipeline);
+        let processed =
+            crate::client::pipeline::process(&file, &targets, |_| {}).await.map_err(|f| f.message)?;
+        let mut outgoing = Outgoing::new(processed.blob, processed.summary.content_type.clone(), None, None);
+        let info = outgoing.attempt(&|_| {}).await.map_err(|f| f.message)?;
+        crate::api::replace_image_version(image_id, info.image_id).await.map_err(|e| e.to_string())?;
+        self.refresh();
+        Ok(())
+    }
+
     pub fn new(summary: SessionSummary) -> Self {
         Desk {
             images: RwSignal::new(Vec::new()),
@@ -183,58 +201,53 @@ impl Desk {
     /// Runs files through the pipeline and uploads them, each with its own progress.
     pub fn add_files(self, files: Vec<web_sys::File>) {
         let targets = self.settings.with_value(|s| s.pipeline);
-        for file in files {
-            let key = self.next_key.get_value();
-            self.next_key.set_value(key + 1);
-            let pending = self.owner.with_value(|o| {
-                o.with(|| Pending {
-                    key,
-                    name: StoredValue::new(file.name()),
-                    progress: RwSignal::new(0.0),
-                    error: RwSignal::new(None),
-                    thumb: RwSignal::new(None),
-                })
-            });
-            self.pending.update(|p| p.push(pending));
-            leptos::task::spawn_local(async move {
-                let progress = pending.progress;
-                let processed =
-                    crate::client::pipeline::process(&file, &targets, move |f| progress.set(0.4 * f)).await;
-                let processed = match processed {
-                    Ok(p) => p,
-                    Err(failure) => {
-                        pending.error.set(Some(failure.message));
-                        return;
-                    }
-                };
-                pending.thumb.set(crate::client::object_url(&processed.blob));
-                let mut outgoing = Outgoing::new(
-                    processed.blob,
-                    processed.summary.content_type.clone(),
-                    processed.summary.captured.clone(),
-                    None,
-                );
-                let sent = outgoing.send(&move |f| progress.set(0.4 + 0.6 * f), &|_| {}).await;
-                let info = match sent {
-                    Ok(info) => info,
-                    Err(f) => {
-                        pending.error.set(Some(f.message));
-                        return;
-                    }
-                };
-                let id = info.image_id.clone();
-                self.images.update(|v| {
-                    if !v.iter().any(|i| i.image_id == id) {
-                        v.push(info);
-                    }
-                });
-                self.pending.update(|p| p.retain(|x| x.key != key));
-                if let Some(url) = pending.thumb.get_untracked() {
-                    crate::client::revoke_object_url(&url);
+        let make = |key, file: &web_sys::File| Pending {
+            key,
+            name: StoredValue::new(file.name()),
+            progress: RwSignal::new(0.0),
+            error: RwSignal::new(None),
+            thumb: RwSignal::new(None),
+        };
+        let start = move |pending: Pending, file: web_sys::File| async move {
+            let progress = pending.progress;
+            let processed =
+                crate::client::pipeline::process(&file, &targets, move |f| progress.set(0.4 * f)).await;
+            let processed = match processed {
+                Ok(p) => p,
+                Err(failure) => {
+                    pending.error.set(Some(failure.message));
+                    return;
                 }
-                self.select(&id, false);
+            };
+            pending.thumb.set(crate::client::object_url(&processed.blob));
+            let mut outgoing = Outgoing::new(
+                processed.blob,
+                processed.summary.content_type.clone(),
+                processed.summary.captured.clone(),
+                None,
+            );
+            let sent = outgoing.send(&move |f| progress.set(0.4 + 0.6 * f), &|_| {}).await;
+            let info = match sent {
+                Ok(info) => info,
+                Err(f) => {
+                    pending.error.set(Some(f.message));
+                    return;
+                }
+            };
+            let id = info.image_id.clone();
+            self.images.update(|v| {
+                if !v.iter().any(|i| i.image_id == id) {
+                    v.push(info);
+                }
             });
-        }
+            self.pending.update(|p| p.retain(|x| x.key != pending.key));
+            if let Some(url) = pending.thumb.get_untracked() {
+                crate::client::revoke_object_url(&url);
+            }
+            self.select(&id, false);
+        };
+        let added = crate::pages::widgets::for_each_picked(files, self.next_key, self.owner, make, start);
+        self.pending.update(|p| p.extend(added));
     }
 
     pub fn dismiss_pending(&self, key: u32) {
@@ -285,12 +298,12 @@ impl Desk {
         let Some(src) = self.image(&id).and_then(|i| i.preview_url) else { return };
         self.notify("Rotating…");
         leptos::task::spawn_local(async move {
-            let Some(img) = super::editor::load_image(&src).await else {
+            let Some(img) = crate::client::canvas::load_image(&src).await else {
                 self.notify("The photo could not be loaded for rotating.");
                 return;
             };
-            let edit = super::editor::Edit { turns: 1, ..Default::default() };
-            match super::editor::save_edit(self, id, img, edit).await {
+            let edit = crate::model::edit::Edit { turns: 1, ..Default::default() };
+            match self.save_edit(id, img, edit).await {
                 Ok(()) => self.notify("Rotated. The original is kept until commit."),
                 Err(message) => self.notify(message),
             }

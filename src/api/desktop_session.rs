@@ -9,12 +9,14 @@ use crate::model::{ApiError, DesktopSession};
 #[server(prefix = "/api", endpoint = "medtech/session", input = Json)]
 pub async fn current_session() -> Result<DesktopSession, ApiError> {
     use crate::model::LaunchProblem;
-    use crate::server::{auth, sessions, state::AppState};
+    use crate::server::{app_state::AppState, auth, capture_sessions};
 
     let state = expect_context::<AppState>();
     let headers = crate::server::auth::request_headers().await?;
-    Ok(match sessions::current(&state, &headers).await? {
-        Some(record) => DesktopSession::Active(sessions::summary(&record, state.config.capture_settings())),
+    Ok(match capture_sessions::current(&state, &headers).await? {
+        Some(record) => {
+            DesktopSession::Active(capture_sessions::summary(&record, state.config.capture_settings()))
+        }
         None if auth::cookie_value(&headers, state.config.cookie_name()).is_some() => {
             DesktopSession::Missing { problem: LaunchProblem::Expired }
         }
@@ -26,9 +28,9 @@ pub async fn current_session() -> Result<DesktopSession, ApiError> {
 /// session: its uncommitted photos are deleted, and phone links stop working.
 #[server(prefix = "/api", endpoint = "medtech/session/end", input = Json)]
 pub async fn end_session() -> Result<(), ApiError> {
-    use crate::server::{auth, sessions, state::AppState};
+    use crate::server::{app_state::AppState, auth, capture_sessions};
 
     let state = expect_context::<AppState>();
     let access = auth::desktop(&state, &auth::request_headers().await?).await?;
-    sessions::end(&state, &access).await
+    capture_sessions::end(&state, &access).await
 }

@@ -1,0 +1,116 @@
+//! Capture (camera or gallery) and review (remove, add more).
+
+use leptos::prelude::*;
+
+use super::flow::{add_files, remove_photo, Flow, Photo, Stage, Step};
+use crate::pages::widgets::PhotoPicker;
+
+#[component]
+pub(super) fn CaptureScreen(flow: Flow) -> impl IntoView {
+    let pending = move || flow.photos.with(|v| v.len());
+    view! {
+        <section class="m-screen m-capture" aria-labelledby="capture-title">
+            <h1 id="capture-title">"Add photos"</h1>
+            <PhotoPicker
+                label="Take photo"
+                class="m-action m-action--primary"
+                icon="◉"
+                camera=true
+                on_files=move |files| add_files(flow, files)
+            />
+            <PhotoPicker
+                label="Choose from gallery"
+                class="m-action"
+                icon="▦"
+                on_files=move |files| add_files(flow, files)
+            />
+            <p class="m-count" aria-live="polite">
+                {move || match flow.sent_total.get() {
+                    0 => "No photos sent yet.".to_owned(),
+                    1 => "1 photo sent to the desktop.".to_owned(),
+                    n => format!("{n} photos sent to the desktop."),
+                }}
+            </p>
+            <Show when=move || { pending() > 0 }>
+                <button class="button button--block" on:click=move |_| flow.step.set(Step::Review)>
+                    {move || format!("Review {} new", pending())}
+                </button>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+pub(super) fn Thumb(flow: Flow, photo: Photo) -> impl IntoView {
+    let number = move || flow.number_of(photo.id);
+    view! {
+        <div class="m-thumb">
+            {move || match photo.thumb.get() {
+                Some(url) => view! { <img src=url alt=move || format!("Photo {}", number()) /> }.into_any(),
+                None => view! { <div class="m-thumb__placeholder" aria-hidden="true"></div> }.into_any(),
+            }}
+            {move || match photo.stage.get() {
+                Stage::Preparing(f) => {
+                    view! {
+                        <progress
+                            class="m-thumb__progress"
+                            max="1"
+                            value=f
+                            aria-label=move || format!("Preparing photo {}", number())
+                        ></progress>
+                    }
+                        .into_any()
+                }
+                Stage::Rejected(message) => view! { <p class="m-thumb__error" role="alert">{message}</p> }.into_any(),
+                _ => ().into_any(),
+            }}
+        </div>
+    }
+}
+
+#[component]
+pub(super) fn ReviewScreen(flow: Flow) -> impl IntoView {
+    let usable = move || flow.usable().len();
+    view! {
+        <section class="m-screen" aria-labelledby="review-title">
+            <h1 id="review-title">"Review"</h1>
+            <p class="muted">
+                {move || match usable() {
+                    1 => "1 photo ready to send.".to_owned(),
+                    n => format!("{n} photos ready to send."),
+                }}
+            </p>
+            <ul class="m-grid">
+                <For each=move || flow.photos.get() key=|p| p.id let:photo>
+                    <li class="m-grid__item">
+                        <Thumb flow photo />
+                        <button
+                            class="m-remove"
+                            aria-label=move || format!("Remove photo {}", flow.number_of(photo.id))
+                            on:click=move |_| remove_photo(flow, photo.id)
+                        >
+                            "✕"
+                        </button>
+                    </li>
+                </For>
+            </ul>
+            <div class="m-bar">
+                <PhotoPicker
+                    label="Add more"
+                    class="button button--secondary"
+                    on_files=move |files| add_files(flow, files)
+                />
+                <button
+                    class="button"
+                    disabled=move || usable() == 0
+                    on:click=move |_| {
+                        flow.current.set(0);
+                        flow.step.set(Step::Details);
+                    }
+                >
+                    "Continue"
+                </button>
+            </div>
+        </section>
+    }
+}

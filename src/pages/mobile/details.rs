@@ -1,0 +1,194 @@
+//! Details per photo: side, body site (practice chips and search),
+//! description, "Same as previous".
+
+use leptos::prelude::*;
+
+use super::capture::Thumb;
+use super::flow::{start_sending, Flow};
+use crate::model::{body_site, search_body_sites, site_label, ImageMetadata, DESCRIPTION_MAX_CHARS};
+use crate::pages::widgets::{SiteSearchBox, LATERALITY_CHOICES};
+
+#[component]
+pub(super) fn DetailsScreen(flow: Flow) -> impl IntoView {
+    let photos = Memo::new(move |_| flow.usable().into_iter().map(|p| p.id).collect::<Vec<_>>());
+    let count = move || photos.with(|p| p.len());
+    let index = move || flow.current.get().min(count().saturating_sub(1));
+    let photo = move || {
+        let id = photos.with(|p| p.get(index()).copied());
+        flow.photos.with(|v| id.and_then(|id| v.iter().find(|p| p.id == id).copied()))
+    };
+    let query = RwSignal::new(String::new());
+    let templates = flow.settings.with_value(|s| s.body_site_templates.clone());
+
+    let set = move |f: &dyn Fn(&mut ImageMetadata)| {
+        if let Some(p) = photo() {
+            p.metadata.update(|m| f(m));
+        }
+    };
+    let metadata = move || photo().map(|p| p.metadata.get()).unwrap_or_default();
+    let same_as_previous = move |_| {
+        let ids = photos.get();
+        let i = index();
+        if i == 0 {
+            return;
+        }
+        let previous = flow.photos.with(|v| v.iter().find(|p| p.id == ids[i - 1]).map(|p| p.metadata.get()));
+        if let (Some(m), Some(p)) = (previous, photo()) {
+            p.metadata.set(m);
+        }
+    };
+
+    view! {
+        <section class="m-screen" aria-labelledby="details-title">
+            <h1 id="details-title">
+                "Details " <span class="muted">{move || format!("Photo {} of {}", index() + 1, count())}</span>
+            </h1>
+            <p class="muted">"Optional. The GP can add these on the desktop too."</p>
+            {move || photo().map(|p| view! { <Thumb flow photo=p /> })}
+            <Show when=move || { index() > 0 }>
+                <button class="button button--secondary button--block" on:click=same_as_previous>
+                    "Same as previous"
+                </button>
+            </Show>
+            <fieldset class="m-field">
+                <legend>"Side"</legend>
+                <div class="m-segments">
+                    {LATERALITY_CHOICES
+                        .into_iter()
+                        .map(|(value, _, label)| {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="m-chip"
+                                    aria-pressed=move || (metadata().laterality == Some(value)).to_string()
+                                    on:click=move |_| {
+                                        set(&|m| {
+                                            m.laterality = if m.laterality == Some(value) { None } else { Some(value) };
+                                        })
+                                    }
+                                >
+                                    {label}
+                                </button>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+            </fieldset>
+            <fieldset class="m-field">
+                <legend>"Body site"</legend>
+                <div class="m-chips">
+                    {templates
+                        .into_iter()
+                        .filter_map(|code| body_site(&code))
+                        .map(|site| {
+                            let code = site.code.clone();
+                            let pressed = code.clone();
+                            view! {
+                                <button
+                                    type="button"
+                                    class="m-chip"
+                                    aria-pressed=move || {
+                                        (metadata().body_site.as_deref() == Some(pressed.as_str())).to_string()
+                                    }
+                                    on:click=move |_| {
+                                        let code = code.clone();
+                                        set(&move |m| {
+                                            m.body_site = if m.body_site.as_deref() == Some(code.as_str()) {
+                                                None
+                                            } else {
+                                                Some(code.clone())
+                                            };
+                                        })
+                                    }
+                                >
+                                    {site_label(&site.term)}
+                                </button>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+                <SiteSearchBox query class="m-search" label="Search all body sites" />
+                <ul class="m-results">
+                    {move || {
+                        search_body_sites(&query.get(), 6)
+                            .into_iter()
+                            .map(|site| {
+                                let code = site.code.clone();
+                                view! {
+                                    <li>
+                                        <button
+                                            type="button"
+                                            class="m-result"
+                                            on:click=move |_| {
+                                                let code = code.clone();
+                                                set(&move |m| m.body_site = Some(code.clone()));
+                                                query.set(String::new());
+                                            }
+                                        >
+                                            {site_label(&site.term)}
+                                        </button>
+                                    </li>
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                    }}
+                </ul>
+                <p class="m-chosen" aria-live="polite">
+                    {move || {
+                        metadata()
+                            .body_site
+                            .and_then(|c| body_site(&c))
+                            .map(|s| format!("Chosen: {}", site_label(&s.term)))
+                            .unwrap_or_default()
+                    }}
+                </p>
+            </fieldset>
+            <label class="m-field m-description">
+                "Description"
+                <textarea
+                    rows="3"
+                    maxlength=DESCRIPTION_MAX_CHARS
+                    prop:value=move || metadata().description.unwrap_or_default()
+                    on:input=move |ev| {
+                        let text = event_target_value(&ev);
+                        set(&move |m| m.description = Some(text.clone()).filter(|t| !t.trim().is_empty()));
+                    }
+                ></textarea>
+                <span class="muted m-counter">
+                    {move || {
+                        format!(
+                            "{} / {DESCRIPTION_MAX_CHARS}",
+                            metadata().description.map(|d| d.chars().count()).unwrap_or(0),
+                        )
+                    }}
+                </span>
+            </label>
+            <div class="m-bar">
+                <button
+                    class="button button--secondary"
+                    disabled=move || index() == 0
+                    on:click=move |_| flow.current.set(index().saturating_sub(1))
+                >
+                    "Previous"
+                </button>
+                <Show
+                    when=move || { index() + 1 < count() }
+                    fallback=move || {
+                        view! {
+                            <button class="button" on:click=move |_| start_sending(flow)>
+                                "Send all"
+                            </button>
+                        }
+                    }
+                >
+                    <button class="button" on:click=move |_| flow.current.set(index() + 1)>
+                        "Next"
+                    </button>
+                </Show>
+            </div>
+            <button class="button button--link" on:click=move |_| start_sending(flow)>
+                "Skip details and send"
+            </button>
+        </section>
+    }
+}

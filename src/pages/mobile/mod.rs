@@ -1,0 +1,123 @@
+//! `/medtech-images/mobile?t=…`: the phone's seven screens after scanning
+//! the QR code: connecting, capture, review, details, uploading, done, and
+//! expired or invalid link.
+//!
+//! The server renders "Connecting". Once hydrated, the page moves the token
+//! out of the URL into sessionStorage (so it is in neither history nor a
+//! Referer), validates it with a bearer header, and runs the flow. Every
+//! photo starts through the image pipeline (in its Web Worker) the moment it
+//! is picked, so the work overlaps with review; sending keeps going one photo
+//! at a time, retries network failures with backoff, pauses while the phone
+//! is offline, and never lets one failure stop the others.
+
+//!
+//! - `flow.rs`: the flow's state (steps, photos and their stages) and its
+//!   actions: adding photos, removing them, sending the batch;
+//! - `capture.rs`: the capture and review screens;
+//! - `details.rs`: side, body site and description per photo;
+//! - `sending.rs`: uploading, done, and the dead-link screen.
+
+mod capture;
+mod details;
+mod flow;
+mod sending;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use self::capture::{CaptureScreen, ReviewScreen};
+use self::details::DetailsScreen;
+use self::flow::{Flow, Step};
+use self::sending::{DoneScreen, InvalidLink, UploadingScreen};
+use super::widgets::{ErrorNotice, Spinner};
+use crate::api::{list_images, validate_mobile_token};
+use crate::model::{ApiError, MobileLink, TokenProblem};
+
+#[derive(Clone)]
+pub(super) enum Screen {
+    Connecting,
+    Flow(MobileLink),
+    Invalid(TokenProblem),
+    Failed(ApiError),
+}
+
+/// The mobile page.
+#[component]
+pub fn MobilePage() -> impl IntoView {
+    let screen = RwSignal::new(Screen::Connecting);
+    let sent_total = RwSignal::new(0usize);
+
+    Effect::new(move |_| {
+        if crate::client::adopt_mobile_token().is_none() {
+            screen.set(Screen::Invalid(TokenProblem::Missing));
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            screen.set(match validate_mobile_token(crate::client::phone_id()).await {
+                Ok(link) => {
+                    // The running count survives a reload: ask what this phone sent already.
+                    if let Ok(images) = list_images().await {
+                        sent_total.set(images.len());
+                    }
+                    Screen::Flow(link)
+                }
+                Err(ApiError::Token(problem)) => Screen::Invalid(problem),
+                Err(e) => Screen::Failed(e),
+            });
+        });
+    });
+
+    view! {
+        <Title text="Clinical Images · phone" />
+        <main class="page page--mobile">
+            {move || match screen.get() {
+                Screen::Connecting => view! { <Spinner label="Connecting to your desktop…" /> }.into_any(),
+                Screen::Flow(link) => view! { <FlowScreens link screen sent_total /> }.into_any(),
+                Screen::Invalid(problem) => view! { <InvalidLink problem /> }.into_any(),
+                Screen::Failed(error) => {
+                    view! {
+                        <section class="mobile-card">
+                            <h1>"Could not connect"</h1>
+                            <ErrorNotice error />
+                            <button class="button button--block" on:click=move |_| crate::client::reload()>
+                                "Try again"
+                            </button>
+                        </section>
+                    }
+                        .into_any()
+                }
+            }}
+        </main>
+    }
+}
+
+#[component]
+fn FlowScreens(link: MobileLink, screen: RwSignal<Screen>, sent_total: RwSignal<usize>) -> impl IntoView {
+    let flow = Flow {
+        screen,
+        step: RwSignal::new(Step::Capture),
+        photos: RwSignal::new(Vec::new()),
+        sent_total,
+        current: RwSignal::new(0),
+        online: RwSignal::new(crate::client::upload::online()),
+        sending: RwSignal::new(false),
+        next_id: StoredValue::new(1),
+        settings: StoredValue::new(link.settings.clone()),
+        owner: StoredValue::new(Owner::current().unwrap_or_default()),
+    };
+    Effect::new(move |_| crate::client::pipeline::warm_up());
+    let _online = window_event_listener(leptos::ev::online, move |_| flow.online.set(true));
+    let _offline = window_event_listener(leptos::ev::offline, move |_| flow.online.set(false));
+    let banner = link.patient_banner.clone();
+
+    view! {
+        <p class="banner banner--mobile" aria-label="Patient">"Photos for " {banner}</p>
+        {move || match flow.step.get() {
+            Step::Capture => view! { <CaptureScreen flow /> }.into_any(),
+            Step::Review => view! { <ReviewScreen flow /> }.into_any(),
+            Step::Details => view! { <DetailsScreen flow /> }.into_any(),
+            Step::Uploading => view! { <UploadingScreen flow /> }.into_any(),
+            Step::Done => view! { <DoneScreen flow /> }.into_any(),
+        }}
+    }
+}

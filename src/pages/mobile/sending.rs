@@ -1,0 +1,118 @@
+//! Uploading (per-photo progress, retries, offline), done, and a dead link.
+
+use leptos::prelude::*;
+
+use super::capture::Thumb;
+use super::flow::{start_sending, Flow, Photo, Stage, Step};
+use crate::model::TokenProblem;
+
+#[component]
+pub(super) fn UploadingScreen(flow: Flow) -> impl IntoView {
+    let total = move || flow.usable().len();
+    let sent = move || flow.photos.with(|v| v.iter().filter(|p| p.stage.get() == Stage::Sent).count());
+    let settled = move || flow.photos.with(|v| v.iter().all(|p| p.stage.with(Stage::settled)));
+    view! {
+        <section class="m-screen" aria-labelledby="uploading-title">
+            <h1 id="uploading-title">{move || format!("Sending {} of {}", sent(), total())}</h1>
+            <Show when=move || !flow.online.get()>
+                <p class="notice notice--warn" role="status">
+                    "You are offline. Sending carries on by itself when the connection is back."
+                </p>
+            </Show>
+            <ul class="m-list">
+                <For each=move || flow.photos.get() key=|p| p.id let:photo>
+                    <li class="m-list__item">
+                        <Thumb flow photo />
+                        <div class="m-list__body">
+                            <strong>{move || format!("Photo {}", flow.number_of(photo.id))}</strong>
+                            {move || {
+                                let (fraction, text) = match photo.stage.get() {
+                                    Stage::Preparing(f) => (f * 0.3, "Preparing…".to_owned()),
+                                    Stage::Ready | Stage::Queued => (0.3, "Waiting…".to_owned()),
+                                    Stage::Offline => (0.3, "Paused: offline".to_owned()),
+                                    Stage::Sending(f) => (0.3 + 0.7 * f, format!("Sending {:.0}%", f * 100.0)),
+                                    Stage::Retrying(s) => (0.3, format!("Connection problem. Trying again in {s} s")),
+                                    Stage::Sent => (1.0, "Sent".to_owned()),
+                                    Stage::Rejected(m) | Stage::Failed(m) => (0.0, m),
+                                };
+                                view! {
+                                    <progress max="1" value=fraction aria-label="Progress"></progress>
+                                    <span class="m-status">{text}</span>
+                                }
+                            }}
+                            <Show when=move || matches!(photo.stage.get(), Stage::Failed(_))>
+                                <button
+                                    class="button button--secondary"
+                                    on:click=move |_| {
+                                        photo.stage.set(Stage::Queued);
+                                        start_sending(flow);
+                                    }
+                                >
+                                    "Retry"
+                                </button>
+                            </Show>
+                        </div>
+                    </li>
+                </For>
+            </ul>
+            <Show when=move || settled() && !flow.sending.get()>
+                <button class="button button--block" on:click=move |_| flow.step.set(Step::Done)>
+                    "Finish"
+                </button>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+pub(super) fn DoneScreen(flow: Flow) -> impl IntoView {
+    let sent: Vec<Photo> =
+        flow.photos.get_untracked().into_iter().filter(|p| p.stage.get_untracked() == Stage::Sent).collect();
+    let count = sent.len();
+    let take_more = move |_| {
+        for p in flow.photos.get_untracked() {
+            if let Some(url) = p.thumb.get_untracked() {
+                crate::client::revoke_object_url(&url);
+            }
+        }
+        flow.photos.set(Vec::new());
+        flow.step.set(Step::Capture);
+    };
+    view! {
+        <section class="m-screen" aria-labelledby="done-title">
+            <h1 id="done-title">
+                {match count {
+                    1 => "1 photo sent to the desktop".to_owned(),
+                    n => format!("{n} photos sent to the desktop"),
+                }}
+            </h1>
+            <ul class="m-grid">
+                {sent
+                    .into_iter()
+                    .map(|photo| view! { <li class="m-grid__item"><Thumb flow photo /></li> })
+                    .collect_view()}
+            </ul>
+            <button class="button button--block" on:click=take_more>"Take more"</button>
+            <p class="notice m-privacy">
+                "Photos you chose from the gallery are still on this phone. "
+                "Delete them from the gallery once the GP has what they need."
+            </p>
+        </section>
+    }
+}
+
+#[component]
+pub(super) fn InvalidLink(problem: TokenProblem) -> impl IntoView {
+    let next = match problem {
+        TokenProblem::Revoked => "Scan the new QR code on the desktop.",
+        TokenProblem::Expired => "The desktop session has ended. Open Clinical Images from the patient in Medtech Evolution and scan its QR code.",
+        _ => "On the desktop, open Clinical Images for the patient and scan its QR code again.",
+    };
+    view! {
+        <section class="mobile-card" aria-labelledby="invalid-title">
+            <h1 id="invalid-title">{problem.message()}</h1>
+            <p>{next}</p>
+            <p class="muted">"Photos already sent are safe on the desktop."</p>
+        </section>
+    }
+}

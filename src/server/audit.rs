@@ -1,0 +1,134 @@
+//! The commit audit as the practice reads it: a desktop session's own
+//! filings, and for IT, `clinical-images audit [--since T] [--patient ID]
+//! [--limit N]` on the host, reading Redis. Records name patients only by the
+//! SHA-256 of their id, so `--patient` hashes the id it is given.
+
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+use super::app_state::AppState;
+use super::auth::Access;
+use super::clock::parse_rfc3339;
+use super::config::{Config, SessionBackend};
+use super::ids::{hash_credential, log_id};
+use super::stores::session_store::{RedisSessionStore, SessionStore};
+use crate::model::{ApiError, AuditEntry};
+
+/// Most records one read returns.
+const MAX_RECORDS: usize = 10_000;
+
+fn entry(record: &Value) -> Option<AuditEntry> {
+    let text = |k: &str| record[k].as_str().map(str::to_owned);
+    Some(AuditEntry {
+        at: text("at")?,
+        image_id: text("imageId")?,
+        outcome: text("outcome")?,
+        resource_id: text("resourceId"),
+        correlation_id: text("correlationId")?,
+    })
+}
+
+/// Every filing attempt of the desktop's session, oldest first.
+pub async fn session_entries(state: &AppState, access: &Access) -> Result<Vec<AuditEntry>, ApiError> {
+    access.require_desktop()?;
+    let since_ms = access.session.created_at.saturating_mul(1000);
+    let session = log_id(&access.session_key);
+    let records = state.sessions.audit_since(since_ms, MAX_RECORDS).await?;
+    Ok(records.iter().filter(|r| r["session"] == session).filter_map(entry).collect())
+}
+
+/// What the command line asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Query {
+    pub since_ms: u64,
+    pub patient_hash: Option<String>,
+    pub limit: usize,
+}
+
+/// Parses `--since RFC3339`, `--patient ID` and `--limit N` (default: the last 24 hours, 1000 records).
+pub fn parse_args(args: &[String], now_ms: u64) -> Result<Query, String> {
+    let mut q = Query { since_ms: now_ms.saturating_sub(86_400_000), patient_hash: None, limit: 1000 };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--since" => {
+                q.since_ms = parse_rfc3339(value).ok_or_else(|| {
+                    format!("--since: {value:?} is not an RFC 3339 time (2026-12-01T00:00:00Z)")
+                })? * 1000
+            }
+            "--patient" => q.patient_hash = Some(hash_credential(value)),
+            "--limit" => {
+                q.limit = value.parse().map_err(|_| format!("--limit: {value:?} is not a number"))?;
+            }
+            other => return Err(format!("unknown option {other}; use --since, --patient, --limit")),
+        }
+    }
+    Ok(q)
+}
+
+/// `clinical-images audit …`: prints the matching records, one JSON object a line.
+pub async fn cli(args: &[String]) -> ExitCode {
+    let query = match parse_args(args, super::clock::unix_now_ms()) {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("audit: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match Config::from_env("127.0.0.1:0".parse().expect("a socket address")) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let SessionBackend::Redis { url, key_prefix } = &config.sessions else {
+        eprintln!("audit: REDIS_URL is not set; an embedded instance keeps its audit in memory only");
+        return ExitCode::from(2);
+    };
+    let store =
+        match RedisSessionStore::connect(secrecy::ExposeSecret::expose_secret(url), key_prefix.clone()).await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("audit: Redis: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let records = match store.audit_since(query.since_ms, MAX_RECORDS).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("audit: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let matching = records
+        .iter()
+        .filter(|r| query.patient_hash.as_ref().is_none_or(|h| r["patientIdHash"] == h.as_str()))
+        .take(query.limit);
+    for record in matching {
+        println!("{record}");
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_read_strictly() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let q = parse_args(&args(&["--since", "2026-12-01T00:00:00Z", "--patient", "p1", "--limit", "5"]), 0)
+            .unwrap();
+        assert_eq!(q.since_ms, 1_796_083_200_000);
+        assert_eq!(q.patient_hash, Some(hash_credential("p1")));
+        assert_eq!(q.limit, 5);
+        assert_eq!(parse_args(&[], 90_000_000).unwrap().since_ms, 3_600_000, "the last 24 hours");
+        assert!(parse_args(&args(&["--since", "yesterday"]), 0).is_err());
+        assert!(parse_args(&args(&["--patient"]), 0).is_err());
+        assert!(parse_args(&args(&["--verbose", "x"]), 0).is_err());
+    }
+}

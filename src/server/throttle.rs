@@ -1,0 +1,110 @@
+//! Throttling: which rate-limit buckets a request draws on, and the
+//! middleware that refuses it when one is empty.
+//!
+//! - Every `/api/` call and both launch routes count against the client's
+//!   address, whatever credential it shows (random bearers included), and
+//!   against the credential it shows, if any (a phone's bearer token or the
+//!   desktop's session cookie).
+//! - A request over either limit gets 429 `{kind: "rateLimited"}` with
+//!   `Retry-After`. If Redis cannot answer, the request is let through (and
+//!   logged): the limiter must never be what takes the app down.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::api_error::status_of;
+use super::app_state::AppState;
+use super::auth::{bearer, cookie_value};
+use super::config::RateLimitConfig;
+use super::ids::hash_credential;
+use super::rate_limit::Bucket;
+use crate::model::ApiError;
+
+/// Which routes are limited: the API and the two launches.
+fn limited(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/medtech-images/launch" || path == super::launch::DESKTOP_PATH
+}
+
+/// The client's address: the socket peer, or behind a trusted proxy the
+/// last `X-Forwarded-For` entry (the one the proxy itself added).
+pub fn client_address(config: &RateLimitConfig, headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
+    if config.trust_forwarded_for {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|s| !s.is_empty());
+        if let Some(addr) = forwarded {
+            return addr.to_owned();
+        }
+    }
+    peer.map(|p| p.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+/// The buckets one request draws on.
+pub fn buckets_for(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> Vec<(String, Bucket)> {
+    let rl = &state.config.rate_limit;
+    let address = Bucket { burst: f64::from(rl.address_burst), per_second: f64::from(rl.address_per_second) };
+    let credential = Bucket { burst: f64::from(rl.burst), per_second: f64::from(rl.per_second) };
+    let mut out = vec![(format!("addr:{}", client_address(rl, headers, peer)), address)];
+    if let Some(token) = bearer(headers) {
+        out.push((format!("cred:{}", hash_credential(token)), credential));
+    } else if let Some(cookie) = cookie_value(headers, state.config.cookie_name()) {
+        out.push((format!("sess:{}", hash_credential(cookie)), credential));
+    }
+    out
+}
+
+/// Middleware: limits the API and launch routes.
+pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !limited(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let buckets = buckets_for(&state, req.headers(), peer);
+    match state.rate_limiter.take(&buckets).await {
+        Ok(None) => next.run(req).await,
+        Ok(Some(wait)) => {
+            let err = ApiError::RateLimited;
+            let mut res = (status_of(&err), Json(err)).into_response();
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "rate limiter unavailable; request allowed");
+            next.run(req).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_behind_a_proxy_is_the_last_forwarded_entry() {
+        let mut cfg = RateLimitConfig {
+            burst: 1,
+            per_second: 1,
+            address_burst: 1,
+            address_per_second: 1,
+            trust_forwarded_for: false,
+        };
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 10.0.0.9"));
+        let peer = Some("127.0.0.1:5000".parse().unwrap());
+        assert_eq!(client_address(&cfg, &h, peer), "127.0.0.1", "not trusted: the socket peer");
+        cfg.trust_forwarded_for = true;
+        assert_eq!(client_address(&cfg, &h, peer), "10.0.0.9", "a client cannot choose its own address");
+    }
+}
