@@ -81,7 +81,7 @@ test("capture by picker, drag-and-drop and webcam; details applied to a selectio
   await page.getByRole("button", { name: /^Forearm/ }).click();
   await page.getByLabel("Description").fill("Eczema flare, both sites");
   await page.getByRole("button", { name: "Apply to 2 selected" }).click();
-  await expect(strip(page).filter({ hasText: "Ready" })).toHaveCount(2);
+  await expect(strip(page).filter({ hasText: "Ready" })).toHaveCount(2, { timeout: 30_000 });
   // The rest get a description each, so all five can be filed.
   for (const i of [2, 3, 4]) {
     await strip(page).nth(i).click();
@@ -168,7 +168,7 @@ test("a commit with an ALEX fault gives a partial result; Retry files the rest, 
     await page.getByLabel("Description").fill(`Wound day ${i + 1}`);
     await page.getByRole("button", { name: "Save details" }).click();
   }
-  await expect(strip(page).filter({ hasText: "Ready" })).toHaveCount(2);
+  await expect(strip(page).filter({ hasText: "Ready" })).toHaveCount(2, { timeout: 30_000 });
   const before = (await inbox(page, hers)).length;
   // The next filing for this patient is refused (not retryable).
   const fault = await page.request.post("/sandbox/alex/faults", {
