@@ -23,7 +23,7 @@ use crate::pipeline::exif::{jpeg_exif, parse};
 use crate::pipeline::format::{self, detect, SourceFormat};
 use crate::pipeline::orient::{canvas_transform, oriented_size};
 use crate::pipeline::plan::plan;
-use crate::pipeline::quality::{Outcome, QualitySearch};
+use crate::pipeline::quality::{EncodeLoop, Step};
 use crate::pipeline::{passes_through, strip, PipelineError, Summary, Targets};
 
 /// Most quality searches per image (each may shrink the image once more).
@@ -132,38 +132,37 @@ async fn run(
     }
 
     let mut encodes = 0u32;
-    for _ in 0..MAX_ROUNDS {
-        let mut search = QualitySearch::new(t, ENCODES_PER_ROUND);
-        let mut best: Option<(f32, Blob)> = None;
-        while let Some(q) = search.next_quality() {
-            let blob = match first_jpeg.take() {
-                Some(top) if q == t.max_quality => top,
-                _ => encode(&canvas, "image/jpeg", Some(q)).await?,
-            };
-            encodes += 1;
-            let size = blob.size() as u64;
-            search.record(q, size);
-            if size <= t.max_bytes && best.as_ref().is_none_or(|(b, _)| q > *b) {
-                best = Some((q, blob));
+    let mut encode_loop = EncodeLoop::new(t, ENCODES_PER_ROUND, MAX_ROUNDS);
+    let mut round: Vec<(f32, Blob)> = Vec::new();
+    loop {
+        match encode_loop.next_step() {
+            Step::Encode(q) => {
+                let blob = match first_jpeg.take() {
+                    Some(top) if q == t.max_quality => top,
+                    _ => encode(&canvas, "image/jpeg", Some(q)).await?,
+                };
+                encodes += 1;
+                encode_loop.encoded(q, blob.size() as u64);
+                round.push((q, blob));
+                progress(
+                    0.45 + 0.5 * (encodes as f64 / (MAX_ROUNDS as usize * ENCODES_PER_ROUND) as f64).min(1.0),
+                );
             }
-            progress(
-                0.45 + 0.5 * (encodes as f64 / (MAX_ROUNDS as usize * ENCODES_PER_ROUND) as f64).min(1.0),
-            );
-        }
-        let outcome = search.outcome();
-        match (outcome, best) {
-            (Outcome::Fits { quality, .. }, Some((_, blob))) => {
-                let blob = without_metadata(blob).await?;
-                progress(1.0);
-                let dims = (canvas.width(), canvas.height());
-                return Ok((blob.clone(), summary(&blob, "image/jpeg", dims, Some(quality), encodes)));
-            }
-            _ => {
-                let factor = if let Outcome::Shrink { factor } = outcome { factor } else { 0.75 };
+            Step::Shrink(factor) => {
+                first_jpeg = None;
+                round.clear();
                 let w = ((canvas.width() as f64 * factor) as u32).max(1);
                 let h = ((canvas.height() as f64 * factor) as u32).max(1);
                 canvas = resized(&canvas, w, h).await?;
             }
+            Step::Keep(quality) => {
+                let blob = round.into_iter().find(|(q, _)| *q == quality).map(|(_, b)| b);
+                let blob = without_metadata(blob.ok_or(PipelineError::Undecodable)?).await?;
+                progress(1.0);
+                let dims = (canvas.width(), canvas.height());
+                return Ok((blob.clone(), summary(&blob, "image/jpeg", dims, Some(quality), encodes)));
+            }
+            Step::GiveUp => break,
         }
     }
     Err(PipelineError::Undecodable)

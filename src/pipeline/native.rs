@@ -12,7 +12,7 @@ use super::exif::{jpeg_exif, parse};
 use super::format::{detect, SourceFormat};
 use super::orient::orient;
 use super::plan::plan;
-use super::quality::{Outcome, QualitySearch};
+use super::quality::{EncodeLoop, Step};
 use super::{passes_through, PipelineError, Targets};
 
 /// The pipeline's result.
@@ -108,20 +108,24 @@ pub fn process(bytes: &[u8], t: &Targets) -> Result<Output, PipelineError> {
             }
         }
     }
-    for _ in 0..4 {
-        let mut search = QualitySearch::new(t, 6);
-        let mut encoded: Vec<(f32, Vec<u8>)> = Vec::new();
-        while let Some(q) = search.next_quality() {
-            let out = encode_jpeg(&img, q);
-            search.record(q, out.len() as u64);
-            encoded.push((q, out));
-        }
-        match search.outcome() {
-            Outcome::Fits { quality, .. } => {
-                let bytes =
-                    encoded.into_iter().find(|(q, _)| *q == quality).map(|(_, b)| b).unwrap_or_default();
+    let mut encode_loop = EncodeLoop::new(t, 6, 4);
+    let mut encoded: Vec<(f32, Vec<u8>)> = Vec::new();
+    loop {
+        match encode_loop.next_step() {
+            Step::Encode(q) => {
+                let out = encode_jpeg(&img, q);
+                encode_loop.encoded(q, out.len() as u64);
+                encoded.push((q, out));
+            }
+            Step::Shrink(factor) => {
+                let (nw, nh) = ((img.width() as f64 * factor) as u32, (img.height() as f64 * factor) as u32);
+                img = img.resize_exact(nw.max(1), nh.max(1), FilterType::Triangle);
+                encoded.clear();
+            }
+            Step::Keep(quality) => {
+                let bytes = encoded.into_iter().find(|(q, _)| *q == quality).map(|(_, b)| b);
                 return Ok(Output {
-                    bytes,
+                    bytes: bytes.ok_or(PipelineError::Undecodable)?,
                     content_type: "image/jpeg",
                     width: img.width(),
                     height: img.height(),
@@ -130,10 +134,7 @@ pub fn process(bytes: &[u8], t: &Targets) -> Result<Output, PipelineError> {
                     source,
                 });
             }
-            Outcome::Shrink { factor } => {
-                let (nw, nh) = ((img.width() as f64 * factor) as u32, (img.height() as f64 * factor) as u32);
-                img = img.resize_exact(nw.max(1), nh.max(1), FilterType::Triangle);
-            }
+            Step::GiveUp => break,
         }
     }
     Err(PipelineError::Undecodable)

@@ -129,6 +129,60 @@ impl QualitySearch {
     }
 }
 
+/// What to do next in the encode loop both pipelines run (the native
+/// reference and the browser's worker): ask [`EncodeLoop::next_step`], do it,
+/// and report each encode's size with [`EncodeLoop::encoded`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Step {
+    /// Encode the current pixels as JPEG at this quality.
+    Encode(f32),
+    /// Scale the current pixels by this factor (both dimensions); encodes
+    /// made so far are of no further use.
+    Shrink(f64),
+    /// Done: keep the encode made at this quality in the current round.
+    Keep(f32),
+    /// Still over the target after every round.
+    GiveUp,
+}
+
+/// Rounds of [`QualitySearch`], shrinking between them, at most `rounds`.
+#[derive(Debug, Clone)]
+pub struct EncodeLoop {
+    targets: Targets,
+    per_round: usize,
+    rounds_left: u32,
+    search: QualitySearch,
+}
+
+impl EncodeLoop {
+    pub fn new(t: &Targets, per_round: usize, rounds: u32) -> Self {
+        Self { targets: *t, per_round, rounds_left: rounds.max(1), search: QualitySearch::new(t, per_round) }
+    }
+
+    /// The next thing to do.
+    pub fn next_step(&mut self) -> Step {
+        if let Some(q) = self.search.next_quality() {
+            return Step::Encode(q);
+        }
+        match self.search.outcome() {
+            Outcome::Fits { quality, .. } => Step::Keep(quality),
+            Outcome::Shrink { factor } => {
+                self.rounds_left -= 1;
+                if self.rounds_left == 0 {
+                    return Step::GiveUp;
+                }
+                self.search = QualitySearch::new(&self.targets, self.per_round);
+                Step::Shrink(factor)
+            }
+        }
+    }
+
+    /// Records the size an [`Step::Encode`] produced.
+    pub fn encoded(&mut self, quality: f32, bytes: u64) {
+        self.search.record(quality, bytes);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +236,43 @@ mod tests {
         assert_eq!(n, 2, "top, then floor");
         let Outcome::Shrink { factor } = out else { panic!("{out:?}") };
         assert!((factor - 0.475).abs() < 0.01, "{factor}");
+    }
+
+    #[test]
+    fn the_encode_loop_shrinks_between_rounds_and_keeps_a_fitting_encode() {
+        let t = Targets::default();
+        // Pixels start four times too big at every quality; each shrink by
+        // f cuts the size by f².
+        let mut scale = 1.0f64;
+        let mut lp = EncodeLoop::new(&t, 6, 4);
+        let mut shrinks = 0;
+        let kept = loop {
+            match lp.next_step() {
+                Step::Encode(q) => {
+                    let bytes = (t.max_bytes as f64 * 4.0 * scale * scale * f64::from(q)) as u64;
+                    lp.encoded(q, bytes);
+                }
+                Step::Shrink(f) => {
+                    shrinks += 1;
+                    scale *= f;
+                }
+                Step::Keep(q) => break q,
+                Step::GiveUp => panic!("gave up"),
+            }
+        };
+        assert!(shrinks >= 1 && kept >= t.min_quality, "{shrinks} {kept}");
+        // Never fits: it gives up after its rounds.
+        let mut lp = EncodeLoop::new(&t, 3, 2);
+        let mut steps = 0;
+        loop {
+            steps += 1;
+            match lp.next_step() {
+                Step::Encode(q) => lp.encoded(q, u64::MAX),
+                Step::Shrink(_) => {}
+                Step::Keep(_) => panic!("nothing fits"),
+                Step::GiveUp => break,
+            }
+            assert!(steps < 100);
+        }
     }
 }

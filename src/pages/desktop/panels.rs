@@ -36,12 +36,14 @@ fn remember_site(code: &str) {
 
 #[component]
 pub fn MetadataPanel(desk: Desk) -> impl IntoView {
-    // The draft starts from the focused image whenever the selection changes.
+    // The draft starts from the focused image whenever the selection changes,
+    // and only then: a list refresh (another photo's update arriving over
+    // the event stream) must not wipe what the GP is typing.
     let draft = RwSignal::new(ImageMetadata::default());
     Effect::new(move |_| {
         let focused = desk.focused.get();
         desk.selected.track();
-        let m = focused.and_then(|id| desk.image(&id)).map(|i| i.metadata).unwrap_or_default();
+        let m = untrack(|| focused.and_then(|id| desk.image(&id)).map(|i| i.metadata).unwrap_or_default());
         draft.set(m);
     });
     let count = move || desk.selected.with(Vec::len);
@@ -53,6 +55,7 @@ pub fn MetadataPanel(desk: Desk) -> impl IntoView {
                 })
         })
     };
+    let closed = Signal::derive(move || count() == 0 || locked());
     let query = RwSignal::new(String::new());
     let templates = desk.settings.with_value(|s| s.body_site_templates.clone());
     let rule_hint = desk.settings.with_value(|s| s.commit_rule.hint());
@@ -155,20 +158,8 @@ pub fn MetadataPanel(desk: Desk) -> impl IntoView {
                 </ul>
             </fieldset>
             <div class="panel__row">
-                <ChoiceSelect
-                    label="View"
-                    choices=&VIEWS
-                    current=Signal::derive(move || draft.with(|m| m.view))
-                    disabled=Signal::derive(move || count() == 0 || locked())
-                    on_pick=move |v| draft.update(|m| m.view = v)
-                />
-                <ChoiceSelect
-                    label="Type"
-                    choices=&KINDS
-                    current=Signal::derive(move || draft.with(|m| m.kind))
-                    disabled=Signal::derive(move || count() == 0 || locked())
-                    on_pick=move |k| draft.update(|m| m.kind = k)
-                />
+                {draft_choice("View", &VIEWS, draft, closed, |m| m.view, |m, v| m.view = v)}
+                {draft_choice("Type", &KINDS, draft, closed, |m| m.kind, |m, k| m.kind = k)}
             </div>
             <label class="panel__field">
                 "Description"
@@ -217,6 +208,26 @@ const KINDS: [(ImageKind, &str); 5] = [
     (ImageKind::Infection, "Infection"),
     (ImageKind::Other, "Other"),
 ];
+
+/// A [`ChoiceSelect`] over one field of the draft.
+fn draft_choice<T: Copy + PartialEq + Send + Sync + 'static>(
+    label: &'static str,
+    choices: &'static [(T, &'static str)],
+    draft: RwSignal<ImageMetadata>,
+    disabled: Signal<bool>,
+    get: fn(&ImageMetadata) -> Option<T>,
+    set: fn(&mut ImageMetadata, Option<T>),
+) -> impl IntoView {
+    view! {
+        <ChoiceSelect
+            label
+            choices
+            current=Signal::derive(move || draft.with(get))
+            disabled
+            on_pick=move |v| draft.update(|m| set(m, v))
+        />
+    }
+}
 
 /// A labelled `<select>` over a fixed list of choices, with "—" for none.
 /// Options are keyed by position, so no value needs a string form.
