@@ -613,3 +613,46 @@ async fn the_practice_reads_the_audit_by_session_and_by_patient() {
     assert!(!printed.contains(PATIENT), "the audit holds no patient id");
     assert_eq!(cli("5b1f0c7a9e3d4c2b8a6f1e0d9c8b7a65").lines().count(), 0, "another patient has none");
 }
+
+/// The value of a Prometheus sample line `name{labels} value` (0 if absent).
+fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter(|l| labels.iter().all(|lab| l.contains(lab)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn metrics_move_with_sessions_uploads_commits_and_alex_calls() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    tokio::spawn(clinical_images::server::metrics::serve(listener));
+    let scrape = || async { reqwest::get(&metrics_url).await.unwrap().text().await.unwrap() };
+
+    let sandbox = SandboxServer::start().await;
+    let app = TestApp::start(sandbox.vars()).await;
+    let before = scrape().await;
+    let (desktop, _) = session_with_images(&app, 2, "F2N060-E").await;
+    let refused = app
+        .post("/api/medtech/session/presigned-url", json!({"contentType": "text/html", "size": 5}), &desktop)
+        .await;
+    assert_eq!(refused.0, 415);
+    assert_eq!(statuses(&commit(&app, &desktop, None).await), ["committed", "committed"]);
+    let after = scrape().await;
+
+    let moved = |name: &str, labels: &[&str]| sample(&after, name, labels) - sample(&before, name, labels);
+    assert!(moved("sessions_created_total", &["launch=\"evolution\""]) >= 1.0, "{after}");
+    assert!(moved("uploads_registered_total", &[]) >= 2.0);
+    assert!(moved("uploads_refused_total", &["reason=\"UnsupportedType\""]) >= 1.0);
+    assert!(moved("commits_total", &["outcome=\"committed\""]) >= 2.0);
+    assert!(moved("alex_calls_total", &["status=\"201\""]) >= 2.0);
+    assert!(moved("alex_token_refreshes_total", &["outcome=\"ok\""]) >= 1.0);
+    assert!(
+        moved("http_requests_total", &["route=\"/api/medtech/attachments/commit\"", "status=\"200\""]) >= 1.0
+    );
+    assert!(after.contains("http_request_duration_seconds_bucket"), "latency histograms");
+    assert!(after.contains("alex_call_duration_seconds_bucket"));
+    assert!(!after.contains(PATIENT), "no patient id in any label");
+}

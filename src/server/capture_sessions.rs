@@ -41,6 +41,8 @@ pub async fn create(state: &AppState, launch: Launch) -> Result<String, StoreErr
         nhi: launch.nhi,
     };
     state.sessions.create(&key, &record, state.config.session.idle_ttl).await?;
+    let kind = if launch.dev { "development" } else { "evolution" };
+    metrics::counter!("sessions_created_total", "launch" => kind).increment(1);
     tracing::info!(session.id_hash = log_id(&key), dev = launch.dev, "capture session created");
     Ok(cookie)
 }

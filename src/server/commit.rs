@@ -279,6 +279,7 @@ async fn commit_locked(one: &One<'_>) -> Result<CommitResult, ApiError> {
         }
     };
     let updated = set_status(state, access, image_id, status).await?;
+    metrics::counter!("commits_total", "outcome" => out.status.clone()).increment(1);
     // The audit names the patient by a hash of the id: the practice can
     // still find a patient's filings (hash the id it looks for), and a
     // copy of the audit reveals no identifier.

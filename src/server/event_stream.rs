@@ -45,6 +45,8 @@ struct Live {
     shutdown: tokio::sync::watch::Receiver<bool>,
     state: AppState,
     session_key: String,
+    /// Counts the stream in `event_streams_open` while it lives.
+    _open: super::metrics::OpenStream,
 }
 
 /// Live events after `last_seen`, plus one `session-expiring` warning. Ends
@@ -120,6 +122,7 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Respon
         shutdown: state.shutdown.clone(),
         session_key: access.session_key.clone(),
         state: state.clone(),
+        _open: super::metrics::OpenStream::new(),
     };
     let events = stream::iter(replay).chain(live(live_state));
     Sse::new(events.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::new().interval(HEARTBEAT)).into_response()

@@ -21,6 +21,12 @@ use crate::model::{
 /// How long preview URLs live.
 const PREVIEW_TTL: Duration = Duration::from_secs(600);
 
+/// An upload refused for `problem`, counted by reason.
+fn refused(problem: UploadProblem) -> ApiError {
+    metrics::counter!("uploads_refused_total", "reason" => format!("{problem:?}")).increment(1);
+    ApiError::Upload(problem)
+}
+
 /// Whether this caller may see (and register) this image.
 fn visible_to(access: &Access, record: &ImageRecord) -> bool {
     match &access.actor {
@@ -53,10 +59,10 @@ pub async fn presign(
     req: UploadRequest,
 ) -> Result<UploadTicket, ApiError> {
     if !ACCEPTED_TYPES.contains(&req.content_type.as_str()) {
-        return Err(ApiError::Upload(UploadProblem::UnsupportedType));
+        return Err(refused(UploadProblem::UnsupportedType));
     }
     if req.size == 0 || req.size > state.config.uploads.max_bytes {
-        return Err(ApiError::Upload(UploadProblem::TooLarge));
+        return Err(refused(UploadProblem::TooLarge));
     }
     let sha256 = req.sha256.as_deref().map(str::to_ascii_lowercase);
     if sha256.as_deref().is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
@@ -94,8 +100,8 @@ pub async fn presign(
     };
     match state.sessions.reserve_image(&access.session_key, &record, limits, access.time_left()).await? {
         Reserve::Reserved => {}
-        Reserve::LimitReached => return Err(ApiError::Upload(UploadProblem::TooManyImages)),
-        Reserve::TooManyPending => return Err(ApiError::Upload(UploadProblem::TooManyPending)),
+        Reserve::LimitReached => return Err(refused(UploadProblem::TooManyImages)),
+        Reserve::TooManyPending => return Err(refused(UploadProblem::TooManyPending)),
     }
     let ttl = state.config.uploads.url_ttl;
     let signed = state.blobs.presign_put(&record.blob_key, &req.content_type, req.size, ttl).await?;
@@ -136,7 +142,7 @@ pub async fn register(
     }
     let blob = state.blobs.get(&record.blob_key).await?;
     let Some((meta, bytes)) = blob.filter(|(meta, _)| meta.size == record.size) else {
-        return Err(ApiError::Upload(UploadProblem::Incomplete));
+        return Err(refused(UploadProblem::Incomplete));
     };
     let declared = record.content_type.clone();
     let stored_type_ok = meta.content_type.is_empty() || meta.content_type == declared;
@@ -173,7 +179,7 @@ pub async fn register(
             );
             state.blobs.delete(&record.blob_key).await?;
             state.sessions.remove_image(&access.session_key, image_id).await?;
-            return Err(ApiError::Upload(problem));
+            return Err(refused(problem));
         }
     };
     // The digest of the bytes as verified: commit files only these bytes,
@@ -195,6 +201,7 @@ pub async fn register(
         };
     }
     tracing::info!(session.id_hash = log_id(&access.session_key), image.id = image_id, "image registered");
+    metrics::counter!("uploads_registered_total").increment(1);
     notify::publish(state, access, SessionEvent::ImageAdded(info(state, &next, false).await?)).await;
     info(state, &next, true).await
 }

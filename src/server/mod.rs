@@ -28,6 +28,7 @@ pub mod health;
 pub mod ids;
 pub mod images;
 pub mod launch;
+pub mod metrics;
 pub mod notify;
 pub mod phone_links;
 pub mod rate_limit;
@@ -99,6 +100,18 @@ pub async fn run() -> ExitCode {
     // (serving the Router itself would rebuild its route table for every
     // connection: about 50 KiB each, measured in BENCHMARKS.md) and gives
     // the rate limiter each connection's peer address.
+    if let Some(addr) = state.config.metrics_addr {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => {
+                tracing::info!(%addr, "metrics at /metrics");
+                tokio::spawn(metrics::serve(l));
+            }
+            Err(e) => {
+                tracing::error!(%addr, error = %e, "cannot listen for metrics (METRICS_ADDR)");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let grace = state.config.shutdown_grace;
     let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
     let on_signal = {

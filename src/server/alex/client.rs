@@ -136,7 +136,13 @@ impl HttpAlexClient {
                 req = req.header("content-type", "application/fhir+json").body(body.to_owned());
             }
             let last = attempt >= MAX_ATTEMPTS;
-            let wait = match req.send().await {
+            let sent_at = Instant::now();
+            let sent = req.send().await;
+            let status =
+                sent.as_ref().map(|r| r.status().as_u16().to_string()).unwrap_or_else(|_| "error".into());
+            metrics::counter!("alex_calls_total", "status" => status).increment(1);
+            metrics::histogram!("alex_call_duration_seconds").record(sent_at.elapsed().as_secs_f64());
+            let wait = match sent {
                 Ok(res) if res.status() == StatusCode::UNAUTHORIZED && !refreshed => {
                     // The token may have been revoked or expired early: one
                     // fresh try. ALEX refused the call, so nothing was filed.

@@ -50,7 +50,10 @@ impl TokenCache {
         if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.refresh_at) {
             return Ok(c.token.clone());
         }
-        let fresh = self.fetch(http).await?;
+        let fresh = self.fetch(http).await;
+        let outcome = if fresh.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("alex_token_refreshes_total", "outcome" => outcome).increment(1);
+        let fresh = fresh?;
         let token = fresh.token.clone();
         *cached = Some(fresh);
         Ok(token)

@@ -60,6 +60,8 @@ pub struct Config {
     pub log_json: bool,
     /// `SHUTDOWN_GRACE_SECS`: how long a stopping instance lets requests finish.
     pub shutdown_grace: Duration,
+    /// `METRICS_ADDR`: where `GET /metrics` is served (Prometheus text); unset: nowhere.
+    pub metrics_addr: Option<SocketAddr>,
     pub session: SessionConfig,
     pub uploads: UploadConfig,
     /// `PIPELINE_*`: what the browser's image pipeline aims for.
@@ -210,6 +212,21 @@ impl Config {
             });
         }
         let shutdown_grace = v.secs_or("SHUTDOWN_GRACE_SECS", 20)?;
+        let metrics_addr = v
+            .get("METRICS_ADDR")
+            .map(|a| {
+                a.parse::<SocketAddr>().map_err(|_| ConfigError::Invalid {
+                    var: "METRICS_ADDR",
+                    reason: format!("expected host:port, got {a:?}"),
+                })
+            })
+            .transpose()?;
+        if metrics_addr.is_some_and(|m| m.port() == site_addr.port() && m.port() != 0) {
+            return Err(ConfigError::Invalid {
+                var: "METRICS_ADDR",
+                reason: "must not be the public port (LEPTOS_SITE_ADDR)".into(),
+            });
+        }
 
         Ok(Config {
             public_base_url,
@@ -217,6 +234,7 @@ impl Config {
             frame_ancestors,
             log_json,
             shutdown_grace,
+            metrics_addr,
             session,
             uploads,
             pipeline: capture.pipeline,

@@ -25,6 +25,7 @@ pub struct RedisEventBus {
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
+    crate::server::metrics::store_error("redis");
     StoreError::Unavailable(e.to_string())
 }
 

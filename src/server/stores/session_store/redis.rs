@@ -83,6 +83,7 @@ pub(crate) fn manager_config() -> redis::aio::ConnectionManagerConfig {
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
+    crate::server::metrics::store_error("redis");
     StoreError::Unavailable(e.to_string())
 }
 

@@ -1,0 +1,106 @@
+//! Prometheus metrics, through the `metrics` facade and
+//! `metrics-exporter-prometheus` (its renderer; the HTTP listener is ours,
+//! on `METRICS_ADDR`, off the public port). Labels never carry an id, a
+//! patient detail or a path with ids in it: routes are their patterns.
+//!
+//! | Metric | Kind | Labels |
+//! |---|---|---|
+//! | `http_requests_total` | counter | `route`, `method`, `status` |
+//! | `http_request_duration_seconds` | histogram | `route`, `method` |
+//! | `event_streams_open` | gauge | |
+//! | `sessions_created_total` | counter | `launch` (`evolution`, `development`) |
+//! | `uploads_registered_total` | counter | |
+//! | `uploads_refused_total` | counter | `reason` |
+//! | `commits_total` | counter | `outcome` (`committed`, `failed`) |
+//! | `alex_calls_total` | counter | `status` (HTTP status, or `error`) |
+//! | `alex_call_duration_seconds` | histogram | |
+//! | `alex_token_refreshes_total` | counter | `outcome` |
+//! | `store_errors_total` | counter | `backend` (`redis`, `s3`, `local-disk`) |
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets, seconds: from a fast API call to a slow ALEX commit.
+const BUCKETS: [f64; 12] = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// The process's recorder, installed on first use (one per process, so
+/// several app instances in one test binary share it).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_duration_seconds".into()), &BUCKETS)
+            .expect("fixed, non-empty buckets");
+        match builder.install_recorder() {
+            Ok(handle) => handle,
+            // Another recorder is already global (a test harness): record
+            // into one that is only ever rendered, never installed.
+            Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+        }
+    })
+}
+
+/// Middleware: counts and times every request by its route pattern.
+pub async fn http(req: Request, next: Next) -> Response {
+    let _ = handle();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = Instant::now();
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "route" => route, "method" => method)
+        .record(started.elapsed().as_secs_f64());
+    res
+}
+
+/// The metrics listener's routes: `GET /metrics`.
+pub fn router() -> Router {
+    Router::new().route("/metrics", get(|| async { handle().render() }))
+}
+
+/// Serves [`router`] on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener) {
+    if let Err(e) = axum::serve(listener, router().into_make_service()).await {
+        tracing::error!(error = %e, "metrics listener stopped");
+    }
+}
+
+/// One store call failed (counted where the backend's error is mapped).
+pub fn store_error(backend: &'static str) {
+    metrics::counter!("store_errors_total", "backend" => backend).increment(1);
+}
+
+/// Counts an open event stream for as long as it lives.
+pub struct OpenStream;
+
+impl OpenStream {
+    pub fn new() -> Self {
+        metrics::gauge!("event_streams_open").increment(1.0);
+        OpenStream
+    }
+}
+
+impl Default for OpenStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        metrics::gauge!("event_streams_open").decrement(1.0);
+    }
+}
