@@ -18,7 +18,7 @@ step "base: apt basics, wasm32 target" install_base
 # What only downloads (apt, npm, PyPI, fixtures) runs in the background while
 # the tools compile; its log is shown if it fails.
 downloads() {
-  apt_install redis-server chromium fonts-dejavu-core poppler-utils
+  apt_install redis-server chromium fonts-dejavu-core poppler-utils nginx openssl
   install_npm_deps
   install_ministack
   fetch_fixtures

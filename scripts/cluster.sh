@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The cluster test alone: Debian's nginx (TLS, deploy/nginx/) in front of
+# three app instances, Redis with AOF (deploy/redis/), ministack S3 and a
+# standalone ALEX sandbox; tests/cluster.rs starts and stops them and runs
+# the scenarios (instance killed mid-stream, rolling restart, Redis restart).
+# The README's test command runs the same test with the others.
+source "$(dirname "$0")/common.sh"
+
+S3_PORT="${TEST_S3_PORT:-4599}"
+install_base
+apt_install redis-server nginx openssl
+install_ministack
+
+export TEST_S3_ACCESS_KEY="ci-test-key" TEST_S3_SECRET_KEY="ci-test-secret-$RANDOM$RANDOM"
+BIND_HOST=127.0.0.1 GATEWAY_PORT="$S3_PORT" AUTH=true SERVICES=s3 \
+  AWS_ACCESS_KEY_ID="$TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$TEST_S3_SECRET_KEY" \
+  S3_DATA_DIR="$RUN_DIR/s3" "$MINISTACK_VENV/bin/ministack" >"$RUN_DIR/ministack.log" 2>&1 &
+track $!
+wait_for ministack curl -fsS "http://127.0.0.1:$S3_PORT/_ministack/health"
+export TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+
+cd "$ROOT"
+log "cluster test: nginx (TLS) + 3 instances + Redis (AOF) + S3 + ALEX sandbox"
+cargo test --no-default-features --features ssr --test cluster -- --nocapture
