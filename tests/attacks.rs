@@ -332,25 +332,8 @@ async fn malformed_and_oversized_json_is_a_400_or_413_never_a_500() {
 #[tokio::test]
 async fn a_session_store_that_goes_away_answers_503_not_500() {
     // A Redis of this test's own, so it can be stopped.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut redis = std::process::Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("redis-server (installed by scripts/test.sh)");
-    let url = format!("redis://127.0.0.1:{port}/0");
-    for _ in 0..100 {
-        if redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut vars = service_vars();
-    for (k, v) in vars.iter_mut() {
-        if k == "REDIS_URL" {
-            *v = url.clone();
-        }
-    }
+    let (mut redis, url) = common::private_redis().await;
+    let vars = common::service_vars_with_redis(&url);
     let app = TestApp::start(vars).await;
     let desktop = Auth::Cookie(app.launch(PATIENT).await);
     assert_eq!(app.get("/api/medtech/session/images", &desktop).await.0, 200);

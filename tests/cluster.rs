@@ -232,17 +232,8 @@ impl Front {
 
     /// A desktop session opened as Evolution opens it, through nginx.
     async fn launch(&self) -> String {
-        let res: Value = self
-            .http
-            .post(format!("{}/launch-context", self.sandbox))
-            .json(&json!({"patientId": PATIENT, "facilityId": "F2N060-E"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let (c, s) = (res["context"].as_str().unwrap(), res["signature"].as_str().unwrap());
+        let body = json!({"patientId": PATIENT, "facilityId": "F2N060-E"});
+        let (c, s) = common::sandbox_launch_context(&self.http, &self.sandbox, body).await;
         let res = retrying(|| {
             self.http.get(self.url(&format!("/medtech-images/launch?context={c}&signature={s}")))
         })
@@ -270,14 +261,7 @@ impl Front {
             .json()
             .await
             .unwrap();
-        let mut put = self.http.put(ticket["uploadUrl"].as_str().unwrap());
-        for pair in ticket["headers"].as_array().unwrap() {
-            let (k, v) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
-            if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("host") {
-                put = put.header(k, v);
-            }
-        }
-        assert!(put.body(photo).send().await.unwrap().status().is_success());
+        common::signed_put(&self.http, &ticket, photo).await;
         let id = ticket["imageId"].as_str().unwrap().to_owned();
         let res = self.post("/api/medtech/session/images", json!({"imageId": id}), auth).await;
         assert_eq!(res.status().as_u16(), 200);

@@ -114,25 +114,8 @@ async fn liveness_and_readiness_are_separate_and_a_stopping_instance_drains() {
 
 #[tokio::test]
 async fn a_dead_session_store_makes_it_unready_but_still_live() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut redis = std::process::Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("redis-server (installed by scripts/test.sh)");
-    let url = format!("redis://127.0.0.1:{port}/0");
-    for _ in 0..100 {
-        if redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let mut vars = service_vars();
-    for (k, v) in vars.iter_mut() {
-        if k == "REDIS_URL" {
-            *v = url.clone();
-        }
-    }
+    let (mut redis, url) = common::private_redis().await;
+    let vars = common::service_vars_with_redis(&url);
     let app = TestApp::start(vars).await;
     assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status().as_u16(), 200);
     redis.kill().unwrap();

@@ -121,17 +121,8 @@ impl TestApp {
         let url = match &self.remote_sandbox {
             None => self.url(&format!("/medtech-images?patientId={patient_id}&facilityId={facility_id}")),
             Some(sandbox) => {
-                let res: Value = self
-                    .http
-                    .post(format!("{sandbox}/launch-context"))
-                    .json(&serde_json::json!({"patientId": patient_id, "facilityId": facility_id}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let (c, s) = (res["context"].as_str().unwrap(), res["signature"].as_str().unwrap());
+                let body = serde_json::json!({"patientId": patient_id, "facilityId": facility_id});
+                let (c, s) = sandbox_launch_context(&self.http, sandbox, body).await;
                 self.url(&format!("/medtech-images/launch?context={c}&signature={s}"))
             }
         };
@@ -171,16 +162,7 @@ impl TestApp {
 
     /// PUTs `body` to a ticket's signed URL with its signed headers (again, if need be).
     pub async fn put_to(&self, ticket: &Value, body: Vec<u8>) {
-        let mut put = self.http.put(ticket["uploadUrl"].as_str().unwrap());
-        for pair in ticket["headers"].as_array().unwrap() {
-            let (k, v) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
-            // The HTTP client sets these itself, from the body and the URL.
-            if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("host") {
-                put = put.header(k, v);
-            }
-        }
-        let res = put.body(body).send().await.unwrap();
-        assert!(res.status().is_success(), "PUT to the signed URL: {}", res.status());
+        signed_put(&self.http, ticket, body).await;
     }
 
     /// Registers an uploaded image.
@@ -252,16 +234,7 @@ impl SandboxServer {
 
     /// Asks the sandbox for a signed Evolution launch context: `(context, signature)`.
     pub async fn launch_context(&self, body: Value) -> (String, String) {
-        let res: Value = reqwest::Client::new()
-            .post(format!("{}/launch-context", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (res["context"].as_str().unwrap().to_owned(), res["signature"].as_str().unwrap().to_owned())
+        sandbox_launch_context(&reqwest::Client::new(), &self.base, body).await
     }
 
     pub async fn fault(&self, fault: Value) {
@@ -278,4 +251,61 @@ pub fn jpeg(width: u32, height: u32) -> Vec<u8> {
         image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
     img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg).unwrap();
     out
+}
+
+/// Asks the sandbox at `sandbox` for a signed Evolution launch context: `(context, signature)`.
+pub async fn sandbox_launch_context(http: &reqwest::Client, sandbox: &str, body: Value) -> (String, String) {
+    let res: Value = http
+        .post(format!("{sandbox}/launch-context"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (res["context"].as_str().unwrap().to_owned(), res["signature"].as_str().unwrap().to_owned())
+}
+
+/// PUTs `body` to an upload ticket's signed URL with its signed headers.
+pub async fn signed_put(http: &reqwest::Client, ticket: &Value, body: Vec<u8>) {
+    let mut put = http.put(ticket["uploadUrl"].as_str().unwrap());
+    for pair in ticket["headers"].as_array().unwrap() {
+        let (k, v) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+        // The HTTP client sets these itself, from the body and the URL.
+        if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("host") {
+            put = put.header(k, v);
+        }
+    }
+    let res = put.body(body).send().await.unwrap();
+    assert!(res.status().is_success(), "PUT to the signed URL: {}", res.status());
+}
+
+/// A Redis server of the test's own, so the test can stop it: the process and its URL.
+pub async fn private_redis() -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server (installed by scripts/test.sh)");
+    let url = format!("redis://127.0.0.1:{port}/0");
+    for _ in 0..100 {
+        if redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (child, url)
+}
+
+/// Service variables pointing at `redis_url` instead of the shared test Redis.
+pub fn service_vars_with_redis(redis_url: &str) -> Vec<(String, String)> {
+    let mut vars = service_vars();
+    for (k, v) in vars.iter_mut() {
+        if k == "REDIS_URL" {
+            *v = redis_url.to_owned();
+        }
+    }
+    vars
 }

@@ -153,7 +153,12 @@ impl Desk {
             Ok(list) => {
                 let ids: Vec<String> = list.iter().map(|i| i.image_id.clone()).collect();
                 self.images.set(list);
-                self.selected.update(|s| s.retain(|id| ids.contains(id)));
+                // Only a real change may notify: the details panel resets its
+                // draft when the selection changes, and a refresh arrives
+                // whenever any photo changes, while the GP may be typing.
+                if self.selected.with_untracked(|s| s.iter().any(|id| !ids.contains(id))) {
+                    self.selected.update(|s| s.retain(|id| ids.contains(id)));
+                }
                 if self.focused.get_untracked().is_none_or(|f| !ids.contains(&f)) {
                     self.focused.set(ids.last().cloned());
                     if let Some(last) = ids.last() {

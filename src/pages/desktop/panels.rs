@@ -40,9 +40,10 @@ pub fn MetadataPanel(desk: Desk) -> impl IntoView {
     // and only then: a list refresh (another photo's update arriving over
     // the event stream) must not wipe what the GP is typing.
     let draft = RwSignal::new(ImageMetadata::default());
+    // A memo notifies only when its value changes, not on every write.
+    let selection = Memo::new(move |_| (desk.focused.get(), desk.selected.get()));
     Effect::new(move |_| {
-        let focused = desk.focused.get();
-        desk.selected.track();
+        let (focused, _) = selection.get();
         let m = untrack(|| focused.and_then(|id| desk.image(&id)).map(|i| i.metadata).unwrap_or_default());
         draft.set(m);
     });
