@@ -1,9 +1,13 @@
 // Shared helpers: waiting for hydration, and screenshots kept in the test output.
 import { expect, type Page, type TestInfo } from "@playwright/test";
 
-/** Resolves once the WASM bundle has hydrated the page (see client::mark_hydrated). */
+/**
+ * Resolves once the WASM bundle has hydrated the page (see client::mark_hydrated).
+ * The debug bundle compiles slowly while another worker runs the image
+ * pipeline on both cores, so this waits longer than other expectations.
+ */
 export async function waitForHydration(page: Page): Promise<void> {
-  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true", { timeout: 30_000 });
 }
 
 /** Saves a full-page screenshot into this test's output directory and attaches it. */
