@@ -353,9 +353,14 @@ async fn a_phone_token_ends_at_its_absolute_cap_however_busy() {
     let desktop = Auth::Cookie(app.launch(PATIENT).await);
     let phone = phone(&app, &desktop).await;
     // Each call slides the idle timeout to 4 s from now...
+    let (_, first) = app.post("/api/medtech/session/token", json!({}), &phone).await;
+    let cap = first["expiresAt"].as_str().unwrap().to_owned();
     for _ in 0..2 {
         tokio::time::sleep(Duration::from_millis(1200)).await;
-        assert_eq!(app.post("/api/medtech/session/token", json!({}), &phone).await.0, 200);
+        let (status, link) = app.post("/api/medtech/session/token", json!({}), &phone).await;
+        assert_eq!(status, 200);
+        // ...but the phone is told the cap, which does not move.
+        assert_eq!(link["expiresAt"], cap.as_str(), "the countdown shows the absolute cap");
     }
     // ...so without the cap the token would live until 6.4 s.
     tokio::time::sleep(Duration::from_millis(2300)).await;

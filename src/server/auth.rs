@@ -16,8 +16,9 @@ use crate::model::{ApiError, LaunchProblem, TokenProblem};
 pub enum Actor {
     /// The GP's desktop: everything in its session.
     Desktop,
-    /// A phone: validate, upload and list its own uploads only.
-    Phone { token_key: String },
+    /// A phone: validate, upload and list its own uploads only. `ends_at`
+    /// (Unix seconds) is its token's absolute cap.
+    Phone { token_key: String, ends_at: u64 },
 }
 
 /// A resolved credential: the session it grants and who holds it.
@@ -93,14 +94,16 @@ pub async fn phone(state: &AppState, token: &str) -> Result<Access, ApiError> {
         return Err(ApiError::Token(TokenProblem::Revoked));
     }
     // The idle timeout slides with use; this cap does not.
-    let cap = state.config.session.mobile_token_max_ttl.as_secs();
-    if super::clock::unix_now() >= record.created_at.saturating_add(cap) {
+    let ends_at = record.created_at.saturating_add(state.config.session.mobile_token_max_ttl.as_secs());
+    if super::clock::unix_now() >= ends_at {
         return Err(ApiError::Token(TokenProblem::Expired));
     }
     match state.sessions.touch(&record.session_key, state.config.session.idle_ttl).await? {
-        Some(session) => {
-            Ok(Access { session_key: record.session_key, session, actor: Actor::Phone { token_key } })
-        }
+        Some(session) => Ok(Access {
+            session_key: record.session_key,
+            session,
+            actor: Actor::Phone { token_key, ends_at },
+        }),
         None => Err(ApiError::Token(TokenProblem::Expired)),
     }
 }

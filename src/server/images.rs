@@ -31,7 +31,7 @@ fn refused(problem: UploadProblem) -> ApiError {
 fn visible_to(access: &Access, record: &ImageRecord) -> bool {
     match &access.actor {
         Actor::Desktop => true,
-        Actor::Phone { token_key } => record.uploader.as_deref() == Some(token_key.as_str()),
+        Actor::Phone { token_key, .. } => record.uploader.as_deref() == Some(token_key.as_str()),
     }
 }
 
@@ -71,7 +71,7 @@ pub async fn presign(
     let image_id = uuid::Uuid::new_v4().to_string();
     let (source, uploader) = match &access.actor {
         Actor::Desktop => (ImageSource::Desktop, None),
-        Actor::Phone { token_key } => (ImageSource::Mobile, Some(token_key.clone())),
+        Actor::Phone { token_key, .. } => (ImageSource::Mobile, Some(token_key.clone())),
     };
     let record = ImageRecord {
         image_id: image_id.clone(),

@@ -29,17 +29,23 @@ pub async fn validate(
     let well_formed = |id: &&str| {
         (8..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
-    if let (Some(id), auth::Actor::Phone { token_key }) = (phone_id.filter(well_formed), &access.actor) {
+    if let (Some(id), auth::Actor::Phone { token_key, .. }) = (phone_id.filter(well_formed), &access.actor) {
         let ttl = state.config.session.mobile_token_ttl;
         let (joined, phones) = state.sessions.join_phone(token_key, id, ttl).await?;
         if joined {
             notify::publish(state, &access, SessionEvent::PhoneJoined { phones }).await;
         }
     }
-    let expiry = unix_now() + state.config.session.mobile_token_ttl.as_secs();
+    // The earliest of: the idle timeout from now, the token's absolute cap,
+    // the session's hard expiry.
+    let idle = unix_now() + state.config.session.mobile_token_ttl.as_secs();
+    let cap = match access.actor {
+        auth::Actor::Phone { ends_at, .. } => ends_at,
+        auth::Actor::Desktop => u64::MAX,
+    };
     Ok(MobileLink {
         valid: true,
-        expires_at: rfc3339(expiry.min(access.session.hard_expires_at)),
+        expires_at: rfc3339(idle.min(cap).min(access.session.hard_expires_at)),
         patient_banner: masked_banner(&access.session),
         settings: state.config.capture_settings(),
     })
