@@ -163,10 +163,18 @@ pub(super) fn start_sending(flow: Flow) {
 
 /// Sends one photo, with automatic retries. Returns false if the link died.
 async fn send_one(flow: Flow, photo: Photo) -> bool {
-    use crate::client::upload::{sleep, Waiting};
-    // Wait for the pipeline.
-    while matches!(photo.stage.get_untracked(), Stage::Preparing(_)) {
-        sleep(150).await;
+    use crate::client::upload::Waiting;
+    use futures::StreamExt;
+    use leptos::prelude::ToStream;
+    // Wait for the pipeline: woken by the photo's stage changing (its
+    // progress, then Ready or Rejected), not by polling.
+    if matches!(photo.stage.get_untracked(), Stage::Preparing(_)) {
+        let mut changes = flow.owner.with_value(|owner| owner.with(|| photo.stage.to_stream()));
+        while let Some(stage) = changes.next().await {
+            if !matches!(stage, Stage::Preparing(_)) {
+                break;
+            }
+        }
     }
     if matches!(photo.stage.get_untracked(), Stage::Rejected(_)) {
         return true;
