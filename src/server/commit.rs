@@ -8,19 +8,17 @@
 //! stays the same across retries. Patient and facility come from the
 //! session, never from the browser. Every attempt is audited.
 
-use serde_json::json;
-use sha2::Digest;
-
 use super::alex::{filing, messages, scan, AlexError, CallContext, Dedupe, Filing, Resource};
 use super::app_state::AppState;
 use super::auth::Access;
 use super::clock::{rfc3339, unix_now};
 use super::config::{CommitMode, ScanFormat};
-use super::ids::{hash_credential, log_id};
-use super::images::{commit_claim, CLAIM_TTL};
+use super::ids::{hash_credential, log_id, sha256_hex};
+use super::images::{commit_claim, delete_blobs, info_of, CLAIM_TTL};
 use super::notify;
 use super::stores::session_store::{ImageRecord, Updated};
 use crate::model::{ApiError, CommitReport, CommitResult, ImageStatus, SessionEvent};
+use serde_json::json;
 
 /// The facts a resource needs about one image of this session.
 fn filing_of<'a>(
@@ -158,7 +156,7 @@ impl One<'_> {
             r.retryable = true;
             return Ok(r);
         }
-        let outcome = commit_locked(self).await;
+        let outcome = self.file().await;
         state.sessions.release(&lock).await?;
         outcome
     }
@@ -182,39 +180,49 @@ async fn set_status(
 const CHANGED: &str =
     "This photo's file changed after it was checked, so it was not filed. Remove it and add it again.";
 
-async fn commit_locked(one: &One<'_>) -> Result<CommitResult, ApiError> {
-    let One { state, access, ctx, image_id, index } = *one;
-    let Some(record) = state.sessions.image(&access.session_key, image_id).await? else {
-        return Ok(failed(image_id, "That photo is no longer in this session."));
-    };
-    if let ImageStatus::Committed { resource_id } = &record.status {
-        let mut r = result(image_id, "committed");
-        r.resource_id = Some(resource_id.clone());
-        return Ok(r);
-    }
-    let Some((_, bytes)) = state.blobs.get(&record.blob_key).await? else {
-        return Ok(failed(image_id, "The photo's file is missing. Remove it and add it again."));
-    };
-    // The upload URL may still be live: file only the bytes that were
-    // verified at registration, never what was written there since.
-    let digest = hex::encode(sha2::Sha256::digest(&bytes));
-    if bytes.len() as u64 != record.size || record.sha256.as_deref() != Some(digest.as_str()) {
-        tracing::warn!(
-            session.id_hash = log_id(&access.session_key),
-            image.id = image_id,
-            "blob differs from the registered bytes; not filed"
-        );
-        let status = ImageStatus::Failed { message: CHANGED.into(), retryable: false };
-        set_status(state, access, image_id, status).await?;
-        return Ok(failed(image_id, CHANGED));
-    }
-    let prior_status = record.status.clone();
-    let record = set_status(state, access, image_id, ImageStatus::Committing).await?;
-    let filing = filing_of(state, access, &record, index);
-    let resource = match state.config.alex.commit_mode {
-        CommitMode::Media => filing::media(&filing, &record.content_type, &bytes),
-        CommitMode::Scan => {
-            match document_reference(state, &filing, &record.content_type, bytes).await {
+impl One<'_> {
+    /// Files the image, under its claim.
+    async fn file(&self) -> Result<CommitResult, ApiError> {
+        let One { state, access, ctx, image_id, index } = *self;
+        let Some(record) = state.sessions.image(&access.session_key, image_id).await? else {
+            return Ok(failed(image_id, "That photo is no longer in this session."));
+        };
+        if let ImageStatus::Committed { resource_id } = &record.status {
+            let mut r = result(image_id, "committed");
+            r.resource_id = Some(resource_id.clone());
+            return Ok(r);
+        }
+        let Some((_, bytes)) = state.blobs.get(&record.blob_key).await? else {
+            return Ok(failed(image_id, "The photo's file is missing. Remove it and add it again."));
+        };
+        // The upload URL may still be live: file only the bytes that were
+        // verified at registration, never what was written there since.
+        // Hashing megabytes is CPU work: off the async threads, as at registration.
+        let (bytes, digest) = tokio::task::spawn_blocking(move || {
+            let digest = sha256_hex(&bytes);
+            (bytes, digest)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "commit hashing task failed");
+            ApiError::Internal
+        })?;
+        if bytes.len() as u64 != record.size || record.sha256.as_deref() != Some(digest.as_str()) {
+            tracing::warn!(
+                session.id_hash = log_id(&access.session_key),
+                image.id = image_id,
+                "blob differs from the registered bytes; not filed"
+            );
+            let status = ImageStatus::Failed { message: CHANGED.into(), retryable: false };
+            set_status(state, access, image_id, status).await?;
+            return Ok(failed(image_id, CHANGED));
+        }
+        let prior_status = record.status.clone();
+        let record = set_status(state, access, image_id, ImageStatus::Committing).await?;
+        let filing = filing_of(state, access, &record, index);
+        let resource = match state.config.alex.commit_mode {
+            CommitMode::Media => filing::media(&filing, &record.content_type, &bytes),
+            CommitMode::Scan => match document_reference(state, &filing, &record.content_type, bytes).await {
                 Ok(Some(doc)) => doc,
                 outcome => {
                     let message = match outcome {
@@ -228,88 +236,84 @@ async fn commit_locked(one: &One<'_>) -> Result<CommitResult, ApiError> {
                     set_status(state, access, image_id, status).await?;
                     return Ok(failed(image_id, message));
                 }
-            }
-        }
-    };
-    let dedupe = Dedupe {
-        patient_id: access.session.patient_id.clone(),
-        nhi: access.session.nhi.clone(),
-        system: state.config.alex.identifier_system.clone(),
-        value: record.image_id.clone(),
-    };
-    // An earlier commit of this image may have reached ALEX without hearing
-    // back (it is still `committing`, or failed in a retryable way): look
-    // first. Not knowing whether it was filed, never post again: the image
-    // fails, and a retry looks again.
-    let earlier =
-        matches!(prior_status, ImageStatus::Committing | ImageStatus::Failed { retryable: true, .. });
-    let found = if earlier {
-        state
-            .alex
-            .find_filed(resource.resource_type(), &dedupe, ctx)
-            .await
-            .map_err(|e| AlexError::Unconfirmed(Box::new(e)))
-    } else {
-        Ok(None)
-    };
-    let outcome = match found {
-        Ok(Some(created)) => Ok(created),
-        Ok(None) => state.alex.create(&resource, ctx, &dedupe).await,
-        Err(e) => Err(e),
-    };
+            },
+        };
+        let dedupe = Dedupe {
+            patient_id: access.session.patient_id.clone(),
+            nhi: access.session.nhi.clone(),
+            system: state.config.alex.identifier_system.clone(),
+            value: record.image_id.clone(),
+        };
+        // An earlier commit of this image may have reached ALEX without hearing
+        // back (it is still `committing`, or failed in a retryable way): look
+        // first. Not knowing whether it was filed, never post again: the image
+        // fails, and a retry looks again.
+        let earlier =
+            matches!(prior_status, ImageStatus::Committing | ImageStatus::Failed { retryable: true, .. });
+        let found = if earlier {
+            state
+                .alex
+                .find_filed(resource.resource_type(), &dedupe, ctx)
+                .await
+                .map_err(|e| AlexError::Unconfirmed(Box::new(e)))
+        } else {
+            Ok(None)
+        };
+        let outcome = match found {
+            Ok(Some(created)) => Ok(created),
+            Ok(None) => state.alex.create(&resource, ctx, &dedupe).await,
+            Err(e) => Err(e),
+        };
 
-    let (status, out) = match &outcome {
-        Ok(created) => {
-            let mut r = result(image_id, "committed");
-            r.resource_id = Some(created.resource_id.clone());
-            (ImageStatus::Committed { resource_id: created.resource_id.clone() }, r)
-        }
-        Err(e) => {
-            let gp = messages::for_error(e);
-            tracing::warn!(
-                session.id_hash = log_id(&access.session_key),
-                image.id = image_id,
-                correlation_id = %ctx.correlation_id,
-                error = %e,
-                "commit of one image failed"
-            );
-            let mut r = failed(image_id, gp.message);
-            r.retryable = gp.retryable;
-            (ImageStatus::Failed { message: gp.message.to_owned(), retryable: gp.retryable }, r)
-        }
-    };
-    let updated = set_status(state, access, image_id, status).await?;
-    metrics::counter!("commits_total", "outcome" => out.status.clone()).increment(1);
-    // The audit names the patient by a hash of the id: the practice can
-    // still find a patient's filings (hash the id it looks for), and a
-    // copy of the audit reveals no identifier.
-    state
-        .sessions
-        .append_audit(
-            &json!({
-                "at": rfc3339(unix_now()),
-                "session": log_id(&access.session_key),
-                "patientIdHash": hash_credential(&access.session.patient_id),
-                "facilityId": access.session.facility_id,
-                "imageId": image_id,
-                "correlationId": ctx.correlation_id,
-                "outcome": out.status,
-                "resourceId": out.resource_id,
-                "error": outcome.as_ref().err().map(ToString::to_string),
-            }),
-            state.config.audit.retention,
-        )
-        .await?;
-    if outcome.is_ok() {
-        // The bytes now live in the patient's record; keep no copy.
-        let keys = std::iter::once(&record.blob_key).chain(record.original.as_ref().map(|o| &o.blob_key));
-        for key in keys {
-            if let Err(e) = state.blobs.delete(key).await {
-                tracing::warn!(image.id = image_id, error = %e, "committed image's blob could not be deleted; the lifecycle rule will");
+        let (status, out) = match &outcome {
+            Ok(created) => {
+                let mut r = result(image_id, "committed");
+                r.resource_id = Some(created.resource_id.clone());
+                (ImageStatus::Committed { resource_id: created.resource_id.clone() }, r)
             }
+            Err(e) => {
+                let gp = messages::for_error(e);
+                tracing::warn!(
+                    session.id_hash = log_id(&access.session_key),
+                    image.id = image_id,
+                    correlation_id = %ctx.correlation_id,
+                    error = %e,
+                    "commit of one image failed"
+                );
+                let mut r = failed(image_id, gp.message);
+                r.retryable = gp.retryable;
+                (ImageStatus::Failed { message: gp.message.to_owned(), retryable: gp.retryable }, r)
+            }
+        };
+        let updated = set_status(state, access, image_id, status).await?;
+        metrics::counter!("commits_total", "outcome" => out.status.clone()).increment(1);
+        // The audit names the patient by a hash of the id: the practice can
+        // still find a patient's filings (hash the id it looks for), and a
+        // copy of the audit reveals no identifier.
+        state
+            .sessions
+            .append_audit(
+                &json!({
+                    "at": rfc3339(unix_now()),
+                    "session": log_id(&access.session_key),
+                    "patientIdHash": hash_credential(&access.session.patient_id),
+                    "facilityId": access.session.facility_id,
+                    "imageId": image_id,
+                    "correlationId": ctx.correlation_id,
+                    "outcome": out.status,
+                    "resourceId": out.resource_id,
+                    "error": outcome.as_ref().err().map(ToString::to_string),
+                }),
+                state.config.audit.retention,
+            )
+            .await?;
+        // The bytes now live in the patient's record; keep no copy. A failure
+        // here is logged where it is mapped; the lifecycle rule deletes them later.
+        if outcome.is_ok() && delete_blobs(state, &record).await.is_err() {
+            tracing::warn!(image.id = image_id, "committed image's blobs left to the lifecycle rule");
         }
+        let info = info_of(state, &updated).await?;
+        notify::publish(state, access, SessionEvent::ImageUpdated(info)).await;
+        Ok(out)
     }
-    let info = crate::server::images::info_of(state, &updated).await?;
-    notify::publish(state, access, SessionEvent::ImageUpdated(info)).await;
-    Ok(out)
 }

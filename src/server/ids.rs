@@ -17,7 +17,12 @@ pub fn random_token() -> String {
 
 /// The storage key of a credential: hex SHA-256.
 pub fn hash_credential(credential: &str) -> String {
-    hex::encode(Sha256::digest(credential.as_bytes()))
+    sha256_hex(credential.as_bytes())
+}
+
+/// Hex SHA-256 of some bytes (a credential, an image as registered).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// A log-safe handle for a hashed credential or identifier: 12 hex characters.

@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
-use sha2::Digest;
-
 use super::app_state::AppState;
 use super::auth::{Access, Actor};
 use super::clock::{parse_rfc3339, rfc3339, unix_now, unix_now_ms};
-use super::ids::log_id;
+use super::ids::{log_id, sha256_hex};
 use super::notify;
 use super::stores::session_store::{ImageRecord, Reserve, ReserveLimits, Updated};
 use super::verify::{self, ACCEPTED_TYPES};
@@ -149,7 +147,7 @@ pub async fn register(
     let expected_hash = record.sha256.clone();
     let max_pixels = state.config.uploads.max_pixels;
     let inspected = tokio::task::spawn_blocking(move || {
-        let digest = hex::encode(sha2::Sha256::digest(&bytes));
+        let digest = sha256_hex(&bytes);
         let hash_ok = expected_hash.is_none_or(|h| h == digest);
         verify::inspect(&bytes, &declared, max_pixels).map(|i| (i, hash_ok, digest))
     })
@@ -246,16 +244,11 @@ pub async fn update_metadata(
 /// Removes an image and its bytes (desktop only).
 pub async fn delete(state: &AppState, access: &Access, image_id: &str) -> Result<(), ApiError> {
     access.require_desktop()?;
-    let Some(record) = state.sessions.image(&access.session_key, image_id).await? else {
-        return Err(ApiError::NotFound);
-    };
     // The commit's own claim: while a commit holds it, the photo may be
     // reaching the patient's record, so it cannot go; and while this holds
-    // it, no commit can start on it.
+    // it, no commit can start on it. The record is read under the claim.
     let claim = commit_claim(&access.session_key, image_id);
-    if matches!(record.status, ImageStatus::Committing)
-        || !state.sessions.try_claim(&claim, CLAIM_TTL).await?
-    {
+    if !state.sessions.try_claim(&claim, CLAIM_TTL).await? {
         return Err(ApiError::Forbidden);
     }
     let outcome = remove_claimed(state, access, image_id).await;
@@ -280,8 +273,8 @@ pub async fn delete_blobs(state: &AppState, record: &ImageRecord) -> Result<(), 
     Ok(())
 }
 
-/// Removes an image under its claim, re-reading it first: a commit that
-/// finished just before the claim was taken has left it `committing` or `committed`.
+/// Removes an image under its claim. A `committing` one stays: a commit that
+/// stopped half-way (an instance lost) may have filed it; committing again settles it.
 async fn remove_claimed(state: &AppState, access: &Access, image_id: &str) -> Result<(), ApiError> {
     let Some(record) = state.sessions.image(&access.session_key, image_id).await? else {
         return Err(ApiError::NotFound);
