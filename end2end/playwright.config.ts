@@ -40,6 +40,10 @@ export default defineConfig({
   testDir: "./tests",
   // The test command is what CI runs: a stray test.only must fail it, not narrow it.
   forbidOnly: true,
+  // One retry, reported as "flaky" in the output: in CI the landing page has
+  // twice failed to hydrate (not reproduced locally in 100 runs; waitForHydration
+  // now prints the page's console and errors when it happens). See the notes.
+  retries: 1,
   outputDir: "./test-results",
   timeout: 30_000,
   expect: { timeout: 10_000 },

@@ -7,7 +7,15 @@ import { expect, type Page, type TestInfo } from "@playwright/test";
  * pipeline on both cores, so this waits longer than other expectations.
  */
 export async function waitForHydration(page: Page): Promise<void> {
-  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true", { timeout: 30_000 });
+  try {
+    await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true", { timeout: 30_000 });
+  } catch (e) {
+    // Say why: what the page logged and threw (a panic, a blocked script).
+    const messages = (await page.consoleMessages()).map((m) => `${m.type()}: ${m.text()}`);
+    const errors = (await page.pageErrors()).map((err) => `pageerror: ${err.message}`);
+    console.log(`page did not hydrate (${page.url()}):\n${[...messages, ...errors].join("\n")}`);
+    throw e;
+  }
 }
 
 /** Saves a full-page screenshot into this test's output directory and attaches it. */
