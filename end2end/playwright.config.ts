@@ -24,7 +24,7 @@ const launchOptions = {
 
 const projectMatches = {
   desktop: /(landing|desktop|desktop-widget|healthz|pipeline)\.spec\.ts/,
-  phone: /mobile(-flow)?\.spec\.ts/,
+  phone: /mobile(-flow|-queue)?\.spec\.ts/,
   "no-javascript": /server-rendered\.spec\.ts/,
 };
 

@@ -10,6 +10,8 @@ pub mod events;
 #[cfg(feature = "heif")]
 pub mod heif_module;
 pub mod pipeline;
+#[cfg(any(feature = "ssr", feature = "hydrate"))]
+pub mod queue;
 pub mod upload;
 #[cfg(feature = "worker")]
 pub mod worker;

@@ -128,6 +128,9 @@ async fn put(ticket: &UploadTicket, blob: &Blob, on_progress: &dyn Fn(f64)) -> P
     }
 }
 
+/// Told of each new upload ticket.
+type TicketObserver = Box<dyn Fn(&UploadTicket)>;
+
 /// One image on its way: what to send, and the ticket once there is one.
 pub struct Outgoing {
     pub blob: Blob,
@@ -136,6 +139,8 @@ pub struct Outgoing {
     pub captured: Option<String>,
     pub metadata: Option<ImageMetadata>,
     ticket: Option<UploadTicket>,
+    /// Told of each new ticket, before its PUT starts (the phone keeps it).
+    on_ticket: Option<TicketObserver>,
 }
 
 impl Outgoing {
@@ -145,7 +150,19 @@ impl Outgoing {
         captured: Option<String>,
         metadata: Option<ImageMetadata>,
     ) -> Self {
-        Self { blob, content_type, captured, metadata, ticket: None }
+        Self { blob, content_type, captured, metadata, ticket: None, on_ticket: None }
+    }
+
+    /// Carries on with a ticket from an earlier page (a restored queue).
+    pub fn with_ticket(mut self, ticket: Option<UploadTicket>) -> Self {
+        self.ticket = ticket;
+        self
+    }
+
+    /// Calls `f` with each new ticket, before the bytes go.
+    pub fn on_ticket(mut self, f: impl Fn(&UploadTicket) + 'static) -> Self {
+        self.on_ticket = Some(Box::new(f));
+        self
     }
 
     /// The image id, once the server has given one.
@@ -165,6 +182,9 @@ impl Outgoing {
                         sha256: None,
                     };
                     let t = presign_upload(request).await?;
+                    if let Some(f) = &self.on_ticket {
+                        f(&t);
+                    }
                     self.ticket = Some(t.clone());
                     t
                 }

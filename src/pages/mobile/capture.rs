@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::flow::{add_files, remove_photo, Flow, Photo, Stage, Step};
+use super::flow::{add_files, discard_batch, remove_photo, Flow, Photo, Stage, Step};
 use crate::pages::widgets::PhotoPicker;
 
 #[component]
@@ -71,9 +71,18 @@ pub(super) fn Thumb(flow: Flow, photo: Photo) -> impl IntoView {
 #[component]
 pub(super) fn ReviewScreen(flow: Flow) -> impl IntoView {
     let usable = move || flow.usable().len();
+    let confirming = RwSignal::new(false);
     view! {
         <section class="m-screen" aria-labelledby="review-title">
             <h1 id="review-title">"Review"</h1>
+            <Show when=move || { flow.restored.get() > 0 }>
+                <p class="notice" role="status">
+                    {move || match flow.restored.get() {
+                        1 => "1 photo from before was not sent yet. Send it, or discard it.".to_owned(),
+                        n => format!("{n} photos from before were not sent yet. Send them, or discard them."),
+                    }}
+                </p>
+            </Show>
             <p class="muted">
                 {move || match usable() {
                     1 => "1 photo ready to send.".to_owned(),
@@ -111,6 +120,42 @@ pub(super) fn ReviewScreen(flow: Flow) -> impl IntoView {
                     "Continue"
                 </button>
             </div>
+            {move || {
+                if confirming.get() {
+                    view! {
+                        <div class="notice notice--warn m-discard" role="alertdialog" aria-labelledby="discard-q">
+                            <p id="discard-q">
+                                {match flow.photos.with(Vec::len) {
+                                    1 => "Discard this photo? It has not been sent.".to_owned(),
+                                    n => format!("Discard these {n} photos? They have not been sent."),
+                                }}
+                            </p>
+                            <div class="m-bar">
+                                <button class="button button--secondary" on:click=move |_| confirming.set(false)>
+                                    "Keep"
+                                </button>
+                                <button
+                                    class="button button--danger"
+                                    on:click=move |_| {
+                                        confirming.set(false);
+                                        discard_batch(flow);
+                                    }
+                                >
+                                    "Discard"
+                                </button>
+                            </div>
+                        </div>
+                    }
+                        .into_any()
+                } else {
+                    view! {
+                        <button class="button button--link" on:click=move |_| confirming.set(true)>
+                            "Discard all"
+                        </button>
+                    }
+                        .into_any()
+                }
+            }}
         </section>
     }
 }

@@ -4,8 +4,10 @@ use leptos::prelude::*;
 
 use super::Screen;
 use crate::client::pipeline::Processed;
+use crate::client::queue::{self, Entry};
 use crate::client::upload::Outgoing;
-use crate::model::{CaptureSettings, ImageMetadata};
+use crate::model::{CaptureSettings, ImageMetadata, UploadTicket};
+use crate::pipeline::Summary;
 
 /// Where the flow is, between connecting and a dead link.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -52,6 +54,69 @@ pub(super) struct Photo {
     pub(super) metadata: RwSignal<ImageMetadata>,
     pub(super) processed: StoredValue<Option<Processed>, LocalStorage>,
     pub(super) outgoing: StoredValue<Option<Outgoing>, LocalStorage>,
+    /// Its record in the phone's queue (IndexedDB), once the pipeline is done.
+    pub(super) saved: StoredValue<Option<Entry>, LocalStorage>,
+}
+
+impl Photo {
+    fn new(id: u32, stage: Stage) -> Self {
+        Photo {
+            id,
+            stage: RwSignal::new(stage),
+            thumb: RwSignal::new(None),
+            metadata: RwSignal::new(ImageMetadata::default()),
+            processed: StoredValue::new_local(None),
+            outgoing: StoredValue::new_local(None),
+            saved: StoredValue::new_local(None),
+        }
+    }
+
+    /// Changes its kept record, and rewrites it in the background.
+    fn update_saved(&self, change: impl FnOnce(&mut Entry)) {
+        let Some(entry) = self.saved.try_update_value(|saved| {
+            saved.as_mut().map(|e| {
+                change(e);
+                e.clone()
+            })
+        }) else {
+            return;
+        };
+        if let Some(entry) = entry {
+            leptos::task::spawn_local(async move {
+                let _ = queue::update(&entry).await;
+            });
+        }
+    }
+
+    /// Keeps its record up to date with what the GP sets on the details screen.
+    fn track_metadata(self, flow: Flow) {
+        flow.owner.with_value(|owner| {
+            owner.with(|| {
+                Effect::new(move |_| {
+                    let metadata = self.metadata.get();
+                    self.update_saved(|e| e.metadata = metadata);
+                })
+            })
+        });
+    }
+
+    /// Its upload; each new ticket is kept with its record, so a reopened
+    /// link resumes under the same image id.
+    fn outgoing_for(self, blob: &web_sys::Blob, summary: &Summary, ticket: Option<UploadTicket>) -> Outgoing {
+        Outgoing::new(blob.clone(), summary.content_type.clone(), summary.captured.clone(), None)
+            .with_ticket(ticket)
+            .on_ticket(move |t| {
+                let t = t.clone();
+                self.update_saved(|e| e.ticket = Some(t));
+            })
+    }
+
+    /// Deletes its kept record, if any, and waits for that to be durable.
+    async fn forget(&self) {
+        if let Some(entry) = self.saved.try_update_value(Option::take).flatten() {
+            let _ = queue::forget(&entry.key).await;
+        }
+    }
 }
 
 /// The flow's state, shared by the screens.
@@ -68,6 +133,11 @@ pub(super) struct Flow {
     pub(super) sending: RwSignal<bool>,
     pub(super) next_id: StoredValue<u32>,
     pub(super) settings: StoredValue<CaptureSettings>,
+    /// The phone link's key in the queue ([`queue::link_key`]) and its expiry.
+    pub(super) link: StoredValue<String>,
+    pub(super) link_expires_at: StoredValue<String>,
+    /// Photos found unsent from an earlier page of this link.
+    pub(super) restored: RwSignal<usize>,
     /// The flow's reactive owner: photos' signals belong to it, not to the
     /// screen that picked them (which goes away when the step changes).
     pub(super) owner: StoredValue<Owner>,
@@ -90,14 +160,7 @@ pub(super) fn add_files(flow: Flow, files: Vec<web_sys::File>) {
         return;
     }
     let targets = flow.settings.with_value(|s| s.pipeline);
-    let make = |id, _: &web_sys::File| Photo {
-        id,
-        stage: RwSignal::new(Stage::Preparing(0.0)),
-        thumb: RwSignal::new(None),
-        metadata: RwSignal::new(ImageMetadata::default()),
-        processed: StoredValue::new_local(None),
-        outgoing: StoredValue::new_local(None),
-    };
+    let make = |id, _: &web_sys::File| Photo::new(id, Stage::Preparing(0.0));
     let start = move |photo: Photo, file: web_sys::File| async move {
         let stage = photo.stage;
         let done = crate::client::pipeline::process(&file, &targets, move |f| {
@@ -109,6 +172,23 @@ pub(super) fn add_files(flow: Flow, files: Vec<web_sys::File>) {
         match done {
             Ok(processed) => {
                 photo.thumb.set(crate::client::object_url(&processed.blob));
+                // Kept before it can be sent, so the deletion on registering
+                // always comes after the write. Only the pipeline's output.
+                let link = flow.link.get_value();
+                let entry = Entry {
+                    key: queue::new_key(&link),
+                    link,
+                    order: photo.id,
+                    summary: processed.summary.clone(),
+                    metadata: photo.metadata.get_untracked(),
+                    queued: false,
+                    ticket: None,
+                    link_expires_at: flow.link_expires_at.get_value(),
+                };
+                if queue::save(&entry, &processed.blob).await.is_ok() {
+                    photo.saved.set_value(Some(entry));
+                    photo.track_metadata(flow);
+                }
                 photo.processed.set_value(Some(processed));
                 photo.stage.set(Stage::Ready);
             }
@@ -122,18 +202,94 @@ pub(super) fn add_files(flow: Flow, files: Vec<web_sys::File>) {
 
 pub(super) fn remove_photo(flow: Flow, id: u32) {
     flow.photos.update(|v| {
-        if let Some(p) = v.iter().find(|p| p.id == id) {
+        if let Some(p) = v.iter().find(|p| p.id == id).copied() {
             if let Some(url) = p.thumb.get_untracked() {
                 crate::client::revoke_object_url(&url);
             }
+            leptos::task::spawn_local(async move { p.forget().await });
         }
         v.retain(|p| p.id != id);
     });
 }
 
+/// The GP tapped "Discard": the batch goes, from the screen and the phone.
+pub(super) fn discard_batch(flow: Flow) {
+    for p in flow.photos.get_untracked() {
+        if let Some(url) = p.thumb.get_untracked() {
+            crate::client::revoke_object_url(&url);
+        }
+        p.saved.set_value(None);
+    }
+    flow.photos.set(Vec::new());
+    flow.restored.set(0);
+    flow.step.set(Step::Capture);
+    let link = flow.link.get_value();
+    leptos::task::spawn_local(async move {
+        let _ = queue::forget_link(&link).await;
+    });
+}
+
+/// Deletes whatever of this link is still kept: the batch is over (every
+/// photo sent, or the GP finished without the ones that failed).
+pub(super) fn forget_batch(flow: Flow) {
+    for p in flow.photos.get_untracked() {
+        p.saved.set_value(None);
+    }
+    let link = flow.link.get_value();
+    leptos::task::spawn_local(async move {
+        let _ = queue::forget_link(&link).await;
+    });
+}
+
+/// Brings back this link's photos that an earlier page did not send (a
+/// reload, a tab the OS killed). A photo whose image id is already among the
+/// session's images (`sent`) was registered just before the page died: it
+/// is deleted, not sent again. If sending had started, it resumes.
+pub(super) async fn resume(flow: Flow, sent: Vec<String>) {
+    let link = flow.link.get_value();
+    // Another link's photos: a newer QR code revoked it, or it is another
+    // patient's session. Either way they must not be sent here.
+    let _ = queue::keep_only(&link).await;
+    let Ok(restored) = queue::restore(&link).await else { return };
+    let mut photos = Vec::new();
+    let mut queued = false;
+    for queue::Restored { entry, blob } in restored {
+        if entry.ticket.as_ref().is_some_and(|t| sent.contains(&t.image_id)) {
+            let _ = queue::forget(&entry.key).await;
+            continue;
+        }
+        let id = flow.next_id.get_value();
+        flow.next_id.set_value(id + 1);
+        let photo = flow.owner.with_value(|o| o.with(|| Photo::new(id, Stage::Ready)));
+        photo.thumb.set(crate::client::object_url(&blob));
+        photo.metadata.set(entry.metadata.clone());
+        queued |= entry.queued;
+        photo.outgoing.set_value(Some(photo.outgoing_for(&blob, &entry.summary, entry.ticket.clone())));
+        photo.processed.set_value(Some(Processed { blob, summary: entry.summary.clone() }));
+        photo.saved.set_value(Some(entry));
+        photo.track_metadata(flow);
+        photos.push(photo);
+    }
+    if photos.is_empty() {
+        return;
+    }
+    flow.restored.set(photos.len());
+    flow.photos.update(|v| v.extend(photos));
+    if queued {
+        start_sending(flow);
+    } else {
+        flow.step.set(Step::Review);
+    }
+}
+
 /// Goes to the uploading screen and sends whatever is not sent yet.
 pub(super) fn start_sending(flow: Flow) {
     flow.step.set(Step::Uploading);
+    for p in flow.photos.get_untracked() {
+        if !p.saved.with_value(|e| e.as_ref().is_none_or(|e| e.queued)) {
+            p.update_saved(|e| e.queued = true);
+        }
+    }
     if flow.sending.get_untracked() {
         return;
     }
@@ -186,16 +342,12 @@ async fn send_one(flow: Flow, photo: Photo) -> bool {
                 .set(Stage::Failed("This photo could not be prepared. Remove it and add it again.".into()));
             return true;
         };
-        let metadata = photo.metadata.get_untracked();
-        let metadata = (metadata != ImageMetadata::default()).then_some(metadata);
-        photo.outgoing.set_value(Some(Outgoing::new(
-            p.blob,
-            p.summary.content_type.clone(),
-            p.summary.captured.clone(),
-            metadata,
-        )));
+        photo.outgoing.set_value(Some(photo.outgoing_for(&p.blob, &p.summary, None)));
     }
     let Some(mut outgoing) = photo.outgoing.try_update_value(Option::take).flatten() else { return true };
+    // What the GP set last (a restored photo may have been edited since).
+    let metadata = photo.metadata.get_untracked();
+    outgoing.metadata = (metadata != ImageMetadata::default()).then_some(metadata);
     let stage = photo.stage;
     let result = outgoing
         .send(&move |f| stage.set(Stage::Sending(f)), &move |wait| {
@@ -209,12 +361,16 @@ async fn send_one(flow: Flow, photo: Photo) -> bool {
     photo.outgoing.set_value(Some(outgoing));
     match result {
         Ok(_) => {
+            // Registered: the phone keeps nothing of it from now on.
+            photo.forget().await;
             photo.stage.set(Stage::Sent);
             flow.sent_total.update(|n| *n += 1);
             true
         }
         Err(f) => match f.token_problem {
             Some(problem) => {
+                // A dead link's photos can never be sent: delete them.
+                let _ = queue::forget_link(&flow.link.get_value()).await;
                 flow.screen.set(Screen::Invalid(problem));
                 false
             }

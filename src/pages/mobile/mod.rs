@@ -47,21 +47,31 @@ pub fn MobilePage() -> impl IntoView {
     let screen = RwSignal::new(Screen::Connecting);
     let sent_total = RwSignal::new(0usize);
 
+    // The link's key in the phone's queue of unsent photos, and the images
+    // the session already has (to recognise a photo sent just before a reload).
+    let link_key = StoredValue::new(String::new());
+    let sent_ids = StoredValue::new(Vec::<String>::new());
     Effect::new(move |_| {
-        if crate::client::adopt_mobile_token().is_none() {
+        let Some(token) = crate::client::adopt_mobile_token() else {
             screen.set(Screen::Invalid(TokenProblem::Missing));
             return;
-        }
+        };
+        link_key.set_value(crate::client::queue::link_key(&token));
         leptos::task::spawn_local(async move {
             screen.set(match validate_mobile_token(crate::client::phone_id()).await {
                 Ok(link) => {
                     // The running count survives a reload: ask what this phone sent already.
                     if let Ok(images) = list_images().await {
                         sent_total.set(images.len());
+                        sent_ids.set_value(images.into_iter().map(|i| i.image_id).collect());
                     }
                     Screen::Flow(link)
                 }
-                Err(ApiError::Token(problem)) => Screen::Invalid(problem),
+                Err(ApiError::Token(problem)) => {
+                    // A dead link's kept photos can never be sent: delete them.
+                    let _ = crate::client::queue::forget_link(&link_key.get_value()).await;
+                    Screen::Invalid(problem)
+                }
                 Err(e) => Screen::Failed(e),
             });
         });
@@ -72,7 +82,11 @@ pub fn MobilePage() -> impl IntoView {
         <main class="page page--mobile">
             {move || match screen.get() {
                 Screen::Connecting => view! { <Spinner label="Connecting to your desktop…" /> }.into_any(),
-                Screen::Flow(link) => view! { <FlowScreens link screen sent_total /> }.into_any(),
+                Screen::Flow(link) => {
+                    let key = link_key.get_value();
+                    let sent = sent_ids.get_value();
+                    view! { <FlowScreens link link_key=key sent screen sent_total /> }.into_any()
+                }
                 Screen::Invalid(problem) => view! { <InvalidLink problem /> }.into_any(),
                 Screen::Failed(error) => {
                     view! {
@@ -92,7 +106,13 @@ pub fn MobilePage() -> impl IntoView {
 }
 
 #[component]
-fn FlowScreens(link: MobileLink, screen: RwSignal<Screen>, sent_total: RwSignal<usize>) -> impl IntoView {
+fn FlowScreens(
+    link: MobileLink,
+    link_key: String,
+    sent: Vec<String>,
+    screen: RwSignal<Screen>,
+    sent_total: RwSignal<usize>,
+) -> impl IntoView {
     let flow = Flow {
         screen,
         step: RwSignal::new(Step::Capture),
@@ -103,9 +123,14 @@ fn FlowScreens(link: MobileLink, screen: RwSignal<Screen>, sent_total: RwSignal<
         sending: RwSignal::new(false),
         next_id: StoredValue::new(1),
         settings: StoredValue::new(link.settings.clone()),
+        link: StoredValue::new(link_key),
+        link_expires_at: StoredValue::new(link.expires_at.clone()),
+        restored: RwSignal::new(0),
         owner: StoredValue::new(Owner::current().unwrap_or_default()),
     };
     Effect::new(move |_| crate::client::pipeline::warm_up());
+    let sent = StoredValue::new(sent);
+    Effect::new(move |_| leptos::task::spawn_local(self::flow::resume(flow, sent.get_value())));
     let _online = window_event_listener(leptos::ev::online, move |_| flow.online.set(true));
     let _offline = window_event_listener(leptos::ev::offline, move |_| flow.online.set(false));
     let banner = link.patient_banner.clone();

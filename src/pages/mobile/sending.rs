@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::capture::Thumb;
-use super::flow::{start_sending, Flow, Photo, Stage, Step};
+use super::flow::{forget_batch, start_sending, Flow, Photo, Stage, Step};
 use crate::model::TokenProblem;
 
 #[component]
@@ -69,6 +69,9 @@ pub(super) fn DoneScreen(flow: Flow) -> impl IntoView {
     let sent: Vec<Photo> =
         flow.photos.get_untracked().into_iter().filter(|p| p.stage.get_untracked() == Stage::Sent).collect();
     let count = sent.len();
+    // Sent photos were deleted from the phone as each was registered; any
+    // the GP finished without go now too.
+    forget_batch(flow);
     let take_more = move |_| {
         for p in flow.photos.get_untracked() {
             if let Some(url) = p.thumb.get_untracked() {
@@ -95,7 +98,8 @@ pub(super) fn DoneScreen(flow: Flow) -> impl IntoView {
             <button class="button button--block" on:click=take_more>"Take more"</button>
             <p class="notice m-privacy">
                 "Photos you chose from the gallery are still on this phone. "
-                "Delete them from the gallery once the GP has what they need."
+                "Delete them from the gallery once the GP has what they need. "
+                "Nothing is kept by this app on the phone."
             </p>
         </section>
     }

@@ -1,0 +1,158 @@
+// The phone's unsent photos survive the page: kept in IndexedDB (processed
+// bytes only), resumed when the same link is reopened, deleted as each is
+// registered, on "Discard", and when the link is dead. A persistent browser
+// profile stands in for the phone, so closing the context kills the page
+// while its storage stays, as when the OS evicts a tab.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, expect, test, type BrowserContext, type Page } from "@playwright/test";
+import { waitForHydration } from "./support/hydration";
+import { photo } from "./support/jpeg";
+import { keptPhotos } from "./support/queue";
+import { desktopImages, desktopSession, phoneLink } from "./support/session";
+
+test.describe.configure({ timeout: 120_000 });
+
+const jpeg = (name: string, file: string) => ({ name, mimeType: "image/jpeg", buffer: photo(file) });
+const blobPut = (u: URL) => !u.pathname.startsWith("/api/") || u.pathname.startsWith("/api/medtech/blobs/");
+
+let profile: string;
+test.beforeEach(() => {
+  profile = mkdtempSync(join(tmpdir(), "ci-phone-"));
+});
+test.afterEach(() => rmSync(profile, { recursive: true, force: true }));
+
+/** The phone: a browser profile that outlives its pages. */
+async function phone(): Promise<{ context: BrowserContext; page: Page }> {
+  const use = test.info().project.use;
+  const context = await chromium.launchPersistentContext(profile, {
+    ...use,
+    baseURL: use.baseURL,
+    executablePath: use.launchOptions?.executablePath,
+    args: use.launchOptions?.args,
+  } as any);
+  return { context, page: context.pages()[0] ?? (await context.newPage()) };
+}
+
+async function openLink(page: Page, url: string) {
+  await page.goto(url);
+  await waitForHydration(page);
+}
+
+async function pickThree(page: Page) {
+  await expect(page.getByRole("heading", { name: "Add photos" })).toBeVisible();
+  await page.getByLabel("Choose from gallery").setInputFiles([
+    jpeg("a.jpg", "Bridge_by_Sander_Klootwijk.jpg"),
+    jpeg("b.jpg", "umang_by_Abhishek_Mudgal.jpg"),
+    jpeg("c.jpg", "sunset_by_Aitzol_Berasategi.jpg"),
+  ]);
+  await expect(page.getByRole("img", { name: "Photo 3" })).toBeVisible({ timeout: 60_000 });
+  await expect.poll(async () => (await keptPhotos(page)).bytes.length, { timeout: 30_000 }).toBe(3);
+}
+
+test("a page killed mid-batch: reopening the link sends exactly the unsent photos, then nothing is kept", async ({ browser, baseURL }) => {
+  const desktop = await desktopSession(browser, baseURL!);
+  const url = await phoneLink(desktop);
+
+  let first = await phone();
+  await openLink(first.page, url);
+  await pickThree(first.page);
+  // What is kept is the pipeline's output, never the photo as picked.
+  const kept = await keptPhotos(first.page);
+  for (const k of kept.bytes) {
+    expect(k.jpeg).toBe(true);
+    expect(k.exif).toBe(false);
+    expect(k.bytes).toBeLessThanOrEqual(1_000_000);
+  }
+  expect(kept.entries.map((e) => e.key).sort()).toEqual(kept.bytes.map((k) => k.key).sort());
+
+  // The first upload goes through; the second hangs mid-PUT, and the page dies.
+  let puts = 0;
+  await first.page.route(blobPut, async (route) => {
+    if (route.request().method() !== "PUT") return route.continue();
+    if (++puts === 1) return route.continue();
+    await new Promise(() => {}); // never answered
+  });
+  await first.page.getByRole("button", { name: "Continue" }).click();
+  await first.page.getByRole("button", { name: "Skip details and send" }).click();
+  await expect.poll(async () => (await desktopImages(desktop)).length, { timeout: 60_000 }).toBe(1);
+  await expect.poll(() => puts, { timeout: 30_000 }).toBe(2);
+  // The registered photo was deleted at once; the two unsent ones are kept.
+  await expect.poll(async () => (await keptPhotos(first.page)).bytes.length).toBe(2);
+  await first.context.close();
+
+  // Reopened: sending resumes by itself, with no duplicates.
+  const second = await phone();
+  await openLink(second.page, url);
+  await expect(second.page.getByRole("heading", { name: "2 photos sent to the desktop" })).toBeVisible({ timeout: 60_000 });
+  await expect(second.page.getByText("Nothing is kept by this app on the phone.")).toBeVisible();
+  const images = await desktopImages(desktop);
+  expect(images).toHaveLength(3);
+  expect(new Set(images.map((i) => i.bytes)).size).toBe(3);
+  expect(await keptPhotos(second.page)).toEqual({ bytes: [], entries: [] });
+
+  // And the same link opened again finds nothing left to send.
+  await openLink(second.page, url);
+  await expect(second.page.getByRole("heading", { name: "Add photos" })).toBeVisible();
+  await expect(second.page.getByText("3 photos sent to the desktop.")).toBeVisible();
+  await second.context.close();
+  expect(await desktopImages(desktop)).toHaveLength(3);
+  await desktop.context.close();
+});
+
+test("photos kept from before come back for review, with what the GP set; Discard deletes them", async ({ browser, baseURL }) => {
+  const desktop = await desktopSession(browser, baseURL!);
+  const url = await phoneLink(desktop);
+  const first = await phone();
+  await openLink(first.page, url);
+  await pickThree(first.page);
+  await first.page.getByRole("button", { name: "Continue" }).click();
+  await first.page.getByRole("button", { name: "Left", exact: true }).click();
+  await first.page.getByRole("button", { name: "Forearm", exact: true }).click();
+  // What the GP sets is kept as they set it.
+  await expect
+    .poll(async () => (await keptPhotos(first.page)).entries.filter((e) => e.metadata.bodySite === "14975008").length)
+    .toBe(1);
+  await first.context.close();
+
+  const second = await phone();
+  await openLink(second.page, url);
+  await expect(second.page.getByRole("heading", { name: "Review" })).toBeVisible();
+  await expect(second.page.getByText("3 photos from before were not sent yet.")).toBeVisible();
+  await expect(second.page.getByRole("img", { name: "Photo 3" })).toBeVisible();
+  await second.page.getByRole("button", { name: "Continue" }).click();
+  await expect(second.page.getByText("Photo 1 of 3")).toBeVisible();
+  await expect(second.page.getByRole("button", { name: "Left", exact: true })).toHaveAttribute("aria-pressed", "true");
+  await expect(second.page.getByText("Chosen: Forearm")).toBeVisible();
+
+  // Reopened again, they are back on review: discard the batch.
+  await openLink(second.page, url);
+  await expect(second.page.getByRole("heading", { name: "Review" })).toBeVisible();
+  await second.page.getByRole("button", { name: "Discard all" }).click();
+  await expect(second.page.getByText("Discard these 3 photos? They have not been sent.")).toBeVisible();
+  await second.page.getByRole("button", { name: "Discard", exact: true }).click();
+  await expect(second.page.getByRole("heading", { name: "Add photos" })).toBeVisible();
+  await expect.poll(async () => keptPhotos(second.page)).toEqual({ bytes: [], entries: [] });
+  await second.context.close();
+  expect(await desktopImages(desktop)).toHaveLength(0);
+  await desktop.context.close();
+});
+
+test("a link revoked by a new QR code: its kept photos are deleted, never sent", async ({ browser, baseURL }) => {
+  const desktop = await desktopSession(browser, baseURL!);
+  const old = await phoneLink(desktop);
+  const first = await phone();
+  await openLink(first.page, old);
+  await pickThree(first.page);
+  await first.context.close();
+
+  await phoneLink(desktop); // the desktop regenerates its QR code
+  const second = await phone();
+  await openLink(second.page, old);
+  await expect(second.page.getByRole("heading", { name: "This link was replaced by a newer QR code." })).toBeVisible();
+  await expect.poll(async () => keptPhotos(second.page)).toEqual({ bytes: [], entries: [] });
+  await second.context.close();
+  expect(await desktopImages(desktop)).toHaveLength(0);
+  await desktop.context.close();
+});
