@@ -26,6 +26,8 @@ const projectMatches = {
   desktop: /(landing|desktop|desktop-widget|healthz|pipeline)\.spec\.ts/,
   phone: /mobile(-flow|-queue)?\.spec\.ts/,
   "no-javascript": /server-rendered\.spec\.ts/,
+  // WebKit and Firefox, driven by their own WebDriver clients (end2end/engines/).
+  engines: /engines\.spec\.ts/,
 };
 
 // A spec that no project matches would silently never run: refuse the run.
@@ -71,6 +73,10 @@ export default defineConfig({
       name: "no-javascript",
       use: { ...devices["Desktop Chrome"], javaScriptEnabled: false, launchOptions },
       testMatch: projectMatches["no-javascript"],
+    },
+    {
+      name: "engines",
+      testMatch: projectMatches.engines,
     },
   ],
 });

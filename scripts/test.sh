@@ -4,8 +4,10 @@
 #   1. cargo fmt --check and clippy -D warnings (ssr and hydrate);
 #   2. cargo leptos test: unit tests, store contract suites against memory,
 #      local disk, real Redis and real S3, and server integration tests;
-#   3. Playwright end-to-end in Debian's Chromium (desktop, Pixel 7, no-JS)
-#      against the built app wired to the same Redis and S3.
+#   3. Playwright end-to-end in Debian's Chromium (desktop, Pixel 7, no-JS),
+#      and the phone flow in WebKit (MiniBrowser through WebKitWebDriver,
+#      under Xvfb) and Firefox ESR (WebDriver BiDi), against the built app
+#      wired to the same Redis and S3.
 # Each step prints its elapsed time; a summary closes the run.
 source "$(dirname "$0")/common.sh"
 
@@ -18,7 +20,8 @@ step "base: apt basics, wasm32 target" install_base
 # What only downloads (apt, npm, PyPI, fixtures) runs in the background while
 # the tools compile; its log is shown if it fails.
 downloads() {
-  apt_install redis-server chromium fonts-dejavu-core poppler-utils nginx openssl
+  apt_install redis-server chromium fonts-dejavu-core poppler-utils nginx openssl \
+    xvfb webkit2gtk-driver firefox-esr
   install_npm_deps
   install_ministack
   fetch_fixtures
@@ -67,6 +70,12 @@ step "cargo leptos build --split (lazily loaded route chunks)" cargo leptos buil
 
 e2e() {
   local site_root="$ROOT/target/site"
+  # WebKit's MiniBrowser needs an X display; Chromium and Firefox run headless.
+  local display="${TEST_DISPLAY:-97}"
+  Xvfb ":$display" -screen 0 1600x1200x24 -nolisten tcp >"$RUN_DIR/xvfb.log" 2>&1 &
+  track $!
+  wait_for xvfb test -S "/tmp/.X11-unix/X$display"
+  export DISPLAY=":$display"
   # Every browser shares one loopback address, so the per-address limit is
   # lifted here; the Rust suite tests the limits themselves.
   LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" LEPTOS_SITE_ROOT="$site_root" \
