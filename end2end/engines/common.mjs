@@ -133,6 +133,18 @@ export function withHelpers(d) {
   return d;
 }
 
+/** Adds the helpers and sizes the viewport; a failed launch leaves no browser behind. */
+export async function ready(d, width, height) {
+  withHelpers(d);
+  try {
+    await d.setViewport(width, height);
+  } catch (e) {
+    await d.close();
+    throw e;
+  }
+  return d;
+}
+
 // ---- desktop sessions over plain HTTP ------------------------------------------
 
 let counter = 0;

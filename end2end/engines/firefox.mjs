@@ -1,7 +1,7 @@
 // Firefox: Debian's firefox-esr driven by puppeteer-core over WebDriver BiDi.
 // Headless, so no display is needed.
 import puppeteer from "puppeteer-core";
-import { withHelpers } from "./common.mjs";
+import { ready } from "./common.mjs";
 
 const FIREFOX = "/usr/bin/firefox-esr";
 
@@ -47,12 +47,5 @@ export async function launchFirefox({ width = 390, height = 844, headless = true
       await browser.close().catch(() => {});
     },
   };
-  withHelpers(d);
-  try {
-    await d.setViewport(width, height);
-  } catch (e) {
-    await d.close(); // do not leave a browser behind a failed launch
-    throw e;
-  }
-  return d;
+  return ready(d, width, height);
 }

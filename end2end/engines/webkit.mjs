@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Builder } from "selenium-webdriver";
 import remote from "selenium-webdriver/remote/index.js";
-import { withHelpers } from "./common.mjs";
+import { ready } from "./common.mjs";
 
 const MINIBROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
 const DRIVER = "/usr/bin/WebKitWebDriver";
@@ -114,12 +114,5 @@ export async function launchWebKit({ display = process.env.DISPLAY ?? ":99", wid
       await service.kill().catch(() => {});
     },
   };
-  withHelpers(d);
-  try {
-    await d.setViewport(width, height);
-  } catch (e) {
-    await d.close(); // do not leave a browser behind a failed launch
-    throw e;
-  }
-  return d;
+  return ready(d, width, height);
 }

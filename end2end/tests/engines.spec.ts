@@ -5,7 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { expect, test } from "@playwright/test";
 // @ts-ignore: plain ES modules
-import { desktopSession, phoneLink } from "../engines/common.mjs";
+import { desktopImages, desktopSession, phoneLink } from "../engines/common.mjs";
 // @ts-ignore
 import { launchFirefox } from "../engines/firefox.mjs";
 // @ts-ignore
@@ -15,12 +15,6 @@ import { metadataSegments, photo, withExif } from "./support/jpeg";
 test.describe.configure({ timeout: 180_000, mode: "serial" });
 
 const engines = { webkit: launchWebKit, firefox: launchFirefox } as const;
-
-async function sessionImages(s: any): Promise<any[]> {
-  const r = await fetch(`${s.base}/api/medtech/session/images`, { headers: { cookie: s.cookie } });
-  expect(r.ok).toBe(true);
-  return r.json();
-}
 
 for (const [engine, launch] of Object.entries(engines)) {
   test.describe(engine, () => {
@@ -53,7 +47,7 @@ for (const [engine, launch] of Object.entries(engines)) {
       } finally {
         await d.close();
       }
-      const images = await sessionImages(desktop);
+      const images: any[] = await desktopImages(desktop);
       expect(images).toHaveLength(2);
       const sizes = [];
       for (const image of images) {

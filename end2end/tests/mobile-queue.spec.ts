@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, expect, test, type BrowserContext, type Page } from "@playwright/test";
+import { chromium, expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
 import { waitForHydration } from "./support/hydration";
 import { photo } from "./support/jpeg";
 import { keptPhotos } from "./support/queue";
-import { desktopImages, desktopSession, phoneLink } from "./support/session";
+import { desktopImages, desktopSession, phoneLink, type Desktop } from "./support/session";
 
 test.describe.configure({ timeout: 120_000 });
 
@@ -51,13 +51,25 @@ async function pickThree(page: Page) {
   await expect.poll(async () => (await keptPhotos(page)).bytes.length, { timeout: 30_000 }).toBe(3);
 }
 
-test("a page killed mid-batch: reopening the link sends exactly the unsent photos, then nothing is kept", async ({ browser, baseURL }) => {
-  const desktop = await desktopSession(browser, baseURL!);
+/** A desktop session, its phone link, and a phone that has picked three photos (all kept). */
+async function threePicked(browser: Browser, baseURL: string) {
+  const desktop = await desktopSession(browser, baseURL);
   const url = await phoneLink(desktop);
-
-  let first = await phone();
+  const first = await phone();
   await openLink(first.page, url);
   await pickThree(first.page);
+  return { desktop, url, first };
+}
+
+/** Closes the phone; the desktop then holds exactly `images` photos. */
+async function finish(phone: { context: BrowserContext }, desktop: Desktop, images: number) {
+  await phone.context.close();
+  expect(await desktopImages(desktop)).toHaveLength(images);
+  await desktop.context.close();
+}
+
+test("a page killed mid-batch: reopening the link sends exactly the unsent photos, then nothing is kept", async ({ browser, baseURL }) => {
+  const { desktop, url, first } = await threePicked(browser, baseURL!);
   // What is kept is the pipeline's output, never the photo as picked.
   const kept = await keptPhotos(first.page);
   for (const k of kept.bytes) {
@@ -96,17 +108,11 @@ test("a page killed mid-batch: reopening the link sends exactly the unsent photo
   await openLink(second.page, url);
   await expect(second.page.getByRole("heading", { name: "Add photos" })).toBeVisible();
   await expect(second.page.getByText("3 photos sent to the desktop.")).toBeVisible();
-  await second.context.close();
-  expect(await desktopImages(desktop)).toHaveLength(3);
-  await desktop.context.close();
+  await finish(second, desktop, 3);
 });
 
 test("photos kept from before come back for review, with what the GP set; Discard deletes them", async ({ browser, baseURL }) => {
-  const desktop = await desktopSession(browser, baseURL!);
-  const url = await phoneLink(desktop);
-  const first = await phone();
-  await openLink(first.page, url);
-  await pickThree(first.page);
+  const { desktop, url, first } = await threePicked(browser, baseURL!);
   await first.page.getByRole("button", { name: "Continue" }).click();
   await first.page.getByRole("button", { name: "Left", exact: true }).click();
   await first.page.getByRole("button", { name: "Forearm", exact: true }).click();
@@ -134,17 +140,11 @@ test("photos kept from before come back for review, with what the GP set; Discar
   await second.page.getByRole("button", { name: "Discard", exact: true }).click();
   await expect(second.page.getByRole("heading", { name: "Add photos" })).toBeVisible();
   await expect.poll(async () => keptPhotos(second.page)).toEqual({ bytes: [], entries: [] });
-  await second.context.close();
-  expect(await desktopImages(desktop)).toHaveLength(0);
-  await desktop.context.close();
+  await finish(second, desktop, 0);
 });
 
 test("a link revoked by a new QR code: its kept photos are deleted, never sent", async ({ browser, baseURL }) => {
-  const desktop = await desktopSession(browser, baseURL!);
-  const old = await phoneLink(desktop);
-  const first = await phone();
-  await openLink(first.page, old);
-  await pickThree(first.page);
+  const { desktop, url: old, first } = await threePicked(browser, baseURL!);
   await first.context.close();
 
   await phoneLink(desktop); // the desktop regenerates its QR code
@@ -152,7 +152,5 @@ test("a link revoked by a new QR code: its kept photos are deleted, never sent",
   await openLink(second.page, old);
   await expect(second.page.getByRole("heading", { name: "This link was replaced by a newer QR code." })).toBeVisible();
   await expect.poll(async () => keptPhotos(second.page)).toEqual({ bytes: [], entries: [] });
-  await second.context.close();
-  expect(await desktopImages(desktop)).toHaveLength(0);
-  await desktop.context.close();
+  await finish(second, desktop, 0);
 });

@@ -69,10 +69,15 @@ pub fn phone_id() -> Option<String> {
     if let Some(id) = storage.get_item(KEY).ok().flatten().filter(|id| id.len() >= 8) {
         return Some(id);
     }
-    let id: String =
-        (0..4).map(|_| format!("{:08x}", (js_sys::Math::random() * f64::from(u32::MAX)) as u32)).collect();
+    let id = random_hex(4);
     let _ = storage.set_item(KEY, &id);
     Some(id)
+}
+
+/// `words` random 32-bit words as hex: an id for this device's own use, not
+/// a secret.
+pub fn random_hex(words: usize) -> String {
+    (0..words).map(|_| format!("{:08x}", (js_sys::Math::random() * f64::from(u32::MAX)) as u32)).collect()
 }
 
 /// A `blob:` URL showing `blob` (revoke it with [`revoke_object_url`]).

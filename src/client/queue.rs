@@ -69,9 +69,7 @@ pub fn link_key(token: &str) -> String {
 
 /// A fresh entry key for a photo of `link`.
 pub fn new_key(link: &str) -> String {
-    let random: String =
-        (0..2).map(|_| format!("{:08x}", (js_sys::Math::random() * f64::from(u32::MAX)) as u32)).collect();
-    format!("{link}/{random}")
+    format!("{link}/{}", super::random_hex(2))
 }
 
 /// Resolves with the request's result once it succeeds.

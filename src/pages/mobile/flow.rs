@@ -92,9 +92,12 @@ impl Photo {
     fn track_metadata(self, flow: Flow) {
         flow.owner.with_value(|owner| {
             owner.with(|| {
-                Effect::new(move |_| {
+                // The first run only subscribes: the record was just written.
+                Effect::new(move |first: Option<()>| {
                     let metadata = self.metadata.get();
-                    self.update_saved(|e| e.metadata = metadata);
+                    if first.is_some() {
+                        self.update_saved(|e| e.metadata = metadata);
+                    }
                 })
             })
         });
@@ -214,19 +217,15 @@ pub(super) fn remove_photo(flow: Flow, id: u32) {
 
 /// The GP tapped "Discard": the batch goes, from the screen and the phone.
 pub(super) fn discard_batch(flow: Flow) {
+    forget_batch(flow);
     for p in flow.photos.get_untracked() {
         if let Some(url) = p.thumb.get_untracked() {
             crate::client::revoke_object_url(&url);
         }
-        p.saved.set_value(None);
     }
     flow.photos.set(Vec::new());
     flow.restored.set(0);
     flow.step.set(Step::Capture);
-    let link = flow.link.get_value();
-    leptos::task::spawn_local(async move {
-        let _ = queue::forget_link(&link).await;
-    });
 }
 
 /// Deletes whatever of this link is still kept: the batch is over (every
@@ -264,7 +263,6 @@ pub(super) async fn resume(flow: Flow, sent: Vec<String>) {
         photo.thumb.set(crate::client::object_url(&blob));
         photo.metadata.set(entry.metadata.clone());
         queued |= entry.queued;
-        photo.outgoing.set_value(Some(photo.outgoing_for(&blob, &entry.summary, entry.ticket.clone())));
         photo.processed.set_value(Some(Processed { blob, summary: entry.summary.clone() }));
         photo.saved.set_value(Some(entry));
         photo.track_metadata(flow);
@@ -286,7 +284,7 @@ pub(super) async fn resume(flow: Flow, sent: Vec<String>) {
 pub(super) fn start_sending(flow: Flow) {
     flow.step.set(Step::Uploading);
     for p in flow.photos.get_untracked() {
-        if !p.saved.with_value(|e| e.as_ref().is_none_or(|e| e.queued)) {
+        if p.saved.with_value(|e| e.as_ref().is_some_and(|e| !e.queued)) {
             p.update_saved(|e| e.queued = true);
         }
     }
@@ -342,7 +340,9 @@ async fn send_one(flow: Flow, photo: Photo) -> bool {
                 .set(Stage::Failed("This photo could not be prepared. Remove it and add it again.".into()));
             return true;
         };
-        photo.outgoing.set_value(Some(photo.outgoing_for(&p.blob, &p.summary, None)));
+        // A restored photo carries on under the ticket its earlier page kept.
+        let ticket = photo.saved.with_value(|e| e.as_ref().and_then(|e| e.ticket.clone()));
+        photo.outgoing.set_value(Some(photo.outgoing_for(&p.blob, &p.summary, ticket)));
     }
     let Some(mut outgoing) = photo.outgoing.try_update_value(Option::take).flatten() else { return true };
     // What the GP set last (a restored photo may have been edited since).
@@ -369,8 +369,6 @@ async fn send_one(flow: Flow, photo: Photo) -> bool {
         }
         Err(f) => match f.token_problem {
             Some(problem) => {
-                // A dead link's photos can never be sent: delete them.
-                let _ = queue::forget_link(&flow.link.get_value()).await;
                 flow.screen.set(Screen::Invalid(problem));
                 false
             }

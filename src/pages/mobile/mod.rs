@@ -67,14 +67,22 @@ pub fn MobilePage() -> impl IntoView {
                     }
                     Screen::Flow(link)
                 }
-                Err(ApiError::Token(problem)) => {
-                    // A dead link's kept photos can never be sent: delete them.
-                    let _ = crate::client::queue::forget_link(&link_key.get_value()).await;
-                    Screen::Invalid(problem)
-                }
+                Err(ApiError::Token(problem)) => Screen::Invalid(problem),
                 Err(e) => Screen::Failed(e),
             });
         });
+    });
+    // A dead link's kept photos can never be sent, whichever call found it
+    // dead (validating, or a send): delete them.
+    Effect::new(move |_| {
+        if matches!(screen.get(), Screen::Invalid(_)) {
+            let link = link_key.get_value();
+            if !link.is_empty() {
+                leptos::task::spawn_local(async move {
+                    let _ = crate::client::queue::forget_link(&link).await;
+                });
+            }
+        }
     });
 
     view! {
