@@ -22,6 +22,8 @@
 //   clickButton(text, timeout)   button by aria-label or trimmed text
 //   setFiles(label, paths)       file input by aria-label or enclosing/for <label> text
 //   installErrorCollector()      window.__errors gets console.error/onerror/unhandledrejection
+//   layoutProblems()             what makes the screen hard to use on a phone (see below)
+//   kept()                       what the phone keeps in IndexedDB (readKept below)
 //   errors()                     what the collector holds, plus role=alert texts
 
 // The find* functions return the element, or with `probe` true just whether
@@ -75,6 +77,84 @@ export function installCollector() {
   return true;
 }
 
+/**
+ * In-page: what the phone keeps in IndexedDB (src/client/queue.rs): each kept
+ * photo's bytes, summarised, and each record's key, metadata and pipeline summary.
+ */
+export async function readKept() {
+  // Opening a database that does not exist would create it: look first.
+  const names = (await indexedDB.databases()).map((d) => d.name);
+  if (!names.includes("clinical-images")) return { bytes: [], entries: [] };
+  const db = await new Promise((resolve, reject) => {
+    const r = indexedDB.open("clinical-images");
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+  const tx = db.transaction(["photo-bytes", "photo-entries"]);
+  const all = (store) =>
+    new Promise((resolve, reject) => {
+      const r = tx.objectStore(store).getAll();
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+  const [bytes, entries] = await Promise.all([all("photo-bytes"), all("photo-entries")]);
+  db.close();
+  const has = (b, s) => {
+    const needle = new TextEncoder().encode(s);
+    outer: for (let i = 0; i + needle.length <= b.length; i++) {
+      for (let j = 0; j < needle.length; j++) if (b[i + j] !== needle[j]) continue outer;
+      return true;
+    }
+    return false;
+  };
+  return {
+    bytes: bytes.map((r) => {
+      const b = new Uint8Array(r.bytes);
+      return { key: r.key, bytes: b.length, jpeg: b[0] === 0xff && b[1] === 0xd8, exif: has(b, "Exif\0\0") };
+    }),
+    entries: entries.map((r) => {
+      const entry = JSON.parse(r.json);
+      return { key: r.key, metadata: entry.metadata, summary: entry.summary };
+    }),
+  };
+}
+
+/**
+ * In-page: what makes a phone screen hard to use, as a list of problems (empty
+ * when none): a page wider than the viewport, a control cut off at the side or
+ * smaller than a fingertip (44 px, Apple's minimum), text under 12 px.
+ */
+export function layoutProblems() {
+  const problems = [];
+  const vw = window.innerWidth;
+  if (document.documentElement.scrollWidth > vw + 1) {
+    problems.push(`page is ${document.documentElement.scrollWidth} px wide in a ${vw} px viewport`);
+  }
+  const visible = (el) => {
+    const r = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && style.visibility !== "hidden" && style.opacity !== "0";
+  };
+  const name = (el) => (el.getAttribute("aria-label") || el.innerText || el.value || el.tagName).replace(/\s+/g, " ").trim().slice(0, 40);
+  // A file input is hidden inside its <label>: the label is the control.
+  const controls = [...document.querySelectorAll("button, a[href], select, input:not([type=file]), textarea, label:has(input[type=file])")];
+  for (const el of controls.filter(visible)) {
+    const r = el.getBoundingClientRect();
+    if (r.left < -1 || r.right > vw + 1) problems.push(`"${name(el)}" is cut off (${Math.round(r.left)}..${Math.round(r.right)} of ${vw})`);
+    const tappable = el.matches("button, a[href], select, label, input[type=button], input[type=submit]");
+    if (tappable && Math.min(r.height, r.width) < 44) problems.push(`"${name(el)}" is ${Math.round(r.width)}×${Math.round(r.height)} px, under 44`);
+  }
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const small = new Set();
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || !n.textContent.trim() || !visible(el) || el.closest("[aria-hidden=true], .visually-hidden, .sr-only")) continue;
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (size < 12) small.add(`text "${n.textContent.trim().slice(0, 30)}" is ${size} px`);
+  }
+  return [...problems, ...small];
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Adds the waits and look-ups above to a driver that has the native primitives. */
@@ -125,6 +205,8 @@ export function withHelpers(d) {
     await d.setFilesHandle(await d.element(findFileInput, label), paths);
   };
   d.installErrorCollector = () => d.evaluate(installCollector);
+  d.layoutProblems = () => d.evaluate(layoutProblems);
+  d.kept = () => d.evaluate(readKept);
   d.errors = () =>
     d.evaluate(() => [
       ...(window.__errors ?? []),

@@ -40,6 +40,7 @@ test("a real 12 MP photo with EXIF orientation 6 comes out upright, under target
   // The capture time is kept for the app's own record, outside the file.
   expect(summary.captured).toBe("2026:11:20 09:15:00");
   expect(summary.source).toBe("jpeg");
+  expect(summary.decoder).toBe("browser");
 
   // The work ran in the worker and reported progress while it did.
   const during = run.progress.filter((f) => f > 0 && f < 1);
@@ -63,6 +64,8 @@ test("real iPhone HEICs convert in Chromium: upright, under target, metadata-fre
     expect([run.summary.width, run.summary.height]).toEqual(size);
     expect(frameSize(run.output)).toEqual(size);
     expect(run.summary.source).toBe("heif");
+    // Chromium has no HEIC codec: the WASM module decoded it.
+    expect(run.summary.decoder).toBe("wasm");
     expect(run.summary.contentType).toBe("image/jpeg");
     expect(run.output.length).toBeLessThanOrEqual(TARGET_BYTES);
     expect(metadataSegments(run.output)).toEqual([]);

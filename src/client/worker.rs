@@ -24,7 +24,7 @@ use crate::pipeline::format::{self, detect, SourceFormat};
 use crate::pipeline::orient::{canvas_transform, oriented_size};
 use crate::pipeline::plan::plan;
 use crate::pipeline::quality::{EncodeLoop, Step};
-use crate::pipeline::{passes_through, strip, PipelineError, Summary, Targets};
+use crate::pipeline::{passes_through, strip, Decoder, PipelineError, Summary, Targets};
 
 /// Most quality searches per image (each may shrink the image once more).
 const MAX_ROUNDS: u32 = 4;
@@ -86,6 +86,7 @@ async fn run(
         elapsed_ms: js_sys::Date::now() - started,
         encodes,
         passed_through: false,
+        decoder: Decoder::Browser,
     };
     if passes_through(&bytes, t) {
         let size = strip::dimensions(&bytes).unwrap_or_default();
@@ -95,8 +96,13 @@ async fn run(
         return Ok((file, s));
     }
     progress(0.08);
+    let mut decoder = Decoder::Browser;
     let mut canvas = match source {
-        SourceFormat::Heif => decode_heif(&file, &bytes, t, heif_decoder).await?,
+        SourceFormat::Heif => {
+            let (canvas, used) = decode_heif(&file, &bytes, t, heif_decoder).await?;
+            decoder = used;
+            canvas
+        }
         _ => {
             let size = format::dimensions(&bytes, source).ok_or(PipelineError::Undecodable)?;
             let orientation = exif.and_then(|e| e.orientation).unwrap_or(1);
@@ -125,7 +131,8 @@ async fn run(
             if png.size() <= top.size() {
                 progress(1.0);
                 let dims = (canvas.width(), canvas.height());
-                return Ok((png.clone(), summary(&png, "image/png", dims, None, 2)));
+                let s = Summary { decoder, ..summary(&png, "image/png", dims, None, 2) };
+                return Ok((png.clone(), s));
             }
             first_jpeg = Some(top);
         }
@@ -160,7 +167,8 @@ async fn run(
                 let blob = without_metadata(blob.ok_or(PipelineError::Undecodable)?).await?;
                 progress(1.0);
                 let dims = (canvas.width(), canvas.height());
-                return Ok((blob.clone(), summary(&blob, "image/jpeg", dims, Some(quality), encodes)));
+                let s = Summary { decoder, ..summary(&blob, "image/jpeg", dims, Some(quality), encodes) };
+                return Ok((blob.clone(), s));
             }
             Step::GiveUp => break,
         }
@@ -260,20 +268,19 @@ async fn without_metadata(blob: Blob) -> Result<Blob, PipelineError> {
 /// HEIC/HEIF: the browser's own decoder where it has one (Safari), else the
 /// WASM decoder. Either way the pixels come out upright (HEIF carries its
 /// rotation as image properties, which both apply), planned to the targets.
+/// Returns which decoder it took, for the summary.
 async fn decode_heif(
     file: &Blob,
     bytes: &[u8],
     t: &Targets,
     heif_decoder: &Function,
-) -> Result<OffscreenCanvas, PipelineError> {
+) -> Result<(OffscreenCanvas, Decoder), PipelineError> {
     if let Ok(native) = decode(file, None).await {
         let p = plan(native.width(), native.height(), 1, t);
         let canvas = upright_canvas(&native, 1)?;
-        return if p.scale < 1.0 {
-            resized(&canvas, p.decode_width, p.decode_height).await
-        } else {
-            Ok(canvas)
-        };
+        let canvas =
+            if p.scale < 1.0 { resized(&canvas, p.decode_width, p.decode_height).await? } else { canvas };
+        return Ok((canvas, Decoder::Browser));
     }
     let pending =
         heif_decoder.call1(&JsValue::NULL, &Uint8Array::from(bytes)).map_err(|_| PipelineError::Browser)?;
@@ -299,5 +306,5 @@ async fn decode_heif(
         .map_err(|_| PipelineError::TooLarge)?
         .dyn_into()
         .map_err(|_| PipelineError::Browser)?;
-    upright_canvas(&bitmap, 1)
+    Ok((upright_canvas(&bitmap, 1)?, Decoder::Wasm))
 }

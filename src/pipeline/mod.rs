@@ -101,6 +101,21 @@ pub struct Summary {
     pub encodes: u32,
     /// True when the original file was sent untouched.
     pub passed_through: bool,
+    /// Whose codec decoded the source: the browser's, or the HEIC module's.
+    #[serde(default)]
+    pub decoder: Decoder,
+}
+
+/// Which decoder turned the source into pixels. Safari decodes HEIC itself;
+/// Chromium and Firefox cannot, so their HEICs go to the WASM module.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Decoder {
+    /// `createImageBitmap`: every JPEG, PNG and WebP, and HEIC where supported.
+    #[default]
+    Browser,
+    /// The project's HEIC module (`heif` feature).
+    Wasm,
 }
 
 /// Whether a file can be uploaded exactly as it is: a JPEG with no metadata

@@ -15,6 +15,7 @@ export type Summary = {
   elapsedMs: number;
   encodes: number;
   passedThrough: boolean;
+  decoder: "browser" | "wasm";
 };
 
 export type Run =
