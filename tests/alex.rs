@@ -200,7 +200,11 @@ async fn commits_carry_the_clinical_metadata_and_the_exact_bytes() {
     assert_eq!(statuses(&again), ["committed", "committed"]);
     assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 2);
     let (_, list) = app.get("/api/medtech/session/images", &desktop).await;
-    assert_eq!(list[0]["status"]["state"], "committed");
+    for image in list.as_array().unwrap() {
+        assert_eq!(image["status"]["state"], "committed");
+        // Its bytes are gone, so no preview URL points at them.
+        assert_eq!(image["previewUrl"], Value::Null, "a committed image has no preview");
+    }
     for record in app.state.sessions.images(&session_key(&desktop)).await.unwrap() {
         assert_eq!(app.state.blobs.head(&record.blob_key).await.unwrap(), None, "blob deleted after commit");
     }

@@ -10,6 +10,7 @@
 //   element(fn, ...args)         run fn in the page, return the element it returns
 //                                as a native handle (WebElement / ElementHandle)
 //   clickHandle(handle)          a real (input-event) click on such a handle
+//   typeHandle(handle, text)     real key presses into such a handle
 //   setFilesHandle(handle, paths) put files on an <input type=file> handle
 //   screenshot(path)             PNG of the viewport
 //   close()
@@ -20,6 +21,8 @@
 //   waitForText(text, timeout)   text anywhere in body's innerText
 //   waitForImage(alt, timeout)   <img alt=...> loaded (naturalWidth > 0)
 //   clickButton(text, timeout)   button by aria-label or trimmed text
+//   clickLabel(text, timeout)    <label> by its text (checks its radio or checkbox)
+//   type(field, text, timeout)   types into a field found by aria-label, placeholder or label
 //   setFiles(label, paths)       file input by aria-label or enclosing/for <label> text
 //   installErrorCollector()      window.__errors gets console.error/onerror/unhandledrejection
 //   layoutProblems()             what makes the screen hard to use on a phone (see below)
@@ -51,6 +54,27 @@ export function findFileInput(text, probe = false) {
     inputs.find((el) => [...(el.labels ?? [])].some((l) => norm(l.innerText || l.textContent) === text)) ??
     inputs.find((el) => [...(el.labels ?? [])].some((l) => norm(l.innerText || l.textContent).includes(text))) ??
     null;
+  return probe ? found !== null : found;
+}
+
+/** In-page: a text field (input or textarea) by aria-label, placeholder, or the <label> around it or for it. */
+export function findField(text, probe = false) {
+  const norm = (s) => (s ?? "").replace(/\s+/g, " ").trim();
+  const fields = [...document.querySelectorAll("input:not([type=file]):not([type=radio]):not([type=checkbox]), textarea")].filter(
+    (el) => el.getClientRects().length > 0,
+  );
+  const labelled = (el) => [...(el.labels ?? [])].map((l) => norm(l.innerText || l.textContent));
+  const found =
+    fields.find((el) => norm(el.getAttribute("aria-label")) === text || norm(el.placeholder) === text) ??
+    fields.find((el) => labelled(el).some((t) => t === text || t.startsWith(`${text} `) || t.startsWith(`${text}\n`))) ??
+    null;
+  return probe ? found !== null : found;
+}
+
+/** In-page: a visible <label> whose own text is `text` (a radio or checkbox's label: clicking it checks the box). */
+export function findLabel(text, probe = false) {
+  const norm = (s) => (s ?? "").replace(/\s+/g, " ").trim();
+  const found = [...document.querySelectorAll("label")].find((l) => norm(l.innerText) === text && l.getClientRects().length > 0) ?? null;
   return probe ? found !== null : found;
 }
 
@@ -199,6 +223,14 @@ export function withHelpers(d) {
   d.clickButton = async (text, timeout = 10_000) => {
     await d.waitFor(findButton, { timeout, what: `button "${text}"` }, text, true);
     await d.clickHandle(await d.element(findButton, text));
+  };
+  d.clickLabel = async (text, timeout = 10_000) => {
+    await d.waitFor(findLabel, { timeout, what: `label "${text}"` }, text, true);
+    await d.clickHandle(await d.element(findLabel, text));
+  };
+  d.type = async (field, text, timeout = 10_000) => {
+    await d.waitFor(findField, { timeout, what: `field "${field}"` }, field, true);
+    await d.typeHandle(await d.element(findField, field), text);
   };
   d.setFiles = async (label, paths, timeout = 10_000) => {
     await d.waitFor(findFileInput, { timeout, what: `file input "${label}"` }, label, true);

@@ -39,6 +39,7 @@ export async function launchFirefox({ width = 390, height = 844, headless = true
       return el;
     },
     clickHandle: (el) => el.click(),
+    typeHandle: (el, text) => el.type(text),
     setFilesHandle: (el, paths) => el.uploadFile(...paths),
     async screenshot(path) {
       await page.screenshot({ path });

@@ -74,6 +74,7 @@ export async function launchWebKit({ display = process.env.DISPLAY ?? ":99", wid
     evaluate: (fn, ...args) => driver.executeScript(fn, ...args),
     element: (fn, ...args) => driver.executeScript(fn, ...args),
     clickHandle: (el) => el.click(),
+    typeHandle: (el, text) => el.sendKeys(text),
     async setFilesHandle(el, paths) {
       // The app's inputs are visually hidden inside <label>s. If WebKitWebDriver
       // refuses to type into one ("element not interactable"), unhide it for

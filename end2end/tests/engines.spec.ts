@@ -139,5 +139,73 @@ for (const [engine, launch] of Object.entries(engines)) {
         await d.close();
       }
     });
+
+    test(`${engine}: the desktop widget at 1366×900: add a photo, set side and body site, commit to the sandbox`, async ({ baseURL }, testInfo) => {
+      const note = `engine ${engine} ${Date.now().toString(36)}`;
+      const d = await launch({ width: 1366, height: 900 });
+      const shot = (name: string) => d.screenshot(testInfo.outputPath(`${engine}-1366-${name}.png`));
+      try {
+        // Evolution's launch, as the sandbox plays it: a real form post, signed context.
+        await d.goto(`${baseURL}/sandbox/alex`);
+        await d.evaluate(() => {
+          const select = document.querySelector("select[name=patientId]") as HTMLSelectElement;
+          select.value = "5b1f0c7a9e3d4c2b8a6f1e0d9c8b7a65"; // James Sample (ZZZ0024)
+          return true;
+        });
+        await d.clickButton("Open in Evolution");
+        await d.waitFor(() => location.pathname === "/medtech-images", { timeout: 30_000, what: "the widget's URL" });
+        await d.waitForHydration(60_000);
+        await d.installErrorCollector();
+        await d.waitForText("James Sample · NHI ZZZ0024", 30_000);
+        await d.waitFor(() => [...document.querySelectorAll("[role=status]")].some((e) => (e as HTMLElement).innerText.includes("Live")), {
+          what: "the Live status",
+          timeout: 30_000,
+        });
+        await d.setFiles("Add photos", [`${process.env.FIXTURE_PHOTO_DIR}/umang_by_Abhishek_Mudgal.jpg`]);
+        const strip = "[role=listbox][aria-label=Photos] [role=option]";
+        await d.waitFor((sel: string) => document.querySelectorAll(sel).length === 1, { timeout: 60_000, what: "one photo in the strip" }, strip);
+        await d.clickHandle(await d.element((sel: string) => document.querySelector(sel), strip));
+        await d.waitForHeading("Details · Photo 1", 10_000);
+        await d.clickLabel("Left");
+        await d.type("Search body sites", "forearm");
+        await d.waitFor(() => [...document.querySelectorAll("button.site-option")].some((b) => (b as HTMLElement).innerText.startsWith("Forearm")), {
+          what: "Forearm in the body sites",
+        });
+        await d.clickHandle(
+          await d.element(() => [...document.querySelectorAll("button.site-option")].find((b) => (b as HTMLElement).innerText.startsWith("Forearm"))),
+        );
+        await d.waitForText("(SNOMED 14975008)", 5_000);
+        await d.type("Description", note);
+        await d.clickButton("Save details");
+        await d.waitFor(
+          (sel: string) => (document.querySelector(sel) as HTMLElement)?.innerText.includes("Ready"),
+          { timeout: 30_000, what: "the photo Ready" },
+          strip,
+        );
+        await shot("details");
+        await d.clickButton("Commit 1 image");
+        await d.waitForText("Clinical images (Media)", 10_000);
+        await shot("commit-dialog");
+        await d.clickButton("Confirm and commit");
+        await d.waitForText("Reference for support", 60_000);
+        await shot("committed");
+        // Filed photos keep no copy here, so the strip and preview show no (broken) image of them.
+        await d.clickButton("Close");
+        await d.waitForText("Filed in the patient's record. No copy is kept here.", 10_000);
+        expect(await d.evaluate(() => [...document.images].filter((i) => i.complete && i.naturalWidth === 0).map((i) => i.alt))).toEqual([]);
+        await shot("filed");
+        expect(await d.errors()).toEqual([]);
+      } finally {
+        await d.close();
+      }
+      // Filed once, in the sandbox, with what was checked.
+      const inbox: any[] = await (await fetch(`${baseURL}/sandbox/alex/inbox.json`)).json();
+      const filed = inbox.filter((r) => JSON.stringify(r.resource.note ?? "").includes(note));
+      expect(filed).toHaveLength(1);
+      expect(filed[0].patientId).toBe("5b1f0c7a9e3d4c2b8a6f1e0d9c8b7a65");
+      const site = JSON.stringify(filed[0].resource.bodySite);
+      expect(site).toContain("14975008"); // forearm
+      expect(site).toContain("7771000"); // left
+    });
   });
 }

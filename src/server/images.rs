@@ -299,8 +299,13 @@ pub(super) async fn info(
     record: &ImageRecord,
     with_preview: bool,
 ) -> Result<ImageInfo, ApiError> {
-    let preview_url =
-        if with_preview { Some(state.blobs.presign_get(&record.blob_key, PREVIEW_TTL).await?) } else { None };
+    // A committed image's bytes are deleted once filed: no URL points at them.
+    let committed = matches!(record.status, ImageStatus::Committed { .. });
+    let preview_url = if with_preview && !committed {
+        Some(state.blobs.presign_get(&record.blob_key, PREVIEW_TTL).await?)
+    } else {
+        None
+    };
     Ok(ImageInfo {
         image_id: record.image_id.clone(),
         source: record.source,

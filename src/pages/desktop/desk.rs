@@ -98,6 +98,11 @@ impl Desk {
         self.images.with(|v| v.iter().find(|i| i.image_id == id).cloned())
     }
 
+    /// [`Self::image`] without subscribing: for handlers and tasks.
+    fn image_untracked(&self, id: &str) -> Option<ImageInfo> {
+        self.images.with_untracked(|v| v.iter().find(|i| i.image_id == id).cloned())
+    }
+
     /// 1-based position of an image in the strip, for labels.
     pub fn number_of(&self, id: &str) -> usize {
         self.images.with(|v| v.iter().position(|i| i.image_id == id).map(|i| i + 1).unwrap_or(0))
@@ -272,7 +277,10 @@ impl Desk {
         leptos::task::spawn_local(async move {
             let mut failed: Option<ApiError> = None;
             for id in ids {
-                if self.image(&id).is_some_and(|i| matches!(i.status, ImageStatus::Committed { .. })) {
+                if self
+                    .image_untracked(&id)
+                    .is_some_and(|i| matches!(i.status, ImageStatus::Committed { .. }))
+                {
                     continue;
                 }
                 match update_image_metadata(id.clone(), metadata.clone()).await {
@@ -292,15 +300,16 @@ impl Desk {
         });
     }
 
-    /// Whether an image may still be changed (not committed or committing).
+    /// Whether an image may still be changed (not committed or committing). Untracked: for handlers.
     pub fn editable(&self, id: &str) -> bool {
-        self.image(id).is_some_and(|i| matches!(i.status, ImageStatus::Uploaded | ImageStatus::Failed { .. }))
+        self.image_untracked(id)
+            .is_some_and(|i| matches!(i.status, ImageStatus::Uploaded | ImageStatus::Failed { .. }))
     }
 
     /// Turns the focused photo a quarter clockwise, saved as its new version.
     pub fn quick_rotate(self) {
         let Some(id) = self.focused.get_untracked().filter(|id| self.editable(id)) else { return };
-        let Some(src) = self.image(&id).and_then(|i| i.preview_url) else { return };
+        let Some(src) = self.image_untracked(&id).and_then(|i| i.preview_url) else { return };
         self.notify("Rotating…");
         leptos::task::spawn_local(async move {
             let Some(img) = crate::client::canvas::load_image(&src).await else {

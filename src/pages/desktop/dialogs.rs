@@ -46,7 +46,7 @@ fn Modal(#[prop(into)] title: String, desk: Desk, children: Children) -> impl In
 pub fn ConfirmDelete(desk: Desk, ids: Vec<String>) -> impl IntoView {
     let n = ids.len();
     let title = if n == 1 {
-        format!("Delete photo {}?", desk.number_of(&ids[0]))
+        format!("Delete photo {}?", untrack(|| desk.number_of(&ids[0])))
     } else {
         format!("Delete {n} photos?")
     };
@@ -228,7 +228,8 @@ pub fn CommitDialog(desk: Desk) -> impl IntoView {
     let summary = desk.summary.get_value();
     let target = desk.settings.with_value(|s| s.commit_target);
     let rule = desk.settings.with_value(|s| s.commit_rule);
-    let chosen: Vec<ImageInfo> = desk.uncommitted();
+    // The photos the GP confirms are fixed when the dialog opens.
+    let chosen: Vec<ImageInfo> = untrack(|| desk.uncommitted());
     let ids = StoredValue::new(chosen.iter().map(|i| i.image_id.clone()).collect::<Vec<_>>());
     let report = RwSignal::new(None::<CommitReport>);
     let running = RwSignal::new(false);
@@ -288,7 +289,7 @@ pub fn CommitDialog(desk: Desk) -> impl IntoView {
                         let id = info.image_id.clone();
                         let id2 = id.clone();
                         let id3 = id.clone();
-                        let number = desk.number_of(&id);
+                        let number = untrack(|| desk.number_of(&id));
                         let live_status = move || desk.image(&id).map(|i| i.status);
                         let result = move || report.with(|r| r.as_ref().and_then(|r| r.results.iter().find(|x| x.image_id == id2).cloned()));
                         view! {

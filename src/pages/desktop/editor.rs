@@ -26,8 +26,8 @@ enum Tool {
 
 #[component]
 pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
-    let info = desk.image(&image_id);
-    let number = desk.number_of(&image_id);
+    // Read once, when the dialog opens.
+    let (info, number) = untrack(|| (desk.image(&image_id), desk.number_of(&image_id)));
     let canvas = NodeRef::<html::Canvas>::new();
     let image = RwSignal::new_local(None::<web_sys::HtmlImageElement>);
     let history = RwSignal::new(vec![Edit::default()]);

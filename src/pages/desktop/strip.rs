@@ -29,7 +29,7 @@ pub fn Strip(desk: Desk) -> impl IntoView {
                         let id_sel = id.clone();
                         let id_focus = id.clone();
                         let (kind, text) = badge(desk, &info);
-                        let number = desk.number_of(&id);
+                        let number = untrack(|| desk.number_of(&id));
                         view! {
                             <li
                                 class="strip__item"
@@ -48,7 +48,11 @@ pub fn Strip(desk: Desk) -> impl IntoView {
                                     }
                                 }
                             >
-                                {info.preview_url.clone().map(|src| view! { <img src=src alt=format!("Photo {number}") /> })}
+                                {match info.preview_url.clone() {
+                                    Some(src) => view! { <img src=src alt=format!("Photo {number}") /> }.into_any(),
+                                    // Filed: the bytes are in the patient's record, not here.
+                                    None => view! { <span class="strip__filed">{format!("Photo {number}")}</span> }.into_any(),
+                                }}
                                 <span class=format!("tag tag--{kind}")>{text}</span>
                             </li>
                         }

@@ -61,7 +61,7 @@ pub fn Workspace(summary: SessionSummary) -> impl IntoView {
 
     // Leaving with photos not yet filed asks first.
     let _unload = window_event_listener(ev::beforeunload, move |e| {
-        let busy = !desk.uncommitted().is_empty() || !desk.pending.with_untracked(Vec::is_empty);
+        let busy = !untrack(|| desk.uncommitted()).is_empty() || !desk.pending.with_untracked(Vec::is_empty);
         if busy {
             e.prevent_default();
             e.set_return_value("Photos have not been committed to the patient's record.");
@@ -173,7 +173,7 @@ fn on_key(desk: Desk, e: &ev::KeyboardEvent) {
     }
     if e.key() == "Enter" && (e.ctrl_key() || e.meta_key()) {
         e.prevent_default();
-        if !desk.uncommitted().is_empty() {
+        if !untrack(|| desk.uncommitted()).is_empty() {
             desk.dialog.set(Dialog::Commit);
         }
         return;
@@ -318,6 +318,9 @@ fn Preview(desk: Desk) -> impl IntoView {
                                         format!("transform: translate({x}px, {y}px) scale({})", zoom.get())
                                     }
                                 />
+                            })}
+                            {info.preview_url.is_none().then(|| view! {
+                                <p class="preview__filed">"Filed in the patient's record. No copy is kept here."</p>
                             })}
                         </div>
                     }
