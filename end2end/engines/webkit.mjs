@@ -1,5 +1,6 @@
 // WebKit: Debian's MiniBrowser (webkit2gtk-4.1) driven through WebKitWebDriver
 // with selenium-webdriver. Needs an X display (Xvfb); see launchWebKit's DISPLAY.
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +31,12 @@ async function gtkConfigHome() {
  * @param {{display?: string, width?: number, height?: number}} [opts]
  */
 export async function launchWebKit({ display = process.env.DISPLAY ?? ":99", width = 390, height = 844 } = {}) {
+  // Without an X server MiniBrowser never opens and WebKitWebDriver waits on
+  // it for minutes: fail at once, saying what is missing.
+  const socket = `/tmp/.X11-unix/X${display.replace(/^.*:/, "").replace(/\..*$/, "")}`;
+  if (!existsSync(socket)) {
+    throw new Error(`webkit: no X server on DISPLAY=${display} (${socket} is missing); start one, e.g. Xvfb ${display}`);
+  }
   // The generic service builder spawns the binary with --port=N and polls /status.
   const service = new remote.DriverService.Builder(DRIVER)
     .setLoopback(true)
