@@ -365,7 +365,7 @@ async fn phone(cluster: &Front, desktop: &Credential) -> Credential {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_a_redis_restart() {
+async fn behind_nginx_the_service_survives_kills_rolling_restarts_a_redis_restart_and_an_alex_outage() {
     use clinical_images::server::events::compare_ids;
     let mut cluster = Cluster::start().await;
     let front = cluster.front.clone();
@@ -479,4 +479,57 @@ async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_a_redis_re
     .await;
     let token = front.post("/api/medtech/session/token", json!({}), &phone).await;
     assert_eq!(token.status().as_u16(), 200, "the phone's token survived");
+
+    // --- ALEX down in the middle of a commit. ---
+    // Long enough to outlast the client's own retries (3 attempts, about 2 s);
+    // CLUSTER_ALEX_OUTAGE_SECS=30 gives the full 30 s.
+    let outage = Duration::from_secs(
+        std::env::var("CLUSTER_ALEX_OUTAGE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(6),
+    );
+    let desktop = Credential::Cookie(front.launch().await);
+    let mut photos = Vec::new();
+    for _ in 0..4 {
+        photos.push(front.upload(&desktop).await);
+    }
+    // Two photos are filed, then ALEX goes down.
+    let res = front
+        .http
+        .post(format!("{}/outage", front.sandbox))
+        .json(&json!({"ms": outage.as_millis() as u64, "afterCreates": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 204);
+    let down_from = Instant::now();
+    let report: Value =
+        front.post("/api/medtech/attachments/commit", json!({}), &desktop).await.json().await.unwrap();
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "{report}");
+    let failed: Vec<&Value> = results.iter().filter(|r| r["status"] == "failed").collect();
+    assert!(!failed.is_empty() && failed.len() <= 2, "ALEX went down after two filings: {report}");
+    for r in &failed {
+        assert_eq!(r["retryable"], true, "{r}");
+        // "Retry later", in one of its two forms: ALEX unavailable, or a
+        // create it may have received but did not confirm (a 503 on a POST).
+        let message = r["message"].as_str().unwrap_or_default();
+        assert!(
+            message == "Medtech is temporarily unavailable. Try again in a few minutes."
+                || message == "Medtech did not confirm whether this photo was filed. Try again in a minute: it will not be filed twice.",
+            "retry later: {r}"
+        );
+    }
+    assert!(results.iter().all(|r| r["status"] == "committed" || r["status"] == "failed"), "{report}");
+    // When it is back, the retry files each photo exactly once.
+    tokio::time::sleep(
+        (down_from + outage + Duration::from_millis(300)).saturating_duration_since(Instant::now()),
+    )
+    .await;
+    let again: Value =
+        front.post("/api/medtech/attachments/commit", json!({}), &desktop).await.json().await.unwrap();
+    assert!(again["results"].as_array().unwrap().iter().all(|r| r["status"] == "committed"), "{again}");
+    let inbox = front.inbox().await;
+    for id in &photos {
+        let filed = inbox.iter().filter(|e| e["resource"]["identifier"][0]["value"] == id.as_str()).count();
+        assert_eq!(filed, 1, "image {id} filed {filed} times across ALEX's outage");
+    }
 }

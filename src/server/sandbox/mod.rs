@@ -103,8 +103,27 @@ struct Inner {
     tokens: Mutex<HashMap<String, Instant>>,
     token_grants: AtomicUsize,
     faults: Mutex<VecDeque<Fault>>,
+    outage: Mutex<Option<Outage>>,
     resources: Mutex<Vec<Stored>>,
     launch: launch::Contexts,
+}
+
+/// A whole-service outage: after `after_creates` more resources are filed,
+/// every FHIR call answers 503 for `length`, as ALEX's gateway does when the
+/// service behind it is down.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Outage {
+    #[serde(default)]
+    after_creates: usize,
+    #[serde(rename = "ms", deserialize_with = "millis")]
+    length: Duration,
+    #[serde(skip)]
+    until: Option<Instant>,
+}
+
+fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_millis)
 }
 
 /// Shared sandbox state (cheap to clone).
@@ -151,6 +170,7 @@ impl Sandbox {
             tokens: Mutex::default(),
             token_grants: AtomicUsize::new(0),
             faults: Mutex::default(),
+            outage: Mutex::default(),
             resources: Mutex::default(),
             launch: launch::Contexts::new(),
         }))
@@ -191,7 +211,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
         .route("/FHIR/Media", post(fhir::create_media).get(fhir::search_media))
         .route("/FHIR/DocumentReference", post(fhir::create_document_reference).get(fhir::search_documents))
         .route("/vendorforms/api/getlaunchcontextstring/{context}/{signature}", get(launch::resolve))
-        .layer(middleware::from_fn_with_state(sandbox.clone(), inject_faults));
+        .layer(middleware::from_fn_with_state(sandbox.clone(), inject_faults))
+        .layer(middleware::from_fn_with_state(sandbox.clone(), simulate_outage));
     Router::new()
         .route("/", get(pages::launcher))
         .route("/inbox", get(pages::inbox))
@@ -201,6 +222,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
         .route("/launch-context", post(launch::create))
         .route("/launch", post(launch::launch_form))
         .route("/faults", post(add_faults))
+        .route("/outage", post(add_outage))
         .route("/stats", get(stats))
         .merge(faulty)
         .with_state(sandbox)
@@ -218,6 +240,47 @@ struct FaultRequest {
 async fn add_faults(State(sandbox): State<Sandbox>, Json(req): Json<FaultRequest>) -> StatusCode {
     lock(&sandbox.0.faults).extend(std::iter::repeat_n(req.fault, req.count));
     StatusCode::NO_CONTENT
+}
+
+/// `POST /outage` `{ms, afterCreates?}`: once `afterCreates` more resources
+/// are filed (0: at once), every FHIR call answers 503 for `ms`.
+async fn add_outage(State(sandbox): State<Sandbox>, Json(mut outage): Json<Outage>) -> StatusCode {
+    if outage.after_creates == 0 {
+        outage.until = Some(Instant::now() + outage.length);
+    }
+    *lock(&sandbox.0.outage) = Some(outage);
+    StatusCode::NO_CONTENT
+}
+
+async fn simulate_outage(State(sandbox): State<Sandbox>, req: Request, next: Next) -> Response {
+    let now = Instant::now();
+    {
+        let mut outage = lock(&sandbox.0.outage);
+        match outage.as_ref().and_then(|o| o.until) {
+            Some(until) if now < until => {
+                return outage_response();
+            }
+            Some(_) => *outage = None,
+            None => {}
+        }
+    }
+    let creates = req.method() == axum::http::Method::POST;
+    let res = next.run(req).await;
+    if creates && res.status() == StatusCode::CREATED {
+        if let Some(o) = lock(&sandbox.0.outage).as_mut().filter(|o| o.until.is_none()) {
+            o.after_creates = o.after_creates.saturating_sub(1);
+            if o.after_creates == 0 {
+                o.until = Some(Instant::now() + o.length);
+            }
+        }
+    }
+    res
+}
+
+fn outage_response() -> Response {
+    let mut res = outcome(StatusCode::SERVICE_UNAVAILABLE, "transient", "The service is unavailable.");
+    res.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
+    res
 }
 
 async fn inject_faults(State(sandbox): State<Sandbox>, req: Request, next: Next) -> Response {
