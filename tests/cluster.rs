@@ -8,7 +8,12 @@
 //!   from several sessions: no request fails beyond the client's own retries,
 //!   and every photo is filed exactly once;
 //! - a Redis restart: 503 (not a hang) while it is down; sessions and tokens
-//!   survive.
+//!   survive;
+//! - ALEX down mid-commit: "retry later" for what it could not file, and the
+//!   retry files each photo exactly once;
+//! - S3 unreachable during uploads (a gate in front of it cuts every
+//!   connection): registering answers 503 at once, and the same upload,
+//!   retried once S3 is back, finishes and reaches the desktop's stream.
 //!
 //! `scripts/cluster.sh` runs this file alone; the test command runs it with
 //! the rest.
@@ -24,6 +29,32 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";
+
+/// A TCP gate in front of S3 that the test can shut: shut, it closes every
+/// open connection and each new one at once, as an unreachable S3 looks to
+/// the app (pooled connections included) and to the phone's PUT.
+async fn s3_gate(target: &str) -> (String, tokio::sync::watch::Sender<bool>) {
+    let target = target.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let (open_tx, open_rx) = tokio::sync::watch::channel(true);
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            if !*open_rx.borrow() {
+                continue; // dropped: closed at once
+            }
+            let (target, mut open) = (target.clone(), open_rx.clone());
+            tokio::spawn(async move {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else { return };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    _ = open.wait_for(|open| !open) => {}
+                }
+            });
+        }
+    });
+    (addr, open_tx)
+}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -63,6 +94,8 @@ struct Cluster {
     apps: Vec<Option<Child>>,
     app_env: Vec<(String, String)>,
     others: Vec<Child>,
+    /// `send(false)` makes S3 unreachable for every instance and client.
+    s3_open: tokio::sync::watch::Sender<bool>,
 }
 
 impl Drop for Cluster {
@@ -148,7 +181,13 @@ impl Cluster {
             .expect("nginx (installed by scripts/test.sh)");
 
         let base = format!("https://127.0.0.1:{nginx_port}");
+        let (s3_addr, s3_open) = s3_gate(&common::required_env("TEST_S3_ENDPOINT")).await;
         let mut app_env: Vec<(String, String)> = common::s3_vars();
+        for (k, v) in &mut app_env {
+            if k == "S3_ENDPOINT" {
+                v.clone_from(&s3_addr);
+            }
+        }
         app_env.extend([
             ("REDIS_URL".into(), format!("redis://127.0.0.1:{redis_port}/0")),
             ("REDIS_KEY_PREFIX".into(), "cluster:".into()),
@@ -183,6 +222,7 @@ impl Cluster {
             apps: vec![None, None, None],
             app_env,
             others: vec![sandbox, nginx],
+            s3_open,
         };
         let redis_url = format!("redis://127.0.0.1:{redis_port}/0");
         wait_until("redis", async || {
@@ -365,7 +405,7 @@ async fn phone(cluster: &Front, desktop: &Credential) -> Credential {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn behind_nginx_the_service_survives_kills_rolling_restarts_a_redis_restart_and_an_alex_outage() {
+async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_redis_s3_and_alex_outages() {
     use clinical_images::server::events::compare_ids;
     let mut cluster = Cluster::start().await;
     let front = cluster.front.clone();
@@ -454,6 +494,45 @@ async fn behind_nginx_the_service_survives_kills_rolling_restarts_a_redis_restar
     }
     assert!(all.len() >= 5, "the load ran: {} images", all.len());
     println!("rolling restart: {} images, {} client retries", all.len(), RETRIES.load(Ordering::Relaxed));
+
+    // --- S3 unreachable during uploads. ---
+    let cookie = front.launch().await;
+    let desktop = Credential::Cookie(cookie.clone());
+    let uploader = self::phone(&front, &desktop).await;
+    let stream = Stream::open(&front, &cookie, None).await;
+    let photo = common::jpeg(32, 24);
+    let ticket: Value = front
+        .post(
+            "/api/medtech/session/presigned-url",
+            json!({"contentType": "image/jpeg", "size": photo.len()}),
+            &uploader,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = ticket["imageId"].as_str().unwrap().to_owned();
+    cluster.s3_open.send_replace(false);
+    let down_from = Instant::now();
+    let put = front.http.put(ticket["uploadUrl"].as_str().unwrap()).body(photo.clone()).send().await;
+    assert!(put.is_err(), "the PUT cannot reach S3 through the shut gate");
+    // Registering asks S3 for the object: a plain 503 at once, not a hang.
+    let register = || {
+        uploader
+            .apply(front.http.post(front.url("/api/medtech/session/images")).json(&json!({"imageId": id})))
+    };
+    let during = register().send().await.unwrap();
+    let status = during.status().as_u16();
+    let body = during.text().await.unwrap();
+    assert_eq!(status, 503, "while S3 is unreachable: {body}");
+    assert!(down_from.elapsed() < Duration::from_secs(12), "an answer, not a hang");
+    assert!(!body.contains("dispatch") && !body.contains("127.0.0.1"), "no internal detail: {body}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    cluster.s3_open.send_replace(true);
+    // The client's retry of the same upload now finishes, once.
+    common::signed_put(&front.http, &ticket, photo).await;
+    assert_eq!(register().send().await.unwrap().status().as_u16(), 200);
+    stream.wait_added(1).await;
 
     // --- A Redis restart (AOF). ---
     let _ = Command::new("redis-cli").args(["-p", &cluster.redis_port.to_string(), "shutdown"]).status();

@@ -25,7 +25,7 @@ pub fn unique(label: &str) -> String {
     format!("{label}-{}-{}-{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
-fn required_env(var: &str) -> String {
+pub fn required_env(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
         panic!("{var} is not set. Run ./scripts/test.sh, which starts Redis and ministack for the tests.")
     })
