@@ -8,7 +8,8 @@
 //!   from several sessions: no request fails beyond the client's own retries,
 //!   and every photo is filed exactly once;
 //! - a Redis restart: 503 (not a hang) while it is down; sessions and tokens
-//!   survive;
+//!   survive; every instance is ready again and its pub/sub subscriber is
+//!   back (a stream opened on each instance directly gets the next event);
 //! - ALEX down mid-commit: "retry later" for what it could not file, and the
 //!   retry files each photo exactly once;
 //! - S3 unreachable during uploads (a gate in front of it cuts every
@@ -353,7 +354,17 @@ struct Stream {
 
 impl Stream {
     async fn open(cluster: &Front, cookie: &str, last_event_id: Option<&str>) -> Stream {
-        let mut req = cluster.http.get(cluster.url("/api/medtech/session/events")).header("cookie", cookie);
+        Stream::open_at(&cluster.http, &cluster.base, cookie, last_event_id).await
+    }
+
+    /// A stream from `base`: nginx, or one instance directly.
+    async fn open_at(
+        http: &reqwest::Client,
+        base: &str,
+        cookie: &str,
+        last_event_id: Option<&str>,
+    ) -> Stream {
+        let mut req = http.get(format!("{base}/api/medtech/session/events")).header("cookie", cookie);
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id);
         }
@@ -495,44 +506,47 @@ async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_redis_s3_a
     assert!(all.len() >= 5, "the load ran: {} images", all.len());
     println!("rolling restart: {} images, {} client retries", all.len(), RETRIES.load(Ordering::Relaxed));
 
-    // --- S3 unreachable during uploads. ---
-    let cookie = front.launch().await;
-    let desktop = Credential::Cookie(cookie.clone());
-    let uploader = self::phone(&front, &desktop).await;
-    let stream = Stream::open(&front, &cookie, None).await;
-    let photo = common::jpeg(32, 24);
-    let ticket: Value = front
-        .post(
-            "/api/medtech/session/presigned-url",
-            json!({"contentType": "image/jpeg", "size": photo.len()}),
-            &uploader,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = ticket["imageId"].as_str().unwrap().to_owned();
-    cluster.s3_open.send_replace(false);
-    let down_from = Instant::now();
-    let put = front.http.put(ticket["uploadUrl"].as_str().unwrap()).body(photo.clone()).send().await;
-    assert!(put.is_err(), "the PUT cannot reach S3 through the shut gate");
-    // Registering asks S3 for the object: a plain 503 at once, not a hang.
-    let register = || {
-        uploader
-            .apply(front.http.post(front.url("/api/medtech/session/images")).json(&json!({"imageId": id})))
-    };
-    let during = register().send().await.unwrap();
-    let status = during.status().as_u16();
-    let body = during.text().await.unwrap();
-    assert_eq!(status, 503, "while S3 is unreachable: {body}");
-    assert!(down_from.elapsed() < Duration::from_secs(12), "an answer, not a hang");
-    assert!(!body.contains("dispatch") && !body.contains("127.0.0.1"), "no internal detail: {body}");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    cluster.s3_open.send_replace(true);
-    // The client's retry of the same upload now finishes, once.
-    common::signed_put(&front.http, &ticket, photo).await;
-    assert_eq!(register().send().await.unwrap().status().as_u16(), 200);
-    stream.wait_added(1).await;
+    // --- S3 unreachable during uploads (its own scope: no names leak out). ---
+    {
+        let cookie = front.launch().await;
+        let desktop = Credential::Cookie(cookie.clone());
+        let uploader = self::phone(&front, &desktop).await;
+        let stream = Stream::open(&front, &cookie, None).await;
+        let photo = common::jpeg(32, 24);
+        let ticket: Value = front
+            .post(
+                "/api/medtech/session/presigned-url",
+                json!({"contentType": "image/jpeg", "size": photo.len()}),
+                &uploader,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = ticket["imageId"].as_str().unwrap().to_owned();
+        cluster.s3_open.send_replace(false);
+        let down_from = Instant::now();
+        let put = front.http.put(ticket["uploadUrl"].as_str().unwrap()).body(photo.clone()).send().await;
+        assert!(put.is_err(), "the PUT cannot reach S3 through the shut gate");
+        // Registering asks S3 for the object: a plain 503 at once, not a hang.
+        let register = || {
+            uploader.apply(
+                front.http.post(front.url("/api/medtech/session/images")).json(&json!({"imageId": id})),
+            )
+        };
+        let during = register().send().await.unwrap();
+        let status = during.status().as_u16();
+        let body = during.text().await.unwrap();
+        assert_eq!(status, 503, "while S3 is unreachable: {body}");
+        assert!(down_from.elapsed() < Duration::from_secs(12), "an answer, not a hang");
+        assert!(!body.contains("dispatch") && !body.contains("127.0.0.1"), "no internal detail: {body}");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        cluster.s3_open.send_replace(true);
+        // The client's retry of the same upload now finishes, once.
+        common::signed_put(&front.http, &ticket, photo).await;
+        assert_eq!(register().send().await.unwrap().status().as_u16(), 200);
+        stream.wait_added(1).await;
+    }
 
     // --- A Redis restart (AOF). ---
     let _ = Command::new("redis-cli").args(["-p", &cluster.redis_port.to_string(), "shutdown"]).status();
@@ -558,6 +572,26 @@ async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_redis_s3_a
     .await;
     let token = front.post("/api/medtech/session/token", json!({}), &phone).await;
     assert_eq!(token.status().as_u16(), 200, "the phone's token survived");
+    // Every instance is back, its pub/sub subscriber included: a stream opened
+    // on each one directly gets the event of an upload made through nginx.
+    let mut streams = Vec::new();
+    for port in cluster.app_ports.clone() {
+        let base = format!("http://127.0.0.1:{port}");
+        let probe = front.http.clone();
+        let ready = format!("{base}/readyz");
+        wait_until("each instance ready after Redis' restart", async || {
+            probe.get(&ready).send().await.is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+        streams.push(Stream::open_at(&front.http, &base, &cookie, None).await);
+    }
+    // Each stream replays the session's history first; count from there.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before: Vec<usize> = streams.iter().map(|s| s.added().len()).collect();
+    front.upload(&phone).await;
+    for (s, n) in streams.iter().zip(before) {
+        s.wait_added(n + 1).await;
+    }
 
     // --- ALEX down in the middle of a commit. ---
     // Long enough to outlast the client's own retries (3 attempts, about 2 s);

@@ -24,6 +24,9 @@ pub struct RedisEventBus {
     channel: String,
 }
 
+/// How long to let the connection manager reconnect before a second try.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
+
 fn unavailable(e: redis::RedisError) -> StoreError {
     crate::server::metrics::store_error("redis");
     StoreError::Unavailable(e.to_string())
@@ -126,17 +129,28 @@ impl EventBus for RedisEventBus {
         ttl: Duration,
     ) -> Result<String, StoreError> {
         let json = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut conn = self.conn.clone();
-        redis::Script::new(PUBLISH)
-            .key(self.stream_key(session_key))
+        let script = redis::Script::new(PUBLISH);
+        let mut invocation = script.key(self.stream_key(session_key));
+        invocation
             .arg(HISTORY)
             .arg(json)
             .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1))
             .arg(&self.channel)
-            .arg(session_key)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)
+            .arg(session_key);
+        let mut conn = self.conn.clone();
+        match invocation.invoke_async(&mut conn).await {
+            // After Redis restarts, the first call on the old connection is
+            // the one that finds it dead (and makes the manager reconnect).
+            // An event is not worth losing to that: try once more, on the
+            // new connection. A dropped write never ran, so this cannot
+            // publish twice.
+            Err(e) if e.is_connection_dropped() || e.is_io_error() => {
+                tracing::warn!(error = %e, "Redis connection dropped; publishing again");
+                tokio::time::sleep(RECONNECT_PAUSE).await;
+                invocation.invoke_async(&mut conn).await.map_err(unavailable)
+            }
+            other => other.map_err(unavailable),
+        }
     }
 
     async fn subscribe(&self, session_key: &str, after: Option<&str>) -> Result<Subscription, StoreError> {
