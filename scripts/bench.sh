@@ -6,6 +6,8 @@
 #   ./scripts/bench.sh pipeline  image pipeline vs browser-image-compression and
 #                                heic2any, in headless Chromium, release build
 #   ./scripts/bench.sh bundle    gzip sizes of the release WASM and JS
+#   ./scripts/bench.sh commit    P6: 10 photos of about 1 MB committed over HTTP
+#                                to a standalone ALEX sandbox; time and RSS growth
 source "$(dirname "$0")/common.sh"
 
 WHAT="${1:-events}"
@@ -43,9 +45,9 @@ case "$WHAT" in
     (cd end2end && BASE_URL="http://127.0.0.1:$APP_PORT" npx playwright test -c bench.config.ts)
     exit 0
     ;;
-  events) ;;
+  events | commit) ;;
   *)
-    echo "usage: $0 [events|pipeline|bundle]" >&2
+    echo "usage: $0 [events|pipeline|bundle|commit]" >&2
     exit 2
     ;;
 esac
@@ -72,10 +74,36 @@ start_app() {
   wait_for app curl -fsS "http://127.0.0.1:$APP_PORT/healthz"
 }
 
+if [ "$WHAT" = commit ]; then
+  SANDBOX_PORT="${BENCH_SANDBOX_PORT:-3952}"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$RUN_DIR/redis.log" 2>&1 &
+  track $!
+  wait_for redis redis-cli -p "$REDIS_PORT" ping
+  # The sandbox in a process of its own, so the app's RSS is the app's.
+  ALEX_SANDBOX_ADDR="127.0.0.1:$SANDBOX_PORT" RUST_LOG=warn \
+    "$CARGO_TARGET_DIR/release/clinical-images" alex-sandbox >"$RUN_DIR/sandbox.log" 2>&1 &
+  track $!
+  SANDBOX="http://127.0.0.1:$SANDBOX_PORT/sandbox/alex"
+  wait_for sandbox curl -fsS "$SANDBOX/stats"
+  LEPTOS_OUTPUT_NAME=clinical-images LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
+    REDIS_KEY_PREFIX="bench-commit:" BLOB_DIR="$RUN_DIR/blobs" RUST_LOG=warn COMMIT_RULE=nothing \
+    PUBLIC_BASE_URL="http://127.0.0.1:$APP_PORT" ALEX_BASE_URL="$SANDBOX/FHIR" \
+    ALEX_TOKEN_URL="$SANDBOX/oauth2/v2.0/token" ALEX_CLIENT_ID=sandbox-client ALEX_CLIENT_SECRET=sandbox-secret \
+    ALEX_SCOPE=api://sandbox/.default ALEX_FACILITY_ID=F2N060-E \
+    "$CARGO_TARGET_DIR/release/clinical-images" >"$RUN_DIR/app.log" 2>&1 &
+  APP_PID=$!
+  track $APP_PID
+  wait_for app curl -fsS "http://127.0.0.1:$APP_PORT/readyz"
+  log "commit: ${BENCH_PHOTOS:-10} photos of about 1 MB, ${BENCH_RUNS:-3} runs"
+  BENCH_BASE_URL="http://127.0.0.1:$APP_PORT" BENCH_SANDBOX_URL="$SANDBOX" BENCH_PIDS="$APP_PID" \
+    "$CARGO_TARGET_DIR/release/examples/bench_events" commit
+  exit 0
+fi
+
 start_app
 export BENCH_BASE_URL="http://127.0.0.1:$APP_PORT"
 log "latency: ${BENCH_SESSIONS:-1000} sessions with open streams"
 "$CARGO_TARGET_DIR/release/examples/bench_events" latency
 log "streams: ${BENCH_STREAMS:-10000} open streams on one fresh instance"
 start_app
-BENCH_PID="$APP_PID" "$CARGO_TARGET_DIR/release/examples/bench_events" streams
+BENCH_PIDS="$APP_PID" "$CARGO_TARGET_DIR/release/examples/bench_events" streams

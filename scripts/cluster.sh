@@ -4,6 +4,11 @@
 # standalone ALEX sandbox; tests/cluster.rs starts and stops them and runs
 # the scenarios (instance killed mid-stream, rolling restart, Redis restart).
 # The README's test command runs the same test with the others.
+#   ./scripts/cluster.sh         the scenarios, seconds each (as in CI)
+#   ./scripts/cluster.sh soak    release build: the rolling restart for
+#                                CLUSTER_SOAK_SECS (120) under 20 sessions, the
+#                                real-time path with 5,000 sessions, 30,000
+#                                streams; the figures in BENCHMARKS.md
 source "$(dirname "$0")/common.sh"
 
 S3_PORT="${TEST_S3_PORT:-4599}"
@@ -20,5 +25,13 @@ wait_for ministack curl -fsS "http://127.0.0.1:$S3_PORT/_ministack/health"
 export TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 
 cd "$ROOT"
+if [ "${1:-}" = soak ]; then
+  ulimit -n "$(ulimit -Hn)"
+  cargo build --release --no-default-features --features ssr --example bench_events
+  log "cluster soak: nginx (TLS) + 3 release instances + Redis (AOF) + S3 + ALEX sandbox"
+  BENCH_EVENTS_BIN="$CARGO_TARGET_DIR/release/examples/bench_events" \
+    cargo test --release --no-default-features --features ssr --test cluster -- --ignored --exact soak --nocapture
+  exit 0
+fi
 log "cluster test: nginx (TLS) + 3 instances + Redis (AOF) + S3 + ALEX sandbox"
 cargo test --no-default-features --features ssr --test cluster -- --nocapture

@@ -47,6 +47,9 @@ async fn s3_gate(target: &str) -> (String, tokio::sync::watch::Sender<bool>) {
             let (target, mut open) = (target.clone(), open_rx.clone());
             tokio::spawn(async move {
                 let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else { return };
+                // As the app's own S3 client does: without it, Nagle holds a
+                // response's last small segment for the peer's delayed ACK.
+                let _ = (inbound.set_nodelay(true), outbound.set_nodelay(true));
                 tokio::select! {
                     _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                     _ = open.wait_for(|open| !open) => {}
@@ -92,6 +95,8 @@ struct Cluster {
     redis_port: u16,
     redis: Child,
     app_ports: Vec<u16>,
+    /// Each instance's `METRICS_ADDR` port.
+    metrics_ports: Vec<u16>,
     apps: Vec<Option<Child>>,
     app_env: Vec<(String, String)>,
     others: Vec<Child>,
@@ -119,8 +124,27 @@ fn spawn_redis(dir: &Path, port: u16) -> Child {
         .expect("redis-server")
 }
 
+/// nginx's size: the test's is small; the soak holds 30,000 streams, each
+/// two descriptors in nginx, under a 20,000-descriptor limit per process.
+struct Shape {
+    nginx_workers: usize,
+    worker_connections: usize,
+}
+
+/// nginx's `fail_timeout`: how long a server it could not reach is left out.
+/// A rolling restart waits this long after an instance is ready again
+/// before stopping the next (DEPLOY.md), or nginx may count two out at once.
+const FAIL_TIMEOUT_SECS: u64 = 2;
+
+const TEST_SHAPE: Shape = Shape { nginx_workers: 1, worker_connections: 1024 };
+const SOAK_SHAPE: Shape = Shape { nginx_workers: 4, worker_connections: 18_000 };
+
 impl Cluster {
     async fn start() -> Cluster {
+        Cluster::start_shaped(TEST_SHAPE).await
+    }
+
+    async fn start_shaped(shape: Shape) -> Cluster {
         let dir = std::env::temp_dir().join(common::unique("cluster"));
         std::fs::create_dir_all(&dir).unwrap();
         let (nginx_port, redis_port, sandbox_port) = (free_port(), free_port(), free_port());
@@ -146,12 +170,15 @@ impl Cluster {
             .status()
             .unwrap();
         assert!(status.success(), "openssl");
-        let upstreams: String =
-            app_ports.iter().map(|p| format!("server 127.0.0.1:{p} max_fails=1 fail_timeout=2s; ")).collect();
+        let upstreams: String = app_ports
+            .iter()
+            .map(|p| format!("server 127.0.0.1:{p} max_fails=1 fail_timeout={FAIL_TIMEOUT_SECS}s; "))
+            .collect();
         let site = std::fs::read_to_string(repo("deploy/nginx/clinical-images.conf"))
             .unwrap()
             .replace("@UPSTREAM_SERVERS@", &upstreams)
-            .replace("@LISTEN@", &format!("127.0.0.1:{nginx_port}"))
+            // reuseport: the kernel spreads connections over the workers.
+            .replace("@LISTEN@", &format!("127.0.0.1:{nginx_port} reuseport"))
             .replace("@SERVER_NAME@", "127.0.0.1")
             .replace("@CERT@", &dir.join("cert.pem").display().to_string())
             .replace("@CERT_KEY@", &dir.join("key.pem").display().to_string());
@@ -160,9 +187,11 @@ impl Cluster {
             std::fs::create_dir_all(dir.join(temp)).unwrap();
         }
         let d = dir.display();
+        let Shape { nginx_workers, worker_connections } = shape;
         let main = format!(
-            "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log warn;\n\
-             events {{ worker_connections 1024; }}\n\
+            "worker_processes {nginx_workers};\nworker_rlimit_nofile 19000;\npid {d}/nginx.pid;\n\
+             error_log {d}/nginx-error.log warn;\n\
+             events {{ worker_connections {worker_connections}; }}\n\
              http {{\n access_log off;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n\
              fastcgi_temp_path {d}/fastcgi;\n uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n\
              include {d}/site.conf;\n}}\n"
@@ -199,6 +228,7 @@ impl Cluster {
             ("RATE_LIMIT_BURST".into(), "100000".into()),
             ("RATE_LIMIT_PER_SECOND".into(), "100000".into()),
             ("SHUTDOWN_GRACE_SECS".into(), "5".into()),
+            ("SHUTDOWN_DRAIN_SECS".into(), "1".into()),
             ("COMMIT_RULE".into(), "nothing".into()),
             ("LEPTOS_OUTPUT_NAME".into(), "clinical-images".into()),
             ("RUST_LOG".into(), "warn".into()),
@@ -220,6 +250,7 @@ impl Cluster {
             redis_port,
             redis,
             app_ports: app_ports.clone(),
+            metrics_ports: (0..3).map(|_| free_port()).collect(),
             apps: vec![None, None, None],
             app_env,
             others: vec![sandbox, nginx],
@@ -248,6 +279,7 @@ impl Cluster {
             .env_clear()
             .envs(self.app_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("METRICS_ADDR", format!("127.0.0.1:{}", self.metrics_ports[i]))
             .env("S3_CREATE_BUCKET", if i == 0 { "true" } else { "false" })
             .spawn()
             .unwrap();
@@ -292,16 +324,15 @@ impl Front {
     /// Presign through nginx, PUT to S3, register through nginx.
     async fn upload(&self, auth: &Credential) -> String {
         let photo = common::jpeg(32, 24);
-        let ticket: Value = self
+        let res = self
             .post(
                 "/api/medtech/session/presigned-url",
                 json!({"contentType": "image/jpeg", "size": photo.len()}),
                 auth,
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
+        assert_eq!(res.status().as_u16(), 200, "presign");
+        let ticket: Value = res.json().await.unwrap();
         common::signed_put(&self.http, &ticket, photo).await;
         let id = ticket["imageId"].as_str().unwrap().to_owned();
         let res = self.post("/api/medtech/session/images", json!({"imageId": id}), auth).await;
@@ -318,12 +349,32 @@ impl Front {
 /// it (502/503/504) or the connection dropped. Counted, so a test can say
 /// none failed beyond them.
 static RETRIES: AtomicUsize = AtomicUsize::new(0);
+/// Why requests were retried: a status, "connect" or "dropped".
+static RETRY_REASONS: Mutex<std::collections::BTreeMap<String, usize>> =
+    Mutex::new(std::collections::BTreeMap::new());
+/// Answers with a status of 400 or more that were not retried.
+static ERRORS: AtomicUsize = AtomicUsize::new(0);
+/// How long each answered request took through nginx, retries apart.
+static LATENCIES: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
 
 async fn retrying(make: impl Fn() -> reqwest::RequestBuilder) -> reqwest::Response {
     for _ in 0..40 {
+        let sent = Instant::now();
         match make().send().await {
-            Ok(res) if !matches!(res.status().as_u16(), 502..=504) => return res,
-            _ => {
+            Ok(res) if !matches!(res.status().as_u16(), 502..=504) => {
+                LATENCIES.lock().unwrap().push(sent.elapsed());
+                if res.status().as_u16() >= 400 {
+                    ERRORS.fetch_add(1, Ordering::Relaxed);
+                }
+                return res;
+            }
+            other => {
+                let why = match &other {
+                    Ok(res) => res.status().as_u16().to_string(),
+                    Err(e) if e.is_connect() => "connect".to_owned(),
+                    Err(_) => "dropped".to_owned(),
+                };
+                *RETRY_REASONS.lock().unwrap().entry(why).or_default() += 1;
                 RETRIES.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
@@ -415,6 +466,139 @@ async fn phone(cluster: &Front, desktop: &Credential) -> Credential {
     Credential::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned())
 }
 
+/// What a rolling restart under load came to.
+struct Load {
+    sessions: usize,
+    restarts: usize,
+    took: Duration,
+    images: usize,
+    requests: usize,
+    retries: usize,
+    /// Retries by reason (status, "connect", "dropped").
+    reasons: std::collections::BTreeMap<String, usize>,
+    errors: usize,
+    p50: Duration,
+    p99: Duration,
+    lost: usize,
+    duplicated: usize,
+}
+
+impl std::fmt::Display for Load {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        write!(
+            f,
+            "{} sessions, {} restarts in {:.0} s: {} requests through nginx (p50 {:.1} ms, p99 {:.1} ms), \
+             {} client retries {:?}, {} errors; {} images, {} lost, {} duplicated",
+            self.sessions,
+            self.restarts,
+            self.took.as_secs_f64(),
+            self.requests,
+            ms(self.p50),
+            ms(self.p99),
+            self.retries,
+            self.reasons,
+            self.errors,
+            self.images,
+            self.lost,
+            self.duplicated
+        )
+    }
+}
+
+/// `sessions` desktops upload and commit (a commit after every third
+/// upload) while every instance is restarted in turn, SIGTERM then start
+/// and readiness; rounds of restarts go on until `run_for` has passed (one
+/// round at least, 10 s apart). Then each session commits what is left and
+/// the sandbox's inbox must hold every image exactly once. Panics on a
+/// request that failed beyond the client's retries, or a photo lost or
+/// filed twice.
+async fn rolling_restart_under_load(cluster: &mut Cluster, sessions: usize, run_for: Duration) -> Load {
+    let front = cluster.front.clone();
+    let (retries_before, errors_before) = (RETRIES.load(Ordering::Relaxed), ERRORS.load(Ordering::Relaxed));
+    LATENCIES.lock().unwrap().clear();
+    RETRY_REASONS.lock().unwrap().clear();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..sessions {
+        let (front, stop) = (front.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let mut desktop = Credential::Cookie(front.launch().await);
+            let (mut mine, mut here) = (Vec::new(), 0);
+            while !stop.load(Ordering::SeqCst) {
+                mine.push(front.upload(&desktop).await);
+                here += 1;
+                if here % 3 == 0 {
+                    let res = front.post("/api/medtech/attachments/commit", json!({}), &desktop).await;
+                    assert_eq!(res.status().as_u16(), 200);
+                }
+                // A session holds at most 40 photos: the GP moves on to the
+                // next patient, as in a day's clinic.
+                if here == 30 {
+                    desktop = Credential::Cookie(front.launch().await);
+                    here = 0;
+                }
+            }
+            (desktop, mine)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = Instant::now();
+    let mut restarts = 0;
+    loop {
+        for i in 0..3 {
+            cluster.signal_app(i, "-TERM");
+            cluster.start_app(i).await;
+            restarts += 1;
+            tokio::time::sleep(Duration::from_secs(FAIL_TIMEOUT_SECS)).await;
+        }
+        let left = run_for.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        tokio::time::sleep(left.min(Duration::from_secs(10))).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::SeqCst);
+    let took = started.elapsed();
+    let mut all = Vec::new();
+    for w in workers {
+        let (desktop, mine) = w.await.expect("a worker failed: a request failed beyond retries");
+        // Whatever the last round left uncommitted, or a restart
+        // interrupted, is filed now, once.
+        let report: Value =
+            front.post("/api/medtech/attachments/commit", json!({}), &desktop).await.json().await.unwrap();
+        assert!(report["results"].as_array().unwrap().iter().all(|r| r["status"] == "committed"), "{report}");
+        all.extend(mine);
+    }
+    let inbox = front.inbox().await;
+    let mut filed: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for e in &inbox {
+        if let Some(id) = e["resource"]["identifier"][0]["value"].as_str() {
+            *filed.entry(id).or_default() += 1;
+        }
+    }
+    let mut latencies = std::mem::take(&mut *LATENCIES.lock().unwrap());
+    latencies.sort();
+    let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+    let load = Load {
+        sessions,
+        restarts,
+        took,
+        images: all.len(),
+        requests: latencies.len(),
+        retries: RETRIES.load(Ordering::Relaxed) - retries_before,
+        reasons: std::mem::take(&mut *RETRY_REASONS.lock().unwrap()),
+        errors: ERRORS.load(Ordering::Relaxed) - errors_before,
+        p50: at(0.50),
+        p99: at(0.99),
+        lost: all.iter().filter(|id| !filed.contains_key(id.as_str())).count(),
+        duplicated: all.iter().filter(|id| filed.get(id.as_str()).is_some_and(|n| *n > 1)).count(),
+    };
+    assert_eq!((load.lost, load.duplicated, load.errors), (0, 0, 0), "{load}");
+    load
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_redis_s3_and_alex_outages() {
     use clinical_images::server::events::compare_ids;
@@ -463,48 +647,10 @@ async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_redis_s3_a
         assert!(listed.as_array().unwrap().iter().any(|i| i["imageId"] == id.as_str()));
     }
 
-    // --- A rolling restart under load from several sessions. ---
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut workers = Vec::new();
-    for _ in 0..5 {
-        let (front, stop) = (front.clone(), stop.clone());
-        workers.push(tokio::spawn(async move {
-            let desktop = Credential::Cookie(front.launch().await);
-            let mut mine = Vec::new();
-            while !stop.load(Ordering::SeqCst) {
-                mine.push(front.upload(&desktop).await);
-                if mine.len() % 3 == 0 {
-                    let res = front.post("/api/medtech/attachments/commit", json!({}), &desktop).await;
-                    assert_eq!(res.status().as_u16(), 200);
-                }
-            }
-            (desktop, mine)
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    for i in 0..3 {
-        cluster.signal_app(i, "-TERM");
-        cluster.start_app(i).await;
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    stop.store(true, Ordering::SeqCst);
-    let mut all = Vec::new();
-    for w in workers {
-        let (desktop, mine) = w.await.expect("a worker failed: a request failed beyond retries");
-        // Whatever the last round left uncommitted, or a restart
-        // interrupted, is filed now, once.
-        let report: Value =
-            front.post("/api/medtech/attachments/commit", json!({}), &desktop).await.json().await.unwrap();
-        assert!(report["results"].as_array().unwrap().iter().all(|r| r["status"] == "committed"), "{report}");
-        all.extend(mine);
-    }
-    let inbox = front.inbox().await;
-    for id in &all {
-        let filed = inbox.iter().filter(|e| e["resource"]["identifier"][0]["value"] == id.as_str()).count();
-        assert_eq!(filed, 1, "image {id} filed {filed} times");
-    }
-    assert!(all.len() >= 5, "the load ran: {} images", all.len());
-    println!("rolling restart: {} images, {} client retries", all.len(), RETRIES.load(Ordering::Relaxed));
+    // --- A rolling restart under uploads and commits from 20 sessions. ---
+    let load = rolling_restart_under_load(&mut cluster, 20, Duration::ZERO).await;
+    println!("rolling restart: {load}");
+    assert!(load.images >= 20, "the load ran: {load}");
 
     // --- S3 unreachable during uploads (its own scope: no names leak out). ---
     {
@@ -632,17 +778,158 @@ async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_redis_s3_a
         );
     }
     assert!(results.iter().all(|r| r["status"] == "committed" || r["status"] == "failed"), "{report}");
-    // When it is back, the retry files each photo exactly once.
+    // When it is back, the retry files each photo exactly once. The outage
+    // began only after the second filing, so it may end later than
+    // `down_from + outage`: retry, as the GP would, until all are filed.
     tokio::time::sleep(
         (down_from + outage + Duration::from_millis(300)).saturating_duration_since(Instant::now()),
     )
     .await;
-    let again: Value =
-        front.post("/api/medtech/attachments/commit", json!({}), &desktop).await.json().await.unwrap();
-    assert!(again["results"].as_array().unwrap().iter().all(|r| r["status"] == "committed"), "{again}");
+    let mut tries = 0;
+    loop {
+        let again: Value =
+            front.post("/api/medtech/attachments/commit", json!({}), &desktop).await.json().await.unwrap();
+        let results = again["results"].as_array().unwrap();
+        if results.iter().all(|r| r["status"] == "committed") {
+            break;
+        }
+        assert!(results.iter().all(|r| r["status"] == "committed" || r["retryable"] == true), "{again}");
+        tries += 1;
+        assert!(tries < 15, "still not filed well after ALEX came back: {again}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     let inbox = front.inbox().await;
     for id in &photos {
         let filed = inbox.iter().filter(|e| e["resource"]["identifier"][0]["value"] == id.as_str()).count();
         assert_eq!(filed, 1, "image {id} filed {filed} times across ALEX's outage");
+    }
+}
+
+/// Runs `examples/bench_events` (BENCH_EVENTS_BIN, built by
+/// `scripts/cluster.sh soak`) with `vars`, echoing what it prints; returns
+/// the child once a line containing `until` has come (None: at its end).
+fn bench_events(mode: &str, vars: &[(&str, String)], until: Option<&str>) -> Child {
+    use std::io::BufRead;
+    let mut child = Command::new(common::required_env("BENCH_EVENTS_BIN"))
+        .arg(mode)
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("BENCH_INSECURE_TLS", "true")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("bench_events");
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut lines = out.lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        println!("  [{mode}] {line}");
+        if until.is_some_and(|u| line.contains(u)) {
+            // Keep echoing what it says later, on a thread of its own.
+            let mode = mode.to_owned();
+            std::thread::spawn(move || lines.map_while(Result::ok).for_each(|l| println!("  [{mode}] {l}")));
+            return child;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "bench_events {mode}: {status}");
+    child
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+/// The soak behind `scripts/cluster.sh soak` (release build, not in CI):
+/// the rolling restart under 20 sessions for CLUSTER_SOAK_SECS (120), then
+/// the real-time path through the cluster with 5,000 sessions (all through
+/// nginx, then registering on one instance and streaming on another), then
+/// 30,000 open streams through nginx across the three instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "the soak: scripts/cluster.sh soak"]
+async fn soak() {
+    let secs = std::env::var("CLUSTER_SOAK_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
+    let mut cluster = Cluster::start_shaped(SOAK_SHAPE).await;
+    let load = rolling_restart_under_load(&mut cluster, 20, Duration::from_secs(secs)).await;
+    println!("soak, rolling restart: {load}");
+    // What nginx said of the requests it could not pass on, by kind.
+    let log = std::fs::read_to_string(cluster.dir.join("nginx-error.log")).unwrap_or_default();
+    let mut kinds: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for line in log.lines() {
+        let kind = line.split("*").nth(1).and_then(|l| l.split_once(' ')).map(|(_, l)| l).unwrap_or(line);
+        let kind = kind.split(" while ").next().unwrap_or(kind).to_owned();
+        *kinds.entry(kind).or_default() += 1;
+    }
+    println!("soak, nginx's error log: {kinds:#?}");
+
+    let front = cluster.front.clone();
+    let direct: Vec<String> = cluster.app_ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+    let sessions = std::env::var("BENCH_SESSIONS").unwrap_or_else(|_| "5000".into());
+    let samples = std::env::var("BENCH_SAMPLES").unwrap_or_else(|_| sessions.clone());
+    let common_vars = |stream: String, register: String| {
+        vec![
+            ("BENCH_SESSIONS", sessions.clone()),
+            ("BENCH_SAMPLES", samples.clone()),
+            ("BENCH_SANDBOX_URL", front.sandbox.clone()),
+            ("BENCH_STREAM_URLS", stream),
+            ("BENCH_REGISTER_URLS", register),
+        ]
+    };
+    println!("soak, real-time path, everything through nginx:");
+    bench_events("latency", &common_vars(front.base.clone(), front.base.clone()), None);
+    println!("soak, real-time path, registered on one instance, streamed from another:");
+    let rotated: Vec<String> = direct.iter().cycle().skip(1).take(direct.len()).cloned().collect();
+    bench_events("latency", &common_vars(direct.join(","), rotated.join(",")), None);
+
+    // 30,000 streams: two client processes (a process may hold 20,000
+    // descriptors here), each from its own source address (one address has
+    // about 28,000 ports towards nginx's one port), neither 127.0.0.1, whose
+    // ports the latency runs' closed connections still hold in TIME_WAIT.
+    let pids: Vec<String> = cluster.apps.iter().flatten().map(|c| c.id().to_string()).collect();
+    let per =
+        std::env::var("CLUSTER_SOAK_STREAMS").ok().and_then(|s| s.parse::<usize>().ok()).unwrap_or(30_000)
+            / 2;
+    let mut holders = Vec::new();
+    for (n, addr) in ["127.0.0.2", "127.0.0.3"].into_iter().enumerate() {
+        let vars = vec![
+            ("BENCH_STREAMS", per.to_string()),
+            ("BENCH_LAUNCH_OFFSET", (n * 1_000_000).to_string()),
+            ("BENCH_SANDBOX_URL", front.sandbox.clone()),
+            ("BENCH_STREAM_URLS", front.base.clone()),
+            ("BENCH_PIDS", pids.join(",")),
+            ("BENCH_LOCAL_ADDR", addr.to_owned()),
+            ("BENCH_HOLD_SECS", "600".to_owned()),
+        ];
+        holders.push(bench_events("streams", &vars, Some("holding")));
+    }
+    let mut rss = Vec::new();
+    for (child, port) in cluster.apps.iter().flatten().zip(&cluster.metrics_ports) {
+        let text = front
+            .http
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let open = text.lines().find_map(|l| l.strip_prefix("event_streams_open ")).unwrap_or("?").to_owned();
+        rss.push(format!("{open} streams in {:.0} MiB", rss_mib(child.id())));
+    }
+    let t0 = Instant::now();
+    let ready = front.http.get(front.url("/readyz")).send().await.unwrap().status();
+    println!(
+        "soak, {} streams open through nginx: instances hold {}; /readyz through nginx answered {ready} in {:?}",
+        per * 2,
+        rss.join(", "),
+        t0.elapsed()
+    );
+    for mut h in holders {
+        let _ = h.kill();
+        let _ = h.wait();
     }
 }

@@ -104,12 +104,16 @@ async fn liveness_and_readiness_are_separate_and_a_stopping_instance_drains() {
     assert_eq!(live.status().as_u16(), 200);
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
+    assert!(ready.headers().get("connection").is_none(), "kept alive while serving");
     app.state.begin_shutdown();
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 503, "a load balancer stops sending traffic");
+    assert_eq!(ready.headers()["connection"], "close", "a draining answer ends its connection");
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["status"], "draining");
-    assert_eq!(app.http.get(app.url("/livez")).send().await.unwrap().status().as_u16(), 200, "still alive");
+    let live = app.http.get(app.url("/livez")).send().await.unwrap();
+    assert_eq!(live.status().as_u16(), 200, "still alive");
+    assert_eq!(live.headers()["connection"], "close", "every answer, not only readiness");
 }
 
 #[tokio::test]

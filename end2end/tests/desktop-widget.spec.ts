@@ -154,6 +154,54 @@ test("a phone uploads through the QR link; the photo appears on the desktop with
   await phone.close();
 });
 
+test("S3 unreachable for 10 s: the desktop and the phone say they are retrying, then both photos arrive once", async ({ page, browser, baseURL }, testInfo) => {
+  await launch(page);
+  await page.keyboard.press("q");
+  const url = (await page.getByRole("region", { name: "Phone" }).locator("code").textContent())!;
+  await page.keyboard.press("Escape");
+  const phone = await browser.newContext({ ...devices["Pixel 7"], baseURL });
+  const p = await phone.newPage();
+  await p.goto(url);
+  await waitForHydration(p);
+  await p.getByLabel("Choose from gallery").setInputFiles([jpeg("phone.jpg", "umang_by_Abhishek_Mudgal.jpg")]);
+  await p.getByRole("button", { name: "Continue" }).click();
+
+  // From now on, for 10 s, the store (S3, another origin) cannot be reached
+  // from either browser: every upload to it is refused at the connection.
+  // The server side of an S3 outage is the cluster test's (tests/cluster.rs).
+  const downUntil = Date.now() + 10_000;
+  let refused = 0;
+  for (const context of [page.context(), phone]) {
+    await context.route(
+      (u) => u.origin !== new URL(baseURL!).origin,
+      async (route) => {
+        if (route.request().method() === "PUT" && Date.now() < downUntil) {
+          refused++;
+          await route.abort("connectionrefused");
+          return;
+        }
+        await route.continue();
+      },
+    );
+  }
+  await page.getByLabel("Add photos").setInputFiles([jpeg("desk.jpg", "Bridge_by_Sander_Klootwijk.jpg")]);
+  await p.getByRole("button", { name: "Send all" }).click();
+  await expect(page.getByRole("status").filter({ hasText: /Connection problem\. Trying again in \d+ s/ })).toBeVisible({ timeout: 30_000 });
+  await expect(p.getByText(/Connection problem\. Trying again in \d+ s/)).toBeVisible({ timeout: 30_000 });
+  await screenshot(page, testInfo, "desktop-s3-retrying");
+  await screenshot(p, testInfo, "phone-s3-retrying");
+  expect(Date.now()).toBeLessThan(downUntil);
+
+  // S3 is back: both finish on their own, with no reload and no tap.
+  await expect(p.getByRole("heading", { name: "1 photo sent to the desktop" })).toBeVisible({ timeout: 60_000 });
+  await expect(strip(page)).toHaveCount(2, { timeout: 60_000 });
+  await expect(page.getByRole("progressbar", { name: "Upload progress" })).toHaveCount(0);
+  expect(refused).toBeGreaterThanOrEqual(2);
+  const listed = await (await page.request.get("/api/medtech/session/images")).json();
+  expect(listed.map((i: any) => i.source).sort()).toEqual(["desktop", "mobile"]);
+  await phone.close();
+});
+
 test("a commit with an ALEX fault gives a partial result; Retry files the rest, with no duplicates", async ({ page }, testInfo) => {
   const james = "5b1f0c7a9e3d4c2b8a6f1e0d9c8b7a65";
   const hers = (r: any) => r.patientId === james;

@@ -152,6 +152,11 @@ impl AppState {
         self.shutdown_tx.send_replace(true);
     }
 
+    /// Whether SIGTERM has come: the instance is draining.
+    pub fn is_stopping(&self) -> bool {
+        *self.shutdown_tx.borrow()
+    }
+
     /// The sandbox's settings, when this instance mounts it.
     pub fn sandbox_config(&self) -> Option<sandbox::SandboxConfig> {
         (self.config.alex.target == AlexTarget::Sandbox).then(|| sandbox::SandboxConfig {

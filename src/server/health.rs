@@ -75,6 +75,22 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<HealthR
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(report))
 }
 
+/// Middleware: once the instance is stopping, every answer closes its
+/// connection (HTTP/1.1 `Connection: close`), so no client or proxy sends
+/// another request on it while the listener is about to shut.
+pub async fn close_when_stopping(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut res = next.run(req).await;
+    if state.is_stopping() {
+        res.headers_mut()
+            .insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
+    res
+}
+
 /// `GET /livez`: 200 while the process serves requests; checks nothing else,
 /// so a Redis outage never gets every instance restarted.
 pub async fn livez() -> (StatusCode, Json<serde_json::Value>) {

@@ -118,9 +118,14 @@ pub async fn run() -> ExitCode {
         let state = state.clone();
         async move {
             shutdown_signal().await;
-            // Event streams end now (their clients reconnect elsewhere);
-            // other requests get the grace period to finish.
+            // Event streams end now (their clients reconnect elsewhere) and
+            // readiness fails. For the drain, requests are still accepted,
+            // each answer closing its connection (health::close_when_stopping),
+            // so a proxy's pooled connections end with an answer, never under
+            // a request it must not resend. Then listening stops, and open
+            // requests get the grace period to finish.
             state.begin_shutdown();
+            tokio::time::sleep(state.config.shutdown_drain).await;
             let _ = stopping_tx.send(());
         }
     };

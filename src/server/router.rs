@@ -73,7 +73,9 @@ pub fn app(state: AppState) -> Router {
     for layer in security::header_layers(&state.config) {
         router = router.layer(layer);
     }
-    let router = router.layer(middleware::from_fn(super::metrics::http));
+    let router = router
+        .layer(middleware::from_fn_with_state(state.clone(), health::close_when_stopping))
+        .layer(middleware::from_fn(super::metrics::http));
     // Spans carry the path only: query strings can hold tokens and patient ids.
     router.layer(TraceLayer::new_for_http().make_span_with(
         |req: &Request<_>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),

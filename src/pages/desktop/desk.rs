@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::{delete_image, list_images, update_image_metadata};
-use crate::client::upload::Outgoing;
+use crate::client::upload::{Outgoing, Waiting};
 use crate::model::{ApiError, CaptureSettings, ImageInfo, ImageMetadata, ImageStatus, SessionSummary};
 
 /// Which modal is open.
@@ -28,6 +28,8 @@ pub struct Pending {
     pub progress: RwSignal<f64>,
     pub error: RwSignal<Option<String>>,
     pub thumb: RwSignal<Option<String>>,
+    /// Set while the upload waits to try again (or for the network).
+    pub waiting: RwSignal<Option<Waiting>>,
 }
 
 /// Everything the workspace shares. All handles: `Copy`.
@@ -217,6 +219,7 @@ impl Desk {
             progress: RwSignal::new(0.0),
             error: RwSignal::new(None),
             thumb: RwSignal::new(None),
+            waiting: RwSignal::new(None),
         };
         let start = move |pending: Pending, file: web_sys::File| async move {
             let progress = pending.progress;
@@ -236,7 +239,16 @@ impl Desk {
                 processed.summary.captured.clone(),
                 None,
             );
-            let sent = outgoing.send(&move |f| progress.set(0.4 + 0.6 * f), &|_| {}).await;
+            let waiting = pending.waiting;
+            let on_progress = move |f| {
+                // Each attempt starts at 0: the wait, if any, is over.
+                if waiting.get_untracked().is_some() {
+                    waiting.set(None);
+                }
+                progress.set(0.4 + 0.6 * f)
+            };
+            let sent = outgoing.send(&on_progress, &move |w| waiting.set(Some(w))).await;
+            waiting.set(None);
             let info = match sent {
                 Ok(info) => info,
                 Err(f) => {

@@ -5,6 +5,7 @@ use leptos::ev;
 use leptos::prelude::*;
 
 use super::desk::{Desk, Pending};
+use crate::client::upload::Waiting;
 use crate::model::{ImageInfo, ImageStatus};
 
 /// A status badge's text and modifier.
@@ -79,7 +80,15 @@ fn PendingItem(desk: Desk, pending: Pending) -> impl IntoView {
                 None => {
                     view! {
                         <progress max="1" value=move || pending.progress.get() aria-label="Upload progress"></progress>
-                        <span class="tag tag--busy">{move || format!("Uploading {:.0}%", pending.progress.get() * 100.0)}</span>
+                        <span class="tag tag--busy" role="status">
+                            {move || match pending.waiting.get() {
+                                None => format!("Uploading {:.0}%", pending.progress.get() * 100.0),
+                                Some(Waiting::Retry { seconds }) => {
+                                    format!("Connection problem. Trying again in {seconds} s")
+                                }
+                                Some(Waiting::Offline) => "Paused: offline".to_owned(),
+                            }}
+                        </span>
                     }
                         .into_any()
                 }

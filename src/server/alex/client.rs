@@ -212,10 +212,16 @@ impl HttpAlexClient {
         }
     }
 
-    /// Every entry of a search, following `next` links on this ALEX only
-    /// (a link elsewhere would carry our token to another host).
-    async fn search_all(&self, first: String, ctx: &CallContext) -> Result<Vec<Value>, AlexError> {
-        let mut entries = Vec::new();
+    /// The first entry of a search that `pick` takes, page by page,
+    /// following `next` links on this ALEX only (a link elsewhere would carry
+    /// our token to another host). Stops at the page that has it, so a
+    /// filing is found without reading the rest of a long history.
+    async fn search_first<T>(
+        &self,
+        first: String,
+        ctx: &CallContext,
+        pick: impl Fn(&Value) -> Option<T>,
+    ) -> Result<Option<T>, AlexError> {
         let mut url = Some(first);
         let mut pages = 0;
         while let Some(page) = url.take() {
@@ -227,7 +233,9 @@ impl HttpAlexClient {
             if bundle["resourceType"] != "Bundle" {
                 return Err(AlexError::Malformed("search answer is not a Bundle".into()));
             }
-            entries.extend(bundle["entry"].as_array().into_iter().flatten().cloned());
+            if let Some(found) = bundle["entry"].as_array().into_iter().flatten().find_map(&pick) {
+                return Ok(Some(found));
+            }
             let next = bundle["link"].as_array().into_iter().flatten().find_map(|l| {
                 (l["relation"] == "next").then(|| l["url"].as_str().map(str::to_owned)).flatten()
             });
@@ -238,7 +246,7 @@ impl HttpAlexClient {
                 url = Some(next);
             }
         }
-        Ok(entries)
+        Ok(None)
     }
 }
 
@@ -284,29 +292,33 @@ impl AlexClient for HttpAlexClient {
         dedupe: &Dedupe,
         ctx: &CallContext,
     ) -> Result<Option<Created>, AlexError> {
+        let own = enc(&format!("{}|{}", dedupe.system, dedupe.value));
         let first = match self.nhi_of(dedupe, ctx).await? {
+            // The patient's filings (the documented search), narrowed by the
+            // resource's own identifier, a standard search parameter of
+            // Media and DocumentReference: a patient with years of photos
+            // is not read page by page. A server that ignored it would list
+            // them all, and the search stops at the page with ours.
             Some(nhi) => format!(
-                "{}/{resource_type}?patient.identifier={}",
+                "{}/{resource_type}?patient.identifier={}&identifier={own}",
                 self.base_url,
                 enc(&format!("{}|{nhi}", self.nhi_system))
             ),
             // No NHI on record: ask for the resource by its own identifier.
-            None => format!(
-                "{}/{resource_type}?identifier={}",
-                self.base_url,
-                enc(&format!("{}|{}", dedupe.system, dedupe.value))
-            ),
+            None => format!("{}/{resource_type}?identifier={own}", self.base_url),
         };
         let subject = format!("Patient/{}", dedupe.patient_id);
-        let found = self.search_all(first, ctx).await?.into_iter().find_map(|entry| {
-            let r = &entry["resource"];
-            let ours = r["identifier"].as_array().into_iter().flatten().any(|i| {
-                i["system"].as_str() == Some(dedupe.system.as_str())
-                    && i["value"].as_str() == Some(dedupe.value.as_str())
-            });
-            let same_patient = r["subject"]["reference"].as_str().is_none_or(|s| s == subject);
-            (ours && same_patient).then(|| r["id"].as_str().map(str::to_owned)).flatten()
-        });
+        let found = self
+            .search_first(first, ctx, |entry| {
+                let r = &entry["resource"];
+                let ours = r["identifier"].as_array().into_iter().flatten().any(|i| {
+                    i["system"].as_str() == Some(dedupe.system.as_str())
+                        && i["value"].as_str() == Some(dedupe.value.as_str())
+                });
+                let same_patient = r["subject"]["reference"].as_str().is_none_or(|s| s == subject);
+                (ours && same_patient).then(|| r["id"].as_str().map(str::to_owned)).flatten()
+            })
+            .await?;
         Ok(found.map(|resource_id| Created { resource_id, etag: None }))
     }
 

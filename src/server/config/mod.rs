@@ -60,6 +60,9 @@ pub struct Config {
     pub log_json: bool,
     /// `SHUTDOWN_GRACE_SECS`: how long a stopping instance lets requests finish.
     pub shutdown_grace: Duration,
+    /// `SHUTDOWN_DRAIN_SECS`: how long a stopping instance goes on accepting
+    /// (each answer closing its connection) before it stops listening.
+    pub shutdown_drain: Duration,
     /// `METRICS_ADDR`: where `GET /metrics` is served (Prometheus text); unset: nowhere.
     pub metrics_addr: Option<SocketAddr>,
     pub session: SessionConfig,
@@ -212,6 +215,7 @@ impl Config {
             });
         }
         let shutdown_grace = v.secs_or("SHUTDOWN_GRACE_SECS", 20)?;
+        let shutdown_drain = v.secs_or("SHUTDOWN_DRAIN_SECS", 2)?;
         let metrics_addr = v
             .get("METRICS_ADDR")
             .map(|a| {
@@ -234,6 +238,7 @@ impl Config {
             frame_ancestors,
             log_json,
             shutdown_grace,
+            shutdown_drain,
             metrics_addr,
             session,
             uploads,
