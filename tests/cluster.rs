@@ -807,8 +807,9 @@ async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_redis_s3_a
 
 /// Runs `examples/bench_events` (BENCH_EVENTS_BIN, built by
 /// `scripts/cluster.sh soak`) with `vars`, echoing what it prints; returns
-/// the child once a line containing `until` has come (None: at its end).
-fn bench_events(mode: &str, vars: &[(&str, String)], until: Option<&str>) -> Child {
+/// the child once a line containing `until` has come, or None once it has
+/// ended (successfully: else this panics).
+fn bench_events(mode: &str, vars: &[(&str, String)], until: Option<&str>) -> Option<Child> {
     use std::io::BufRead;
     let mut child = Command::new(common::required_env("BENCH_EVENTS_BIN"))
         .arg(mode)
@@ -826,12 +827,12 @@ fn bench_events(mode: &str, vars: &[(&str, String)], until: Option<&str>) -> Chi
             // Keep echoing what it says later, on a thread of its own.
             let mode = mode.to_owned();
             std::thread::spawn(move || lines.map_while(Result::ok).for_each(|l| println!("  [{mode}] {l}")));
-            return child;
+            return Some(child);
         }
     }
     let status = child.wait().unwrap();
     assert!(status.success(), "bench_events {mode}: {status}");
-    child
+    None
 }
 
 fn rss_mib(pid: u32) -> f64 {
@@ -904,7 +905,7 @@ async fn soak() {
             ("BENCH_LOCAL_ADDR", addr.to_owned()),
             ("BENCH_HOLD_SECS", "600".to_owned()),
         ];
-        holders.push(bench_events("streams", &vars, Some("holding")));
+        holders.extend(bench_events("streams", &vars, Some("holding")));
     }
     let mut rss = Vec::new();
     for (child, port) in cluster.apps.iter().flatten().zip(&cluster.metrics_ports) {
