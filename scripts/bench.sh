@@ -15,16 +15,21 @@ WHAT="${1:-events}"
 release_site() {
   cd "$ROOT"
   build_pipeline_worker --release
-  cargo leptos build --release --split
+  # Content-hashed names (Cargo.toml hash-files) and .br/.gz siblings of
+  # every site file, which the server sends by Accept-Encoding.
+  cargo leptos build --release --split --precompress
 }
 
 bundle_sizes() {
   local site="$ROOT/target/site"
-  printf '%-34s %10s %10s\n' file bytes gzip-9
-  for f in pkg/clinical-images.wasm pkg/clinical-images.js pkg/clinical-images.css \
-    pipeline/pipeline_bg.wasm pipeline/pipeline.js pipeline-worker.js; do
-    printf '%-34s %10s %10s\n' "$f" "$(stat -c %s "$site/$f")" "$(gzip -9c "$site/$f" | wc -c)"
+  printf '%-52s %10s %10s %10s\n' file bytes gzip-9 brotli
+  cd "$site"
+  for f in pkg/clinical-images.*.wasm pkg/clinical-images.*.js pkg/clinical-images.*.css \
+    pipeline/pipeline_bg.wasm pipeline/pipeline.js pipeline/heif_bg.wasm pipeline/heif.js pipeline-worker.js; do
+    printf '%-52s %10s %10s %10s\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)" \
+      "$(stat -c %s "$f.br" 2>/dev/null || echo -)"
   done
+  cd "$ROOT"
 }
 
 case "$WHAT" in
@@ -39,6 +44,7 @@ case "$WHAT" in
     bundle_sizes
     APP_PORT="${BENCH_APP_PORT:-3951}"
     LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" LEPTOS_SITE_ROOT="$ROOT/target/site" BLOB_DIR="$RUN_DIR/blobs" \
+      LEPTOS_HASH_FILES=true \
       RUST_LOG=warn "$CARGO_TARGET_DIR/release/clinical-images" >"$RUN_DIR/app.log" 2>&1 &
     track $!
     wait_for app curl -fsS "http://127.0.0.1:$APP_PORT/healthz"

@@ -78,7 +78,7 @@ e2e() {
   export DISPLAY=":$display"
   # Every browser shares one loopback address, so the per-address limit is
   # lifted here; the Rust suite tests the limits themselves.
-  LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" LEPTOS_SITE_ROOT="$site_root" \
+  LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" LEPTOS_SITE_ROOT="$site_root" LEPTOS_HASH_FILES=true \
     PUBLIC_BASE_URL="http://127.0.0.1:$APP_PORT" ALEX_SANDBOX=true \
     RATE_LIMIT_ADDRESS_BURST=100000 RATE_LIMIT_ADDRESS_PER_SECOND=10000 \
     REDIS_URL="$TEST_REDIS_URL" REDIS_KEY_PREFIX="e2e-$$:" \

@@ -1,7 +1,7 @@
 //! The root component, the HTML shell and the routes.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
@@ -60,6 +60,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover" />
                 <meta name="referrer" content="no-referrer" />
                 <AutoReload options=options.clone() />
+                // The bundle's CSS under its content-hashed name when the
+                // build hashes (Cargo.toml `hash-files`).
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -79,7 +82,6 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| crate::client::mark_hydrated());
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/clinical-images.css" />
         <Title text="Clinical Images" />
         <Router>
             <Routes fallback=NotFound>

@@ -22,8 +22,12 @@ export async function benchPage(page: Page, files: Record<string, Buffer>): Prom
           <script src="/__bench/lib/browser-image-compression.js"></script>
           <script src="/__bench/lib/heic2any.js"></script>
           <script type="module">
-            const mod = await import("/pkg/clinical-images.js");
-            await mod.default({ module_or_path: "/pkg/clinical-images.wasm" });
+            // The bundle's content-hashed names, as the app's own page gives them.
+            const html = await (await fetch("/")).text();
+            const [js] = html.match(/\/pkg\/clinical-images\.[\w-]+\.js/);
+            const [wasm] = html.match(/\/pkg\/clinical-images\.[\w-]+\.wasm/);
+            const mod = await import(js);
+            await mod.default({ module_or_path: wasm });
             window.pipeline = mod;
             document.title = "ready";
           </script>`,

@@ -35,3 +35,33 @@ test("the landing page launches a test patient through the real Evolution path",
   await expect(page).toHaveURL(/\/medtech-images$/);
   await expect(page.getByRole("region", { name: "Patient" })).toContainText("James Sample · NHI ZZZ0024");
 });
+
+test("the bundle has content-hashed names, cached immutable; a second visit fetches none of it", async ({ page }) => {
+  const seen: { path: string; cacheControl: string | undefined }[] = [];
+  page.on("response", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith("/pkg/")) seen.push({ path, cacheControl: r.headers()["cache-control"] });
+  });
+  await page.goto("/");
+  await waitForHydration(page);
+  await page.waitForLoadState("networkidle");
+  expect(seen.length).toBeGreaterThanOrEqual(3); // JS, WASM and CSS at least
+  for (const { path, cacheControl } of seen) {
+    expect(path, "a content hash in every bundle name").toMatch(/\.[\w-]{20,}\.(js|wasm|css)$/);
+    expect(cacheControl, path).toBe("public, max-age=31536000, immutable");
+  }
+  // The worker loads its modules by fixed names: kept, but revalidated.
+  const worker = await page.request.get("/pipeline-worker.js");
+  expect(worker.headers()["cache-control"]).toBe("no-cache");
+
+  // Again, in the same browser: every bundle file comes from the cache.
+  await page.goto("/");
+  await waitForHydration(page);
+  const transferred = await page.evaluate(() =>
+    (performance.getEntriesByType("resource") as PerformanceResourceTiming[])
+      .filter((e) => new URL(e.name).pathname.startsWith("/pkg/"))
+      .map((e) => ({ path: new URL(e.name).pathname, bytes: e.transferSize })),
+  );
+  expect(transferred.length).toBeGreaterThan(0);
+  expect(transferred.filter((e) => e.bytes > 0), "fetched again over the network").toEqual([]);
+});

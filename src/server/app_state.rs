@@ -22,6 +22,8 @@ use super::stores::StoreError;
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
+    /// The built site's hashed names and caching.
+    pub assets: Arc<super::assets::Assets>,
     pub config: Arc<Config>,
     pub sessions: Arc<dyn SessionStore>,
     pub blobs: Arc<dyn BlobStore>,
@@ -55,6 +57,8 @@ pub enum StartupError {
     Alex(#[from] AlexError),
     #[error("listener: {0}")]
     Listener(#[from] std::io::Error),
+    #[error("site: {0}")]
+    Site(String),
 }
 
 impl AppState {
@@ -65,6 +69,7 @@ impl AppState {
         leptos_options: LeptosOptions,
         listener: &TcpListener,
     ) -> Result<Self, StartupError> {
+        let assets = Arc::new(super::assets::Assets::load(&leptos_options).map_err(StartupError::Site)?);
         let (sessions, events): (Arc<dyn SessionStore>, Arc<dyn EventBus>) = match &config.sessions {
             SessionBackend::Memory => (Arc::new(MemorySessionStore::new()), Arc::new(MemoryEventBus::new())),
             SessionBackend::Redis { url, key_prefix } => (
@@ -134,6 +139,7 @@ impl AppState {
         let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
         Ok(Self {
             leptos_options,
+            assets,
             config: Arc::new(config),
             sessions,
             blobs,

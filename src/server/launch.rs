@@ -37,14 +37,15 @@ fn valid_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-fn page(status: StatusCode, message: &str) -> Response {
+fn page(state: &AppState, status: StatusCode, message: &str) -> Response {
     let body = format!(
         "<!DOCTYPE html><html lang=\"en-NZ\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Clinical Images</title><link rel=\"stylesheet\" href=\"/pkg/clinical-images.css\"></head>\
+         <title>Clinical Images</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
          <body><main class=\"page page--narrow\"><section class=\"launch\"><h1>Cannot open Clinical Images</h1>\
          <p class=\"notice notice--warn\" role=\"alert\">{message}</p>\
-         <p><a href=\"{DESKTOP_PATH}\">Continue</a></p></section></main></body></html>"
+         <p><a href=\"{DESKTOP_PATH}\">Continue</a></p></section></main></body></html>",
+        css = state.assets.css_href
     );
     (status, Html(body)).into_response()
 }
@@ -63,6 +64,7 @@ async fn start_session(state: &AppState, launch: Launch) -> Response {
         Err(e) => {
             tracing::error!(error = %e, "launch could not create a session");
             page(
+                state,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The session service is unavailable. Try again in a minute.",
             )
@@ -79,19 +81,19 @@ pub async fn dev_launch(State(state): State<AppState>, req: Request, next: Next)
         return next.run(req).await;
     };
     if !state.config.dev_launch {
-        return page(
-            StatusCode::FORBIDDEN,
+        return page(&state, StatusCode::FORBIDDEN,
             "Development launch is turned off on this server. Launch Clinical Images from the patient in Medtech Evolution.",
         );
     }
     let Ok(q) = serde_urlencoded_query(query) else {
-        return page(StatusCode::BAD_REQUEST, "The launch link is malformed.");
+        return page(&state, StatusCode::BAD_REQUEST, "The launch link is malformed.");
     };
     let patient_id = q.patient_id.unwrap_or_default();
     let facility_id = q.facility_id.unwrap_or_else(|| state.config.alex.facility_id.clone());
     let provider_id = q.provider_id.filter(|p| !p.is_empty());
     if !valid_id(&patient_id) || !valid_id(&facility_id) || !provider_id.as_deref().is_none_or(valid_id) {
         return page(
+            &state,
             StatusCode::BAD_REQUEST,
             "The launch link needs a patientId and facilityId made of letters, digits and dashes.",
         );
@@ -121,7 +123,7 @@ pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQ
     let (Some(context), Some(signature)) =
         (q.context.filter(|c| !c.is_empty()), q.signature.filter(|s| !s.is_empty()))
     else {
-        return page(StatusCode::BAD_REQUEST, &format!("The launch link is incomplete. {RELAUNCH}"));
+        return page(&state, StatusCode::BAD_REQUEST, &format!("The launch link is incomplete. {RELAUNCH}"));
     };
     // A context is good for one launch: claim it before anything else. The
     // claim is keyed on the context alone, so the same context with its
@@ -134,6 +136,7 @@ pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQ
         Ok(true) => {}
         Ok(false) => {
             return page(
+                &state,
                 StatusCode::FORBIDDEN,
                 &format!("This launch link has already been used. {RELAUNCH}"),
             );
@@ -141,6 +144,7 @@ pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQ
         Err(e) => {
             tracing::error!(error = %e, "launch could not be recorded");
             return page(
+                &state,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The session service is unavailable. Try again in a minute.",
             );
@@ -155,6 +159,7 @@ pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQ
         Err(e @ (AlexError::Rejected { .. } | AlexError::Malformed(_))) => {
             tracing::warn!(error = %e, correlation_id = %ctx.correlation_id, "launch context refused");
             return page(
+                &state,
                 StatusCode::FORBIDDEN,
                 &format!("The launch link from Medtech Evolution is not valid. {RELAUNCH}"),
             );
@@ -166,6 +171,7 @@ pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQ
                 tracing::warn!(error = %e, "launch claim could not be released");
             }
             return page(
+                &state,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Medtech could not be reached to check the launch. Try again in a minute.",
             );
@@ -177,10 +183,11 @@ pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQ
             .unwrap_or(0);
     let age = unix_now() as i64 - created;
     if age > max_age.as_secs() as i64 || age < -SKEW_SECS {
-        return page(StatusCode::FORBIDDEN, &format!("This launch link has expired. {RELAUNCH}"));
+        return page(&state, StatusCode::FORBIDDEN, &format!("This launch link has expired. {RELAUNCH}"));
     }
     let Some(patient_id) = resolved.patient_id.filter(|p| !p.is_empty()) else {
         return page(
+            &state,
             StatusCode::OK,
             "No patient was open in Medtech Evolution. Open the patient first, then launch Clinical Images.",
         );

@@ -14,6 +14,7 @@ pub mod alex;
 pub mod api_edge;
 pub mod api_error;
 pub mod app_state;
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod blob_routes;

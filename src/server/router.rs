@@ -11,7 +11,7 @@ use tower_http::trace::TraceLayer;
 use super::app_state::AppState;
 use super::sandbox;
 use super::signed_url::BLOB_PATH;
-use super::{api_edge, blob_routes, event_stream, health, launch, security, throttle};
+use super::{api_edge, assets, blob_routes, event_stream, health, launch, security, throttle};
 use crate::app::{shell, App};
 
 /// Per-page response headers, set while the page renders: the CSP that
@@ -74,6 +74,7 @@ pub fn app(state: AppState) -> Router {
         router = router.layer(layer);
     }
     let router = router
+        .layer(middleware::from_fn_with_state(state.clone(), assets::cache_headers))
         .layer(middleware::from_fn_with_state(state.clone(), health::close_when_stopping))
         .layer(middleware::from_fn(super::metrics::http));
     // Spans carry the path only: query strings can hold tokens and patient ids.

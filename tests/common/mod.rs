@@ -93,7 +93,16 @@ impl TestApp {
         let remote_sandbox =
             vars.get("ALEX_BASE_URL").map(|u| u.trim_end_matches('/').trim_end_matches("/FHIR").to_owned());
         let config = Config::from_lookup(addr, |k| vars.get(k).cloned()).map_err(|e| e.to_string())?;
-        let options = LeptosOptions::builder().output_name("clinical-images").site_addr(addr).build();
+        let site_root = vars.get("LEPTOS_SITE_ROOT").cloned().unwrap_or_else(|| "target/site".into());
+        let options = LeptosOptions::builder()
+            .output_name("clinical-images")
+            .site_addr(addr)
+            .site_root(site_root)
+            .hash_files(vars.get("LEPTOS_HASH_FILES").is_some_and(|v| v == "true"))
+            .hash_file(std::sync::Arc::from(
+                vars.get("LEPTOS_HASH_FILE_NAME").map_or("hash.txt", String::as_str),
+            ))
+            .build();
         let state = AppState::build(config, options, &listener).await.map_err(|e| e.to_string())?;
         let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(axum::serve(listener, service).into_future());

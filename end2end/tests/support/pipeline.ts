@@ -42,7 +42,9 @@ export async function pipelinePage(page: Page, files: Record<string, Buffer>): P
 export async function runPipeline(page: Page, name: string, type: string, compareUpright = false): Promise<Run> {
   const run = await page.evaluate(
     async ({ name, type, compareUpright }) => {
-      const mod = await import(/* @vite-ignore */ "/pkg/clinical-images.js");
+      // The bundle under its content-hashed name, as the page preloads it.
+      const bundle = document.querySelector('link[rel="modulepreload"][href^="/pkg/clinical-images."]')!.getAttribute("href")!;
+      const mod = await import(/* @vite-ignore */ bundle);
       const source = await (await fetch(`/__fixture/${name}`)).blob();
       const file = new File([source], name, { type });
       const progress: number[] = [];
