@@ -6,6 +6,8 @@
 #   ./scripts/bench.sh pipeline  image pipeline vs browser-image-compression and
 #                                heic2any, in headless Chromium, release build
 #   ./scripts/bench.sh bundle    gzip sizes of the release WASM and JS
+#   ./scripts/bench.sh batch     5 photos phone → desktop over emulated 4G, vs
+#                                the seed's browser-image-compression + heic2any
 #   ./scripts/bench.sh commit    P6: 10 photos of about 1 MB committed over HTTP
 #                                to a standalone ALEX sandbox; time and RSS growth
 source "$(dirname "$0")/common.sh"
@@ -38,7 +40,7 @@ case "$WHAT" in
     bundle_sizes
     exit 0
     ;;
-  pipeline)
+  pipeline | batch)
     fetch_fixtures
     release_site
     bundle_sizes
@@ -48,12 +50,13 @@ case "$WHAT" in
       RUST_LOG=warn "$CARGO_TARGET_DIR/release/clinical-images" >"$RUN_DIR/app.log" 2>&1 &
     track $!
     wait_for app curl -fsS "http://127.0.0.1:$APP_PORT/healthz"
-    (cd end2end && BASE_URL="http://127.0.0.1:$APP_PORT" npx playwright test -c bench.config.ts)
+    if [ "$WHAT" = batch ]; then specs=(batch.bench.ts); else specs=(pipeline.bench.ts bundle.bench.ts); fi
+    (cd end2end && BASE_URL="http://127.0.0.1:$APP_PORT" npx playwright test -c bench.config.ts "${specs[@]}")
     exit 0
     ;;
   events | commit) ;;
   *)
-    echo "usage: $0 [events|pipeline|bundle|commit]" >&2
+    echo "usage: $0 [events|pipeline|batch|bundle|commit]" >&2
     exit 2
     ;;
 esac

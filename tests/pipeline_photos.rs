@@ -97,3 +97,15 @@ fn real_phone_heics_come_out_upright_as_clean_jpegs() {
         Err(PipelineError::HeifUndecodable)
     );
 }
+
+#[test]
+fn a_heic_decodes_to_the_same_pixels_whatever_was_decoded_before() {
+    use clinical_images::pipeline::heif::decode_rgba;
+    let arrow = fixture("FIXTURE_HEIC_DIR", "arrow.heic");
+    let fresh = decode_rgba(&arrow).expect("arrow").rgba;
+    decode_rgba(&fixture("FIXTURE_HEIC_DIR", "pug.heic")).expect("pug");
+    let again = decode_rgba(&arrow).expect("arrow again").rgba;
+    assert_eq!(fresh.len(), again.len());
+    let differing = fresh.iter().zip(&again).filter(|(a, b)| a != b).count();
+    assert_eq!(differing, 0, "{differing} bytes differ");
+}

@@ -102,3 +102,79 @@ test("non-images and damaged files fail with a specific message, and the worker 
   expect(good.ok).toBe(true);
   if (good.ok) expect(good.output.length).toBeLessThanOrEqual(TARGET_BYTES);
 });
+
+test("a batch run across the worker pool gives the same files as the same batch in series, one HEIC at a time", async ({
+  browser,
+  baseURL,
+}) => {
+  test.setTimeout(180_000);
+  // 3 real JPEGs (13–20 MP) and 2 iPhone HEICs: the batch benchmark's photos.
+  const batch: [string, string, Buffer][] = [
+    ["Dragonfly_by_Bolly.jpg", "image/jpeg", photo("Dragonfly_by_Bolly.jpg")],
+    ["seeding_by_Clements_Engelhardt.jpg", "image/jpeg", photo("seeding_by_Clements_Engelhardt.jpg")],
+    ["Kleiber_by_Lukas_Baubkus.jpg", "image/jpeg", photo("Kleiber_by_Lukas_Baubkus.jpg")],
+    ["pug.heic", "image/heic", heic("pug.heic")],
+    ["arrow.heic", "image/heic", heic("arrow.heic")],
+  ];
+  const files = Object.fromEntries(batch.map(([name, , bytes]) => [name, bytes]));
+
+  // The pool is sized from navigator.hardwareConcurrency: 1 core gives one
+  // worker (the batch runs in series), 8 give the largest pool.
+  async function run(cores: number) {
+    const context = await browser.newContext({ baseURL });
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Emulation.setHardwareConcurrencyOverride", { hardwareConcurrency: cores });
+    await pipelinePage(page, files);
+    const out = await page.evaluate(async (batch) => {
+      const bundle = document.querySelector('link[rel="modulepreload"][href^="/pkg/clinical-images."]')!.getAttribute("href")!;
+      const mod = await import(/* @vite-ignore */ bundle);
+      const picked = await Promise.all(
+        batch.map(async ([name, type]) => new File([await (await fetch(`/__fixture/${name}`)).blob()], name, { type })),
+      );
+      // Every job's start (its first progress report, sent by the worker
+      // that took it) and end, in the order the page saw them.
+      const events: [string, number][] = [];
+      const outputs = await Promise.all(
+        picked.map(async (file, i) => {
+          let started = false;
+          const { blob } = await mod.processImage(file, null, () => {
+            if (!started) events.push(["start", i]);
+            started = true;
+          });
+          events.push(["end", i]);
+          const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+          return { sha256: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join(""), bytes: blob.size };
+        }),
+      );
+      return { outputs, events, cores: navigator.hardwareConcurrency };
+    }, batch.map(([name, type]) => [name, type]));
+    await context.close();
+    // The most jobs running at once, and whether the two HEICs ever overlapped.
+    const running = new Set<number>();
+    let most = 0;
+    let heicsTogether = false;
+    for (const [what, i] of out.events) {
+      if (what === "start") running.add(i);
+      else running.delete(i);
+      most = Math.max(most, running.size);
+      heicsTogether ||= running.has(3) && running.has(4);
+    }
+    return { ...out, most, heicsTogether };
+  }
+
+  const serial = await run(1);
+  const parallel = await run(8);
+  expect(serial.cores).toBe(1);
+  expect(parallel.cores).toBe(8);
+  expect(serial.events).toHaveLength(10);
+  expect(parallel.events).toHaveLength(10);
+  // It really ran in series, and really in parallel.
+  expect(serial.most).toBe(1);
+  expect(parallel.most).toBeGreaterThanOrEqual(2);
+  // A HEIC decodes the whole picture: never two at once.
+  expect(parallel.heicsTogether).toBe(false);
+  // Byte for byte the same five files.
+  expect(parallel.outputs).toEqual(serial.outputs);
+  for (const o of serial.outputs) expect(o.bytes).toBeGreaterThan(50_000);
+});

@@ -1,21 +1,32 @@
-//! The page's side of the image pipeline: one Web Worker per page, started
-//! on first use, that runs [`super::worker`]. Jobs queue in the worker (one
-//! image decodes at a time, which bounds memory on a phone); each reports
-//! progress back here.
+//! The page's side of the image pipeline: a small pool of Web Workers, each
+//! running [`super::worker`], started on first use.
+//!
+//! Jobs wait here, not in the workers, and each goes to the first idle
+//! worker, so a slow photo never holds up the next while another worker is
+//! free. The pool has [`pool_size`] workers: one per core the browser reports,
+//! at most [`MAX_WORKERS`], fewer on a phone that reports little memory. Each
+//! worker holds one photo at a time, and only one HEIC decodes at once across
+//! the pool (it needs the whole picture in memory; a JPEG is decoded already
+//! shrunk), so peak memory is one full-size HEIC plus one shrunk photo per
+//! other worker. Every job reports progress back here.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use futures::channel::oneshot;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use crate::pipeline::{Summary, Targets};
 
 /// Where the worker script is served (from `public/`).
 pub const WORKER_URL: &str = "/pipeline-worker.js";
+
+/// Most workers in the pool, whatever the phone reports.
+pub const MAX_WORKERS: usize = 3;
 
 /// A finished image, ready to upload.
 #[derive(Debug, Clone)]
@@ -40,131 +51,267 @@ impl PipelineFailure {
     }
 }
 
-type Done = oneshot::Sender<Result<Processed, PipelineFailure>>;
-
-struct Job {
-    progress: Box<dyn Fn(f64)>,
-    done: Done,
+/// How many workers: the cores the browser reports (`hardwareConcurrency`),
+/// capped at [`MAX_WORKERS`], and by `deviceMemory` (GB, where the browser
+/// tells it): one worker under 4 GB, two under 8 GB.
+pub fn pool_size(cores: Option<f64>, memory_gb: Option<f64>) -> usize {
+    let by_cores = cores.filter(|c| c.is_finite() && *c >= 1.0).map_or(1, |c| c as usize).min(MAX_WORKERS);
+    let by_memory = match memory_gb.filter(|m| m.is_finite() && *m > 0.0) {
+        Some(m) if m < 4.0 => 1,
+        Some(m) if m < 8.0 => 2,
+        _ => MAX_WORKERS,
+    };
+    by_cores.min(by_memory).max(1)
 }
 
-struct Handle {
+fn browser_pool_size() -> usize {
+    let Some(navigator) = web_sys::window().map(|w| w.navigator()) else { return 1 };
+    let memory =
+        js_sys::Reflect::get(&navigator, &JsValue::from_str("deviceMemory")).ok().and_then(|m| m.as_f64());
+    pool_size(Some(navigator.hardware_concurrency()), memory)
+}
+
+type Done = oneshot::Sender<Result<Processed, PipelineFailure>>;
+
+/// A job waiting for a worker.
+struct Queued {
+    id: u32,
+    file: Blob,
+    targets: String,
+    heif: bool,
+}
+
+/// A job a worker holds.
+struct Running {
+    progress: Rc<dyn Fn(f64)>,
+    done: Done,
+    heif: bool,
+}
+
+struct Slot {
     worker: Worker,
-    jobs: Rc<RefCell<HashMap<u32, Job>>>,
-    next_id: u32,
-    /// Set when the worker failed; the next job starts a new one.
-    broken: Rc<Cell<bool>>,
+    /// The job it holds, if any.
+    job: Option<u32>,
     // Kept alive as long as the worker.
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(web_sys::Event)>,
 }
 
+#[derive(Default)]
+struct Pool {
+    /// `None`: not started yet, or failed (started again when next needed).
+    slots: Vec<Option<Slot>>,
+    waiting: VecDeque<(Queued, Running)>,
+    running: HashMap<u32, Running>,
+    next_id: u32,
+}
+
 thread_local! {
-    static HANDLE: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    static POOL: Rc<RefCell<Pool>> = Rc::default();
 }
 
 fn field(value: &JsValue, name: &str) -> JsValue {
     js_sys::Reflect::get(value, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
-fn spawn() -> Result<Handle, PipelineFailure> {
+fn spawn(pool: &Rc<RefCell<Pool>>, index: usize) -> Option<Slot> {
     let options = WorkerOptions::new();
     options.set_type(WorkerType::Module);
-    let worker = Worker::new_with_options(WORKER_URL, &options).map_err(|_| PipelineFailure::browser())?;
-    let jobs: Rc<RefCell<HashMap<u32, Job>>> = Rc::default();
+    let worker = Worker::new_with_options(WORKER_URL, &options).ok()?;
 
-    let table = jobs.clone();
+    let weak = Rc::downgrade(pool);
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let Some(pool) = weak.upgrade() else { return };
         let data = event.data();
         let Some(id) = field(&data, "id").as_f64().map(|id| id as u32) else { return };
-        match field(&data, "type").as_string().as_deref() {
+        let outcome = match field(&data, "type").as_string().as_deref() {
             Some("progress") => {
-                if let (Some(job), Some(f)) = (table.borrow().get(&id), field(&data, "fraction").as_f64()) {
-                    (job.progress)(f);
+                // Called with the pool released: it may change the page.
+                let progress = pool.borrow().running.get(&id).map(|job| job.progress.clone());
+                if let (Some(progress), Some(f)) = (progress, field(&data, "fraction").as_f64()) {
+                    progress(f);
                 }
+                return;
             }
             Some("done") => {
-                let Some(job) = table.borrow_mut().remove(&id) else { return };
                 let summary = field(&data, "summary").as_string().and_then(|s| serde_json::from_str(&s).ok());
-                let outcome = match (field(&data, "blob").dyn_into::<Blob>(), summary) {
+                match (field(&data, "blob").dyn_into::<Blob>(), summary) {
                     (Ok(blob), Some(summary)) => Ok(Processed { blob, summary }),
                     _ => Err(PipelineFailure::browser()),
-                };
-                let _ = job.done.send(outcome);
+                }
             }
-            Some("error") => {
-                let Some(job) = table.borrow_mut().remove(&id) else { return };
-                let failure = field(&data, "error")
-                    .as_string()
-                    .and_then(|s| serde_json::from_str(&s).ok())
-                    .unwrap_or_else(PipelineFailure::browser);
-                let _ = job.done.send(Err(failure));
+            Some("error") => Err(field(&data, "error")
+                .as_string()
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or_else(PipelineFailure::browser)),
+            _ => return,
+        };
+        let job = {
+            let mut p = pool.borrow_mut();
+            if let Some(Some(slot)) = p.slots.get_mut(index) {
+                slot.job = None;
             }
-            _ => {}
+            p.running.remove(&id)
+        };
+        if let Some(job) = job {
+            let _ = job.done.send(outcome);
         }
+        dispatch(&pool);
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
 
-    // The worker failed to load or crashed: fail what it held, and let the
-    // next job start a new worker (not here: this closure belongs to the old one).
-    let table = jobs.clone();
-    let broken: Rc<Cell<bool>> = Rc::default();
-    let flag = broken.clone();
+    // The worker failed to load or crashed: fail the job it held, drop it,
+    // and let the next job start a new one (not from inside this closure,
+    // which belongs to the old worker: the slot is only emptied here).
+    let weak = Rc::downgrade(pool);
     let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_event: web_sys::Event| {
-        flag.set(true);
-        for (_, job) in table.borrow_mut().drain() {
+        let Some(pool) = weak.upgrade() else { return };
+        let (job, old) = {
+            let mut p = pool.borrow_mut();
+            let old = p.slots.get_mut(index).and_then(Option::take);
+            let job = old.as_ref().and_then(|s| s.job).and_then(|id| p.running.remove(&id));
+            (job, old)
+        };
+        if let Some(job) = job {
             let _ = job.done.send(Err(PipelineFailure::browser()));
         }
+        if let Some(old) = old {
+            old.worker.terminate();
+            // Its closures may be running (this one is): dropped later.
+            leptos::task::spawn_local(async move { drop(old) });
+        }
+        dispatch(&pool);
     });
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
 
-    Ok(Handle { worker, jobs, next_id: 1, broken, _on_message: on_message, _on_error: on_error })
+    Some(Slot { worker, job: None, _on_message: on_message, _on_error: on_error })
 }
 
-/// Starts the worker (and so the download of its module) ahead of the first
-/// photo, so that photo does not wait for it.
+/// Hands waiting jobs to idle workers, starting workers as needed: the
+/// first waiting job that may start (a HEIC only while no other HEIC runs).
+fn dispatch(pool: &Rc<RefCell<Pool>>) {
+    loop {
+        let mut p = pool.borrow_mut();
+        if p.waiting.is_empty() {
+            return;
+        }
+        if p.slots.is_empty() {
+            p.slots.resize_with(browser_pool_size(), || None);
+        }
+        let Some(index) = p.slots.iter().position(|s| s.as_ref().is_none_or(|s| s.job.is_none())) else {
+            return;
+        };
+        let heif_running = p.running.values().any(|j| j.heif);
+        let Some(at) = p.waiting.iter().position(|(q, _)| !(q.heif && heif_running)) else { return };
+        if p.slots[index].is_none() {
+            drop(p);
+            let slot = spawn(pool, index);
+            let mut p = pool.borrow_mut();
+            match slot {
+                Some(slot) => p.slots[index] = Some(slot),
+                None => {
+                    // No worker can start: every waiting job fails.
+                    let failed: Vec<_> = p.waiting.drain(..).collect();
+                    drop(p);
+                    for (_, job) in failed {
+                        let _ = job.done.send(Err(PipelineFailure::browser()));
+                    }
+                    return;
+                }
+            }
+            continue;
+        }
+        let Some((queued, job)) = p.waiting.remove(at) else { return };
+        let Some(slot) = p.slots[index].as_mut() else { return };
+        let message = js_sys::Object::new();
+        let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&message, &JsValue::from_str(k), v);
+        let sent = set("id", &JsValue::from(queued.id))
+            .and_then(|_| set("file", &queued.file))
+            .and_then(|_| set("targets", &JsValue::from_str(&queued.targets)))
+            .and_then(|_| slot.worker.post_message(&message));
+        if sent.is_err() {
+            drop(p);
+            let _ = job.done.send(Err(PipelineFailure::browser()));
+            continue;
+        }
+        slot.job = Some(queued.id);
+        p.running.insert(queued.id, job);
+    }
+}
+
+/// Starts the first worker (and so the download of its module) ahead of the
+/// first photo, so that photo does not wait for it.
 pub fn warm_up() {
-    HANDLE.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = spawn().ok();
+    POOL.with(|pool| {
+        let mut p = pool.borrow_mut();
+        if p.slots.is_empty() {
+            p.slots.resize_with(browser_pool_size(), || None);
+        }
+        if p.slots[0].is_none() {
+            drop(p);
+            let slot = spawn(pool, 0);
+            pool.borrow_mut().slots[0] = slot;
         }
     });
 }
 
-/// Runs one file through the pipeline in the worker. `on_progress` receives
-/// fractions in `0..=1` while it works.
+/// Whether the file starts like a HEIC/HEIF (read from its first bytes).
+async fn starts_like_heif(file: &Blob) -> bool {
+    let Ok(head) = file.slice_with_i32_and_i32(0, 16) else { return false };
+    match JsFuture::from(head.array_buffer()).await {
+        Ok(buffer) => crate::pipeline::format::is_heif_head(&js_sys::Uint8Array::new(&buffer).to_vec()),
+        Err(_) => false,
+    }
+}
+
+/// Runs one file through the pipeline in a worker of the pool. `on_progress`
+/// receives fractions in `0..=1` while it works. Jobs start in the order
+/// they are asked for, as workers come free.
 pub async fn process(
     file: &Blob,
     targets: &Targets,
     on_progress: impl Fn(f64) + 'static,
 ) -> Result<Processed, PipelineFailure> {
     let (done, outcome) = oneshot::channel();
-    HANDLE.with(|cell| -> Result<(), PipelineFailure> {
-        let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|h| h.broken.get()) {
-            if let Some(old) = slot.take() {
-                old.worker.terminate();
-            }
-            *slot = Some(spawn()?);
+    // Its place in the queue is taken now, before reading its first bytes.
+    let id = POOL.with(|pool| {
+        let mut p = pool.borrow_mut();
+        p.next_id = p.next_id.wrapping_add(1);
+        p.next_id
+    });
+    let heif = starts_like_heif(file).await;
+    let queued =
+        Queued { id, file: file.clone(), targets: serde_json::to_string(targets).unwrap_or_default(), heif };
+    let running = Running { progress: Rc::new(on_progress), done, heif };
+    POOL.with(|pool| {
+        {
+            let mut p = pool.borrow_mut();
+            let at = p.waiting.iter().position(|(q, _)| q.id > id).unwrap_or(p.waiting.len());
+            p.waiting.insert(at, (queued, running));
         }
-        let handle = slot.as_mut().ok_or_else(PipelineFailure::browser)?;
-        let id = handle.next_id;
-        handle.next_id = handle.next_id.wrapping_add(1);
-        handle.jobs.borrow_mut().insert(id, Job { progress: Box::new(on_progress), done });
-        let message = js_sys::Object::new();
-        let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&message, &JsValue::from_str(k), v);
-        let targets = serde_json::to_string(targets).unwrap_or_default();
-        let sent = set("id", &JsValue::from(id))
-            .and_then(|_| set("file", file))
-            .and_then(|_| set("targets", &JsValue::from_str(&targets)))
-            .and_then(|_| handle.worker.post_message(&message));
-        if sent.is_err() {
-            handle.jobs.borrow_mut().remove(&id);
-            return Err(PipelineFailure::browser());
-        }
-        Ok(())
-    })?;
+        dispatch(pool);
+    });
     outcome.await.unwrap_or_else(|_| Err(PipelineFailure::browser()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_follows_cores_and_memory() {
+        assert_eq!(pool_size(Some(8.0), None), MAX_WORKERS);
+        assert_eq!(pool_size(Some(8.0), Some(8.0)), MAX_WORKERS);
+        assert_eq!(pool_size(Some(2.0), None), 2);
+        assert_eq!(pool_size(Some(1.0), None), 1);
+        assert_eq!(pool_size(Some(8.0), Some(4.0)), 2);
+        assert_eq!(pool_size(Some(8.0), Some(2.0)), 1);
+        assert_eq!(pool_size(Some(8.0), Some(0.5)), 1);
+        // A browser that reports nothing useful gets one worker.
+        assert_eq!(pool_size(None, None), 1);
+        assert_eq!(pool_size(Some(f64::NAN), Some(f64::NAN)), 1);
+        assert_eq!(pool_size(Some(0.0), None), 1);
+    }
 }
 
 /// The pipeline for scripts: `processImage(file, targets?, onProgress?)`

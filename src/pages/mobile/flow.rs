@@ -134,6 +134,9 @@ pub(super) struct Flow {
     pub(super) current: RwSignal<usize>,
     pub(super) online: RwSignal<bool>,
     pub(super) sending: RwSignal<bool>,
+    /// Counts photos leaving the pipeline (ready or refused): what an idle
+    /// upload lane waits on.
+    pub(super) prepared: RwSignal<u32>,
     pub(super) next_id: StoredValue<u32>,
     pub(super) settings: StoredValue<CaptureSettings>,
     /// The phone link's key in the queue ([`queue::link_key`]) and its expiry.
@@ -197,6 +200,7 @@ pub(super) fn add_files(flow: Flow, files: Vec<web_sys::File>) {
             }
             Err(failure) => photo.stage.set(Stage::Rejected(failure.message)),
         }
+        flow.prepared.update(|n| *n = n.wrapping_add(1));
     };
     let added = crate::pages::widgets::for_each_picked(files, flow.next_id, flow.owner, make, start);
     flow.photos.update(|v| v.extend(added));
@@ -280,6 +284,11 @@ pub(super) async fn resume(flow: Flow, sent: Vec<String>) {
     }
 }
 
+/// Uploads in flight at once. Two keep the uplink busy while the other
+/// photo's presign and register round trips are under way; more would only
+/// split the same bandwidth.
+pub(super) const UPLOAD_LANES: usize = 2;
+
 /// Goes to the uploading screen and sends whatever is not sent yet.
 pub(super) fn start_sending(flow: Flow) {
     flow.step.set(Step::Uploading);
@@ -292,47 +301,63 @@ pub(super) fn start_sending(flow: Flow) {
         return;
     }
     flow.sending.set(true);
-    leptos::task::spawn_local(async move {
-        // Photos added while sending are picked up by the next pass.
-        loop {
-            let next = flow.photos.get_untracked().into_iter().find(|p| {
-                matches!(p.stage.get_untracked(), Stage::Preparing(_) | Stage::Ready | Stage::Queued)
-            });
-            let Some(photo) = next else { break };
-            if !send_one(flow, photo).await {
-                break; // the link stopped working
+    let lanes = std::rc::Rc::new(std::cell::Cell::new(UPLOAD_LANES));
+    for _ in 0..UPLOAD_LANES {
+        let lanes = lanes.clone();
+        leptos::task::spawn_local(async move {
+            upload_lane(flow).await;
+            lanes.set(lanes.get() - 1);
+            if lanes.get() > 0 {
+                return;
+            }
+            flow.sending.set(false);
+            if flow
+                .photos
+                .get_untracked()
+                .iter()
+                .all(|p| matches!(p.stage.get_untracked(), Stage::Sent | Stage::Rejected(_)))
+            {
+                flow.step.set(Step::Done);
+            }
+        });
+    }
+}
+
+/// One upload lane: sends the first photo (in batch order) whose pipeline is
+/// done and that no lane holds, until none is left or the link dies. Photos
+/// added while sending are picked up too.
+async fn upload_lane(flow: Flow) {
+    use futures::StreamExt;
+    use leptos::prelude::ToStream;
+    loop {
+        let photos = flow.photos.get_untracked();
+        if let Some(photo) =
+            photos.iter().find(|p| matches!(p.stage.get_untracked(), Stage::Ready | Stage::Queued))
+        {
+            // Held from here on: the other lane skips it.
+            photo.stage.set(Stage::Sending(0.0));
+            if !send_one(flow, *photo).await {
+                return; // the link stopped working
+            }
+            continue;
+        }
+        if !photos.iter().any(|p| matches!(p.stage.get_untracked(), Stage::Preparing(_))) {
+            return;
+        }
+        // Woken when a photo leaves the pipeline, not by polling.
+        let seen = flow.prepared.get_untracked();
+        let mut changes = flow.owner.with_value(|owner| owner.with(|| flow.prepared.to_stream()));
+        while let Some(n) = changes.next().await {
+            if n != seen {
+                break;
             }
         }
-        flow.sending.set(false);
-        if flow
-            .photos
-            .get_untracked()
-            .iter()
-            .all(|p| matches!(p.stage.get_untracked(), Stage::Sent | Stage::Rejected(_)))
-        {
-            flow.step.set(Step::Done);
-        }
-    });
+    }
 }
 
 /// Sends one photo, with automatic retries. Returns false if the link died.
 async fn send_one(flow: Flow, photo: Photo) -> bool {
     use crate::client::upload::Waiting;
-    use futures::StreamExt;
-    use leptos::prelude::ToStream;
-    // Wait for the pipeline: woken by the photo's stage changing (its
-    // progress, then Ready or Rejected), not by polling.
-    if matches!(photo.stage.get_untracked(), Stage::Preparing(_)) {
-        let mut changes = flow.owner.with_value(|owner| owner.with(|| photo.stage.to_stream()));
-        while let Some(stage) = changes.next().await {
-            if !matches!(stage, Stage::Preparing(_)) {
-                break;
-            }
-        }
-    }
-    if matches!(photo.stage.get_untracked(), Stage::Rejected(_)) {
-        return true;
-    }
     if photo.outgoing.with_value(Option::is_none) {
         let Some(p) = photo.processed.get_value() else {
             photo

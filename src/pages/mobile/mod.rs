@@ -5,10 +5,12 @@
 //! The server renders "Connecting". Once hydrated, the page moves the token
 //! out of the URL into sessionStorage (so it is in neither history nor a
 //! Referer), validates it with a bearer header, and runs the flow. Every
-//! photo starts through the image pipeline (in its Web Worker) the moment it
-//! is picked, so the work overlaps with review; sending keeps going one photo
-//! at a time, retries network failures with backoff, pauses while the phone
-//! is offline, and never lets one failure stop the others.
+//! photo starts through the image pipeline (a pool of Web Workers) the
+//! moment it is picked, so the work overlaps with review and details; sending
+//! takes each photo as its pipeline finishes, two uploads at a time (so one
+//! photo's round trips overlap another's bytes), retries network failures
+//! with backoff, pauses while the phone is offline, and never lets one
+//! failure stop the others.
 
 //!
 //! - `flow.rs`: the flow's state (steps, photos and their stages) and its
@@ -129,6 +131,7 @@ fn FlowScreens(
         current: RwSignal::new(0),
         online: RwSignal::new(crate::client::upload::online()),
         sending: RwSignal::new(false),
+        prepared: RwSignal::new(0),
         next_id: StoredValue::new(1),
         settings: StoredValue::new(link.settings.clone()),
         link: StoredValue::new(link_key),
