@@ -110,6 +110,7 @@ async function ours(browser: Browser, baseURL: string, files: Record<string, Buf
   await phone.getByRole("button", { name: "Skip details and send" }).click();
   const times = await desk.added(5);
   const ms = times[4] - t0;
+  console.log(`  ours: ${ms} ms; comparing with the sources`);
   const photos = await stored(desk.page);
   await context.close();
   await desk.context.close();
@@ -170,6 +171,7 @@ async function baseline(browser: Browser, baseURL: string, files: Record<string,
   }, desk.token);
   const times = await desk.added(5);
   const ms = times[4] - t0;
+  console.log(`  baseline: ${ms} ms; comparing with the sources`);
   const photos = await stored(desk.page);
   await context.close();
   await desk.context.close();

@@ -24,8 +24,8 @@ export async function benchPage(page: Page, files: Record<string, Buffer>): Prom
           <script type="module">
             // The bundle's content-hashed names, as the app's own page gives them.
             const html = await (await fetch("/")).text();
-            const [js] = html.match(/\/pkg\/clinical-images\.[\w-]+\.js/);
-            const [wasm] = html.match(/\/pkg\/clinical-images\.[\w-]+\.wasm/);
+            const [js] = html.match(/\\/pkg\\/clinical-images\\.[\\w-]+\\.js/);
+            const [wasm] = html.match(/\\/pkg\\/clinical-images\\.[\\w-]+\\.wasm/);
             const mod = await import(js);
             await mod.default({ module_or_path: wasm });
             window.pipeline = mod;
