@@ -10,7 +10,7 @@
 // SSIM of every stored photo against its source. Results in
 // bench-results/batch.json. `scripts/bench.sh batch` runs it.
 import { writeFileSync } from "node:fs";
-import { devices, test, type Browser, type Page } from "@playwright/test";
+import { devices, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
 import { benchPage, helpers } from "./page";
 import { heic, photo } from "../tests/support/jpeg";
 
@@ -93,6 +93,17 @@ async function stored(page: Page) {
   );
 }
 
+/** Waits for the fifth photo on the desktop, then scores what was stored and closes both sides. */
+async function finish(who: string, desk: Awaited<ReturnType<typeof desktop>>, phone: BrowserContext, t0: number) {
+  const times = await desk.added(5);
+  const ms = times[4] - t0;
+  console.log(`  ${who}: ${ms} ms; comparing with the sources`);
+  const photos = await stored(desk.page);
+  await phone.close();
+  await desk.context.close();
+  return { ms, photos };
+}
+
 /** This app's phone: the real capture page, Pixel 7, on the 4G uplink. */
 async function ours(browser: Browser, baseURL: string, files: Record<string, Buffer>) {
   const desk = await desktop(browser, baseURL, files);
@@ -108,13 +119,7 @@ async function ours(browser: Browser, baseURL: string, files: Record<string, Buf
   await phone.getByRole("button", { name: "Continue" }).click();
   const t0 = Date.now();
   await phone.getByRole("button", { name: "Skip details and send" }).click();
-  const times = await desk.added(5);
-  const ms = times[4] - t0;
-  console.log(`  ours: ${ms} ms; comparing with the sources`);
-  const photos = await stored(desk.page);
-  await context.close();
-  await desk.context.close();
-  return { ms, photos };
+  return finish("ours", desk, context, t0);
 }
 
 /** The seed system's way, on the same network and server. */
@@ -169,13 +174,7 @@ async function baseline(browser: Browser, baseURL: string, files: Record<string,
       if (!registered.ok) throw new Error(`register ${registered.status}`);
     }
   }, desk.token);
-  const times = await desk.added(5);
-  const ms = times[4] - t0;
-  console.log(`  baseline: ${ms} ms; comparing with the sources`);
-  const photos = await stored(desk.page);
-  await context.close();
-  await desk.context.close();
-  return { ms, photos };
+  return finish("baseline", desk, context, t0);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
