@@ -104,6 +104,9 @@ struct Pool {
     waiting: VecDeque<(Queued, Running)>,
     running: HashMap<u32, Running>,
     next_id: u32,
+    /// Jobs asked for whose first bytes are still being read: nothing is
+    /// handed out until they are queued, so a batch is scheduled as a whole.
+    reading: u32,
 }
 
 thread_local! {
@@ -187,8 +190,19 @@ fn spawn(pool: &Rc<RefCell<Pool>>, index: usize) -> Option<Slot> {
     Some(Slot { worker, job: None, _on_message: on_message, _on_error: on_error })
 }
 
-/// Hands waiting jobs to idle workers, starting workers as needed: the
-/// first waiting job that may start (a HEIC only while no other HEIC runs).
+/// Which waiting job (given whether each is a HEIC) starts next, if any.
+/// HEICs are the longest jobs and run one at a time, so the first waiting
+/// HEIC starts as soon as no other HEIC runs, and the shorter JPEGs fill the
+/// other workers around it; otherwise the first waiting JPEG. Starting the
+/// long chain first makes the batch finish sooner; each job's own output does
+/// not depend on the order.
+pub fn next_job(waiting: impl Iterator<Item = bool> + Clone, heif_running: bool) -> Option<usize> {
+    let first_heif = if heif_running { None } else { waiting.clone().position(|heif| heif) };
+    first_heif.or_else(|| waiting.clone().position(|heif| !heif))
+}
+
+/// Hands waiting jobs to idle workers, starting workers as needed, in the
+/// order [`next_job`] gives.
 fn dispatch(pool: &Rc<RefCell<Pool>>) {
     loop {
         let mut p = pool.borrow_mut();
@@ -201,8 +215,13 @@ fn dispatch(pool: &Rc<RefCell<Pool>>) {
         let Some(index) = p.slots.iter().position(|s| s.as_ref().is_none_or(|s| s.job.is_none())) else {
             return;
         };
-        let heif_running = p.running.values().any(|j| j.heif);
-        let Some(at) = p.waiting.iter().position(|(q, _)| !(q.heif && heif_running)) else { return };
+        if p.reading > 0 {
+            return;
+        }
+        let Some(at) = next_job(p.waiting.iter().map(|(q, _)| q.heif), p.running.values().any(|j| j.heif))
+        else {
+            return;
+        };
         if p.slots[index].is_none() {
             drop(p);
             let slot = spawn(pool, index);
@@ -265,8 +284,9 @@ async fn starts_like_heif(file: &Blob) -> bool {
 }
 
 /// Runs one file through the pipeline in a worker of the pool. `on_progress`
-/// receives fractions in `0..=1` while it works. Jobs start in the order
-/// they are asked for, as workers come free.
+/// receives fractions in `0..=1` while it works. Jobs start as workers come
+/// free, in [`next_job`]'s order: HEICs first, one at a time, JPEGs in the
+/// order they are asked for.
 pub async fn process(
     file: &Blob,
     targets: &Targets,
@@ -277,9 +297,11 @@ pub async fn process(
     let id = POOL.with(|pool| {
         let mut p = pool.borrow_mut();
         p.next_id = p.next_id.wrapping_add(1);
+        p.reading += 1;
         p.next_id
     });
     let heif = starts_like_heif(file).await;
+    POOL.with(|pool| pool.borrow_mut().reading -= 1);
     let queued =
         Queued { id, file: file.clone(), targets: serde_json::to_string(targets).unwrap_or_default(), heif };
     let running = Running { progress: Rc::new(on_progress), done, heif };
@@ -297,6 +319,19 @@ pub async fn process(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heics_start_first_one_at_a_time_and_jpegs_fill_in() {
+        let order = |waiting: &[bool], running: bool| next_job(waiting.iter().copied(), running);
+        // JPEG, JPEG, HEIC, HEIC: the first HEIC goes first.
+        assert_eq!(order(&[false, false, true, true], false), Some(2));
+        // With a HEIC running, the first JPEG; never the other HEIC.
+        assert_eq!(order(&[false, false, true], true), Some(0));
+        assert_eq!(order(&[true, true], true), None);
+        assert_eq!(order(&[false, true], false), Some(1));
+        assert_eq!(order(&[false, false], false), Some(0));
+        assert_eq!(order(&[], false), None);
+    }
 
     #[test]
     fn pool_follows_cores_and_memory() {
