@@ -79,7 +79,8 @@ test("a page killed mid-batch: reopening the link sends exactly the unsent photo
   }
   expect(kept.entries.map((e) => e.key).sort()).toEqual(kept.bytes.map((k) => k.key).sort());
 
-  // The first upload goes through; the second hangs mid-PUT, and the page dies.
+  // The first upload goes through; the other two (the phone sends on two
+  // lanes) hang mid-PUT, and the page dies.
   let puts = 0;
   await first.page.route(blobPut, async (route) => {
     if (route.request().method() !== "PUT") return route.continue();
@@ -89,7 +90,7 @@ test("a page killed mid-batch: reopening the link sends exactly the unsent photo
   await first.page.getByRole("button", { name: "Continue" }).click();
   await first.page.getByRole("button", { name: "Skip details and send" }).click();
   await expect.poll(async () => (await desktopImages(desktop)).length, { timeout: 60_000 }).toBe(1);
-  await expect.poll(() => puts, { timeout: 30_000 }).toBe(2);
+  await expect.poll(() => puts, { timeout: 30_000 }).toBe(3);
   // The registered photo was deleted at once; the two unsent ones are kept.
   await expect.poll(async () => (await keptPhotos(first.page)).bytes.length).toBe(2);
   await first.context.close();

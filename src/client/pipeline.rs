@@ -283,6 +283,25 @@ async fn starts_like_heif(file: &Blob) -> bool {
     }
 }
 
+/// One job's first bytes being read. Dropped when the read ends, or with
+/// the job if its caller gives up on it mid-read, so a dropped job can never
+/// hold the queue: the jobs it held back are handed out then.
+struct Reading;
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        let _ = POOL.try_with(|pool| {
+            let Ok(mut p) = pool.try_borrow_mut() else { return };
+            p.reading = p.reading.saturating_sub(1);
+            let ready = p.reading == 0;
+            drop(p);
+            if ready {
+                dispatch(pool);
+            }
+        });
+    }
+}
+
 /// Runs one file through the pipeline in a worker of the pool. `on_progress`
 /// receives fractions in `0..=1` while it works. Jobs start as workers come
 /// free, in [`next_job`]'s order: HEICs first, one at a time, JPEGs in the
@@ -300,19 +319,18 @@ pub async fn process(
         p.reading += 1;
         p.next_id
     });
+    let reading = Reading;
     let heif = starts_like_heif(file).await;
-    POOL.with(|pool| pool.borrow_mut().reading -= 1);
     let queued =
         Queued { id, file: file.clone(), targets: serde_json::to_string(targets).unwrap_or_default(), heif };
     let running = Running { progress: Rc::new(on_progress), done, heif };
     POOL.with(|pool| {
-        {
-            let mut p = pool.borrow_mut();
-            let at = p.waiting.iter().position(|(q, _)| q.id > id).unwrap_or(p.waiting.len());
-            p.waiting.insert(at, (queued, running));
-        }
-        dispatch(pool);
+        let mut p = pool.borrow_mut();
+        let at = p.waiting.iter().position(|(q, _)| q.id > id).unwrap_or(p.waiting.len());
+        p.waiting.insert(at, (queued, running));
     });
+    // Queued: the last of a batch to get here hands the batch out.
+    drop(reading);
     outcome.await.unwrap_or_else(|_| Err(PipelineFailure::browser()))
 }
 
