@@ -109,6 +109,23 @@ struct Pool {
     reading: u32,
 }
 
+impl Pool {
+    /// Sizes the pool on first use, from what the browser reports then.
+    fn size(&mut self) {
+        if self.slots.is_empty() {
+            self.slots.resize_with(browser_pool_size(), || None);
+        }
+    }
+}
+
+/// Starts a worker in slot `index`; false if the browser would not start one.
+fn start(pool: &Rc<RefCell<Pool>>, index: usize) -> bool {
+    let slot = spawn(pool, index);
+    let started = slot.is_some();
+    pool.borrow_mut().slots[index] = slot;
+    started
+}
+
 thread_local! {
     static POOL: Rc<RefCell<Pool>> = Rc::default();
 }
@@ -209,34 +226,26 @@ fn dispatch(pool: &Rc<RefCell<Pool>>) {
         if p.waiting.is_empty() {
             return;
         }
-        if p.slots.is_empty() {
-            p.slots.resize_with(browser_pool_size(), || None);
-        }
-        let Some(index) = p.slots.iter().position(|s| s.as_ref().is_none_or(|s| s.job.is_none())) else {
-            return;
-        };
         if p.reading > 0 {
             return;
         }
+        p.size();
+        let Some(index) = p.slots.iter().position(|s| s.as_ref().is_none_or(|s| s.job.is_none())) else {
+            return;
+        };
         let Some(at) = next_job(p.waiting.iter().map(|(q, _)| q.heif), p.running.values().any(|j| j.heif))
         else {
             return;
         };
         if p.slots[index].is_none() {
             drop(p);
-            let slot = spawn(pool, index);
-            let mut p = pool.borrow_mut();
-            match slot {
-                Some(slot) => p.slots[index] = Some(slot),
-                None => {
-                    // No worker can start: every waiting job fails.
-                    let failed: Vec<_> = p.waiting.drain(..).collect();
-                    drop(p);
-                    for (_, job) in failed {
-                        let _ = job.done.send(Err(PipelineFailure::browser()));
-                    }
-                    return;
+            if !start(pool, index) {
+                // No worker can start: every waiting job fails.
+                let failed: Vec<_> = pool.borrow_mut().waiting.drain(..).collect();
+                for (_, job) in failed {
+                    let _ = job.done.send(Err(PipelineFailure::browser()));
                 }
+                return;
             }
             continue;
         }
@@ -263,13 +272,10 @@ fn dispatch(pool: &Rc<RefCell<Pool>>) {
 pub fn warm_up() {
     POOL.with(|pool| {
         let mut p = pool.borrow_mut();
-        if p.slots.is_empty() {
-            p.slots.resize_with(browser_pool_size(), || None);
-        }
+        p.size();
         if p.slots[0].is_none() {
             drop(p);
-            let slot = spawn(pool, 0);
-            pool.borrow_mut().slots[0] = slot;
+            start(pool, 0);
         }
     });
 }

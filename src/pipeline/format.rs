@@ -50,7 +50,7 @@ const HEIF_BRANDS: [&[u8; 4]; 8] = [b"heic", b"heix", b"hevc", b"hevx", b"heim",
 /// page uses it to keep HEIC decodes, which need the full image in memory,
 /// to one at a time across the pipeline's workers.
 pub fn is_heif_head(head: &[u8]) -> bool {
-    matches!(head, [_, _, _, _, b'f', b't', b'y', b'p', b0, b1, b2, b3, ..] if HEIF_BRANDS.contains(&&[*b0, *b1, *b2, *b3]))
+    detect(head) == Ok(SourceFormat::Heif)
 }
 
 /// Detects the format, and catches truncated JPEG and PNG files cheaply.
@@ -117,6 +117,8 @@ pub fn dimensions(bytes: &[u8], format: SourceFormat) -> Option<(u32, u32)> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn heif_head_needs_an_image_brand_in_the_first_box() {
         assert!(is_heif_head(b"\0\0\0\x18ftypheic"));
@@ -126,8 +128,6 @@ mod tests {
         assert!(!is_heif_head(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1]));
         assert!(!is_heif_head(b""));
     }
-
-    use super::*;
 
     #[test]
     fn recognises_formats_and_says_why_not() {
