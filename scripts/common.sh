@@ -188,21 +188,28 @@ fetch_fixtures() {
 # module lazily, so neither the worker nor its HEIC decoder weighs on the
 # page's own bundle.
 build_pipeline_worker() {
-  local profile="dev" dir="debug"
-  if [ "${1:-}" = "--release" ]; then profile="wasm-release" dir="wasm-release"; fi
+  local release="${1:-}"
   local out="$ROOT/public/pipeline"
   mkdir -p "$out"
-  # The worker's module, then the HEIC module it imports on demand.
-  for module in "worker pipeline" "heif heif"; do
-    set -- $module
-    log "pipeline $1 module: cargo build --features $1 ($profile), wasm-bindgen"
-    (cd "$ROOT" && cargo build --lib --target wasm32-unknown-unknown --no-default-features --features "$1" \
-      --profile "$profile" --target-dir "$CARGO_TARGET_DIR/worker")
-    wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name "$2" \
-      "$CARGO_TARGET_DIR/worker/wasm32-unknown-unknown/$dir/clinical_images.wasm"
-    if [ "$profile" = "wasm-release" ]; then
-      wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-        --enable-mutable-globals --enable-reference-types --enable-multivalue "$out/${2}_bg.wasm" -o "$out/${2}_bg.wasm"
+  # The worker's module (small: the page waits for it), then the HEIC module
+  # it imports on demand (fast: opt-level 3 and WASM SIMD, which every
+  # current browser runs). Each has its own target dir, since RUSTFLAGS
+  # differ and would otherwise rebuild the other every time.
+  local module feature name profile dir flags wasm_opt
+  for module in "worker pipeline wasm-release -Oz" "heif heif heif-release -O3"; do
+    read -r feature name profile wasm_opt <<<"$module"
+    dir="$profile" flags=""
+    [ "$release" = "--release" ] || { profile="dev" dir="debug"; }
+    [ "$feature" = "heif" ] && flags="-C target-feature=+simd128"
+    log "pipeline $feature module: cargo build --features $feature ($profile), wasm-bindgen"
+    (cd "$ROOT" && RUSTFLAGS="$flags" cargo build --lib --target wasm32-unknown-unknown --no-default-features \
+      --features "$feature" --profile "$profile" --target-dir "$CARGO_TARGET_DIR/$feature")
+    wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name "$name" \
+      "$CARGO_TARGET_DIR/$feature/wasm32-unknown-unknown/$dir/clinical_images.wasm"
+    if [ "$release" = "--release" ]; then
+      wasm-opt "$wasm_opt" --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd \
+        "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
     fi
   done
 }

@@ -9,6 +9,14 @@
 //! the pool (it needs the whole picture in memory; a JPEG is decoded already
 //! shrunk), so peak memory is one full-size HEIC plus one shrunk photo per
 //! other worker. Every job reports progress back here.
+//!
+//! A HEIC made of tiles (every phone HEIC) is decoded across the pool: the
+//! worker holding it reports its tile count, and the tiles are handed out
+//! here one at a time, to that worker and to any idle one (started if need
+//! be), before any waiting job; each comes back to the holder, which
+//! assembles the picture. A worker that fails mid-tile gives its tile back to
+//! the others. A tile worker holds one tile at a time, so the pool's peak
+//! memory grows by one tile per worker.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -86,12 +94,64 @@ struct Running {
     progress: Rc<dyn Fn(f64)>,
     done: Done,
     heif: bool,
+    file: Blob,
+    /// A HEIC grid's tiles being shared out.
+    tiles: Option<Tiles>,
+}
+
+/// The tiles of a HEIC grid, handed out one at a time.
+#[derive(Debug, Default, PartialEq)]
+pub struct Tiles {
+    /// The slot of the worker holding the photo.
+    lead: usize,
+    count: u32,
+    /// Tiles below this have been handed out.
+    next: u32,
+    /// Tiles handed out to a worker that failed, to hand out again.
+    again: Vec<u32>,
+    /// Other workers that decoded a tile, released when the photo is done.
+    helpers: Vec<usize>,
+}
+
+impl Tiles {
+    pub fn new(lead: usize, count: u32) -> Self {
+        Self { lead, count, ..Self::default() }
+    }
+
+    /// The next tile to hand out, if any is left.
+    pub fn take(&mut self) -> Option<u32> {
+        self.again.pop().or_else(|| {
+            (self.next < self.count).then(|| {
+                self.next += 1;
+                self.next - 1
+            })
+        })
+    }
+
+    /// Puts back a tile a failed worker held.
+    pub fn give_back(&mut self, tile: u32) {
+        if tile < self.next && !self.again.contains(&tile) {
+            self.again.push(tile);
+        }
+    }
+
+    /// Hands out nothing more (a tile failed to decode: the photo fails).
+    pub fn stop(&mut self) {
+        self.next = self.count;
+        self.again.clear();
+    }
+
+    fn left(&self) -> bool {
+        self.next < self.count || !self.again.is_empty()
+    }
 }
 
 struct Slot {
     worker: Worker,
     /// The job it holds, if any.
     job: Option<u32>,
+    /// The tile it is decoding (job, tile), if any.
+    tile: Option<(u32, u32)>,
     // Kept alive as long as the worker.
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(web_sys::Event)>,
@@ -134,6 +194,66 @@ fn field(value: &JsValue, name: &str) -> JsValue {
     js_sys::Reflect::get(value, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
+fn message(fields: &[(&str, &JsValue)]) -> js_sys::Object {
+    let message = js_sys::Object::new();
+    for (k, v) in fields {
+        let _ = js_sys::Reflect::set(&message, &JsValue::from_str(k), v);
+    }
+    message
+}
+
+/// A worker's message about tiles: "grid" from the worker holding a HEIC
+/// (how many tiles), "tile" from a worker that decoded one (with its pixels,
+/// unless it holds the photo itself), "tileFailed".
+fn on_tile_message(pool: &Rc<RefCell<Pool>>, from: usize, kind: &str, id: u32, data: &JsValue) {
+    let mut guard = pool.borrow_mut();
+    let p = &mut *guard;
+    if kind != "grid" {
+        if let Some(Some(slot)) = p.slots.get_mut(from) {
+            slot.tile = None;
+        }
+    }
+    let Some(job) = p.running.get_mut(&id) else { return };
+    match kind {
+        "grid" => {
+            let count = field(data, "tiles").as_f64().unwrap_or(0.0) as u32;
+            job.tiles = Some(Tiles::new(from, count));
+        }
+        "tile" => {
+            let Some(work) = job.tiles.as_mut() else { return };
+            let rgba = field(data, "rgba");
+            if !rgba.is_undefined() {
+                let forward = message(&[
+                    ("type", &JsValue::from_str("tileData")),
+                    ("id", &JsValue::from(id)),
+                    ("index", &field(data, "index")),
+                    ("rgba", &rgba),
+                    ("from", &JsValue::from(from as u32)),
+                ]);
+                let transfer = js_sys::Array::of1(&field(&rgba, "buffer"));
+                let lead = p.slots.get(work.lead).and_then(Option::as_ref);
+                let sent = lead.is_some_and(|l| l.worker.post_message_with_transfer(&forward, &transfer).is_ok());
+                if let (false, Some(tile)) = (sent, field(data, "index").as_f64()) {
+                    work.give_back(tile as u32);
+                }
+            }
+        }
+        _ => {
+            let Some(work) = job.tiles.as_mut() else { return };
+            work.stop();
+            let lead = work.lead;
+            let failed = message(&[
+                ("type", &JsValue::from_str("tileFailed")),
+                ("id", &JsValue::from(id)),
+                ("kind", &field(data, "kind")),
+            ]);
+            if let Some(Some(slot)) = p.slots.get(lead) {
+                let _ = slot.worker.post_message(&failed);
+            }
+        }
+    }
+}
+
 fn spawn(pool: &Rc<RefCell<Pool>>, index: usize) -> Option<Slot> {
     let options = WorkerOptions::new();
     options.set_type(WorkerType::Module);
@@ -144,7 +264,13 @@ fn spawn(pool: &Rc<RefCell<Pool>>, index: usize) -> Option<Slot> {
         let Some(pool) = weak.upgrade() else { return };
         let data = event.data();
         let Some(id) = field(&data, "id").as_f64().map(|id| id as u32) else { return };
-        let outcome = match field(&data, "type").as_string().as_deref() {
+        let kind = field(&data, "type").as_string();
+        if let Some(tile_message @ ("grid" | "tile" | "tileFailed")) = kind.as_deref() {
+            on_tile_message(&pool, index, tile_message, id, &data);
+            dispatch(&pool);
+            return;
+        }
+        let outcome = match kind.as_deref() {
             Some("progress") => {
                 // Called with the pool released: it may change the page.
                 let progress = pool.borrow().running.get(&id).map(|job| job.progress.clone());
@@ -171,7 +297,15 @@ fn spawn(pool: &Rc<RefCell<Pool>>, index: usize) -> Option<Slot> {
             if let Some(Some(slot)) = p.slots.get_mut(index) {
                 slot.job = None;
             }
-            p.running.remove(&id)
+            let job = p.running.remove(&id);
+            // The tile workers may free their copy of the photo.
+            for &helper in job.iter().filter_map(|j| j.tiles.as_ref()).flat_map(|t| &t.helpers) {
+                if let Some(Some(slot)) = p.slots.get(helper) {
+                    let release = message(&[("type", &JsValue::from_str("release")), ("id", &JsValue::from(id))]);
+                    let _ = slot.worker.post_message(&release);
+                }
+            }
+            job
         };
         if let Some(job) = job {
             let _ = job.done.send(outcome);
@@ -190,6 +324,12 @@ fn spawn(pool: &Rc<RefCell<Pool>>, index: usize) -> Option<Slot> {
             let mut p = pool.borrow_mut();
             let old = p.slots.get_mut(index).and_then(Option::take);
             let job = old.as_ref().and_then(|s| s.job).and_then(|id| p.running.remove(&id));
+            // A tile it was decoding for another worker's photo goes to the others.
+            if let Some((id, tile)) = old.as_ref().and_then(|s| s.tile) {
+                if let Some(work) = p.running.get_mut(&id).and_then(|j| j.tiles.as_mut()) {
+                    work.give_back(tile);
+                }
+            }
             (job, old)
         };
         if let Some(job) = job {
@@ -204,7 +344,7 @@ fn spawn(pool: &Rc<RefCell<Pool>>, index: usize) -> Option<Slot> {
     });
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
 
-    Some(Slot { worker, job: None, _on_message: on_message, _on_error: on_error })
+    Some(Slot { worker, job: None, tile: None, _on_message: on_message, _on_error: on_error })
 }
 
 /// Which waiting job (given whether each is a HEIC) starts next, if any.
@@ -218,9 +358,67 @@ pub fn next_job(waiting: impl Iterator<Item = bool> + Clone, heif_running: bool)
     first_heif.or_else(|| waiting.clone().position(|heif| !heif))
 }
 
-/// Hands waiting jobs to idle workers, starting workers as needed, in the
-/// order [`next_job`] gives.
+/// Which slot decodes the next tile of a photo held in slot `lead`: the
+/// holder while it has no tile, else an idle worker, else a slot with no
+/// worker yet (to be started). `slots` gives, per slot, `None` for no worker,
+/// else whether it holds a job and whether it has a tile.
+pub fn tile_worker(slots: &[Option<(bool, bool)>], lead: usize) -> Option<usize> {
+    if slots.get(lead).copied().flatten().is_some_and(|(_, tile)| !tile) {
+        return Some(lead);
+    }
+    slots
+        .iter()
+        .position(|s| *s == Some((false, false)))
+        .or_else(|| slots.iter().position(Option::is_none))
+}
+
+/// Hands out the tiles of the HEIC being decoded, one per worker at a time.
+fn dispatch_tiles(pool: &Rc<RefCell<Pool>>) {
+    loop {
+        let mut p = pool.borrow_mut();
+        let Some((&id, lead)) =
+            p.running.iter().find_map(|(id, j)| j.tiles.as_ref().filter(|t| t.left()).map(|t| (id, t.lead)))
+        else {
+            return;
+        };
+        let busy: Vec<_> = p.slots.iter().map(|s| s.as_ref().map(|s| (s.job.is_some(), s.tile.is_some()))).collect();
+        let Some(index) = tile_worker(&busy, lead) else { return };
+        if p.slots[index].is_none() {
+            drop(p);
+            if !start(pool, index) {
+                return;
+            }
+            continue;
+        }
+        let Some(job) = p.running.get_mut(&id) else { return };
+        let file = job.file.clone();
+        let Some(work) = job.tiles.as_mut() else { return };
+        let Some(tile) = work.take() else { return };
+        if index != lead && !work.helpers.contains(&index) {
+            work.helpers.push(index);
+        }
+        let task = message(&[
+            ("type", &JsValue::from_str("tile")),
+            ("id", &JsValue::from(id)),
+            ("index", &JsValue::from(tile)),
+            ("file", &file),
+            ("worker", &JsValue::from(index as u32)),
+        ]);
+        let Some(slot) = p.slots[index].as_mut() else { return };
+        if slot.worker.post_message(&task).is_err() {
+            if let Some(work) = p.running.get_mut(&id).and_then(|j| j.tiles.as_mut()) {
+                work.give_back(tile);
+            }
+            return;
+        }
+        slot.tile = Some((id, tile));
+    }
+}
+
+/// Hands out tiles first, then waiting jobs to idle workers, starting
+/// workers as needed, in the order [`next_job`] gives.
 fn dispatch(pool: &Rc<RefCell<Pool>>) {
+    dispatch_tiles(pool);
     loop {
         let mut p = pool.borrow_mut();
         if p.waiting.is_empty() {
@@ -230,7 +428,9 @@ fn dispatch(pool: &Rc<RefCell<Pool>>) {
             return;
         }
         p.size();
-        let Some(index) = p.slots.iter().position(|s| s.as_ref().is_none_or(|s| s.job.is_none())) else {
+        let Some(index) =
+            p.slots.iter().position(|s| s.as_ref().is_none_or(|s| s.job.is_none() && s.tile.is_none()))
+        else {
             return;
         };
         let Some(at) = next_job(p.waiting.iter().map(|(q, _)| q.heif), p.running.values().any(|j| j.heif))
@@ -250,14 +450,15 @@ fn dispatch(pool: &Rc<RefCell<Pool>>) {
             continue;
         }
         let Some((queued, job)) = p.waiting.remove(at) else { return };
+        let pool_size = JsValue::from(p.slots.len() as u32);
         let Some(slot) = p.slots[index].as_mut() else { return };
-        let message = js_sys::Object::new();
-        let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&message, &JsValue::from_str(k), v);
-        let sent = set("id", &JsValue::from(queued.id))
-            .and_then(|_| set("file", &queued.file))
-            .and_then(|_| set("targets", &JsValue::from_str(&queued.targets)))
-            .and_then(|_| slot.worker.post_message(&message));
-        if sent.is_err() {
+        let job_message = message(&[
+            ("id", &JsValue::from(queued.id)),
+            ("file", &queued.file),
+            ("targets", &JsValue::from_str(&queued.targets)),
+            ("poolSize", &pool_size),
+        ]);
+        if slot.worker.post_message(&job_message).is_err() {
             drop(p);
             let _ = job.done.send(Err(PipelineFailure::browser()));
             continue;
@@ -329,7 +530,7 @@ pub async fn process(
     let heif = starts_like_heif(file).await;
     let queued =
         Queued { id, file: file.clone(), targets: serde_json::to_string(targets).unwrap_or_default(), heif };
-    let running = Running { progress: Rc::new(on_progress), done, heif };
+    let running = Running { progress: Rc::new(on_progress), done, heif, file: file.clone(), tiles: None };
     POOL.with(|pool| {
         let mut p = pool.borrow_mut();
         let at = p.waiting.iter().position(|(q, _)| q.id > id).unwrap_or(p.waiting.len());
@@ -355,6 +556,39 @@ mod tests {
         assert_eq!(order(&[false, true], false), Some(1));
         assert_eq!(order(&[false, false], false), Some(0));
         assert_eq!(order(&[], false), None);
+    }
+
+    #[test]
+    fn tiles_go_to_the_holder_then_idle_workers_then_new_ones() {
+        // Per slot: None (no worker), or (holds a job, has a tile).
+        let idle = Some((false, false));
+        let holder = |tile| Some((true, tile));
+        assert_eq!(tile_worker(&[holder(false), idle, None], 0), Some(0));
+        assert_eq!(tile_worker(&[holder(true), Some((true, false)), idle], 0), Some(2));
+        // A worker busy with its own job or with a tile is passed over.
+        assert_eq!(tile_worker(&[holder(true), Some((true, false)), Some((false, true)), None], 0), Some(3));
+        assert_eq!(tile_worker(&[holder(true), Some((true, false))], 0), None);
+        // The holder need not be the first slot.
+        assert_eq!(tile_worker(&[idle, holder(false)], 1), Some(1));
+    }
+
+    #[test]
+    fn every_tile_is_handed_out_once_and_a_failed_workers_tile_again() {
+        let mut tiles = Tiles::new(0, 4);
+        assert_eq!((tiles.take(), tiles.take()), (Some(0), Some(1)));
+        // The worker holding tile 1 fails: tile 1 is handed out again, once.
+        tiles.give_back(1);
+        tiles.give_back(1);
+        // A tile not handed out yet cannot be given back.
+        tiles.give_back(3);
+        let rest: Vec<_> = std::iter::from_fn(|| tiles.take()).collect();
+        assert_eq!(rest, vec![1, 2, 3]);
+        assert!(!tiles.left());
+        let mut stopped = Tiles::new(0, 4);
+        stopped.take();
+        stopped.give_back(0);
+        stopped.stop();
+        assert_eq!(stopped.take(), None);
     }
 
     #[test]

@@ -87,6 +87,7 @@ async fn run(
         encodes,
         passed_through: false,
         decoder: Decoder::Browser,
+        decode_workers: 0,
     };
     if passes_through(&bytes, t) {
         let size = strip::dimensions(&bytes).unwrap_or_default();
@@ -96,11 +97,11 @@ async fn run(
         return Ok((file, s));
     }
     progress(0.08);
-    let mut decoder = Decoder::Browser;
+    let (mut decoder, mut decode_workers) = (Decoder::Browser, 0);
     let mut canvas = match source {
         SourceFormat::Heif => {
-            let (canvas, used) = decode_heif(&file, &bytes, t, heif_decoder).await?;
-            decoder = used;
+            let (canvas, used, workers) = decode_heif(&file, bytes, t, heif_decoder).await?;
+            (decoder, decode_workers) = (used, workers);
             canvas
         }
         _ => {
@@ -131,7 +132,7 @@ async fn run(
             if png.size() <= top.size() {
                 progress(1.0);
                 let dims = (canvas.width(), canvas.height());
-                let s = Summary { decoder, ..summary(&png, "image/png", dims, None, 2) };
+                let s = Summary { decoder, decode_workers, ..summary(&png, "image/png", dims, None, 2) };
                 return Ok((png.clone(), s));
             }
             first_jpeg = Some(top);
@@ -167,7 +168,7 @@ async fn run(
                 let blob = without_metadata(blob.ok_or(PipelineError::Undecodable)?).await?;
                 progress(1.0);
                 let dims = (canvas.width(), canvas.height());
-                let s = Summary { decoder, ..summary(&blob, "image/jpeg", dims, Some(quality), encodes) };
+                let s = Summary { decoder, decode_workers, ..summary(&blob, "image/jpeg", dims, Some(quality), encodes) };
                 return Ok((blob.clone(), s));
             }
             Step::GiveUp => break,
@@ -268,24 +269,28 @@ async fn without_metadata(blob: Blob) -> Result<Blob, PipelineError> {
 /// HEIC/HEIF: the browser's own decoder where it has one (Safari), else the
 /// WASM decoder. Either way the pixels come out upright (HEIF carries its
 /// rotation as image properties, which both apply), planned to the targets.
-/// Returns which decoder it took, for the summary.
+/// Returns which decoder it took and how many workers decoded it, for the
+/// summary. `bytes` is moved into the HEIC decoder and freed here, so only
+/// the decoder's copy stays in memory while it works.
 async fn decode_heif(
     file: &Blob,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     t: &Targets,
     heif_decoder: &Function,
-) -> Result<(OffscreenCanvas, Decoder), PipelineError> {
+) -> Result<(OffscreenCanvas, Decoder, u32), PipelineError> {
     if let Ok(native) = decode(file, None).await {
         let p = plan(native.width(), native.height(), 1, t);
         let canvas = upright_canvas(&native, 1)?;
         let canvas =
             if p.scale < 1.0 { resized(&canvas, p.decode_width, p.decode_height).await? } else { canvas };
-        return Ok((canvas, Decoder::Browser));
+        return Ok((canvas, Decoder::Browser, 0));
     }
-    let pending =
-        heif_decoder.call1(&JsValue::NULL, &Uint8Array::from(bytes)).map_err(|_| PipelineError::Browser)?;
-    let data: ImageData = match JsFuture::from(js_sys::Promise::resolve(&pending)).await {
-        Ok(data) => data.dyn_into().map_err(|_| PipelineError::Browser)?,
+    let input = Uint8Array::from(bytes.as_slice());
+    drop(bytes);
+    let pending = heif_decoder.call1(&JsValue::NULL, &input).map_err(|_| PipelineError::Browser)?;
+    drop(input);
+    let decoded = match JsFuture::from(js_sys::Promise::resolve(&pending)).await {
+        Ok(decoded) => decoded,
         Err(kind) => {
             return Err(match kind.as_string().as_deref() {
                 Some("tooLarge") => PipelineError::TooLarge,
@@ -294,6 +299,9 @@ async fn decode_heif(
             })
         }
     };
+    let field = |name: &str| js_sys::Reflect::get(&decoded, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+    let workers = field("workers").as_f64().map_or(1, |w| w as u32);
+    let data: ImageData = field("image").dyn_into().map_err(|_| PipelineError::Browser)?;
     let p = plan(data.width(), data.height(), 1, t);
     let promise = scope()?
         .create_image_bitmap_with_image_data_and_image_bitmap_options(
@@ -306,5 +314,5 @@ async fn decode_heif(
         .map_err(|_| PipelineError::TooLarge)?
         .dyn_into()
         .map_err(|_| PipelineError::Browser)?;
-    Ok((upright_canvas(&bitmap, 1)?, Decoder::Wasm))
+    Ok((upright_canvas(&bitmap, 1)?, Decoder::Wasm, workers))
 }

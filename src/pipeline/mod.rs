@@ -13,6 +13,8 @@ pub mod exif;
 pub mod format;
 #[cfg(any(feature = "ssr", feature = "heif"))]
 pub mod heif;
+#[cfg(any(feature = "ssr", feature = "heif"))]
+pub mod icc;
 #[cfg(feature = "ssr")]
 pub mod native;
 pub mod orient;
@@ -104,6 +106,10 @@ pub struct Summary {
     /// Whose codec decoded the source: the browser's, or the HEIC module's.
     #[serde(default)]
     pub decoder: Decoder,
+    /// How many workers decoded the source: 1, or more when a HEIC's tiles
+    /// were shared across the pool; 0 when the browser's codec decoded it.
+    #[serde(default)]
+    pub decode_workers: u32,
 }
 
 /// Which decoder turned the source into pixels. Safari decodes HEIC itself;
