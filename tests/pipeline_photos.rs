@@ -121,7 +121,8 @@ fn a_heic_grid_decoded_tile_by_tile_across_threads_matches_the_whole_decode_exac
     for name in ["pug.heic", "arrow.heic"] {
         let bytes = fixture("FIXTURE_HEIC_DIR", name);
         let whole = decode_rgba(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let (file, grid) = Grid::open(&bytes).expect(name).unwrap_or_else(|| panic!("{name} is not a tiled grid"));
+        let (file, grid) =
+            Grid::open(&bytes).expect(name).unwrap_or_else(|| panic!("{name} is not a tiled grid"));
         let count = grid.tiles();
         assert!(count >= 24, "{name}: {count} tiles");
         let (sender, tiles) = std::sync::mpsc::channel();

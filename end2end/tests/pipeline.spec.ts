@@ -178,3 +178,53 @@ test("a batch run across the worker pool gives the same files as the same batch 
   expect(parallel.outputs).toEqual(serial.outputs);
   for (const o of serial.outputs) expect(o.bytes).toBeGreaterThan(50_000);
 });
+
+test("a tiled HEIC decoded across the pool gives the same file as one whole decode in one worker", async ({
+  browser,
+  baseURL,
+}) => {
+  test.setTimeout(180_000);
+  const pug = heic("pug.heic");
+  // Cut short: the header and the first tiles are there, the last tiles are
+  // not, so some tiles fail wherever they are decoded.
+  const files = { "pug.heic": pug, "arrow.heic": heic("arrow.heic"), "cut.heic": pug.subarray(0, pug.length * 0.6) };
+  async function run(cores: number) {
+    const context = await browser.newContext({ baseURL });
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Emulation.setHardwareConcurrencyOverride", { hardwareConcurrency: cores });
+    await pipelinePage(page, files);
+    const out: Record<string, { sha256?: string; workers?: number; width?: number; failed?: string }> = {};
+    for (const name of ["pug.heic", "cut.heic", "arrow.heic"]) {
+      out[name] = await page.evaluate(async (name) => {
+        const bundle = document.querySelector('link[rel="modulepreload"][href^="/pkg/clinical-images."]')!.getAttribute("href")!;
+        const mod = await import(/* @vite-ignore */ bundle);
+        const file = new File([await (await fetch(`/__fixture/${name}`)).blob()], name, { type: "image/heic" });
+        try {
+          const { blob, summary } = await mod.processImage(file, null);
+          const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+          const sha256 = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+          return { sha256, workers: summary.decodeWorkers, width: summary.width };
+        } catch (error) {
+          return { failed: (error as { kind: string }).kind };
+        }
+      }, name);
+    }
+    await context.close();
+    return out;
+  }
+  const whole = await run(1);
+  const tiled = await run(8);
+  // One worker decodes the whole picture; the pool of three shares its tiles.
+  expect(whole["pug.heic"].workers).toBe(1);
+  expect(tiled["pug.heic"].workers).toBeGreaterThanOrEqual(2);
+  expect(tiled["arrow.heic"].workers).toBeGreaterThanOrEqual(2);
+  // Byte for byte the same files, the rotated one included.
+  expect(tiled["pug.heic"].sha256).toBe(whole["pug.heic"].sha256);
+  expect(tiled["arrow.heic"].sha256).toBe(whole["arrow.heic"].sha256);
+  expect(tiled["arrow.heic"].width).toBe(1920);
+  // A HEIC whose tiles cannot all be decoded fails the same way, and the
+  // pool goes on to the next photo (arrow, after it).
+  expect(whole["cut.heic"].failed).toBe("heifUndecodable");
+  expect(tiled["cut.heic"].failed).toBe("heifUndecodable");
+});

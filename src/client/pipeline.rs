@@ -232,7 +232,8 @@ fn on_tile_message(pool: &Rc<RefCell<Pool>>, from: usize, kind: &str, id: u32, d
                 ]);
                 let transfer = js_sys::Array::of1(&field(&rgba, "buffer"));
                 let lead = p.slots.get(work.lead).and_then(Option::as_ref);
-                let sent = lead.is_some_and(|l| l.worker.post_message_with_transfer(&forward, &transfer).is_ok());
+                let sent =
+                    lead.is_some_and(|l| l.worker.post_message_with_transfer(&forward, &transfer).is_ok());
                 if let (false, Some(tile)) = (sent, field(data, "index").as_f64()) {
                     work.give_back(tile as u32);
                 }
@@ -301,7 +302,8 @@ fn spawn(pool: &Rc<RefCell<Pool>>, index: usize) -> Option<Slot> {
             // The tile workers may free their copy of the photo.
             for &helper in job.iter().filter_map(|j| j.tiles.as_ref()).flat_map(|t| &t.helpers) {
                 if let Some(Some(slot)) = p.slots.get(helper) {
-                    let release = message(&[("type", &JsValue::from_str("release")), ("id", &JsValue::from(id))]);
+                    let release =
+                        message(&[("type", &JsValue::from_str("release")), ("id", &JsValue::from(id))]);
                     let _ = slot.worker.post_message(&release);
                 }
             }
@@ -366,10 +368,7 @@ pub fn tile_worker(slots: &[Option<(bool, bool)>], lead: usize) -> Option<usize>
     if slots.get(lead).copied().flatten().is_some_and(|(_, tile)| !tile) {
         return Some(lead);
     }
-    slots
-        .iter()
-        .position(|s| *s == Some((false, false)))
-        .or_else(|| slots.iter().position(Option::is_none))
+    slots.iter().position(|s| *s == Some((false, false))).or_else(|| slots.iter().position(Option::is_none))
 }
 
 /// Hands out the tiles of the HEIC being decoded, one per worker at a time.
@@ -381,7 +380,8 @@ fn dispatch_tiles(pool: &Rc<RefCell<Pool>>) {
         else {
             return;
         };
-        let busy: Vec<_> = p.slots.iter().map(|s| s.as_ref().map(|s| (s.job.is_some(), s.tile.is_some()))).collect();
+        let busy: Vec<_> =
+            p.slots.iter().map(|s| s.as_ref().map(|s| (s.job.is_some(), s.tile.is_some()))).collect();
         let Some(index) = tile_worker(&busy, lead) else { return };
         if p.slots[index].is_none() {
             drop(p);

@@ -168,7 +168,11 @@ async fn run(
                 let blob = without_metadata(blob.ok_or(PipelineError::Undecodable)?).await?;
                 progress(1.0);
                 let dims = (canvas.width(), canvas.height());
-                let s = Summary { decoder, decode_workers, ..summary(&blob, "image/jpeg", dims, Some(quality), encodes) };
+                let s = Summary {
+                    decoder,
+                    decode_workers,
+                    ..summary(&blob, "image/jpeg", dims, Some(quality), encodes)
+                };
                 return Ok((blob.clone(), s));
             }
             Step::GiveUp => break,
@@ -299,7 +303,8 @@ async fn decode_heif(
             })
         }
     };
-    let field = |name: &str| js_sys::Reflect::get(&decoded, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+    let field =
+        |name: &str| js_sys::Reflect::get(&decoded, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
     let workers = field("workers").as_f64().map_or(1, |w| w as u32);
     let data: ImageData = field("image").dyn_into().map_err(|_| PipelineError::Browser)?;
     let p = plan(data.width(), data.height(), 1, t);

@@ -62,7 +62,8 @@ impl ToSrgb {
         let matrix = multiply(&XYZ_TO_SRGB, &multiply(&bradford(white, D65)?, &to_xyz));
         let curve = |sig: &[u8; 4]| profile.tag(sig).and_then(Curve::parse);
         let curves = [curve(b"rTRC")?, curve(b"gTRC")?, curve(b"bTRC")?];
-        let linear = std::array::from_fn(|c| std::array::from_fn(|code| curves[c].eval(code as f64 / 255.0) as f32));
+        let linear =
+            std::array::from_fn(|c| std::array::from_fn(|code| curves[c].eval(code as f64 / 255.0) as f32));
         let encode = (0..ENCODE_STEPS).map(|i| srgb_code(i as f64 / (ENCODE_STEPS - 1) as f64)).collect();
         Some(Self { linear, matrix: matrix.map(|row| row.map(|v| v as f32)), encode })
     }
@@ -79,7 +80,11 @@ impl ToSrgb {
     /// Converts RGBA pixels in place; alpha is left alone.
     pub fn apply(&self, rgba: &mut [u8]) {
         for px in rgba.chunks_exact_mut(4) {
-            let linear = [self.linear[0][px[0] as usize], self.linear[1][px[1] as usize], self.linear[2][px[2] as usize]];
+            let linear = [
+                self.linear[0][px[0] as usize],
+                self.linear[1][px[1] as usize],
+                self.linear[2][px[2] as usize],
+            ];
             let [r, g, b] = self.pixel(linear);
             px[0] = r;
             px[1] = g;
@@ -321,7 +326,8 @@ mod tests {
         for code in 0..=255u8 {
             let mut px = [code, 255 - code, code / 2, 7];
             to_srgb.apply(&mut px);
-            worst = worst.max(px[0].abs_diff(code)).max(px[1].abs_diff(255 - code)).max(px[2].abs_diff(code / 2));
+            worst =
+                worst.max(px[0].abs_diff(code)).max(px[1].abs_diff(255 - code)).max(px[2].abs_diff(code / 2));
             assert_eq!(px[3], 7, "alpha is left alone");
         }
         assert!(worst <= 1, "an sRGB profile moved a code by {worst}");
