@@ -8,6 +8,8 @@
 #   ./scripts/bench.sh bundle    gzip sizes of the release WASM and JS
 #   ./scripts/bench.sh batch     5 photos phone → desktop over emulated 4G, vs
 #                                the seed's browser-image-compression + heic2any
+#   ./scripts/bench.sh heif      the HEIC module's decode per build: as shipped
+#                                (opt-level 3, SIMD) vs opt-level z, vs no SIMD
 #   ./scripts/bench.sh commit    P6: 10 photos of about 1 MB committed over HTTP
 #                                to a standalone ALEX sandbox; time and RSS growth
 source "$(dirname "$0")/common.sh"
@@ -34,15 +36,41 @@ bundle_sizes() {
   cd "$ROOT"
 }
 
+# heif_variant NAME OPT_LEVEL RUSTFLAGS: the HEIC module built another way,
+# into $RUN_DIR/heif-variants/NAME (its own target dir, kept for next time).
+heif_variant() {
+  local out="$RUN_DIR/heif-variants/$1" target="$CARGO_TARGET_DIR/heif-variant-$1"
+  log "HEIC module variant $1: opt-level $2, RUSTFLAGS '$3'"
+  (cd "$ROOT" && CARGO_PROFILE_HEIF_RELEASE_OPT_LEVEL="$2" RUSTFLAGS="$3" cargo build --lib \
+    --target wasm32-unknown-unknown --no-default-features --features heif --profile heif-release --target-dir "$target")
+  wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name heif \
+    "$target/wasm32-unknown-unknown/heif-release/clinical_images.wasm"
+  wasm-opt "$4" --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd \
+    "$out/heif_bg.wasm" -o "$out/heif_bg.wasm"
+}
+
 case "$WHAT" in
   bundle)
     release_site
     bundle_sizes
     exit 0
     ;;
-  pipeline | batch)
+  pipeline | batch | heif)
     fetch_fixtures
     release_site
+    if [ "$WHAT" = batch ]; then
+      cargo build --release --no-default-features --features ssr --example heic_reference
+      export BENCH_HEIC_REFERENCE="$RUN_DIR/heic-reference"
+      "$CARGO_TARGET_DIR/release/examples/heic_reference" "$BENCH_HEIC_REFERENCE" \
+        "$FIXTURE_HEIC_DIR/pug.heic" "$FIXTURE_HEIC_DIR/arrow.heic"
+    fi
+    if [ "$WHAT" = heif ]; then
+      rm -rf "$RUN_DIR/heif-variants"
+      heif_variant opt-z z "" -Oz
+      heif_variant opt-3-no-simd 3 "" -O3
+      export BENCH_HEIF_VARIANTS="$RUN_DIR/heif-variants"
+    fi
     bundle_sizes
     APP_PORT="${BENCH_APP_PORT:-3951}"
     LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" LEPTOS_SITE_ROOT="$ROOT/target/site" BLOB_DIR="$RUN_DIR/blobs" \
@@ -50,13 +78,17 @@ case "$WHAT" in
       RUST_LOG=warn "$CARGO_TARGET_DIR/release/clinical-images" >"$RUN_DIR/app.log" 2>&1 &
     track $!
     wait_for app curl -fsS "http://127.0.0.1:$APP_PORT/healthz"
-    if [ "$WHAT" = batch ]; then specs=(batch.bench.ts); else specs=(pipeline.bench.ts bundle.bench.ts); fi
+    case "$WHAT" in
+      batch) specs=(batch.bench.ts) ;;
+      heif) specs=(heif.bench.ts) ;;
+      *) specs=(pipeline.bench.ts bundle.bench.ts) ;;
+    esac
     (cd end2end && BASE_URL="http://127.0.0.1:$APP_PORT" npx playwright test -c bench.config.ts "${specs[@]}")
     exit 0
     ;;
   events | commit) ;;
   *)
-    echo "usage: $0 [events|pipeline|batch|bundle|commit]" >&2
+    echo "usage: $0 [events|pipeline|batch|heif|bundle|commit]" >&2
     exit 2
     ;;
 esac

@@ -9,7 +9,12 @@
 // with the same server. Median of BENCH_RUNS (3) runs each; bytes stored;
 // SSIM of every stored photo against its source. Results in
 // bench-results/batch.json. `scripts/bench.sh batch` runs it.
-import { writeFileSync } from "node:fs";
+//
+// A HEIC's SSIM reference is BENCH_HEIC_REFERENCE/<name>.png, written by
+// `examples/heic_reference.rs`: the HEIC decoded with its ICC profile applied
+// by the decoder's own transform, the colours a colour-managed viewer shows.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { devices, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
 import { benchPage, helpers } from "./page";
 import { heic, photo } from "../tests/support/jpeg";
@@ -17,12 +22,16 @@ import { heic, photo } from "../tests/support/jpeg";
 const JPEGS = ["Dragonfly_by_Bolly.jpg", "seeding_by_Clements_Engelhardt.jpg", "Kleiber_by_Lukas_Baubkus.jpg"];
 const HEICS = ["pug.heic", "arrow.heic"];
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const REFERENCE = process.env.BENCH_HEIC_REFERENCE ?? "";
 const UPLINK = { offline: false, latency: 60, uploadThroughput: (8e6 / 8), downloadThroughput: (30e6 / 8) };
 
 function fixtures(): Record<string, Buffer> {
   const files: Record<string, Buffer> = {};
   for (const j of JPEGS) files[j] = photo(j);
-  for (const h of HEICS) files[h] = heic(h);
+  for (const h of HEICS) {
+    files[h] = heic(h);
+    files[`${h}.png`] = readFileSync(join(REFERENCE, `${h}.png`));
+  }
   return files;
 }
 
@@ -68,10 +77,8 @@ async function stored(page: Page) {
       const w = window as any;
       const refs: { name: string; bitmap: ImageBitmap }[] = [];
       for (const name of jpegs) refs.push({ name, bitmap: await createImageBitmap(await w.fixture(name, "image/jpeg")) });
-      for (const name of heics) {
-        const png = await w.heic2any({ blob: await w.fixture(name, "image/heic"), toType: "image/png" });
-        refs.push({ name, bitmap: await createImageBitmap(png as Blob) });
-      }
+      // A HEIC's reference: decoded with its ICC profile applied (see REFERENCE).
+      for (const name of heics) refs.push({ name, bitmap: await createImageBitmap(await w.fixture(`${name}.png`, "image/png")) });
       const images = await (await fetch("/api/medtech/session/images")).json();
       const out = [];
       for (const image of images) {

@@ -17,7 +17,7 @@ const PHOTOS = [
   "picosdeeuropa_by_Aitzol_Berasategi.jpg",
   "umang_by_Abhishek_Mudgal.jpg",
 ];
-const HEIC = process.env.BENCH_HEIC ?? "pug.heic";
+const HEICS = ["pug.heic", "arrow.heic"];
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 type Row = { name: string; ms: number; bytes: number; width: number; height: number; ssim: number };
@@ -25,11 +25,14 @@ type Row = { name: string; ms: number; bytes: number; width: number; height: num
 test("pipeline vs browser-image-compression, and HEIC vs heic2any", async ({ page }) => {
   const files: Record<string, Buffer> = {};
   for (const p of PHOTOS) files[p] = photo(p);
-  files[HEIC] = heic(HEIC);
+  for (const h of HEICS) files[h] = heic(h);
   await benchPage(page, files);
   await page.addScriptTag({ content: helpers });
 
-  const results: { compression: { photo: string; ours: Row; theirs: Row }[]; heic?: unknown } = { compression: [] };
+  const results: { compression: { photo: string; ours: Row; theirs: Row }[]; heic: unknown[] } = {
+    compression: [],
+    heic: [],
+  };
   for (const name of PHOTOS) {
     const row = await page.evaluate(
       async ({ name, runs }) => {
@@ -64,23 +67,31 @@ test("pipeline vs browser-image-compression, and HEIC vs heic2any", async ({ pag
     );
   }
 
-  results.heic = await page.evaluate(
-    async ({ name, runs }) => {
-      const w = window as any;
-      const file = await w.fixture(name, "image/heic");
-      const time = async (run: () => Promise<Blob>) => {
-        const { ms, out } = await w.timed(runs, run);
-        const bitmap = await createImageBitmap(out);
-        return { ms, bytes: out.size, width: bitmap.width, height: bitmap.height };
-      };
-      return {
-        file: name,
-        ours: await time(async () => (await w.pipeline.processImage(file, null, null)).blob),
-        heic2any: await time(async () => (await w.heic2any({ blob: file, toType: "image/jpeg", quality: 0.92 })) as Blob),
-      };
-    },
-    { name: HEIC, runs: RUNS },
-  );
-  console.log("HEIC:", JSON.stringify(results.heic));
+  for (const name of HEICS) {
+    const row = await page.evaluate(
+      async ({ name, runs }) => {
+        const w = window as any;
+        const file = await w.fixture(name, "image/heic");
+        const time = async (run: () => Promise<Blob>) => {
+          const { ms, out } = await w.timed(runs, run);
+          const bitmap = await createImageBitmap(out);
+          return { ms, bytes: out.size, width: bitmap.width, height: bitmap.height };
+        };
+        let workers = 0;
+        const ours = await time(async () => {
+          const { blob, summary } = await w.pipeline.processImage(file, null, null);
+          workers = summary.decodeWorkers;
+          return blob;
+        });
+        const heic2any = await time(
+          async () => (await w.heic2any({ blob: file, toType: "image/jpeg", quality: 0.92 })) as Blob,
+        );
+        return { file: name, ours: { ...ours, workers }, heic2any, ratio: ours.ms / heic2any.ms };
+      },
+      { name, runs: RUNS },
+    );
+    results.heic.push(row);
+    console.log("HEIC:", JSON.stringify(row));
+  }
   writeFileSync("bench-results/pipeline.json", JSON.stringify(results, null, 2));
 });

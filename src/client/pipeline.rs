@@ -167,6 +167,11 @@ struct Pool {
     /// Jobs asked for whose first bytes are still being read: nothing is
     /// handed out until they are queued, so a batch is scheduled as a whole.
     reading: u32,
+    /// The worker that last held a HEIC. The next HEIC goes there when it is
+    /// free: a WASM memory grows to the largest picture decoded in it and
+    /// never shrinks, so one worker, not each in turn, keeps a full-size
+    /// picture's worth.
+    heif_slot: Option<usize>,
 }
 
 impl Pool {
@@ -437,6 +442,12 @@ fn dispatch(pool: &Rc<RefCell<Pool>>) {
         else {
             return;
         };
+        let heif = p.waiting.get(at).is_some_and(|(q, _)| q.heif);
+        let free = |s: &Option<Slot>| s.as_ref().is_some_and(|s| s.job.is_none() && s.tile.is_none());
+        let index = match p.heif_slot {
+            Some(last) if heif && p.slots.get(last).is_some_and(free) => last,
+            _ => index,
+        };
         if p.slots[index].is_none() {
             drop(p);
             if !start(pool, index) {
@@ -464,6 +475,9 @@ fn dispatch(pool: &Rc<RefCell<Pool>>) {
             continue;
         }
         slot.job = Some(queued.id);
+        if heif {
+            p.heif_slot = Some(index);
+        }
         p.running.insert(queued.id, job);
     }
 }
