@@ -1,5 +1,5 @@
 //! Reference pictures for the batch benchmark's HEIC SSIM column:
-//! `cargo run --release --example heic_reference -- OUT_DIR FILE.heic...`
+//! `cargo run --example heic_reference -- OUT_DIR FILE.heic...`
 //! writes `OUT_DIR/<name>.png` for each HEIC, decoded by heifer with its own
 //! ICC transform to sRGB (the decoder's colour management, not the
 //! project's), so the reference shows the colours a colour-managed viewer

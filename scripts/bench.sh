@@ -10,6 +10,8 @@
 #                                the seed's browser-image-compression + heic2any
 #   ./scripts/bench.sh heif      the HEIC module's decode per build: as shipped
 #                                (opt-level 3, SIMD) vs opt-level z, vs no SIMD
+#   ./scripts/bench.sh jpeg-scale  a DCT-scaled JPEG decode in WASM vs the
+#                                browser's decode and resize, 20 and 50 MP
 #   ./scripts/bench.sh commit    P6: 10 photos of about 1 MB committed over HTTP
 #                                to a standalone ALEX sandbox; time and RSS growth
 source "$(dirname "$0")/common.sh"
@@ -51,6 +53,17 @@ heif_variant() {
 }
 
 case "$WHAT" in
+  jpeg-scale)
+    fetch_fixtures
+    tool="$ROOT/end2end/bench/jpeg-scale" target="$CARGO_TARGET_DIR/jpeg-scale"
+    (cd "$tool" && cargo build --release --target wasm32-unknown-unknown --target-dir "$target")
+    wasm-bindgen --target web --no-typescript --out-dir "$RUN_DIR/jpeg-scale" \
+      "$target/wasm32-unknown-unknown/release/jpeg_scale_bench.wasm"
+    # Every request is answered by the spec itself: no server is needed.
+    (cd "$ROOT/end2end" && BENCH_JPEG_SCALE_PKG="$RUN_DIR/jpeg-scale" BASE_URL="http://127.0.0.1:9" \
+      npx playwright test -c bench.config.ts jpeg-scale.bench.ts)
+    exit 0
+    ;;
   bundle)
     release_site
     bundle_sizes
@@ -60,9 +73,9 @@ case "$WHAT" in
     fetch_fixtures
     release_site
     if [ "$WHAT" = batch ]; then
-      cargo build --release --no-default-features --features ssr --example heic_reference
+      cargo build --no-default-features --features ssr --example heic_reference
       export BENCH_HEIC_REFERENCE="$RUN_DIR/heic-reference"
-      "$CARGO_TARGET_DIR/release/examples/heic_reference" "$BENCH_HEIC_REFERENCE" \
+      "$CARGO_TARGET_DIR/debug/examples/heic_reference" "$BENCH_HEIC_REFERENCE" \
         "$FIXTURE_HEIC_DIR/pug.heic" "$FIXTURE_HEIC_DIR/arrow.heic"
     fi
     if [ "$WHAT" = heif ]; then
@@ -88,7 +101,7 @@ case "$WHAT" in
     ;;
   events | commit) ;;
   *)
-    echo "usage: $0 [events|pipeline|batch|heif|bundle|commit]" >&2
+    echo "usage: $0 [events|pipeline|batch|heif|jpeg-scale|bundle|commit]" >&2
     exit 2
     ;;
 esac

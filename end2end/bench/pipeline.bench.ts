@@ -4,7 +4,7 @@
 //  2. HEIC: a real phone HEIC to the target JPEG, vs heic2any 0.0.4.
 // Results are printed and written to bench-results/pipeline.json.
 import { writeFileSync } from "node:fs";
-import { test } from "@playwright/test";
+import { test, type Page } from "@playwright/test";
 import { benchPage, helpers } from "./page";
 import { heic, photo } from "../tests/support/jpeg";
 
@@ -22,7 +22,46 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 type Row = { name: string; ms: number; bytes: number; width: number; height: number; ssim: number };
 
-test("pipeline vs browser-image-compression, and HEIC vs heic2any", async ({ page }) => {
+/** The HEIC module's WASM memory in each pipeline worker that loaded it, in MB (it only grows). */
+async function heifMemory(page: Page): Promise<number[]> {
+  const sizes = await Promise.all(
+    page.workers().map((worker) =>
+      worker.evaluate(async () => {
+        if (self.location.pathname !== "/pipeline-worker.js") return null;
+        // The worker's own instance of the module (same URL, same module),
+        // initialised already if the worker decoded anything.
+        const module = await import("/pipeline/heif.js");
+        const exports = await module.default({ module_or_path: "/pipeline/heif_bg.wasm" });
+        return exports.memory.buffer.byteLength / 2 ** 20;
+      }),
+    ),
+  );
+  return sizes.filter((s): s is number => s !== null).map((s) => Math.round(s * 10) / 10);
+}
+
+/** Our pipeline on each HEIC, `runs` times: the median time and how many workers decoded it. */
+async function ourHeics(page: Page, runs: number) {
+  return page.evaluate(
+    async ({ heics, runs }) => {
+      const w = window as any;
+      const out: Record<string, { ms: number; workers: number }> = {};
+      for (const name of heics) {
+        const file = await w.fixture(name, "image/heic");
+        let workers = 0;
+        const { ms } = await w.timed(runs, async () => {
+          const { blob, summary } = await w.pipeline.processImage(file, null, null);
+          workers = summary.decodeWorkers;
+          return blob;
+        });
+        out[name] = { ms, workers };
+      }
+      return out;
+    },
+    { heics: HEICS, runs },
+  );
+}
+
+test("pipeline vs browser-image-compression, and HEIC vs heic2any", async ({ page, browser }) => {
   const files: Record<string, Buffer> = {};
   for (const p of PHOTOS) files[p] = photo(p);
   for (const h of HEICS) files[h] = heic(h);
@@ -93,5 +132,19 @@ test("pipeline vs browser-image-compression, and HEIC vs heic2any", async ({ pag
     results.heic.push(row);
     console.log("HEIC:", JSON.stringify(row));
   }
+  // The pool's HEIC memory after those runs, then the same HEICs with one
+  // worker (hardwareConcurrency 1), which decodes each whole: the tile
+  // sharing's gain, and its memory against a whole decode's.
+  const pooled = { memoryMB: await heifMemory(page) };
+  const context = await browser.newContext();
+  const single = await context.newPage();
+  const cdp = await context.newCDPSession(single);
+  await cdp.send("Emulation.setHardwareConcurrencyOverride", { hardwareConcurrency: 1 });
+  await benchPage(single, files);
+  await single.addScriptTag({ content: helpers });
+  const oneWorker = { heics: await ourHeics(single, RUNS), memoryMB: await heifMemory(single) };
+  await context.close();
+  Object.assign(results, { pooled, oneWorker });
+  console.log("HEIC pool memory (MB per worker):", JSON.stringify(pooled), "one worker:", JSON.stringify(oneWorker));
   writeFileSync("bench-results/pipeline.json", JSON.stringify(results, null, 2));
 });
