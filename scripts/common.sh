@@ -195,11 +195,12 @@ build_pipeline_worker() {
   # it imports on demand (fast: opt-level 3 and WASM SIMD, which every
   # current browser runs). Each has its own target dir, since RUSTFLAGS
   # differ and would otherwise rebuild the other every time.
-  local module feature name profile dir flags wasm_opt
-  for module in "worker pipeline wasm-release -Oz" "heif heif heif-release -O3"; do
-    read -r feature name profile wasm_opt <<<"$module"
+  local module feature name profile dev_profile dir flags wasm_opt
+  for module in "worker pipeline wasm-release dev -Oz" "heif heif heif-release heif-dev -O3"; do
+    read -r feature name profile dev_profile wasm_opt <<<"$module"
+    [ "$release" = "--release" ] || profile="$dev_profile"
     dir="$profile" flags=""
-    [ "$release" = "--release" ] || { profile="dev" dir="debug"; }
+    [ "$profile" = "dev" ] && dir="debug"
     [ "$feature" = "heif" ] && flags="-C target-feature=+simd128"
     log "pipeline $feature module: cargo build --features $feature ($profile), wasm-bindgen"
     (cd "$ROOT" && RUSTFLAGS="$flags" cargo build --lib --target wasm32-unknown-unknown --no-default-features \

@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test, type Browser } from "@playwright/test";
 import { heic, metadataSegments, photo, segments, withExif } from "./support/jpeg";
 import { pipelinePage, runPipeline } from "./support/pipeline";
 
@@ -7,6 +7,16 @@ test.describe.configure({ timeout: 90_000 });
 
 const TARGET_BYTES = 1_000_000;
 const MAX_EDGE = 2560;
+
+/** A pipeline page in a context of its own, whose browser reports `cores` cores: the pool is sized from them. */
+async function pageWithCores(browser: Browser, baseURL: string | undefined, cores: number, files: Record<string, Buffer>) {
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Emulation.setHardwareConcurrencyOverride", { hardwareConcurrency: cores });
+  await pipelinePage(page, files);
+  return { context, page };
+}
 
 function frameSize(jpeg: Buffer): [number, number] {
   const sof = segments(jpeg).find((s) => s.marker >= 0xc0 && s.marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(s.marker));
@@ -121,11 +131,7 @@ test("a batch run across the worker pool gives the same files as the same batch 
   // The pool is sized from navigator.hardwareConcurrency: 1 core gives one
   // worker (the batch runs in series), 8 give the largest pool.
   async function run(cores: number) {
-    const context = await browser.newContext({ baseURL });
-    const page = await context.newPage();
-    const cdp = await context.newCDPSession(page);
-    await cdp.send("Emulation.setHardwareConcurrencyOverride", { hardwareConcurrency: cores });
-    await pipelinePage(page, files);
+    const { context, page } = await pageWithCores(browser, baseURL, cores, files);
     const out = await page.evaluate(async (batch) => {
       const bundle = document.querySelector('link[rel="modulepreload"][href^="/pkg/clinical-images."]')!.getAttribute("href")!;
       const mod = await import(/* @vite-ignore */ bundle);
@@ -189,11 +195,7 @@ test("a tiled HEIC decoded across the pool gives the same file as one whole deco
   // not, so some tiles fail wherever they are decoded.
   const files = { "pug.heic": pug, "arrow.heic": heic("arrow.heic"), "cut.heic": pug.subarray(0, pug.length * 0.6) };
   async function run(cores: number) {
-    const context = await browser.newContext({ baseURL });
-    const page = await context.newPage();
-    const cdp = await context.newCDPSession(page);
-    await cdp.send("Emulation.setHardwareConcurrencyOverride", { hardwareConcurrency: cores });
-    await pipelinePage(page, files);
+    const { context, page } = await pageWithCores(browser, baseURL, cores, files);
     const out: Record<string, { sha256?: string; workers?: number; width?: number; failed?: string }> = {};
     for (const name of ["pug.heic", "cut.heic", "arrow.heic"]) {
       out[name] = await page.evaluate(async (name) => {

@@ -101,7 +101,7 @@ struct Running {
 
 /// The tiles of a HEIC grid, handed out one at a time.
 #[derive(Debug, Default, PartialEq)]
-pub struct Tiles {
+struct Tiles {
     /// The slot of the worker holding the photo.
     lead: usize,
     count: u32,
@@ -114,12 +114,12 @@ pub struct Tiles {
 }
 
 impl Tiles {
-    pub fn new(lead: usize, count: u32) -> Self {
+    fn new(lead: usize, count: u32) -> Self {
         Self { lead, count, ..Self::default() }
     }
 
     /// The next tile to hand out, if any is left.
-    pub fn take(&mut self) -> Option<u32> {
+    fn take(&mut self) -> Option<u32> {
         self.again.pop().or_else(|| {
             (self.next < self.count).then(|| {
                 self.next += 1;
@@ -129,14 +129,14 @@ impl Tiles {
     }
 
     /// Puts back a tile a failed worker held.
-    pub fn give_back(&mut self, tile: u32) {
+    fn give_back(&mut self, tile: u32) {
         if tile < self.next && !self.again.contains(&tile) {
             self.again.push(tile);
         }
     }
 
     /// Hands out nothing more (a tile failed to decode: the photo fails).
-    pub fn stop(&mut self) {
+    fn stop(&mut self) {
         self.next = self.count;
         self.again.clear();
     }

@@ -331,4 +331,53 @@ mod tests {
         assert!(matches!(decode_rgba(&fake), Err(PipelineError::HeifUndecodable)));
         assert!(Grid::open(&fake).is_err());
     }
+
+    /// A grid of `rows × columns` tiles of `tile` pixels, cropped to
+    /// `width × height`, whose tiles hold no real picture.
+    fn grid_file(rows: u16, columns: u16, tile: u32, (width, height): (u32, u32)) -> Vec<u8> {
+        use heifer::heifer_isobmff::boxes::HevcConfig;
+        use heifer::heifer_isobmff::writer::{HeifWriter, ImageSpec};
+        let config = HevcConfig {
+            profile_idc: 3,
+            level_idc: 90,
+            chroma_format: 1,
+            bit_depth_luma: 8,
+            bit_depth_chroma: 8,
+            nal_length_size: 4,
+            nal_units: vec![],
+        };
+        let slices = vec![vec![0x26, 0x01, 0xAF, 0x00]];
+        let mut writer = HeifWriter::new();
+        let tiles: Vec<_> = (0..rows * columns)
+            .map(|_| {
+                let mut spec = ImageSpec::new(tile, tile, config.clone(), &slices);
+                spec.hidden = true;
+                writer.add_image(&spec)
+            })
+            .collect();
+        let grid = writer.add_grid(rows, columns, width, height, &tiles, None, None);
+        writer.set_primary(grid);
+        writer.finish()
+    }
+
+    #[test]
+    fn a_grid_over_the_pixel_limit_is_refused_before_any_tile_is_decoded() {
+        // 16384 × 8192 = 134 MP, over the 64 MP a phone's browser is allowed.
+        let huge = grid_file(1, 2, 8192, (16384, 8192));
+        assert!(matches!(Grid::open(&huge), Err(PipelineError::TooLarge)));
+        assert!(matches!(decode_rgba(&huge), Err(PipelineError::TooLarge)));
+    }
+
+    #[test]
+    fn a_grid_its_tiles_cannot_cover_is_refused_and_a_grid_without_colour_is_decoded_whole() {
+        // Two 512-pixel tiles cannot cover 2000 pixels.
+        let short = grid_file(1, 2, 512, (2000, 512));
+        assert!(matches!(Grid::open(&short), Err(PipelineError::HeifUndecodable)));
+        // No ICC profile and no `nclx`: the decoder's own colour handling
+        // decides, so the grid is decoded whole (its tiles here are not real
+        // pictures, so that decode fails).
+        let plain = grid_file(1, 2, 512, (1024, 512));
+        assert!(matches!(Grid::open(&plain), Ok(None)));
+        assert!(matches!(decode_rgba(&plain), Err(PipelineError::HeifUndecodable)));
+    }
 }
