@@ -23,8 +23,22 @@ const heifModule = () =>
 let assembling = null; // { id, grid, workers: Set, resolve, reject }
 // The grid a tile was last decoded from for another worker's photo.
 let source = null; // { id, grid }
+// Photos finished, failed or released here (the latest few): a tile asked
+// for one of them afterwards is not decoded, nor its file read again.
+const over = new Set();
+const markOver = (id) => {
+  over.add(id);
+  if (over.size > 32) over.delete(over.values().next().value);
+};
 
 const fail = (error) => (typeof error === "string" ? error : "heifUndecodable");
+const free = (grid) => {
+  try {
+    grid.free();
+  } catch {
+    // Already freed, or the module is broken: nothing more to release.
+  }
+};
 
 // Decodes a HEIC whole, or, when the page has more than one worker and the
 // photo is a grid, tile by tile across the pool. Resolves to
@@ -39,39 +53,46 @@ const decodeHeif = async (id, bytes, poolSize) => {
   });
 };
 
+// The photo held here is over, either way: it settles exactly once.
+const settle = (job, outcome) => {
+  if (assembling === job) assembling = null;
+  markOver(job.id);
+  if ("image" in outcome) job.resolve({ image: outcome.image, workers: job.workers.size });
+  else job.reject(outcome.kind);
+  free(job.grid);
+};
+
 const finishTile = (id, index, rgba, from) => {
   const job = assembling;
   if (!job || job.id !== id) return;
+  let image;
   try {
     job.workers.add(from);
     if (job.grid.place(index, rgba) > 0) return;
-    assembling = null;
-    const image = job.grid.finish();
-    job.grid.free();
-    job.resolve({ image, workers: job.workers.size });
+    image = job.grid.finish();
   } catch (error) {
-    abandon(id, fail(error));
+    settle(job, { kind: fail(error) });
+    return;
   }
-};
-
-const abandon = (id, kind) => {
-  const job = assembling;
-  if (!job || job.id !== id) return;
-  assembling = null;
-  job.grid.free();
-  job.reject(kind);
+  settle(job, { image });
 };
 
 // One tile for the photo `id`: placed here if this worker holds the photo,
-// else sent back to the page with its pixels, which it forwards.
+// else sent back to the page with its pixels, which it forwards. Every
+// request gets exactly one answer, so the page never waits on this worker.
 const decodeTile = async ({ id, index, file, worker }) => {
+  const skip = () => self.postMessage({ id, type: "tile", index });
   try {
+    if (over.has(id)) return skip();
     let grid = assembling?.id === id ? assembling.grid : source?.id === id ? source.grid : null;
     if (!grid) {
-      source?.grid.free();
+      if (source) free(source.grid);
       source = null;
       const module = await heifModule();
-      grid = module.HeifGrid.open(new Uint8Array(await file.arrayBuffer()));
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      // Released while the file was being read.
+      if (over.has(id)) return skip();
+      grid = module.HeifGrid.open(bytes);
       if (!grid) throw "heifUndecodable";
       source = { id, grid };
     }
@@ -99,11 +120,12 @@ self.onmessage = (event) => {
       finishTile(message.id, message.index, message.rgba, message.from);
       return;
     case "tileFailed":
-      abandon(message.id, message.kind);
+      if (assembling?.id === message.id) settle(assembling, { kind: message.kind });
       return;
     case "release":
+      markOver(message.id);
       if (source?.id === message.id) {
-        source.grid.free();
+        free(source.grid);
         source = null;
       }
       return;

@@ -111,6 +111,8 @@ struct Tiles {
     again: Vec<u32>,
     /// Other workers that decoded a tile, released when the photo is done.
     helpers: Vec<usize>,
+    /// A tile failed: the photo fails, nothing more is handed out.
+    stopped: bool,
 }
 
 impl Tiles {
@@ -130,13 +132,14 @@ impl Tiles {
 
     /// Puts back a tile a failed worker held.
     fn give_back(&mut self, tile: u32) {
-        if tile < self.next && !self.again.contains(&tile) {
+        if !self.stopped && tile < self.next && !self.again.contains(&tile) {
             self.again.push(tile);
         }
     }
 
     /// Hands out nothing more (a tile failed to decode: the photo fails).
     fn stop(&mut self) {
+        self.stopped = true;
         self.next = self.count;
         self.again.clear();
     }
@@ -207,6 +210,17 @@ fn message(fields: &[(&str, &JsValue)]) -> js_sys::Object {
     message
 }
 
+/// Tells the workers that decoded tiles of photo `id` for another that they
+/// may free their copy of it.
+fn release(p: &Pool, id: u32, workers: impl IntoIterator<Item = usize>) {
+    let release = message(&[("type", &JsValue::from_str("release")), ("id", &JsValue::from(id))]);
+    for worker in workers {
+        if let Some(Some(slot)) = p.slots.get(worker) {
+            let _ = slot.worker.post_message(&release);
+        }
+    }
+}
+
 /// A worker's message about tiles: "grid" from the worker holding a HEIC
 /// (how many tiles), "tile" from a worker that decoded one (with its pixels,
 /// unless it holds the photo itself), "tileFailed".
@@ -218,7 +232,13 @@ fn on_tile_message(pool: &Rc<RefCell<Pool>>, from: usize, kind: &str, id: u32, d
             slot.tile = None;
         }
     }
-    let Some(job) = p.running.get_mut(&id) else { return };
+    let Some(job) = p.running.get_mut(&id) else {
+        // A tile for a photo already finished or failed.
+        if kind == "tile" {
+            release(p, id, [from]);
+        }
+        return;
+    };
     match kind {
         "grid" => {
             let count = field(data, "tiles").as_f64().unwrap_or(0.0) as u32;
@@ -265,9 +285,18 @@ fn spawn(pool: &Rc<RefCell<Pool>>, index: usize) -> Option<Slot> {
     options.set_type(WorkerType::Module);
     let worker = Worker::new_with_options(WORKER_URL, &options).ok()?;
 
+    // A worker that was replaced may still have messages or an error event
+    // on their way: they must not touch the slot's new worker.
+    let current = move |pool: &Rc<RefCell<Pool>>, me: &Worker| {
+        pool.borrow().slots.get(index).and_then(Option::as_ref).is_some_and(|s| s.worker == *me)
+    };
     let weak = Rc::downgrade(pool);
+    let me = worker.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let Some(pool) = weak.upgrade() else { return };
+        if !current(&pool, &me) {
+            return;
+        }
         let data = event.data();
         let Some(id) = field(&data, "id").as_f64().map(|id| id as u32) else { return };
         let kind = field(&data, "type").as_string();
@@ -304,13 +333,8 @@ fn spawn(pool: &Rc<RefCell<Pool>>, index: usize) -> Option<Slot> {
                 slot.job = None;
             }
             let job = p.running.remove(&id);
-            // The tile workers may free their copy of the photo.
-            for &helper in job.iter().filter_map(|j| j.tiles.as_ref()).flat_map(|t| &t.helpers) {
-                if let Some(Some(slot)) = p.slots.get(helper) {
-                    let release =
-                        message(&[("type", &JsValue::from_str("release")), ("id", &JsValue::from(id))]);
-                    let _ = slot.worker.post_message(&release);
-                }
+            if let Some(tiles) = job.as_ref().and_then(|j| j.tiles.as_ref()) {
+                release(&p, id, tiles.helpers.iter().copied());
             }
             job
         };
@@ -325,12 +349,20 @@ fn spawn(pool: &Rc<RefCell<Pool>>, index: usize) -> Option<Slot> {
     // and let the next job start a new one (not from inside this closure,
     // which belongs to the old worker: the slot is only emptied here).
     let weak = Rc::downgrade(pool);
+    let me = worker.clone();
     let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_event: web_sys::Event| {
         let Some(pool) = weak.upgrade() else { return };
+        if !current(&pool, &me) {
+            return;
+        }
         let (job, old) = {
             let mut p = pool.borrow_mut();
             let old = p.slots.get_mut(index).and_then(Option::take);
-            let job = old.as_ref().and_then(|s| s.job).and_then(|id| p.running.remove(&id));
+            let job = old.as_ref().and_then(|s| s.job).and_then(|id| p.running.remove(&id).map(|j| (id, j)));
+            if let Some((id, Some(tiles))) = job.as_ref().map(|(id, j)| (*id, j.tiles.as_ref())) {
+                release(&p, id, tiles.helpers.iter().copied());
+            }
+            let job = job.map(|(_, j)| j);
             // A tile it was decoding for another worker's photo goes to the others.
             if let Some((id, tile)) = old.as_ref().and_then(|s| s.tile) {
                 if let Some(work) = p.running.get_mut(&id).and_then(|j| j.tiles.as_mut()) {
@@ -602,6 +634,9 @@ mod tests {
         stopped.take();
         stopped.give_back(0);
         stopped.stop();
+        assert_eq!(stopped.take(), None);
+        // A tile given back after the photo failed is not handed out again.
+        stopped.give_back(1);
         assert_eq!(stopped.take(), None);
     }
 

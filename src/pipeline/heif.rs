@@ -128,11 +128,15 @@ impl Grid {
         if u64::from(width) * u64::from(height) > MAX_PIXELS {
             return Err(PipelineError::TooLarge);
         }
-        // Every tile the same plain 8-bit picture, sized by its `ispe`.
+        // Every tile the same plain 8-bit picture, sized by its `ispe`, with
+        // no auxiliary image at all: only then does the decoder convert each
+        // tile straight into the picture, cut to the part inside it, as
+        // `decode_tile` does (otherwise it converts whole tiles and copies,
+        // and the chroma at a cut edge is interpolated differently).
         let mut size = None;
         for &tile in &tiles {
             let plain = file.item(tile).map_err(undecodable)?.item_type == FourCC(*b"hvc1")
-                && !has_alpha(file, tile)?
+                && file.referencing_items(tile, b"auxl").is_empty()
                 && !file.item_properties(tile).map_err(undecodable)?.any(|p| {
                     matches!(p, Property::CleanAperture { .. } | Property::Rotation(_) | Property::Mirror(_))
                 });
@@ -147,12 +151,19 @@ impl Grid {
             size = tile_size;
         }
         let Some((tile_width, tile_height)) = size else { return Ok(None) };
-        if tile_width == 0
-            || tile_height == 0
-            || u64::from(tile_width) * u64::from(columns) < u64::from(width)
-            || u64::from(tile_height) * u64::from(layout.rows) < u64::from(height)
-        {
-            return Err(PipelineError::HeifUndecodable);
+        // The tiles cover the picture and each starts inside it; any other
+        // layout is left to the decoder's own handling.
+        let (w, h, rows) = (u64::from(width), u64::from(height), u64::from(layout.rows));
+        let (tw, th, columns64) = (u64::from(tile_width), u64::from(tile_height), u64::from(columns));
+        let fits = tw > 0
+            && th > 0
+            && tw * th <= MAX_PIXELS
+            && tw * columns64 >= w
+            && th * rows >= h
+            && tw * (columns64 - 1) < w
+            && th * (rows - 1) < h;
+        if !fits {
+            return Ok(None);
         }
         // An alpha plane of the whole grid is decoded only by the decoder
         // (other auxiliary images, such as an iPhone's depth or HDR gain
@@ -194,7 +205,8 @@ impl Grid {
         let frame = decode_picture(&stream, DecodeOptions { max_pixels: MAX_PIXELS, ..Default::default() })
             .map_err(undecodable)?;
         drop(stream);
-        if frame.widths[0] < width || frame.heights[0] < height || frame.bit_depth != [8, 8] {
+        // As the decoder requires: the coded picture at least the tile's size.
+        if frame.widths[0] < self.tile_width || frame.heights[0] < self.tile_height {
             return Err(PipelineError::HeifUndecodable);
         }
         let params = file
@@ -333,8 +345,9 @@ mod tests {
     }
 
     /// A grid of `rows × columns` tiles of `tile` pixels, cropped to
-    /// `width × height`, whose tiles hold no real picture.
-    fn grid_file(rows: u16, columns: u16, tile: u32, (width, height): (u32, u32)) -> Vec<u8> {
+    /// `width × height`, marked sRGB (`nclx`) if `srgb`, whose tiles hold no
+    /// real picture.
+    fn grid_file(rows: u16, columns: u16, tile: u32, (width, height): (u32, u32), srgb: bool) -> Vec<u8> {
         use heifer::heifer_isobmff::boxes::HevcConfig;
         use heifer::heifer_isobmff::writer::{HeifWriter, ImageSpec};
         let config = HevcConfig {
@@ -355,7 +368,8 @@ mod tests {
                 writer.add_image(&spec)
             })
             .collect();
-        let grid = writer.add_grid(rows, columns, width, height, &tiles, None, None);
+        let nclx = ColorInfo::Nclx { primaries: 1, transfer: 13, matrix: 6, full_range: true };
+        let grid = writer.add_grid(rows, columns, width, height, &tiles, srgb.then_some(&nclx), None);
         writer.set_primary(grid);
         writer.finish()
     }
@@ -363,21 +377,31 @@ mod tests {
     #[test]
     fn a_grid_over_the_pixel_limit_is_refused_before_any_tile_is_decoded() {
         // 16384 × 8192 = 134 MP, over the 64 MP a phone's browser is allowed.
-        let huge = grid_file(1, 2, 8192, (16384, 8192));
+        let huge = grid_file(1, 2, 8192, (16384, 8192), true);
         assert!(matches!(Grid::open(&huge), Err(PipelineError::TooLarge)));
         assert!(matches!(decode_rgba(&huge), Err(PipelineError::TooLarge)));
     }
 
     #[test]
-    fn a_grid_its_tiles_cannot_cover_is_refused_and_a_grid_without_colour_is_decoded_whole() {
-        // Two 512-pixel tiles cannot cover 2000 pixels.
-        let short = grid_file(1, 2, 512, (2000, 512));
-        assert!(matches!(Grid::open(&short), Err(PipelineError::HeifUndecodable)));
-        // No ICC profile and no `nclx`: the decoder's own colour handling
-        // decides, so the grid is decoded whole (its tiles here are not real
-        // pictures, so that decode fails).
-        let plain = grid_file(1, 2, 512, (1024, 512));
-        assert!(matches!(Grid::open(&plain), Ok(None)));
-        assert!(matches!(decode_rgba(&plain), Err(PipelineError::HeifUndecodable)));
+    fn odd_layouts_and_grids_without_colour_are_left_to_the_whole_decode() {
+        // An sRGB grid whose tiles cover it, the last column cut: taken apart.
+        let (_, grid) =
+            Grid::open(&grid_file(2, 3, 512, (1500, 1000), true)).expect("parses").expect("a grid");
+        assert_eq!(grid.tiles(), 6);
+        assert_eq!(grid.place(5), (1024, 512, 476, 488));
+        // Two 512-pixel tiles cannot cover 2000 pixels; a third column of 512
+        // would start outside 1024; a second row outside 512. And a grid with
+        // no ICC profile and no `nclx`, where the decoder's own colour
+        // handling decides. Each is decoded whole, by the decoder, which fails
+        // here only because these tiles hold no real picture.
+        for file in [
+            grid_file(1, 2, 512, (2000, 512), true),
+            grid_file(1, 3, 512, (1024, 512), true),
+            grid_file(2, 1, 512, (512, 512), true),
+            grid_file(1, 2, 512, (1024, 512), false),
+        ] {
+            assert!(matches!(Grid::open(&file), Ok(None)));
+            assert!(matches!(decode_rgba(&file), Err(PipelineError::HeifUndecodable)));
+        }
     }
 }
