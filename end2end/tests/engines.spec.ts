@@ -61,13 +61,17 @@ for (const [engine, launch] of Object.entries(engines)) {
         await d.waitForHeading("Review", 30_000);
         await d.waitForImage("Photo 3", 90_000);
         await looked(d, testInfo, "review");
-        // Which decoder each photo took, from the summaries the phone keeps.
+        // Which decoder each photo took (and, for a HEIC, in how many of the
+        // pool's workers), from the summaries the phone keeps.
         let kept = await d.kept();
         for (const until = Date.now() + 10_000; kept.entries.length < 3 && Date.now() < until; kept = await d.kept()) {
           await new Promise((r) => setTimeout(r, 100));
         }
         const decoders = Object.fromEntries(
-          kept.entries.map((e: any) => [`${e.summary.source} ${e.summary.width}×${e.summary.height}`, e.summary.decoder]),
+          kept.entries.map((e: any) => [
+            `${e.summary.source} ${e.summary.width}×${e.summary.height}`,
+            e.summary.decodeWorkers > 1 ? `${e.summary.decoder} ×${e.summary.decodeWorkers}` : e.summary.decoder,
+          ]),
         );
         testInfo.annotations.push({ type: "decoders", description: JSON.stringify(decoders) });
         console.log(`${engine}: decoders ${JSON.stringify(decoders)}`);
