@@ -100,6 +100,7 @@ fn image(id: &str, created_at: u64) -> ImageRecord {
         height: None,
         created_at,
         created_ms: created_at * 1000,
+        picked_ms: None,
         uploaded_at: None,
         metadata: ImageMetadata::default(),
         status: ImageStatus::Uploaded,
@@ -133,6 +134,28 @@ async fn image_contract(store: &dyn SessionStore) {
     assert_eq!(ids, ["b", "a", "c"]);
     assert!(store.images("other-sess").await.unwrap().is_empty());
     assert!(store.image("other-sess", "a").await.unwrap().is_none());
+
+    // A device's photos list in the order they were picked, not reserved:
+    // a phone picked p1..p3 (clock 5 s behind) but reserved p2, p3, p1; the
+    // desktop's d1 was picked and reserved between them.
+    let now = unix_now();
+    let picked = |id: &str, uploader: Option<&str>, picked_ms: u64, created_ms: u64| ImageRecord {
+        uploader: uploader.map(Into::into),
+        picked_ms: Some(picked_ms),
+        created_ms,
+        ..image(id, now)
+    };
+    let base = now * 1000;
+    for r in [
+        picked("p2", Some("phone-a"), base - 4_999, base + 300),
+        picked("d1", None, base + 100, base + 200),
+        picked("p3", Some("phone-a"), base - 4_998, base + 350),
+        picked("p1", Some("phone-a"), base - 5_000, base + 1_200),
+    ] {
+        assert_eq!(store.reserve_image("pick", &r, limits(10), LONG).await.unwrap(), Reserve::Reserved);
+    }
+    let ids: Vec<String> = store.images("pick").await.unwrap().into_iter().map(|r| r.image_id).collect();
+    assert_eq!(ids, ["d1", "p1", "p2", "p3"]);
 
     // Compare-and-set: a stale writer loses.
     let current = store.image("sess", "a").await.unwrap().unwrap();

@@ -371,3 +371,44 @@ async fn images_list_in_the_order_they_were_added() {
     let listed: Vec<&str> = list.as_array().unwrap().iter().map(|i| i["imageId"].as_str().unwrap()).collect();
     assert_eq!(listed, ids.iter().map(String::as_str).collect::<Vec<_>>());
 }
+
+/// Presigns with a pick time, PUTs and registers; returns the image id.
+async fn upload_picked(app: &TestApp, auth: &Auth, picked_at: u64) -> String {
+    let photo = jpeg(8, 8);
+    let request = json!({"contentType": "image/jpeg", "size": photo.len(), "pickedAt": picked_at});
+    let (status, ticket) = app.post("/api/medtech/session/presigned-url", request, auth).await;
+    assert_eq!(status, 200, "{ticket}");
+    app.put_to(&ticket, photo).await;
+    let id = ticket["imageId"].as_str().unwrap().to_owned();
+    assert_eq!(register(app, auth, &id).await.0, 200);
+    id
+}
+
+#[tokio::test]
+async fn a_phones_photos_list_in_the_order_they_were_picked_not_sent() {
+    for vars in [service_vars(), vec![]] {
+        let app = TestApp::start(vars).await;
+        let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+        let (_, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
+        let phone = Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+        assert_eq!(app.post("/api/medtech/session/token", json!({}), &phone).await.0, 200);
+
+        // The phone's clock is an hour behind; it picked three photos within
+        // 2 ms and its uploads finished third, first, second.
+        let phone_clock = clinical_images::server::clock::unix_now_ms() - 3_600_000;
+        let third = upload_picked(&app, &phone, phone_clock + 2).await;
+        let first = upload_picked(&app, &phone, phone_clock).await;
+        // The desktop's own photo, picked and sent while the phone's went.
+        let on_desktop = upload(&app, &desktop, "image/jpeg", jpeg(8, 8)).await;
+        let on_desktop = on_desktop["imageId"].as_str().unwrap().to_owned();
+        assert_eq!(register(&app, &desktop, &on_desktop).await.0, 200);
+        let second = upload_picked(&app, &phone, phone_clock + 1).await;
+
+        let (_, list) = app.get("/api/medtech/session/images", &desktop).await;
+        let listed: Vec<&str> =
+            list.as_array().unwrap().iter().map(|i| i["imageId"].as_str().unwrap()).collect();
+        // The phone's three in pick order, placed on the server's clock at
+        // the first of them to arrive; the desktop's after.
+        assert_eq!(listed, [&first, &second, &third, &on_desktop]);
+    }
+}

@@ -2,6 +2,7 @@
 import { devices, expect, test, type Page } from "@playwright/test";
 import { screenshot, waitForHydration } from "./support/hydration";
 import { photo } from "./support/jpeg";
+import { reserveOutOfPickOrder, sizesInPickOrder } from "./support/order";
 
 // Long tests (real photos through the pipeline). The fault test uses its own
 // patient and scopes its fault to that patient's filings, so specs running in
@@ -233,6 +234,27 @@ test("a commit with an ALEX fault gives a partial result; Retry files the rest, 
   await commit.getByRole("button", { name: "Retry" }).click();
   await expect(commit.getByText(/^Committed /)).toHaveCount(2, { timeout: 60_000 });
   expect((await inbox(page, hers)).length - before).toBe(2);
+});
+
+test("photos picked together list in pick order, whichever upload finished first", async ({ page }) => {
+  await launch(page);
+  const seen = await reserveOutOfPickOrder(page);
+  await page.getByLabel("Add photos").setInputFiles([
+    jpeg("a.jpg", "Bridge_by_Sander_Klootwijk.jpg"),
+    jpeg("b.jpg", "umang_by_Abhishek_Mudgal.jpg"),
+    jpeg("c.jpg", "sunset_by_Aitzol_Berasategi.jpg"),
+  ]);
+  await expect(strip(page)).toHaveCount(3, { timeout: 60_000 });
+  const sizes = sizesInPickOrder(seen);
+  const images: { imageId: string; bytes: number }[] = await (await page.request.get("/api/medtech/session/images")).json();
+  expect(images.map((i) => i.bytes)).toEqual(sizes);
+  // The strip, built as the uploads finished, settles in that order too,
+  // numbered by place (each preview's address names its image).
+  const shown = strip(page).locator("img");
+  for (const [n, image] of images.entries()) {
+    await expect(shown.nth(n)).toHaveAttribute("src", new RegExp(image.imageId));
+    await expect(shown.nth(n)).toHaveAttribute("alt", `Photo ${n + 1}`);
+  }
 });
 
 test("keyboard only: select, open the commit dialog and confirm without the mouse", async ({ page }) => {

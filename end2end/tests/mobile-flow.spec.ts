@@ -3,6 +3,7 @@
 import { expect, test, type Page } from "@playwright/test";
 import { screenshot, waitForHydration } from "./support/hydration";
 import { photo } from "./support/jpeg";
+import { reserveOutOfPickOrder, sizesInPickOrder } from "./support/order";
 import { desktopImages, desktopSession, phoneLink } from "./support/session";
 
 test.describe.configure({ timeout: 120_000 });
@@ -103,6 +104,44 @@ test("full flow: capture, review, details, upload, done, seen on the desktop", a
   // "Take more" goes back to Capture on the same link, with the running count.
   await page.getByRole("button", { name: "Take more" }).click();
   await expect(page.getByText("2 photos sent to the desktop.")).toBeVisible();
+  await desktop.context.close();
+});
+
+test("the desktop lists the phone's photos in the order they were picked, whichever reached it first", async ({ page, browser, baseURL }) => {
+  const desktop = await desktopSession(browser, baseURL!);
+  await openLink(page, await phoneLink(desktop));
+  await page.getByLabel("Choose from gallery").setInputFiles([
+    jpeg("bridge.jpg", "Bridge_by_Sander_Klootwijk.jpg"),
+    jpeg("umang.jpg", "umang_by_Abhishek_Mudgal.jpg"),
+    jpeg("sunset.jpg", "sunset_by_Aitzol_Berasategi.jpg"),
+  ]);
+  await expect(page.getByRole("img", { name: "Photo 3" })).toBeVisible();
+  await expect(page.getByLabel(/Preparing photo/)).toHaveCount(0);
+  await page.getByRole("button", { name: "Continue" }).click();
+  for (const n of [1, 2, 3]) {
+    await expect(page.getByText(`Photo ${n} of 3`)).toBeVisible();
+    await page.getByLabel("Description").fill(`picked ${n}`);
+    if (n < 3) await page.getByRole("button", { name: "Next" }).click();
+  }
+
+  // Both upload lanes ask for a slot at once; the server is made to
+  // reserve them out of pick order.
+  const seen = await reserveOutOfPickOrder(page);
+  await page.getByRole("button", { name: "Send all" }).click();
+  await expect(page.getByRole("heading", { name: "3 photos sent to the desktop" })).toBeVisible({ timeout: 60_000 });
+  expect(seen).toHaveLength(3);
+
+  // The API and the desktop's strip both go in pick order.
+  const images = await desktopImages(desktop);
+  expect(images.map((i) => i.metadata.description)).toEqual(["picked 1", "picked 2", "picked 3"]);
+  expect(images.map((i) => i.bytes)).toEqual(sizesInPickOrder(seen));
+  await waitForHydration(desktop.page);
+  const strip = desktop.page.getByRole("listbox", { name: "Photos" }).getByRole("option");
+  await expect(strip).toHaveCount(3);
+  for (const n of [1, 2, 3]) {
+    await strip.nth(n - 1).click();
+    await expect(desktop.page.getByLabel("Description")).toHaveValue(`picked ${n}`);
+  }
   await desktop.context.close();
 });
 

@@ -103,3 +103,26 @@ pub fn chosen_files(event: &web_sys::Event) -> Vec<web_sys::File> {
     input.set_value("");
     files
 }
+
+/// Now as a pick time (Unix ms on this device's clock), strictly later than
+/// any earlier one this browser handed out, even within one millisecond or
+/// if the clock stepped back: the session lists a device's photos in this
+/// order ([`crate::model::UploadRequest::picked_at`]).
+pub fn pick_time() -> u64 {
+    const KEY: &str = "clinical-images.last-pick";
+    thread_local!(static LAST: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+    // localStorage carries it across reloads; without it (refused), this page's.
+    let storage = window().and_then(|w| w.local_storage().ok().flatten());
+    let stored = storage
+        .as_ref()
+        .and_then(|s| s.get_item(KEY).ok().flatten())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let last = LAST.get().max(stored);
+    let at = (js_sys::Date::now() as u64).max(last + 1);
+    LAST.set(at);
+    if let Some(s) = storage {
+        let _ = s.set_item(KEY, &at.to_string());
+    }
+    at
+}

@@ -41,6 +41,10 @@ pub struct Entry {
     pub link: String,
     /// Its place in the batch.
     pub order: u32,
+    /// When the GP picked it ([`super::pick_time`]), so a resumed send
+    /// keeps its place on the desktop. Absent in entries from before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picked_at: Option<u64>,
     pub summary: Summary,
     pub metadata: ImageMetadata,
     /// The GP had tapped "Send": a reopened link resumes sending at once.

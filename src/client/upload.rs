@@ -138,6 +138,8 @@ pub struct Outgoing {
     /// EXIF capture time as the pipeline read it (camera-local).
     pub captured: Option<String>,
     pub metadata: Option<ImageMetadata>,
+    /// When the GP picked it ([`crate::client::pick_time`]).
+    picked_at: Option<u64>,
     ticket: Option<UploadTicket>,
     /// Told of each new ticket, before its PUT starts (the phone keeps it).
     on_ticket: Option<TicketObserver>,
@@ -150,7 +152,13 @@ impl Outgoing {
         captured: Option<String>,
         metadata: Option<ImageMetadata>,
     ) -> Self {
-        Self { blob, content_type, captured, metadata, ticket: None, on_ticket: None }
+        Self { blob, content_type, captured, metadata, picked_at: None, ticket: None, on_ticket: None }
+    }
+
+    /// Lists it in the session at its pick time, not at its upload's.
+    pub fn picked_at(mut self, at: u64) -> Self {
+        self.picked_at = Some(at);
+        self
     }
 
     /// Carries on with a ticket from an earlier page (a restored queue).
@@ -180,6 +188,7 @@ impl Outgoing {
                         content_type: self.content_type.clone(),
                         size: self.blob.size() as u64,
                         sha256: None,
+                        picked_at: self.picked_at,
                     };
                     let t = presign_upload(request).await?;
                     if let Some(f) = &self.on_ticket {

@@ -110,6 +110,11 @@ pub struct UploadRequest {
     pub size: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// When the GP picked the photo, on this device's clock (Unix ms,
+    /// strictly increasing per device): the session lists a device's photos
+    /// in this order, whichever upload finished first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picked_at: Option<u64>,
 }
 
 /// Where and how to upload one image's bytes.

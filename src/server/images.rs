@@ -81,6 +81,7 @@ pub async fn presign(
         height: None,
         created_at: unix_now(),
         created_ms: unix_now_ms(),
+        picked_ms: req.picked_at,
         uploaded_at: None,
         metadata: ImageMetadata::default(),
         status: ImageStatus::Uploaded,

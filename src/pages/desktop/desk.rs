@@ -23,6 +23,9 @@ pub enum Dialog {
 #[derive(Clone, Copy)]
 pub struct Pending {
     pub key: u32,
+    /// When the GP picked it ([`crate::client::pick_time`]): the strip
+    /// lists photos in this order, whichever upload finishes first.
+    pub picked_at: u64,
     pub name: StoredValue<String>,
     /// 0–1 over the pipeline (first 40 %) and the upload.
     pub progress: RwSignal<f64>,
@@ -215,6 +218,7 @@ impl Desk {
         let targets = self.settings.with_value(|s| s.pipeline);
         let make = |key, file: &web_sys::File| Pending {
             key,
+            picked_at: crate::client::pick_time(),
             name: StoredValue::new(file.name()),
             progress: RwSignal::new(0.0),
             error: RwSignal::new(None),
@@ -238,7 +242,8 @@ impl Desk {
                 processed.summary.content_type.clone(),
                 processed.summary.captured.clone(),
                 None,
-            );
+            )
+            .picked_at(pending.picked_at);
             let waiting = pending.waiting;
             let on_progress = move |f| {
                 // Each attempt starts at 0: the wait, if any, is over.

@@ -30,7 +30,11 @@ pub fn Strip(desk: Desk) -> impl IntoView {
                         let id_sel = id.clone();
                         let id_focus = id.clone();
                         let (kind, text) = badge(desk, &info);
-                        let number = untrack(|| desk.number_of(&id));
+                        // Live: a photo picked earlier can arrive later and go before it.
+                        let number = {
+                            let id = id.clone();
+                            move || desk.number_of(&id)
+                        };
                         view! {
                             <li
                                 class="strip__item"
@@ -50,9 +54,9 @@ pub fn Strip(desk: Desk) -> impl IntoView {
                                 }
                             >
                                 {match info.preview_url.clone() {
-                                    Some(src) => view! { <img src=src alt=format!("Photo {number}") /> }.into_any(),
+                                    Some(src) => view! { <img src=src alt=move || format!("Photo {}", number()) /> }.into_any(),
                                     // Filed: the bytes are in the patient's record, not here.
-                                    None => view! { <span class="strip__filed">{format!("Photo {number}")}</span> }.into_any(),
+                                    None => view! { <span class="strip__filed">{move || format!("Photo {}", number())}</span> }.into_any(),
                                 }}
                                 <span class=format!("tag tag--{kind}")>{text}</span>
                             </li>

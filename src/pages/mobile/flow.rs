@@ -49,6 +49,9 @@ impl Stage {
 #[derive(Clone, Copy)]
 pub(super) struct Photo {
     pub(super) id: u32,
+    /// When the GP picked it ([`crate::client::pick_time`]): the desktop
+    /// lists the phone's photos in this order.
+    pub(super) picked_at: u64,
     pub(super) stage: RwSignal<Stage>,
     pub(super) thumb: RwSignal<Option<String>>,
     pub(super) metadata: RwSignal<ImageMetadata>,
@@ -59,9 +62,10 @@ pub(super) struct Photo {
 }
 
 impl Photo {
-    fn new(id: u32, stage: Stage) -> Self {
+    fn new(id: u32, picked_at: u64, stage: Stage) -> Self {
         Photo {
             id,
+            picked_at,
             stage: RwSignal::new(stage),
             thumb: RwSignal::new(None),
             metadata: RwSignal::new(ImageMetadata::default()),
@@ -107,6 +111,7 @@ impl Photo {
     /// link resumes under the same image id.
     fn outgoing_for(self, blob: &web_sys::Blob, summary: &Summary, ticket: Option<UploadTicket>) -> Outgoing {
         Outgoing::new(blob.clone(), summary.content_type.clone(), summary.captured.clone(), None)
+            .picked_at(self.picked_at)
             .with_ticket(ticket)
             .on_ticket(move |t| {
                 let t = t.clone();
@@ -166,7 +171,7 @@ pub(super) fn add_files(flow: Flow, files: Vec<web_sys::File>) {
         return;
     }
     let targets = flow.settings.with_value(|s| s.pipeline);
-    let make = |id, _: &web_sys::File| Photo::new(id, Stage::Preparing(0.0));
+    let make = |id, _: &web_sys::File| Photo::new(id, crate::client::pick_time(), Stage::Preparing(0.0));
     let start = move |photo: Photo, file: web_sys::File| async move {
         let stage = photo.stage;
         let done = crate::client::pipeline::process(&file, &targets, move |f| {
@@ -185,6 +190,7 @@ pub(super) fn add_files(flow: Flow, files: Vec<web_sys::File>) {
                     key: queue::new_key(&link),
                     link,
                     order: photo.id,
+                    picked_at: Some(photo.picked_at),
                     summary: processed.summary.clone(),
                     metadata: photo.metadata.get_untracked(),
                     queued: false,
@@ -263,7 +269,9 @@ pub(super) async fn resume(flow: Flow, sent: Vec<String>) {
         }
         let id = flow.next_id.get_value();
         flow.next_id.set_value(id + 1);
-        let photo = flow.owner.with_value(|o| o.with(|| Photo::new(id, Stage::Ready)));
+        // An entry from before pick times is listed as sent.
+        let picked_at = entry.picked_at.unwrap_or_else(crate::client::pick_time);
+        let photo = flow.owner.with_value(|o| o.with(|| Photo::new(id, picked_at, Stage::Ready)));
         photo.thumb.set(crate::client::object_url(&blob));
         photo.metadata.set(entry.metadata.clone());
         queued |= entry.queued;

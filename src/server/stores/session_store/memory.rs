@@ -19,7 +19,7 @@ pub struct MemorySessionStore {
     entries: Mutex<Deadlined<SessionRecord>>,
     tokens: Mutex<Deadlined<TokenRecord>>,
     current_tokens: Mutex<HashMap<String, String>>,
-    /// Images per session key, in insertion order. Dropped with their session.
+    /// Images per session key, in reservation order. Dropped with their session.
     images: Mutex<HashMap<String, Vec<ImageRecord>>>,
     claims: Mutex<HashMap<String, Instant>>,
     /// Audit records with the Unix milliseconds they were appended at.
@@ -180,7 +180,9 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn images(&self, session_key: &str) -> Result<Vec<ImageRecord>, StoreError> {
-        Ok(lock(&self.images).get(session_key).cloned().unwrap_or_default())
+        let mut records = lock(&self.images).get(session_key).cloned().unwrap_or_default();
+        super::in_pick_order(&mut records);
+        Ok(records)
     }
 
     async fn replace_image(

@@ -74,9 +74,16 @@ pub struct ImageRecord {
     pub height: Option<u32>,
     /// Unix seconds when the upload URL was issued.
     pub created_at: u64,
-    /// The same instant in Unix milliseconds: orders a session's images.
+    /// The same instant in Unix milliseconds: when the reservation lapses,
+    /// and the order of images without [`Self::picked_ms`].
     #[serde(default)]
     pub created_ms: u64,
+    /// When the GP picked the photo, on the uploading device's own clock
+    /// (Unix ms, strictly increasing per device): orders that device's
+    /// photos as they were picked, whichever finished its upload first.
+    /// See [`in_pick_order`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picked_ms: Option<u64>,
     /// Unix seconds when the upload was verified; `None` while the slot is only reserved.
     pub uploaded_at: Option<u64>,
     pub metadata: ImageMetadata,
@@ -110,6 +117,34 @@ impl ImageRecord {
             && self.created_ms.saturating_add(u64::try_from(reservation_ttl.as_millis()).unwrap_or(u64::MAX))
                 < now_ms
     }
+}
+
+/// Puts a session's images in the order they were picked.
+///
+/// Photos of one device (one phone link, or the desktop) keep the order of
+/// that device's pick times, exactly: uploads finish out of order (a HEIC
+/// takes longer than a JPEG, two go at once), but the GP expects the strip
+/// in the order they took or chose the photos. Devices' clocks differ, so
+/// across devices a pick time is first moved onto the server's clock by
+/// the smallest gap seen between that device's pick and reservation times
+/// (never later than its own reservation). Images without a pick time go by
+/// their reservation time. Ties go by reservation time, then id.
+pub fn in_pick_order(records: &mut [ImageRecord]) {
+    use std::collections::HashMap;
+    let mut offsets: HashMap<Option<String>, i128> = HashMap::new();
+    for r in records.iter() {
+        if let Some(picked) = r.picked_ms {
+            let gap = i128::from(r.created_ms) - i128::from(picked);
+            offsets.entry(r.uploader.clone()).and_modify(|g| *g = (*g).min(gap)).or_insert(gap);
+        }
+    }
+    records.sort_by_cached_key(|r| {
+        let at = match (r.picked_ms, offsets.get(&r.uploader)) {
+            (Some(picked), Some(gap)) => i128::from(picked) + gap,
+            _ => i128::from(r.created_ms),
+        };
+        (at, r.created_ms, r.image_id.clone())
+    });
 }
 
 /// The bytes an edit replaced.
@@ -219,7 +254,7 @@ pub trait SessionStore: Send + Sync {
     /// One image of a session.
     async fn image(&self, session_key: &str, image_id: &str) -> Result<Option<ImageRecord>, StoreError>;
 
-    /// Every image of a session, oldest first.
+    /// Every image of a session, in the order they were picked ([`in_pick_order`]).
     async fn images(&self, session_key: &str) -> Result<Vec<ImageRecord>, StoreError>;
 
     /// Replaces `current` with `next` only if the stored record still has
@@ -300,5 +335,57 @@ mod tests {
         assert_eq!(record(1_060).ttl_from(1_000, idle), Some(Duration::from_secs(60)));
         assert_eq!(record(1_000).ttl_from(1_000, idle), None);
         assert_eq!(record(900).ttl_from(1_000, idle), None);
+    }
+
+    fn image(id: &str, uploader: Option<&str>, picked_ms: Option<u64>, created_ms: u64) -> ImageRecord {
+        ImageRecord {
+            image_id: id.into(),
+            source: if uploader.is_some() { ImageSource::Mobile } else { ImageSource::Desktop },
+            uploader: uploader.map(Into::into),
+            content_type: "image/jpeg".into(),
+            size: 1,
+            width: None,
+            height: None,
+            created_at: created_ms / 1000,
+            created_ms,
+            picked_ms,
+            uploaded_at: None,
+            metadata: ImageMetadata::default(),
+            status: ImageStatus::Uploaded,
+            blob_key: format!("s/{id}"),
+            captured_at: None,
+            sha256: None,
+            original: None,
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn images_go_in_pick_order_per_device_and_by_server_time_across_devices() {
+        let mut records = vec![
+            // Phone A, clock 5 s behind the server: picked 1, 2, 3 within
+            // 2 ms; 2 and 3 were reserved first, 1 (a slow HEIC) last.
+            image("a2", Some("phone-a"), Some(100_001), 105_300),
+            image("a3", Some("phone-a"), Some(100_002), 105_350),
+            // Phone B, clock an hour ahead.
+            image("b1", Some("phone-b"), Some(3_705_000), 105_400),
+            image("a1", Some("phone-a"), Some(100_000), 106_200),
+            // The desktop, picked 100 ms before its reservation.
+            image("d1", None, Some(105_100), 105_200),
+            // A record from before pick times: its reservation time.
+            image("old", None, None, 104_000),
+        ];
+        in_pick_order(&mut records);
+        let ids: Vec<&str> = records.iter().map(|r| r.image_id.as_str()).collect();
+        assert_eq!(ids, ["old", "d1", "a1", "a2", "a3", "b1"]);
+    }
+
+    #[test]
+    fn without_pick_times_images_go_by_reservation_then_id() {
+        let mut records =
+            vec![image("c", None, None, 2), image("b", Some("p"), None, 1), image("a", None, None, 2)];
+        in_pick_order(&mut records);
+        let ids: Vec<&str> = records.iter().map(|r| r.image_id.as_str()).collect();
+        assert_eq!(ids, ["b", "a", "c"]);
     }
 }

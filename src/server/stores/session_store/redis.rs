@@ -299,8 +299,7 @@ impl SessionStore for RedisSessionStore {
             .iter()
             .map(|j| serde_json::from_str::<ImageRecord>(j).map_err(corrupt))
             .collect::<Result<Vec<_>, _>>()?;
-        // A hash has no order; sort as the memory store keeps them.
-        records.sort_by(|a, b| (a.created_ms, &a.image_id).cmp(&(b.created_ms, &b.image_id)));
+        super::in_pick_order(&mut records);
         Ok(records)
     }
 
