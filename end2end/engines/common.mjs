@@ -138,7 +138,7 @@ export async function readKept() {
     }),
     entries: entries.map((r) => {
       const entry = JSON.parse(r.json);
-      return { key: r.key, metadata: entry.metadata, summary: entry.summary };
+      return { key: r.key, metadata: entry.metadata, summary: entry.summary, pickedAt: entry.pickedAt };
     }),
   };
 }

@@ -108,10 +108,9 @@ for (const [engine, launch] of Object.entries(engines)) {
         expect(stored.includes(Buffer.from("Exif\0\0"))).toBe(false);
         expect(stored.includes(Buffer.from("TestCam"))).toBe(false);
       }
-      // Upright: the orientation-6 landscape and the rotated HEIC are portraits; pug stays landscape.
-      expect(sizes).toContainEqual([Math.floor((2848 * 2560) / 4272), 2560]);
-      expect(sizes).toContainEqual([2560, 1920]);
-      expect(sizes).toContainEqual([1920, 2560]);
+      // Upright: the orientation-6 landscape and the rotated HEIC are
+      // portraits; pug stays landscape. Listed in the order they were picked.
+      expect(sizes).toEqual([[Math.floor((2848 * 2560) / 4272), 2560], [2560, 1920], [1920, 2560]]);
     });
 
     test(`${engine}: dead links say what happened`, async ({ baseURL }, testInfo) => {

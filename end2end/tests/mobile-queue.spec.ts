@@ -112,6 +112,34 @@ test("a page killed mid-batch: reopening the link sends exactly the unsent photo
   await finish(second, desktop, 3);
 });
 
+test("a photo sent only after the page died keeps its place before the ones sent meanwhile", async ({ browser, baseURL }) => {
+  const { desktop, url, first } = await threePicked(browser, baseURL!);
+  const kept = await keptPhotos(first.page);
+  const size = new Map(kept.bytes.map((b) => [b.key, b.bytes]));
+  const inPickOrder = [...kept.entries].sort((a, b) => a.pickedAt! - b.pickedAt!);
+  expect(inPickOrder.map((e) => typeof e.pickedAt)).toEqual(["number", "number", "number"]);
+
+  // The first-picked photo never gets its upload slot (so no ticket is
+  // kept); the other two are sent, and the page dies.
+  await first.page.route("**/api/medtech/session/presigned-url", async (route) => {
+    if (route.request().postDataJSON().pickedAt === inPickOrder[0].pickedAt) return new Promise(() => {});
+    await route.continue();
+  });
+  await first.page.getByRole("button", { name: "Continue" }).click();
+  await first.page.getByRole("button", { name: "Skip details and send" }).click();
+  await expect.poll(async () => (await desktopImages(desktop)).length, { timeout: 60_000 }).toBe(2);
+  await expect.poll(async () => (await keptPhotos(first.page)).entries.map((e) => e.key)).toEqual([inPickOrder[0].key]);
+  await first.context.close();
+
+  // Reopened, it goes last but is listed first: its pick time was kept.
+  const second = await phone();
+  await openLink(second.page, url);
+  await expect(second.page.getByRole("heading", { name: "1 photo sent to the desktop" })).toBeVisible({ timeout: 60_000 });
+  const images = await desktopImages(desktop);
+  expect(images.map((i) => i.bytes)).toEqual(inPickOrder.map((e) => size.get(e.key)));
+  await finish(second, desktop, 3);
+});
+
 test("photos kept from before come back for review, with what the GP set; Discard deletes them", async ({ browser, baseURL }) => {
   const { desktop, url, first } = await threePicked(browser, baseURL!);
   await first.page.getByRole("button", { name: "Continue" }).click();

@@ -5,7 +5,13 @@ import { readKept } from "../../engines/common.mjs";
 import type { Summary } from "./pipeline";
 
 export type Kept = { key: string; bytes: number; jpeg: boolean; exif: boolean };
-export type KeptEntry = { key: string; metadata: { laterality?: string; bodySite?: string }; summary: Summary };
+export type KeptEntry = {
+  key: string;
+  metadata: { laterality?: string; bodySite?: string };
+  summary: Summary;
+  /** When the GP picked it, on the phone's clock (Unix ms). */
+  pickedAt?: number;
+};
 
 /** The kept photos' bytes, summarised, and the records, as the page sees them. */
 export async function keptPhotos(page: Page): Promise<{ bytes: Kept[]; entries: KeptEntry[] }> {
