@@ -186,30 +186,48 @@ async fn a_cross_site_post_with_the_cookie_is_refused() {
     assert_eq!(res.status().as_u16(), 200);
 }
 
-#[tokio::test]
-async fn pages_get_a_nonce_policy_and_nothing_with_patient_data_is_cached() {
-    let app = TestApp::start(vec![]).await;
-    let cookie = app.launch(PATIENT).await;
-    let res = app.http.get(app.url("/medtech-images")).header("cookie", &cookie).send().await.unwrap();
-    assert_eq!(res.status().as_u16(), 200);
+/// GETs a page: it must have `status`, not be cached, and carry a CSP whose
+/// nonce every one of its scripts has. Returns the nonce.
+async fn nonce_policy(app: &TestApp, path: &str, cookie: &str, status: u16) -> String {
+    let res = app.http.get(app.url(path)).header("cookie", cookie).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), status, "{path}");
     let headers = res.headers().clone();
     let csp = headers["content-security-policy"].to_str().unwrap().to_owned();
-    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["cache-control"], "no-store", "{path}");
     let script_src = csp.split(';').find(|d| d.trim().starts_with("script-src")).unwrap();
     assert!(!script_src.contains("unsafe-inline"), "{csp}");
     let bare = |scheme: &str| csp.split([' ', ';']).any(|t| t == scheme);
     assert!(!bare("https:") && !bare("wss:"), "no whole-scheme sources: {csp}");
-    let nonce = script_src.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).expect("a nonce");
+    let nonce = script_src
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .unwrap_or_else(|| panic!("{path}: no nonce in {csp}"))
+        .to_owned();
     let html = res.text().await.unwrap();
     let tags: Vec<&str> = html.split("<script").skip(1).map(|t| t.split('>').next().unwrap()).collect();
-    assert!(!tags.is_empty());
+    assert!(!tags.is_empty(), "{path}");
     for tag in tags {
-        assert!(tag.contains(&format!("nonce=\"{nonce}\"")), "a script without the nonce: <script{tag}>");
+        assert!(
+            tag.contains(&format!("nonce=\"{nonce}\"")),
+            "{path}: a script without the nonce: <script{tag}>"
+        );
     }
+    nonce
+}
+
+#[tokio::test]
+async fn pages_get_a_nonce_policy_and_nothing_with_patient_data_is_cached() {
+    let app = TestApp::start(vec![]).await;
+    let cookie = app.launch(PATIENT).await;
+    let nonce = nonce_policy(&app, "/medtech-images", &cookie, 200).await;
+    // The not-found page is a page too: without its nonce it would never hydrate.
+    nonce_policy(&app, "/medtech-images/no-such-page", &cookie, 404).await;
+    nonce_policy(&app, "/no-such-page", "", 404).await;
 
     // Another response, another nonce.
     let again = app.http.get(app.url("/medtech-images")).header("cookie", &cookie).send().await.unwrap();
-    assert!(!again.headers()["content-security-policy"].to_str().unwrap().contains(nonce));
+    assert!(!again.headers()["content-security-policy"].to_str().unwrap().contains(&nonce));
 
     let (_, _) = app.get("/api/medtech/session/images", &Auth::Cookie(cookie.clone())).await;
     let api =

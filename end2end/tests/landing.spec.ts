@@ -65,3 +65,13 @@ test("the bundle has content-hashed names, cached immutable; a second visit fetc
   expect(transferred.length).toBeGreaterThan(0);
   expect(transferred.filter((e) => e.bytes > 0), "fetched again over the network").toEqual([]);
 });
+
+test("an unknown address says so, hydrates like any page, and leads home", async ({ page }) => {
+  const response = await page.goto("/no-such-page");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  // Its inline scripts carry the response's nonce; the policy must allow it.
+  await waitForHydration(page);
+  await page.getByRole("link", { name: "Go to the Clinical Images home page" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Clinical Images" })).toBeVisible();
+});

@@ -16,7 +16,8 @@ use crate::app::{shell, App};
 
 /// Per-page response headers, set while the page renders: the CSP that
 /// allows this response's nonce (Leptos' inline hydration scripts carry
-/// it), and `no-store`, since pages show patient details.
+/// it), and `no-store`, since pages show patient details. A static file
+/// (served by the fallback) has no response options here and is untouched.
 fn page_headers(config: &super::config::Config) {
     use axum::http::{header, HeaderValue};
     use leptos::prelude::use_context;
@@ -50,7 +51,16 @@ pub fn app(state: AppState) -> Router {
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+        // Static files, else the not-found page: rendered like any page, so
+        // with the same headers (without them its scripts, which carry a
+        // nonce, would be refused and it would never hydrate).
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            {
+                let config = state.config.clone();
+                move || page_headers(&config)
+            },
+            shell,
+        ));
 
     if state.url_signer.is_some() {
         // The upload handler enforces the signed length itself.
