@@ -13,7 +13,18 @@ export async function waitForHydration(page: Page): Promise<void> {
     // Say why: what the page logged and threw (a panic, a blocked script).
     const messages = (await page.consoleMessages()).map((m) => `${m.type()}: ${m.text()}`);
     const errors = (await page.pageErrors()).map((err) => `pageerror: ${err.message}`);
-    console.log(`page did not hydrate (${page.url()}):\n${[...messages, ...errors].join("\n")}`);
+    // A refused inline script: which nonce the page's scripts carry, and what
+    // the same address answers now (a policy without it points at a
+    // response that missed the page headers).
+    const nonces = await page
+      .evaluate(() => [...new Set([...document.scripts].map((el) => el.nonce || "(none)"))])
+      .catch(() => []);
+    const again = await page.request.get(page.url()).catch(() => null);
+    const policy = again ? `${again.status()} ${again.headers()["content-security-policy"] ?? "(no CSP)"}` : "(refetch failed)";
+    console.log(
+      `page did not hydrate (${page.url()}):\n${[...messages, ...errors].join("\n")}\n` +
+        `script nonces: ${nonces.join(", ")}\nrefetched: ${policy}`,
+    );
     throw e;
   }
 }
