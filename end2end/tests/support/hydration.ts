@@ -19,11 +19,20 @@ export async function waitForHydration(page: Page): Promise<void> {
     const nonces = await page
       .evaluate(() => [...new Set([...document.scripts].map((el) => el.nonce || "(none)"))])
       .catch(() => []);
+    // How the document itself arrived (from a cache? after redirects?).
+    const navigation = await page
+      .evaluate(() => {
+        const n = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined;
+        if (!n) return "(no entry)";
+        const { type, redirectCount, transferSize, responseStatus, deliveryType } = n as any;
+        return JSON.stringify({ type, redirectCount, transferSize, responseStatus, deliveryType });
+      })
+      .catch(() => "(unavailable)");
     const again = await page.request.get(page.url()).catch(() => null);
     const policy = again ? `${again.status()} ${again.headers()["content-security-policy"] ?? "(no CSP)"}` : "(refetch failed)";
     console.log(
       `page did not hydrate (${page.url()}):\n${[...messages, ...errors].join("\n")}\n` +
-        `script nonces: ${nonces.join(", ")}\nrefetched: ${policy}`,
+        `script nonces: ${nonces.join(", ")}\nnavigation: ${navigation}\nrefetched: ${policy}`,
     );
     throw e;
   }
