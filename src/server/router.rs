@@ -14,18 +14,19 @@ use super::signed_url::BLOB_PATH;
 use super::{api_edge, assets, blob_routes, event_stream, health, launch, security, throttle};
 use crate::app::{shell, App};
 
-/// Per-page response headers, set while the page renders: the CSP that
-/// allows this response's nonce (Leptos' inline hydration scripts carry
-/// it), and `no-store`, since pages show patient details. A static file
-/// (served by the fallback) has no response options here and is untouched.
-fn page_headers(config: &super::config::Config) {
-    use axum::http::{header, HeaderValue};
+/// Runs in every render (and server function) Leptos handles: hands the
+/// render's nonce (Leptos' inline hydration scripts carry it) to
+/// [`security::page_headers`], which sets the page's policy and `no-store`
+/// on the response. Leptos' own response options are not used for this: a
+/// page was now and then sent without the headers put there.
+fn record_page_nonce() {
     use leptos::prelude::use_context;
-    let Some(options) = use_context::<leptos_axum::ResponseOptions>() else { return };
-    if let Some(csp) = leptos::nonce::use_nonce().and_then(|n| security::page_csp(config, &n.to_string())) {
-        options.insert_header(header::CONTENT_SECURITY_POLICY, csp);
+    let Some(nonce) = leptos::nonce::use_nonce() else { return };
+    if let Some(slot) = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<security::PageNonce>().cloned())
+    {
+        slot.record(nonce.to_string());
     }
-    options.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 /// Builds the whole application.
@@ -39,28 +40,14 @@ pub fn app(state: AppState) -> Router {
         .route("/livez", get(health::livez))
         .route("/api/medtech/session/events", get(event_stream::events))
         .route("/medtech-images/launch", get(launch::evolution))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            {
-                let config = state.config.clone();
-                move || page_headers(&config)
-            },
-            {
-                let options = options.clone();
-                move || shell(options.clone())
-            },
-        )
+        .leptos_routes_with_context(&state, routes, record_page_nonce, {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
         // Static files, else the not-found page: rendered like any page, so
         // with the same headers (without them its scripts, which carry a
         // nonce, would be refused and it would never hydrate).
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            {
-                let config = state.config.clone();
-                move || page_headers(&config)
-            },
-            shell,
-        ));
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(record_page_nonce, shell));
 
     if state.url_signer.is_some() {
         // The upload handler enforces the signed length itself.
@@ -79,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), launch::dev_launch))
         .layer(middleware::from_fn_with_state(state.clone(), api_edge::edge))
         .layer(middleware::from_fn_with_state(state.clone(), throttle::limit))
+        .layer(middleware::from_fn_with_state(state.clone(), security::page_headers))
         .with_state(state.clone());
     for layer in security::header_layers(&state.config) {
         router = router.layer(layer);

@@ -48,6 +48,42 @@ pub fn page_csp(config: &Config, nonce: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&csp(config, &format!(" 'nonce-{nonce}'"))).ok()
 }
 
+/// The nonce a page was rendered with, passed from the render back out to
+/// [`page_headers`] in the request's extensions (Leptos clones them into
+/// its context, and this shares one slot across the clones).
+#[derive(Clone, Default)]
+pub struct PageNonce(std::sync::Arc<std::sync::OnceLock<String>>);
+
+impl PageNonce {
+    /// Records the render's nonce; a second one (there is none) is ignored.
+    pub fn record(&self, nonce: String) {
+        let _ = self.0.set(nonce);
+    }
+
+    fn get(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
+}
+
+/// Middleware: a response rendered as a page gets the policy that allows its
+/// nonce, and `no-store` (pages show patient details). Everything else is
+/// left to [`header_layers`].
+pub async fn page_headers(
+    axum::extract::State(state): axum::extract::State<super::app_state::AppState>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let slot = PageNonce::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut res = next.run(req).await;
+    if let Some(csp) = slot.get().and_then(|nonce| page_csp(&state.config, nonce)) {
+        let headers = res.headers_mut();
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
 /// Builds the layers that set the headers (each only if the handler has not).
 pub fn header_layers(config: &Config) -> Vec<SetResponseHeaderLayer<HeaderValue>> {
     let mut fixed = vec![
