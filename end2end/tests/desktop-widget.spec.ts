@@ -3,6 +3,7 @@ import { devices, expect, test, type Page } from "@playwright/test";
 import { screenshot, waitForHydration } from "./support/hydration";
 import { photo } from "./support/jpeg";
 import { reserveOutOfPickOrder, sizesInPickOrder } from "./support/order";
+import { desktopImages } from "./support/session";
 
 // Long tests (real photos through the pipeline). The fault test uses its own
 // patient and scopes its fault to that patient's filings, so specs running in
@@ -236,7 +237,7 @@ test("a commit with an ALEX fault gives a partial result; Retry files the rest, 
   expect((await inbox(page, hers)).length - before).toBe(2);
 });
 
-test("photos picked together list in pick order, whichever upload finished first", async ({ page }) => {
+test("photos picked together list in pick order, whichever upload finished first", async ({ page, context }) => {
   await launch(page);
   const seen = await reserveOutOfPickOrder(page);
   await page.getByLabel("Add photos").setInputFiles([
@@ -246,7 +247,7 @@ test("photos picked together list in pick order, whichever upload finished first
   ]);
   await expect(strip(page)).toHaveCount(3, { timeout: 60_000 });
   const sizes = sizesInPickOrder(seen);
-  const images: { imageId: string; bytes: number }[] = await (await page.request.get("/api/medtech/session/images")).json();
+  const images = await desktopImages({ context, page });
   expect(images.map((i) => i.bytes)).toEqual(sizes);
   // The strip, built as the uploads finished, settles in that order too,
   // numbered by place (each preview's address names its image).

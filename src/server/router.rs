@@ -14,21 +14,6 @@ use super::signed_url::BLOB_PATH;
 use super::{api_edge, assets, blob_routes, event_stream, health, launch, security, throttle};
 use crate::app::{shell, App};
 
-/// Runs in every render (and server function) Leptos handles: hands the
-/// render's nonce (Leptos' inline hydration scripts carry it) to
-/// [`security::page_headers`], which sets the page's policy and `no-store`
-/// on the response. Leptos' own response options are not used for this: a
-/// page was now and then sent without the headers put there.
-fn record_page_nonce() {
-    use leptos::prelude::use_context;
-    let Some(nonce) = leptos::nonce::use_nonce() else { return };
-    if let Some(slot) = use_context::<axum::http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<security::PageNonce>().cloned())
-    {
-        slot.record(nonce.to_string());
-    }
-}
-
 /// Builds the whole application.
 pub fn app(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -40,14 +25,17 @@ pub fn app(state: AppState) -> Router {
         .route("/livez", get(health::livez))
         .route("/api/medtech/session/events", get(event_stream::events))
         .route("/medtech-images/launch", get(launch::evolution))
-        .leptos_routes_with_context(&state, routes, record_page_nonce, {
+        .leptos_routes_with_context(&state, routes, security::record_page_nonce, {
             let options = options.clone();
             move || shell(options.clone())
         })
         // Static files, else the not-found page: rendered like any page, so
         // with the same headers (without them its scripts, which carry a
         // nonce, would be refused and it would never hydrate).
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(record_page_nonce, shell));
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            security::record_page_nonce,
+            shell,
+        ));
 
     if state.url_signer.is_some() {
         // The upload handler enforces the signed length itself.

@@ -2,7 +2,7 @@
 //!
 //! - `Content-Security-Policy`: scripts only from this origin, plus inline
 //!   scripts that carry this response's nonce (Leptos' hydration bootstrap;
-//!   pages get a per-response policy in [`page_csp`]); `'wasm-unsafe-eval'`
+//!   pages get a per-response policy in [`page_headers`]); `'wasm-unsafe-eval'`
 //!   to instantiate the WASM bundle, never `'unsafe-eval'`. `connect-src`
 //!   and `img-src` name only this origin and the blob store's.
 //!   `frame-ancestors` is configurable so a practice can embed the widget in
@@ -44,7 +44,7 @@ fn csp(config: &Config, script_extra: &str) -> String {
 }
 
 /// The policy for a rendered page whose inline scripts carry `nonce`.
-pub fn page_csp(config: &Config, nonce: &str) -> Option<HeaderValue> {
+fn page_csp(config: &Config, nonce: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&csp(config, &format!(" 'nonce-{nonce}'"))).ok()
 }
 
@@ -52,16 +52,21 @@ pub fn page_csp(config: &Config, nonce: &str) -> Option<HeaderValue> {
 /// [`page_headers`] in the request's extensions (Leptos clones them into
 /// its context, and this shares one slot across the clones).
 #[derive(Clone, Default)]
-pub struct PageNonce(std::sync::Arc<std::sync::OnceLock<String>>);
+struct PageNonce(std::sync::Arc<std::sync::OnceLock<String>>);
 
-impl PageNonce {
-    /// Records the render's nonce; a second one (there is none) is ignored.
-    pub fn record(&self, nonce: String) {
-        let _ = self.0.set(nonce);
-    }
-
-    fn get(&self) -> Option<&str> {
-        self.0.get().map(String::as_str)
+/// Leptos' additional context, run in every render (and server function)
+/// it handles: records the render's nonce (its inline hydration scripts
+/// carry it) for [`page_headers`]. Leptos' own response options are not
+/// used for the headers: under load a page now and then went out without
+/// the headers put there.
+pub fn record_page_nonce() {
+    use leptos::prelude::use_context;
+    let Some(nonce) = leptos::nonce::use_nonce() else { return };
+    if let Some(slot) = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<PageNonce>().cloned())
+    {
+        // A second nonce (there is none) is ignored.
+        let _ = slot.0.set(nonce.to_string());
     }
 }
 
@@ -76,7 +81,7 @@ pub async fn page_headers(
     let slot = PageNonce::default();
     req.extensions_mut().insert(slot.clone());
     let mut res = next.run(req).await;
-    if let Some(csp) = slot.get().and_then(|nonce| page_csp(&state.config, nonce)) {
+    if let Some(csp) = slot.0.get().and_then(|nonce| page_csp(&state.config, nonce)) {
         let headers = res.headers_mut();
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
