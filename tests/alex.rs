@@ -365,7 +365,7 @@ async fn an_expired_token_is_refreshed_early() {
 
 fn session_key(auth: &Auth) -> String {
     let Auth::Cookie(c) = auth else { panic!("desktop cookie expected") };
-    clinical_images::server::ids::hash_credential(c.trim_start_matches("ci_session="))
+    clinical_images::server::support::ids::hash_credential(c.trim_start_matches("ci_session="))
 }
 
 #[tokio::test]
@@ -632,7 +632,7 @@ fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
 async fn metrics_move_with_sessions_uploads_commits_and_alex_calls() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
-    tokio::spawn(clinical_images::server::metrics::serve(listener));
+    tokio::spawn(clinical_images::server::http::metrics::serve(listener));
     let scrape = || async { reqwest::get(&metrics_url).await.unwrap().text().await.unwrap() };
 
     let sandbox = SandboxServer::start().await;

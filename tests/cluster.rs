@@ -601,7 +601,7 @@ async fn rolling_restart_under_load(cluster: &mut Cluster, sessions: usize, run_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_redis_s3_and_alex_outages() {
-    use clinical_images::server::events::compare_ids;
+    use clinical_images::server::stores::events::compare_ids;
     let mut cluster = Cluster::start().await;
     let front = cluster.front.clone();
 

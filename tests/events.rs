@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use clinical_images::model::SessionEvent;
-use clinical_images::server::events::{EventBus, MemoryEventBus, RedisEventBus};
+use clinical_images::server::stores::events::{EventBus, MemoryEventBus, RedisEventBus};
 use common::{jpeg, service_vars, unique, Auth, TestApp};
 use serde_json::{json, Value};
 
@@ -21,7 +21,10 @@ async fn bus_contract(publisher: &dyn EventBus, subscriber: &dyn EventBus) {
     let session = unique("s");
     let first = publisher.publish(&session, &removed(1), TTL).await.unwrap();
     let second = publisher.publish(&session, &removed(2), TTL).await.unwrap();
-    assert!(clinical_images::server::events::compare_ids(&first, &second).is_lt(), "{first} < {second}");
+    assert!(
+        clinical_images::server::stores::events::compare_ids(&first, &second).is_lt(),
+        "{first} < {second}"
+    );
 
     // Replay returns exactly what followed the given id.
     let mut sub = subscriber.subscribe(&session, Some(&first)).await.unwrap();

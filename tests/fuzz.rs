@@ -11,7 +11,7 @@ mod common;
 
 use clinical_images::pipeline::exif::{jpeg_exif, parse};
 use clinical_images::pipeline::strip::{has_metadata, strip};
-use clinical_images::server::verify::inspect;
+use clinical_images::server::services::verify::inspect;
 use common::{jpeg, Auth, TestApp};
 use proptest::prelude::*;
 use serde_json::{json, Value};

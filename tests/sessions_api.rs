@@ -3,9 +3,9 @@
 
 mod common;
 
-use clinical_images::server::clock::unix_now;
-use clinical_images::server::ids::{hash_credential, random_token};
 use clinical_images::server::stores::session_store::TokenRecord;
+use clinical_images::server::support::clock::unix_now;
+use clinical_images::server::support::ids::{hash_credential, random_token};
 use common::{service_vars, Auth, TestApp};
 use serde_json::{json, Value};
 

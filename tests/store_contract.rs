@@ -6,13 +6,13 @@ mod common;
 use std::time::Duration;
 
 use clinical_images::model::{ImageMetadata, ImageSource, ImageStatus};
-use clinical_images::server::clock::{unix_now, unix_now_ms};
 use clinical_images::server::config::S3Config;
 use clinical_images::server::stores::blob::{BlobStore, LocalBlobStore, S3BlobStore};
 use clinical_images::server::stores::session_store::{
     ImageRecord, MemorySessionStore, RedisSessionStore, Reserve, ReserveLimits, SessionRecord, SessionStore,
     TokenRecord, Updated,
 };
+use clinical_images::server::support::clock::{unix_now, unix_now_ms};
 
 const LONG: Duration = Duration::from_secs(600);
 
@@ -344,8 +344,9 @@ async fn blob_contract(store: &dyn BlobStore) {
 #[tokio::test]
 async fn local_disk_blobs_expire_by_sweep() {
     let dir = std::env::temp_dir().join(common::unique("sweep"));
-    let signer =
-        std::sync::Arc::new(clinical_images::server::signed_url::UrlSigner::new("http://127.0.0.1:1"));
+    let signer = std::sync::Arc::new(clinical_images::server::stores::blob::signed_url::UrlSigner::new(
+        "http://127.0.0.1:1",
+    ));
     let store = LocalBlobStore::open(&dir, signer).await.unwrap();
     store.put("s/old", "image/jpeg", vec![1]).await.unwrap();
     store.put("s/new", "image/jpeg", vec![2]).await.unwrap();
@@ -361,8 +362,9 @@ async fn local_disk_blobs_expire_by_sweep() {
 #[tokio::test]
 async fn local_disk_blob_store_meets_the_contract() {
     let dir = std::env::temp_dir().join(common::unique("blobs"));
-    let signer =
-        std::sync::Arc::new(clinical_images::server::signed_url::UrlSigner::new("http://127.0.0.1:1"));
+    let signer = std::sync::Arc::new(clinical_images::server::stores::blob::signed_url::UrlSigner::new(
+        "http://127.0.0.1:1",
+    ));
     let store = LocalBlobStore::open(&dir, signer).await.unwrap();
     blob_contract(&store).await;
     let _ = std::fs::remove_dir_all(dir);

@@ -91,7 +91,7 @@ async fn a_non_image_is_rejected_and_its_blob_deleted() {
 
 fn session_key(auth: &Auth) -> String {
     let Auth::Cookie(c) = auth else { panic!("desktop cookie expected") };
-    clinical_images::server::ids::hash_credential(c.trim_start_matches("ci_session="))
+    clinical_images::server::support::ids::hash_credential(c.trim_start_matches("ci_session="))
 }
 
 #[tokio::test]
@@ -395,7 +395,7 @@ async fn a_phones_photos_list_in_the_order_they_were_picked_not_sent() {
 
         // The phone's clock is an hour behind; it picked three photos within
         // 2 ms and its uploads finished third, first, second.
-        let phone_clock = clinical_images::server::clock::unix_now_ms() - 3_600_000;
+        let phone_clock = clinical_images::server::support::clock::unix_now_ms() - 3_600_000;
         let third = upload_picked(&app, &phone, phone_clock + 2).await;
         let first = upload_picked(&app, &phone, phone_clock).await;
         // The desktop's own photo, picked and sent while the phone's went.

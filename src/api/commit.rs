@@ -13,7 +13,7 @@ pub async fn commit_images(
     #[server(default)]
     image_ids: Option<Vec<String>>,
 ) -> Result<CommitReport, ApiError> {
-    use crate::server::{app_state::AppState, auth, commit};
+    use crate::server::{app_state::AppState, services::auth, services::commit};
 
     let state = expect_context::<AppState>();
     let access = auth::any(&state, &auth::request_headers().await?).await?;
@@ -24,7 +24,7 @@ pub async fn commit_images(
 /// every filing attempt of this session, oldest first.
 #[server(prefix = "/api", endpoint = "medtech/attachments/audit", input = Json)]
 pub async fn session_audit() -> Result<Vec<AuditEntry>, ApiError> {
-    use crate::server::{app_state::AppState, audit, auth};
+    use crate::server::{app_state::AppState, services::audit, services::auth};
 
     let state = expect_context::<AppState>();
     let access = auth::desktop(&state, &auth::request_headers().await?).await?;

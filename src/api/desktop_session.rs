@@ -9,10 +9,10 @@ use crate::model::{ApiError, DesktopSession};
 #[server(prefix = "/api", endpoint = "medtech/session", input = Json)]
 pub async fn current_session() -> Result<DesktopSession, ApiError> {
     use crate::model::LaunchProblem;
-    use crate::server::{app_state::AppState, auth, capture_sessions};
+    use crate::server::{app_state::AppState, services::auth, services::capture_sessions};
 
     let state = expect_context::<AppState>();
-    let headers = crate::server::auth::request_headers().await?;
+    let headers = crate::server::services::auth::request_headers().await?;
     Ok(match capture_sessions::current(&state, &headers).await? {
         Some(record) => {
             DesktopSession::Active(capture_sessions::summary(&record, state.config.capture_settings()))
@@ -28,7 +28,7 @@ pub async fn current_session() -> Result<DesktopSession, ApiError> {
 /// session: its uncommitted photos are deleted, and phone links stop working.
 #[server(prefix = "/api", endpoint = "medtech/session/end", input = Json)]
 pub async fn end_session() -> Result<(), ApiError> {
-    use crate::server::{app_state::AppState, auth, capture_sessions};
+    use crate::server::{app_state::AppState, services::auth, services::capture_sessions};
 
     let state = expect_context::<AppState>();
     let access = auth::desktop(&state, &auth::request_headers().await?).await?;

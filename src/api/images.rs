@@ -10,7 +10,7 @@ use crate::model::{ApiError, ImageInfo, ImageMetadata, UploadRequest, UploadTick
 /// `{contentType, size, sha256?}` → [`UploadTicket`].
 #[server(prefix = "/api", endpoint = "medtech/session/presigned-url", input = Json, client = BearerClient)]
 pub async fn presign_upload(#[server(flatten)] request: UploadRequest) -> Result<UploadTicket, ApiError> {
-    use crate::server::{app_state::AppState, auth, images};
+    use crate::server::{app_state::AppState, services::auth, services::images};
 
     let state = expect_context::<AppState>();
     let access = auth::any(&state, &auth::request_headers().await?).await?;
@@ -27,7 +27,7 @@ pub async fn register_image(
     #[server(default)]
     captured_at: Option<String>,
 ) -> Result<ImageInfo, ApiError> {
-    use crate::server::{app_state::AppState, auth, images};
+    use crate::server::{app_state::AppState, services::auth, services::images};
 
     let state = expect_context::<AppState>();
     let access = auth::any(&state, &auth::request_headers().await?).await?;
@@ -37,7 +37,7 @@ pub async fn register_image(
 /// `GET /api/medtech/session/images` (cookie: all images; bearer: that phone's) → `[ImageInfo]`.
 #[server(prefix = "/api", endpoint = "medtech/session/images", input = GetUrl, client = BearerClient)]
 pub async fn list_images() -> Result<Vec<ImageInfo>, ApiError> {
-    use crate::server::{app_state::AppState, auth, images};
+    use crate::server::{app_state::AppState, services::auth, services::images};
 
     let state = expect_context::<AppState>();
     let access = auth::any(&state, &auth::request_headers().await?).await?;
@@ -50,7 +50,7 @@ pub async fn update_image_metadata(
     #[server(rename = "imageId")] image_id: String,
     metadata: ImageMetadata,
 ) -> Result<ImageInfo, ApiError> {
-    use crate::server::{app_state::AppState, auth, images};
+    use crate::server::{app_state::AppState, services::auth, services::images};
 
     let state = expect_context::<AppState>();
     let access = auth::any(&state, &auth::request_headers().await?).await?;
@@ -60,7 +60,7 @@ pub async fn update_image_metadata(
 /// `POST /api/medtech/session/images/delete` (cookie) `{imageId}` → `null`.
 #[server(prefix = "/api", endpoint = "medtech/session/images/delete", input = Json)]
 pub async fn delete_image(#[server(rename = "imageId")] image_id: String) -> Result<(), ApiError> {
-    use crate::server::{app_state::AppState, auth, images};
+    use crate::server::{app_state::AppState, services::auth, services::images};
 
     let state = expect_context::<AppState>();
     let access = auth::any(&state, &auth::request_headers().await?).await?;
@@ -75,7 +75,7 @@ pub async fn replace_image_version(
     #[server(rename = "imageId")] image_id: String,
     #[server(rename = "replacementId")] replacement_id: String,
 ) -> Result<ImageInfo, ApiError> {
-    use crate::server::{app_state::AppState, auth, edits};
+    use crate::server::{app_state::AppState, services::auth, services::edits};
 
     let state = expect_context::<AppState>();
     let access = auth::any(&state, &auth::request_headers().await?).await?;
@@ -87,7 +87,7 @@ pub async fn replace_image_version(
 pub async fn revert_image_version(
     #[server(rename = "imageId")] image_id: String,
 ) -> Result<ImageInfo, ApiError> {
-    use crate::server::{app_state::AppState, auth, edits};
+    use crate::server::{app_state::AppState, services::auth, services::edits};
 
     let state = expect_context::<AppState>();
     let access = auth::any(&state, &auth::request_headers().await?).await?;

@@ -43,5 +43,5 @@ pub async fn app_info() -> Result<AppInfo, ApiError> {
 #[server(prefix = "/api", endpoint = "status", input = Json)]
 pub async fn service_status() -> Result<HealthReport, ApiError> {
     let state = expect_context::<crate::server::app_state::AppState>();
-    Ok(crate::server::health::report(&state).await)
+    Ok(crate::server::http::health::report(&state).await)
 }

@@ -10,7 +10,7 @@ use crate::model::{ApiError, MobileGrant, MobileLink};
 /// Revokes the previous token.
 #[server(prefix = "/api", endpoint = "medtech/session/mobile-token", input = Json)]
 pub async fn create_mobile_token() -> Result<MobileGrant, ApiError> {
-    use crate::server::{app_state::AppState, auth, phone_links};
+    use crate::server::{app_state::AppState, services::auth, services::phone_links};
 
     let state = expect_context::<AppState>();
     let access = auth::desktop(&state, &auth::request_headers().await?).await?;
@@ -25,7 +25,7 @@ pub async fn validate_mobile_token(
     #[server(default)]
     phone_id: Option<String>,
 ) -> Result<MobileLink, ApiError> {
-    use crate::server::{app_state::AppState, auth, phone_links};
+    use crate::server::{app_state::AppState, services::auth, services::phone_links};
 
     let state = expect_context::<AppState>();
     phone_links::validate(&state, &auth::request_headers().await?, phone_id.as_deref()).await

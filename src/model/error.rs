@@ -1,7 +1,7 @@
 //! The error every server function returns, in words a GP understands.
 //!
 //! Variants carry no internal detail: the server logs the cause where it
-//! maps it (see `server::api_error`), and the browser only ever sees these.
+//! maps it (see `server::http::api_error`), and the browser only ever sees these.
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};

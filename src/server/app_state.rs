@@ -8,22 +8,22 @@ use leptos::config::LeptosOptions;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
-use super::alex::{AlexClient, AlexError, HttpAlexClient};
-use super::config::{loopback_if_unspecified, AlexTarget, BlobBackend, Config, SessionBackend};
-use super::events::{EventBus, MemoryEventBus, RedisEventBus};
-use super::rate_limit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
-use super::sandbox;
-use super::signed_url::UrlSigner;
-use super::stores::blob::{BlobStore, LocalBlobStore, S3BlobStore};
-use super::stores::session_store::{MemorySessionStore, RedisSessionStore, SessionStore};
-use super::stores::StoreError;
+use crate::server::alex::{AlexClient, AlexError, HttpAlexClient};
+use crate::server::config::{loopback_if_unspecified, AlexTarget, BlobBackend, Config, SessionBackend};
+use crate::server::sandbox;
+use crate::server::stores::blob::signed_url::UrlSigner;
+use crate::server::stores::blob::{BlobStore, LocalBlobStore, S3BlobStore};
+use crate::server::stores::events::{EventBus, MemoryEventBus, RedisEventBus};
+use crate::server::stores::rate_limit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
+use crate::server::stores::session_store::{MemorySessionStore, RedisSessionStore, SessionStore};
+use crate::server::stores::StoreError;
 
 /// Shared by every handler and server function (cheap to clone).
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The built site's hashed names and caching.
-    pub assets: Arc<super::assets::Assets>,
+    pub assets: Arc<crate::server::http::assets::Assets>,
     pub config: Arc<Config>,
     pub sessions: Arc<dyn SessionStore>,
     pub blobs: Arc<dyn BlobStore>,
@@ -69,7 +69,8 @@ impl AppState {
         leptos_options: LeptosOptions,
         listener: &TcpListener,
     ) -> Result<Self, StartupError> {
-        let assets = Arc::new(super::assets::Assets::load(&leptos_options).map_err(StartupError::Site)?);
+        let assets =
+            Arc::new(crate::server::http::assets::Assets::load(&leptos_options).map_err(StartupError::Site)?);
         let (sessions, events): (Arc<dyn SessionStore>, Arc<dyn EventBus>) = match &config.sessions {
             SessionBackend::Memory => (Arc::new(MemorySessionStore::new()), Arc::new(MemoryEventBus::new())),
             SessionBackend::Redis { url, key_prefix } => (

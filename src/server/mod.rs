@@ -1,46 +1,13 @@
 //! Everything that runs only on the server (feature `ssr`).
-//!
-//! - [`config`]: the typed configuration read at start-up;
-//! - [`app_state`]: the one [`AppState`](app_state::AppState) built from it;
-//! - [`router`]: `fn app(state) -> Router`, drivable without a socket;
-//! - [`stores`]: session and blob stores behind traits;
-//! - [`alex`]: the ALEX client and the embedded sandbox;
-//! - [`capture_sessions`], [`phone_links`], [`images`], [`auth`]: the services the API calls;
-//! - [`events`], [`event_stream`]: session events and their SSE stream;
-//! - [`signed_url`], [`blob_routes`], [`verify`]: local uploads and image checks;
-//! - [`health`], [`security`], [`telemetry`], [`ids`]: cross-cutting pieces.
 
-pub mod alex;
-pub mod api_edge;
-pub mod api_error;
-pub mod app_state;
-pub mod assets;
-pub mod audit;
-pub mod auth;
-pub mod blob_routes;
-pub mod capture_sessions;
-pub mod clock;
-pub mod commit;
-pub mod config;
-pub mod edits;
-pub mod event_stream;
-pub mod events;
-pub mod health;
-pub mod ids;
-pub mod images;
-pub mod launch;
-pub mod metrics;
-pub mod notify;
-pub mod phone_links;
-pub mod rate_limit;
-pub mod router;
-pub mod sandbox;
-pub mod security;
-pub mod signed_url;
-pub mod stores;
-pub mod telemetry;
-pub mod throttle;
-pub mod verify;
+pub mod alex; // the ALEX FHIR client: where the call to Medtech is made
+pub mod app_state; // the one AppState built from the config
+pub mod config; // the typed configuration read at start-up
+pub mod http; // where a request enters: router, layers, routes
+pub mod sandbox; // the embedded ALEX sandbox (development and tests)
+pub mod services; // what the app does: sessions, photos, commit, audit
+pub mod stores; // where state lives: sessions, blobs, events, rate limits
+pub mod support; // clock, ids, telemetry
 
 use std::process::ExitCode;
 
@@ -55,7 +22,7 @@ pub async fn run() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("alex-sandbox") => return run_sandbox().await,
-        Some("audit") => return audit::cli(&args[1..]).await,
+        Some("audit") => return services::audit::cli(&args[1..]).await,
         _ => {}
     }
     let leptos_options = match get_configuration(None) {
@@ -72,7 +39,7 @@ pub async fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_json);
+    support::telemetry::init(config.log_json);
 
     let addr = leptos_options.site_addr;
     let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -105,7 +72,7 @@ pub async fn run() -> ExitCode {
         match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => {
                 tracing::info!(%addr, "metrics at /metrics");
-                tokio::spawn(metrics::serve(l));
+                tokio::spawn(http::metrics::serve(l));
             }
             Err(e) => {
                 tracing::error!(%addr, error = %e, "cannot listen for metrics (METRICS_ADDR)");
@@ -130,7 +97,7 @@ pub async fn run() -> ExitCode {
             let _ = stopping_tx.send(());
         }
     };
-    let app = router::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = http::router::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(on_signal);
     let deadline = async {
         if stopping.await.is_ok() {
@@ -169,7 +136,7 @@ async fn run_sandbox() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_json);
+    support::telemetry::init(config.log_json);
     let sandbox = sandbox::Sandbox::new(sandbox::SandboxConfig {
         client_id: config.alex.client_id.clone(),
         client_secret: secrecy::ExposeSecret::expose_secret(&config.alex.client_secret).to_owned(),

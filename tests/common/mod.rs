@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use clinical_images::server::app_state::AppState;
 use clinical_images::server::config::Config;
-use clinical_images::server::router::app;
+use clinical_images::server::http::router::app;
 use leptos::config::LeptosOptions;
 use serde_json::Value;
 

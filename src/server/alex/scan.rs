@@ -75,7 +75,8 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 
 /// Decodes the stored photo within the server's pixel bound.
 fn decode(image: &[u8], max_pixels: u64) -> Result<image::DynamicImage, ScanError> {
-    crate::server::verify::decode_bounded(image, max_pixels).map_err(|e| ScanError::Image(e.to_string()))
+    crate::server::services::verify::decode_bounded(image, max_pixels)
+        .map_err(|e| ScanError::Image(e.to_string()))
 }
 
 /// Builds a one-page A4 PDF of the image with its caption. CPU-bound: call it

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::data::{patient, SandboxPatient, FACILITIES, NHI_SYSTEM};
 use super::{outcome, Refusal, Sandbox, Stored, MOUNT};
-use crate::server::clock::{rfc3339, unix_now};
+use crate::server::support::clock::{rfc3339, unix_now};
 
 /// DocumentReference attachments larger than this are refused (ALEX's 8 MB).
 pub const DOCUMENT_MAX_BYTES: usize = 8 * 1024 * 1024;

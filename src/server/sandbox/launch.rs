@@ -15,8 +15,8 @@ use sha2::Sha256;
 
 use super::{lock, outcome, Sandbox};
 use crate::server::alex::LaunchContext;
-use crate::server::clock::{rfc3339, unix_now};
-use crate::server::ids::random_token;
+use crate::server::support::clock::{rfc3339, unix_now};
+use crate::server::support::ids::random_token;
 
 /// Issued contexts and the key that signs them.
 pub struct Contexts {

@@ -28,7 +28,7 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::server::ids::random_token;
+use crate::server::support::ids::random_token;
 
 pub use self::data::{SandboxPatient, PATIENTS};
 

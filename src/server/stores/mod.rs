@@ -1,9 +1,11 @@
-//! Persistence behind traits: capture sessions ([`session`]) and image blobs
-//! ([`blob`]). Each trait has an embedded backend and an external one, and
-//! one contract test suite (`tests/store_contract/`) runs against both.
+//! Where state lives, each behind a trait with an embedded backend and an
+//! external one, and one contract suite (`tests/store_contract.rs`) run
+//! against both.
 
-pub mod blob;
-pub mod session_store;
+pub mod blob; // image bytes: local disk or S3, and the local signed URLs
+pub mod events; // a session's event bus: in-process or Redis pub/sub
+pub mod rate_limit; // token buckets: in-process or Redis
+pub mod session_store; // capture sessions, tokens, images: memory or Redis
 
 /// A store could not do what was asked. The detail is for logs only.
 #[derive(Debug, thiserror::Error)]

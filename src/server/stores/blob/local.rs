@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use tokio::fs;
 
 use super::{validate_key, BlobMeta, BlobStore, SignedRequest};
-use crate::server::clock::unix_now;
-use crate::server::signed_url::{Signed, UrlSigner};
+use crate::server::stores::blob::signed_url::{Signed, UrlSigner};
 use crate::server::stores::StoreError;
+use crate::server::support::clock::unix_now;
 
 /// Blobs under one directory, uploaded and fetched through URLs the app signs.
 pub struct LocalBlobStore {

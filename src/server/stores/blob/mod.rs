@@ -6,6 +6,7 @@
 
 mod local;
 mod s3;
+pub mod signed_url;
 
 use std::time::Duration;
 

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{ImageRecord, Reserve, ReserveLimits, SessionRecord, SessionStore, TokenRecord};
-use crate::server::clock::unix_now;
-use crate::server::clock::unix_now_ms;
 use crate::server::stores::StoreError;
+use crate::server::support::clock::unix_now;
+use crate::server::support::clock::unix_now_ms;
 
 type Deadlined<T> = HashMap<String, (T, Instant)>;
 

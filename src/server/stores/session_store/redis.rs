@@ -7,9 +7,9 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
 use super::{ImageRecord, Reserve, ReserveLimits, SessionRecord, SessionStore, TokenRecord};
-use crate::server::clock::unix_now;
-use crate::server::clock::unix_now_ms;
 use crate::server::stores::StoreError;
+use crate::server::support::clock::unix_now;
+use crate::server::support::clock::unix_now_ms;
 
 /// Sessions as JSON strings under `{prefix}session:{key}`, one multiplexed
 /// connection per instance (the manager reconnects by itself).
@@ -83,7 +83,7 @@ pub(crate) fn manager_config() -> redis::aio::ConnectionManagerConfig {
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
-    crate::server::metrics::store_error("redis");
+    crate::server::http::metrics::store_error("redis");
     StoreError::Unavailable(e.to_string())
 }
 

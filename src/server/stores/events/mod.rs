@@ -17,8 +17,8 @@ use tokio::sync::broadcast;
 
 pub use self::memory::MemoryEventBus;
 pub use self::redis::RedisEventBus;
-use super::stores::StoreError;
 use crate::model::SessionEvent;
+use crate::server::stores::StoreError;
 
 /// How many events a session keeps for replay.
 pub const HISTORY: usize = 500;

@@ -3,10 +3,10 @@
 //! The event bus (`events`) knows nothing of requests or app state; this is
 //! where a service's change becomes an event for its session.
 
-use super::app_state::AppState;
-use super::auth::Access;
-use super::ids::log_id;
 use crate::model::SessionEvent;
+use crate::server::app_state::AppState;
+use crate::server::services::auth::Access;
+use crate::server::support::ids::log_id;
 
 /// Publishes an event for the caller's session. A failure is logged, not
 /// returned: the change it reports has already happened, and a desktop that

@@ -4,7 +4,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::clock::unix_now;
+use crate::server::support::clock::unix_now;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -22,10 +22,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::api_error::status_of;
-use super::app_state::AppState;
-use super::auth::bearer;
 use crate::model::ApiError;
+use crate::server::app_state::AppState;
+use crate::server::http::api_error::status_of;
+use crate::server::services::auth::bearer;
 
 /// Largest JSON body any endpoint takes (metadata with a 500-character
 /// description is well under 4 KiB).

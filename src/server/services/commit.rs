@@ -8,16 +8,16 @@
 //! stays the same across retries. Patient and facility come from the
 //! session, never from the browser. Every attempt is audited.
 
-use super::alex::{filing, messages, scan, AlexError, CallContext, Dedupe, Filing, Resource};
-use super::app_state::AppState;
-use super::auth::Access;
-use super::clock::{rfc3339, unix_now};
-use super::config::{CommitMode, ScanFormat};
-use super::ids::{hash_credential, log_id, sha256_hex};
-use super::images::{commit_claim, delete_blobs, info_of, CLAIM_TTL};
-use super::notify;
-use super::stores::session_store::{ImageRecord, Updated};
 use crate::model::{ApiError, CommitReport, CommitResult, ImageStatus, SessionEvent};
+use crate::server::alex::{filing, messages, scan, AlexError, CallContext, Dedupe, Filing, Resource};
+use crate::server::app_state::AppState;
+use crate::server::config::{CommitMode, ScanFormat};
+use crate::server::services::auth::Access;
+use crate::server::services::images::{commit_claim, delete_blobs, info_of, CLAIM_TTL};
+use crate::server::services::notify;
+use crate::server::stores::session_store::{ImageRecord, Updated};
+use crate::server::support::clock::{rfc3339, unix_now};
+use crate::server::support::ids::{hash_credential, log_id, sha256_hex};
 use serde_json::json;
 
 /// The facts a resource needs about one image of this session.

@@ -8,11 +8,14 @@ use axum::{middleware, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
 
-use super::app_state::AppState;
-use super::sandbox;
-use super::signed_url::BLOB_PATH;
-use super::{api_edge, assets, blob_routes, event_stream, health, launch, security, throttle};
 use crate::app::{shell, App};
+use crate::server::app_state::AppState;
+use crate::server::sandbox;
+use crate::server::stores::blob::signed_url::BLOB_PATH;
+use crate::server::{
+    http::api_edge, http::assets, http::blob_routes, http::event_stream, http::health, http::launch,
+    http::security, http::throttle,
+};
 
 /// Builds the whole application.
 pub fn app(state: AppState) -> Router {
@@ -62,7 +65,7 @@ pub fn app(state: AppState) -> Router {
     let router = router
         .layer(middleware::from_fn_with_state(state.clone(), assets::cache_headers))
         .layer(middleware::from_fn_with_state(state.clone(), health::close_when_stopping))
-        .layer(middleware::from_fn(super::metrics::http));
+        .layer(middleware::from_fn(crate::server::http::metrics::http));
     // Spans carry the path only: query strings can hold tokens and patient ids.
     router.layer(TraceLayer::new_for_http().make_span_with(
         |req: &Request<_>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),

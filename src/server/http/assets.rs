@@ -20,7 +20,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use leptos::config::LeptosOptions;
 
-use super::app_state::AppState;
+use crate::server::app_state::AppState;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";

@@ -4,17 +4,17 @@
 
 use std::time::Duration;
 
-use super::app_state::AppState;
-use super::auth::{Access, Actor};
-use super::clock::{parse_rfc3339, rfc3339, unix_now, unix_now_ms};
-use super::ids::{log_id, sha256_hex};
-use super::notify;
-use super::stores::session_store::{ImageRecord, Reserve, ReserveLimits, Updated};
-use super::verify::{self, ACCEPTED_TYPES};
 use crate::model::{
     body_site, ApiError, ImageInfo, ImageMetadata, ImageSource, ImageStatus, SessionEvent, UploadProblem,
     UploadRequest, UploadTicket, DESCRIPTION_MAX_CHARS,
 };
+use crate::server::app_state::AppState;
+use crate::server::services::auth::{Access, Actor};
+use crate::server::services::notify;
+use crate::server::services::verify::{self, ACCEPTED_TYPES};
+use crate::server::stores::session_store::{ImageRecord, Reserve, ReserveLimits, Updated};
+use crate::server::support::clock::{parse_rfc3339, rfc3339, unix_now, unix_now_ms};
+use crate::server::support::ids::{log_id, sha256_hex};
 
 /// How long preview URLs live.
 const PREVIEW_TTL: Duration = Duration::from_secs(600);

@@ -8,9 +8,9 @@
 
 use axum::http::StatusCode;
 
-use super::alex::AlexError;
-use super::stores::StoreError;
 use crate::model::{ApiError, UploadProblem};
+use crate::server::alex::AlexError;
+use crate::server::stores::StoreError;
 
 /// The HTTP status each error is sent with.
 pub fn status_of(err: &ApiError) -> StatusCode {

@@ -16,12 +16,12 @@ use axum::response::{IntoResponse, Response};
 use futures::{stream, Stream, StreamExt};
 use tokio::sync::broadcast;
 
-use super::api_error::status_of;
-use super::app_state::AppState;
-use super::auth;
-use super::clock::{rfc3339, unix_now};
-use super::events::{compare_ids, valid_id, Event};
 use crate::model::SessionEvent;
+use crate::server::app_state::AppState;
+use crate::server::http::api_error::status_of;
+use crate::server::services::auth;
+use crate::server::stores::events::{compare_ids, valid_id, Event};
+use crate::server::support::clock::{rfc3339, unix_now};
 
 /// Heartbeat interval: keeps proxies from closing an idle stream.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -46,7 +46,7 @@ struct Live {
     state: AppState,
     session_key: String,
     /// Counts the stream in `event_streams_open` while it lives.
-    _open: super::metrics::OpenStream,
+    _open: crate::server::http::metrics::OpenStream,
 }
 
 /// Live events after `last_seen`, plus one `session-expiring` warning. Ends
@@ -122,7 +122,7 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Respon
         shutdown: state.shutdown.clone(),
         session_key: access.session_key.clone(),
         state: state.clone(),
-        _open: super::metrics::OpenStream::new(),
+        _open: crate::server::http::metrics::OpenStream::new(),
     };
     let events = stream::iter(replay).chain(live(live_state));
     Sse::new(events.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::new().interval(HEARTBEAT)).into_response()

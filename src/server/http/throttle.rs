@@ -17,17 +17,19 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::api_error::status_of;
-use super::app_state::AppState;
-use super::auth::{bearer, cookie_value};
-use super::config::RateLimitConfig;
-use super::ids::hash_credential;
-use super::rate_limit::Bucket;
 use crate::model::ApiError;
+use crate::server::app_state::AppState;
+use crate::server::config::RateLimitConfig;
+use crate::server::http::api_error::status_of;
+use crate::server::services::auth::{bearer, cookie_value};
+use crate::server::stores::rate_limit::Bucket;
+use crate::server::support::ids::hash_credential;
 
 /// Which routes are limited: the API and the two launches.
 fn limited(path: &str) -> bool {
-    path.starts_with("/api/") || path == "/medtech-images/launch" || path == super::launch::DESKTOP_PATH
+    path.starts_with("/api/")
+        || path == "/medtech-images/launch"
+        || path == crate::server::http::launch::DESKTOP_PATH
 }
 
 /// The client's address: the socket peer, or behind a trusted proxy the

@@ -6,13 +6,13 @@
 
 use axum::http::HeaderMap;
 
-use super::app_state::AppState;
-use super::auth::{self, bearer, Access};
-use super::clock::{rfc3339, unix_now};
-use super::ids::{hash_credential, log_id, masked_tail, random_token, PHONE_TAIL};
-use super::notify;
-use super::stores::session_store::{SessionRecord, TokenRecord};
 use crate::model::{ApiError, MobileGrant, MobileLink, SessionEvent, TokenProblem};
+use crate::server::app_state::AppState;
+use crate::server::services::auth::{self, bearer, Access};
+use crate::server::services::notify;
+use crate::server::stores::session_store::{SessionRecord, TokenRecord};
+use crate::server::support::clock::{rfc3339, unix_now};
+use crate::server::support::ids::{hash_credential, log_id, masked_tail, random_token, PHONE_TAIL};
 
 /// Checks a phone's token and returns what the phone may see about its
 /// session. `phone_id` (a random id the phone's tab keeps) counts the phones

@@ -3,12 +3,12 @@
 //! version; the photo as first uploaded is kept (for revert) until commit.
 //! Never once a commit attempt may have reached ALEX.
 
-use super::app_state::AppState;
-use super::auth::Access;
-use super::images::info;
-use super::notify;
-use super::stores::session_store::{ImageRecord, OriginalVersion};
 use crate::model::{ApiError, ImageInfo, ImageStatus, SessionEvent};
+use crate::server::app_state::AppState;
+use crate::server::services::auth::Access;
+use crate::server::services::images::info;
+use crate::server::services::notify;
+use crate::server::stores::session_store::{ImageRecord, OriginalVersion};
 
 /// Whether an image's pixels may still change. Not once a commit attempt
 /// may have reached ALEX: `committing`, `committed`, or a retryable failure

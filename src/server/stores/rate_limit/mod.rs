@@ -12,7 +12,7 @@ use async_trait::async_trait;
 
 pub use self::memory::MemoryRateLimiter;
 pub use self::redis::RedisRateLimiter;
-use super::stores::StoreError;
+use crate::server::stores::StoreError;
 
 /// One bucket's shape.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -6,13 +6,13 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 
-use super::app_state::AppState;
-use super::auth::cookie_value;
-use super::clock::{rfc3339, unix_now};
-use super::ids::{hash_credential, log_id, masked_tail, random_token, DESKTOP_TAIL};
-use super::stores::session_store::SessionRecord;
-use super::stores::StoreError;
 use crate::model::{ApiError, SessionSummary};
+use crate::server::app_state::AppState;
+use crate::server::services::auth::cookie_value;
+use crate::server::stores::session_store::SessionRecord;
+use crate::server::stores::StoreError;
+use crate::server::support::clock::{rfc3339, unix_now};
+use crate::server::support::ids::{hash_credential, log_id, masked_tail, random_token, DESKTOP_TAIL};
 
 /// Who a launch is for.
 #[derive(Debug, Clone, Default)]
@@ -86,8 +86,8 @@ pub fn summary(record: &SessionRecord, settings: crate::model::CaptureSettings) 
 /// session with its images and phone link (phones then see "expired").
 /// Takes every image's commit claim first, so it never races a commit: while
 /// one is filing, the session stays and the desktop is told to wait.
-pub async fn end(state: &AppState, access: &super::auth::Access) -> Result<(), ApiError> {
-    use super::images::{commit_claim, CLAIM_TTL};
+pub async fn end(state: &AppState, access: &crate::server::services::auth::Access) -> Result<(), ApiError> {
+    use crate::server::services::images::{commit_claim, CLAIM_TTL};
     access.require_desktop()?;
     let images = state.sessions.images(&access.session_key).await?;
     let mut claimed = Vec::new();
@@ -114,7 +114,10 @@ pub async fn end(state: &AppState, access: &super::auth::Access) -> Result<(), A
     outcome
 }
 
-async fn end_claimed(state: &AppState, access: &super::auth::Access) -> Result<(), ApiError> {
+async fn end_claimed(
+    state: &AppState,
+    access: &crate::server::services::auth::Access,
+) -> Result<(), ApiError> {
     // Re-read under the claims: nothing can start filing now.
     for image in state.sessions.images(&access.session_key).await? {
         if matches!(image.status, crate::model::ImageStatus::Committing) {
@@ -125,7 +128,7 @@ async fn end_claimed(state: &AppState, access: &super::auth::Access) -> Result<(
         if matches!(image.status, crate::model::ImageStatus::Committed { .. }) {
             continue; // its bytes went with the commit
         }
-        super::images::delete_blobs(state, &image).await?;
+        crate::server::services::images::delete_blobs(state, &image).await?;
     }
     state.sessions.delete(&access.session_key).await?;
     tracing::info!(session.id_hash = log_id(&access.session_key), "session ended by the desktop");

@@ -16,11 +16,11 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::alex::{AlexError, CallContext};
-use super::app_state::AppState;
-use super::capture_sessions::{self, Launch};
-use super::clock::unix_now;
-use super::ids::hash_credential;
+use crate::server::alex::{AlexError, CallContext};
+use crate::server::app_state::AppState;
+use crate::server::services::capture_sessions::{self, Launch};
+use crate::server::support::clock::unix_now;
+use crate::server::support::ids::hash_credential;
 
 /// The desktop page's path.
 pub const DESKTOP_PATH: &str = "/medtech-images";

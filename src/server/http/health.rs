@@ -13,8 +13,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::app_state::AppState;
 use crate::model::{DependencyReport, HealthReport, Mode};
+use crate::server::app_state::AppState;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 

@@ -7,13 +7,13 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use super::app_state::AppState;
-use super::auth::Access;
-use super::clock::parse_rfc3339;
-use super::config::{Config, SessionBackend};
-use super::ids::{hash_credential, log_id};
-use super::stores::session_store::{RedisSessionStore, SessionStore};
 use crate::model::{ApiError, AuditEntry};
+use crate::server::app_state::AppState;
+use crate::server::config::{Config, SessionBackend};
+use crate::server::services::auth::Access;
+use crate::server::stores::session_store::{RedisSessionStore, SessionStore};
+use crate::server::support::clock::parse_rfc3339;
+use crate::server::support::ids::{hash_credential, log_id};
 
 /// Most records one read returns.
 const MAX_RECORDS: usize = 10_000;
@@ -70,7 +70,7 @@ pub fn parse_args(args: &[String], now_ms: u64) -> Result<Query, String> {
 
 /// `clinical-images audit …`: prints the matching records, one JSON object a line.
 pub async fn cli(args: &[String]) -> ExitCode {
-    let query = match parse_args(args, super::clock::unix_now_ms()) {
+    let query = match parse_args(args, crate::server::support::clock::unix_now_ms()) {
         Ok(q) => q,
         Err(e) => {
             eprintln!("audit: {e}");

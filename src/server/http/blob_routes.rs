@@ -8,8 +8,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::app_state::AppState;
-use super::signed_url::Signed;
+use crate::server::app_state::AppState;
+use crate::server::stores::blob::signed_url::Signed;
 
 #[derive(Deserialize)]
 pub struct SignedQuery {

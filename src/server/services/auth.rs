@@ -6,10 +6,10 @@
 
 use axum::http::{header, HeaderMap};
 
-use super::app_state::AppState;
-use super::ids::hash_credential;
-use super::stores::session_store::SessionRecord;
 use crate::model::{ApiError, LaunchProblem, TokenProblem};
+use crate::server::app_state::AppState;
+use crate::server::stores::session_store::SessionRecord;
+use crate::server::support::ids::hash_credential;
 
 /// The kind of caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +34,7 @@ impl Access {
     /// whatever lives exactly as long as the session.
     pub fn time_left(&self) -> std::time::Duration {
         std::time::Duration::from_secs(
-            self.session.hard_expires_at.saturating_sub(super::clock::unix_now()).max(1),
+            self.session.hard_expires_at.saturating_sub(crate::server::support::clock::unix_now()).max(1),
         )
     }
 
@@ -95,7 +95,7 @@ pub async fn phone(state: &AppState, token: &str) -> Result<Access, ApiError> {
     }
     // The idle timeout slides with use; this cap does not.
     let ends_at = record.created_at.saturating_add(state.config.session.mobile_token_max_ttl.as_secs());
-    if super::clock::unix_now() >= ends_at {
+    if crate::server::support::clock::unix_now() >= ends_at {
         return Err(ApiError::Token(TokenProblem::Expired));
     }
     match state.sessions.touch(&record.session_key, state.config.session.idle_ttl).await? {

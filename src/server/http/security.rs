@@ -12,7 +12,7 @@
 use axum::http::{header, HeaderName, HeaderValue};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use super::config::{BlobBackend, Config};
+use crate::server::config::{BlobBackend, Config};
 
 /// The origin(s) browsers upload to and show previews from, besides this one.
 pub fn blob_origins(config: &Config) -> Vec<String> {
@@ -74,7 +74,7 @@ pub fn record_page_nonce() {
 /// nonce, and `no-store` (pages show patient details). Everything else is
 /// left to [`header_layers`].
 pub async fn page_headers(
-    axum::extract::State(state): axum::extract::State<super::app_state::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::server::app_state::AppState>,
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {

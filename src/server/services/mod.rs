@@ -1,0 +1,11 @@
+//! What the app does: the services the server functions and routes call.
+
+pub mod audit; // the filing audit trail, and the `audit` command
+pub mod auth; // credentials: the desktop cookie and the phone's bearer token
+pub mod capture_sessions; // start, read and end a capture session
+pub mod commit; // filing a session's photos into ALEX
+pub mod edits; // edited versions of a photo, and reverting them
+pub mod images; // reserve, register, describe, list and delete photos
+pub mod notify; // publishing session events
+pub mod phone_links; // the QR code's link: issue, revoke, redeem
+pub mod verify; // checking uploaded bytes before they are accepted

@@ -1,0 +1,5 @@
+//! Small pieces the rest share.
+
+pub mod clock; // wall-clock seconds and RFC 3339
+pub mod ids; // random tokens, credential hashes, log-safe ids
+pub mod telemetry; // tracing set-up
