@@ -80,6 +80,9 @@ pub fn App() -> impl IntoView {
     // Runs only in the browser, after hydration: lets tests (and people
     // debugging) tell a live page from server-rendered HTML.
     Effect::new(move |_| crate::client::mark_hydrated());
+    // A phone link's token belongs to the phone's page alone: any other
+    // page removes it from the tab, so it is never sent for a desktop.
+    Effect::new(move |_| crate::api::forget_mobile_token());
 
     view! {
         <Title text="Clinical Images" />

@@ -491,9 +491,9 @@ async fn a_lost_response_without_an_nhi_still_ends_with_exactly_one_resource() {
     let url = format!("/medtech-images/launch?context={context}&signature={signature}");
     let res = app.http.get(app.url(&url)).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 303);
-    let desktop =
-        Auth::Cookie(res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned());
-    let (_, session) = app.post("/api/medtech/session", json!({}), &desktop).await;
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let (_, session) = app.session_view(&cookie).await;
+    let desktop = Auth::Cookie(cookie);
     assert_eq!(session["patientLabel"], "Patient ···008b", "no name or NHI known");
     // The patient already has more filings than one search page holds.
     for _ in 0..7 {

@@ -147,7 +147,7 @@ async fn a_cross_site_post_with_the_cookie_is_refused() {
     let id = ticket["imageId"].as_str().unwrap().to_owned();
     assert_eq!(app.register(&desktop, &id).await.0, 200);
     let Auth::Cookie(cookie) = &desktop else { unreachable!() };
-    let delete = || app.http.post(app.url("/api/medtech/session/images/delete")).header("cookie", cookie);
+    let delete = || common::as_desktop(app.http.post(app.url("/api/medtech/session/images/delete")), cookie);
     let body = json!({"imageId": id}).to_string();
 
     // The classic form post: text/plain, from another site.
@@ -189,7 +189,7 @@ async fn a_cross_site_post_with_the_cookie_is_refused() {
 /// GETs a page: it must have `status`, not be cached, and carry a CSP whose
 /// nonce every one of its scripts has. Returns the nonce.
 async fn nonce_policy(app: &TestApp, path: &str, cookie: &str, status: u16) -> String {
-    let res = app.http.get(app.url(path)).header("cookie", cookie).send().await.unwrap();
+    let res = common::as_desktop(app.http.get(app.url(path)), cookie).send().await.unwrap();
     assert_eq!(res.status().as_u16(), status, "{path}");
     let headers = res.headers().clone();
     let csp = headers["content-security-policy"].to_str().unwrap().to_owned();
@@ -220,18 +220,21 @@ async fn nonce_policy(app: &TestApp, path: &str, cookie: &str, status: u16) -> S
 async fn pages_get_a_nonce_policy_and_nothing_with_patient_data_is_cached() {
     let app = TestApp::start(vec![]).await;
     let cookie = app.launch(PATIENT).await;
-    let nonce = nonce_policy(&app, "/medtech-images", &cookie, 200).await;
+    let page = format!("/medtech-images?session={}", common::session_of(&cookie));
+    let nonce = nonce_policy(&app, &page, &cookie, 200).await;
     // The not-found page is a page too: without its nonce it would never hydrate.
     nonce_policy(&app, "/medtech-images/no-such-page", &cookie, 404).await;
     nonce_policy(&app, "/no-such-page", "", 404).await;
 
     // Another response, another nonce.
-    let again = app.http.get(app.url("/medtech-images")).header("cookie", &cookie).send().await.unwrap();
+    let again = app.http.get(app.url(&page)).header("cookie", &cookie).send().await.unwrap();
     assert!(!again.headers()["content-security-policy"].to_str().unwrap().contains(&nonce));
 
     let (_, _) = app.get("/api/medtech/session/images", &Auth::Cookie(cookie.clone())).await;
-    let api =
-        app.http.get(app.url("/api/medtech/session/images")).header("cookie", &cookie).send().await.unwrap();
+    let api = common::as_desktop(app.http.get(app.url("/api/medtech/session/images")), &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(api.headers()["cache-control"], "no-store");
     assert!(api.headers().get("strict-transport-security").is_none(), "plain HTTP: no HSTS");
 }
@@ -243,19 +246,18 @@ async fn over_https_the_cookie_is_host_prefixed_and_secure_with_hsts() {
     let res = app.http.get(url).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 303);
     let set_cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(set_cookie.starts_with("__Host-ci_session="), "{set_cookie}");
+    assert!(set_cookie.starts_with("__Host-ci_session_"), "{set_cookie}");
     assert!(
         set_cookie.contains("; Secure") && set_cookie.contains("Path=/") && !set_cookie.contains("Domain")
     );
     assert!(res.headers()["strict-transport-security"].to_str().unwrap().starts_with("max-age="));
     // A cookie without the prefix (which any subdomain could set) is not the session.
-    let value = set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
-    let (_, session) =
-        app.post("/api/medtech/session", json!({}), &Auth::Cookie(format!("ci_session={value}"))).await;
+    let cookie = set_cookie.split(';').next().unwrap();
+    let (name, value) = cookie.split_once('=').unwrap();
+    let unprefixed = format!("{}={value}", name.trim_start_matches("__Host-"));
+    let (_, session) = app.session_view(&unprefixed).await;
     assert_eq!(session["state"], "missing");
-    let (_, session) = app
-        .post("/api/medtech/session", json!({}), &Auth::Cookie(format!("__Host-ci_session={value}")))
-        .await;
+    let (_, session) = app.session_view(cookie).await;
     assert_eq!(session["state"], "active");
 }
 
@@ -318,9 +320,7 @@ async fn malformed_and_oversized_json_is_a_400_or_413_never_a_500() {
     let desktop = Auth::Cookie(app.launch(PATIENT).await);
     let Auth::Cookie(cookie) = &desktop else { unreachable!() };
     let send = |path: &'static str, body: String| {
-        app.http
-            .post(app.url(path))
-            .header("cookie", cookie)
+        common::as_desktop(app.http.post(app.url(path)), cookie)
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -409,7 +409,8 @@ async fn delete_and_end_session_cannot_race_a_commit() {
     assert_eq!(delete_status, 403, "the photo may be reaching the record");
     assert_eq!(end_status, 400, "{end_body}");
     assert_eq!(report["results"][0]["status"], "committed");
-    let (status, session) = app.post("/api/medtech/session", json!({}), &desktop).await;
+    let Auth::Cookie(cookie) = &desktop else { unreachable!() };
+    let (status, session) = app.session_view(cookie).await;
     assert_eq!((status, session["state"].as_str()), (200, Some("active")));
     assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 1);
 }
@@ -455,7 +456,7 @@ async fn event_streams_close_when_the_server_stops() {
     let app = TestApp::start(vec![]).await;
     let cookie = app.launch(PATIENT).await;
     let mut res =
-        app.http.get(app.url("/api/medtech/session/events")).header("cookie", cookie).send().await.unwrap();
+        app.http.get(app.url(&common::events_path(&cookie))).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 200);
     app.state.begin_shutdown();
     let ended =

@@ -313,7 +313,7 @@ impl Front {
         .await;
         assert_eq!(res.status().as_u16(), 303);
         let set = res.headers()["set-cookie"].to_str().unwrap();
-        assert!(set.starts_with("__Host-ci_session=") && set.contains("Secure"), "{set}");
+        assert!(set.starts_with("__Host-ci_session_") && set.contains("Secure"), "{set}");
         set.split(';').next().unwrap().to_owned()
     }
 
@@ -391,7 +391,7 @@ enum Credential {
 impl Credential {
     fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match self {
-            Credential::Cookie(c) => req.header("cookie", c),
+            Credential::Cookie(c) => common::as_desktop(req, c),
             Credential::Bearer(t) => req.header("authorization", format!("Bearer {t}")),
         }
     }
@@ -415,7 +415,7 @@ impl Stream {
         cookie: &str,
         last_event_id: Option<&str>,
     ) -> Stream {
-        let mut req = http.get(format!("{base}/api/medtech/session/events")).header("cookie", cookie);
+        let mut req = http.get(format!("{base}{}", common::events_path(cookie))).header("cookie", cookie);
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id);
         }
@@ -637,6 +637,7 @@ async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_redis_s3_a
         .http
         .get(front.url("/api/medtech/session/images"))
         .header("cookie", &cookie)
+        .header("x-capture-session", common::session_of(&cookie))
         .send()
         .await
         .unwrap()
@@ -702,6 +703,7 @@ async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_redis_s3_a
         .http
         .get(front.url("/api/medtech/session/images"))
         .header("cookie", &cookie)
+        .header("x-capture-session", common::session_of(&cookie))
         .send()
         .await
         .unwrap();
@@ -713,7 +715,7 @@ async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_redis_s3_a
     let probe = front.http.clone();
     let cookie_again = cookie.clone();
     wait_until("the session after Redis' restart", async || {
-        probe.get(&url).header("cookie", &cookie_again).send().await.is_ok_and(|r| r.status() == 200)
+        common::as_desktop(probe.get(&url), &cookie_again).send().await.is_ok_and(|r| r.status() == 200)
     })
     .await;
     let token = front.post("/api/medtech/session/token", json!({}), &phone).await;

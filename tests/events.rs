@@ -74,7 +74,7 @@ struct Sse {
 
 impl SseClient {
     async fn connect(app: &TestApp, cookie: &str, last_event_id: Option<&str>) -> SseClient {
-        let mut req = app.http.get(app.url("/api/medtech/session/events")).header("cookie", cookie);
+        let mut req = app.http.get(app.url(&common::events_path(cookie))).header("cookie", cookie);
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id);
         }

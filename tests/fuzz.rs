@@ -217,7 +217,7 @@ async fn ten_thousand_generated_bodies_get_no_5xx_from_any_endpoint() {
                 let mut req =
                     app.http.post(app.url(path)).header("content-type", content_type).body(body.clone());
                 req = match auth {
-                    0 => req.header("cookie", &cookie),
+                    0 => common::as_desktop(req, &cookie),
                     1 => req.header("authorization", format!("Bearer {token}")),
                     2 => req.header("authorization", format!("Bearer {}", gen.next())),
                     _ => req,

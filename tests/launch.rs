@@ -29,10 +29,10 @@ async fn a_valid_launch_opens_a_session_for_that_patient() {
             .await;
     let res = launch(&app, &c, &s).await;
     assert_eq!(res.status().as_u16(), 303);
-    assert_eq!(res.headers()["location"], "/medtech-images");
     let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    assert_eq!(res.headers()["location"], format!("/medtech-images?session={}", common::session_of(&cookie)));
 
-    let (_, session) = app.post("/api/medtech/session", json!({}), &Auth::Cookie(cookie.clone())).await;
+    let (_, session) = app.session_view(&cookie).await;
     assert_eq!(session["state"], "active");
     assert_eq!(session["patientLabel"], "Aroha Testpatient · NHI ZZZ0016");
     assert_eq!(session["devLaunch"], false);
@@ -86,7 +86,7 @@ async fn the_banner_falls_back_when_the_patient_cannot_be_read() {
     let res = launch(&app, &c, &s).await;
     assert_eq!(res.status().as_u16(), 303, "the launch still succeeds");
     let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let (_, session) = app.post("/api/medtech/session", json!({}), &Auth::Cookie(cookie)).await;
+    let (_, session) = app.session_view(&cookie).await;
     assert_eq!(session["patientLabel"], "Patient ···008b");
 }
 

@@ -6,7 +6,7 @@ mod common;
 use clinical_images::server::stores::session_store::TokenRecord;
 use clinical_images::server::support::clock::unix_now;
 use clinical_images::server::support::ids::{hash_credential, random_token};
-use common::{service_vars, Auth, TestApp};
+use common::{service_vars, session_of, Auth, TestApp};
 use serde_json::{json, Value};
 
 const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";
@@ -19,10 +19,11 @@ async fn dev_launch(app: &TestApp) -> String {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 303);
-    assert_eq!(res.headers()["location"], "/medtech-images");
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"));
-    cookie.split(';').next().unwrap().to_owned()
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    assert_eq!(res.headers()["location"], format!("/medtech-images?session={}", session_of(&cookie)));
+    cookie
 }
 
 async fn call(app: &TestApp, endpoint: &str, header: Option<(&str, &str)>) -> (u16, Value) {
@@ -39,7 +40,7 @@ async fn dev_launch_creates_a_session_the_desktop_can_see() {
     let app = TestApp::start(service_vars()).await;
     let cookie = dev_launch(&app).await;
 
-    let (status, body) = call(&app, "/api/medtech/session", Some(("cookie", &cookie))).await;
+    let (status, body) = app.session_view(&cookie).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["state"], "active");
     assert_eq!(body["patientLabel"], "Patient ···008b");
@@ -48,7 +49,9 @@ async fn dev_launch_creates_a_session_the_desktop_can_see() {
 
     let (_, body) = call(&app, "/api/medtech/session", None).await;
     assert_eq!(body, json!({"state": "missing", "problem": "notLaunched"}));
-    let (_, body) = call(&app, "/api/medtech/session", Some(("cookie", "ci_session=forged"))).await;
+    // The cookie of a session that does not exist, under the name of one that does.
+    let forged = format!("ci_session_{}=forged", session_of(&cookie));
+    let (_, body) = app.session_view(&forged).await;
     assert_eq!(body, json!({"state": "missing", "problem": "expired"}));
 }
 
@@ -73,7 +76,7 @@ async fn dev_launch_rejects_malformed_ids() {
 async fn phone_tokens_are_checked_by_hash_and_see_only_a_masked_banner() {
     let app = TestApp::start(service_vars()).await;
     let cookie = dev_launch(&app).await;
-    let session_key = hash_credential(cookie.trim_start_matches("ci_session="));
+    let session_key = hash_credential(cookie.split_once('=').unwrap().1);
     let token = random_token();
     let record = TokenRecord { session_key, created_at: unix_now(), revoked: false };
     let ttl = app.state.config.session.mobile_token_ttl;

@@ -219,12 +219,20 @@ async fn image_contract(store: &dyn SessionStore) {
     assert_eq!(store.update_image("res", "nope", &widen).await.unwrap(), Updated::Missing);
 
     // Claims: one holder at a time, released, and gone after their TTL.
-    assert!(store.try_claim("claim-x", LONG).await.unwrap());
-    assert!(!store.try_claim("claim-x", LONG).await.unwrap());
-    store.release("claim-x").await.unwrap();
-    assert!(store.try_claim("claim-x", Duration::from_secs(1)).await.unwrap());
+    assert!(store.try_claim("claim-x", "owner-1", LONG).await.unwrap());
+    assert!(!store.try_claim("claim-x", "owner-2", LONG).await.unwrap());
+    // Only the holder renews or releases it.
+    assert!(!store.renew_claim("claim-x", "owner-2", LONG).await.unwrap());
+    store.release("claim-x", "owner-2").await.unwrap();
+    assert!(!store.try_claim("claim-x", "owner-2", LONG).await.unwrap(), "another's release is ignored");
+    assert!(store.renew_claim("claim-x", "owner-1", LONG).await.unwrap());
+    store.release("claim-x", "owner-1").await.unwrap();
+    assert!(store.try_claim("claim-x", "owner-3", Duration::from_secs(1)).await.unwrap());
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    assert!(store.try_claim("claim-x", LONG).await.unwrap(), "a claim expires by itself");
+    assert!(!store.renew_claim("claim-x", "owner-3", LONG).await.unwrap(), "a lapsed claim is not renewed");
+    assert!(store.try_claim("claim-x", "owner-4", LONG).await.unwrap(), "a claim expires by itself");
+    store.release("claim-x", "owner-3").await.unwrap();
+    assert!(!store.try_claim("claim-x", "owner-5", LONG).await.unwrap(), "the lapsed holder cannot free it");
 
     // Audit: oldest first, and records past the retention are dropped.
     let tag = unix_now_ms().to_string();

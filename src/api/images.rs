@@ -3,12 +3,12 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json};
 
-use super::BearerClient;
+use super::CallerClient;
 use crate::model::{ApiError, ImageInfo, ImageMetadata, UploadRequest, UploadTicket};
 
 /// `POST /api/medtech/session/presigned-url` (cookie or bearer)
 /// `{contentType, size, sha256?}` → [`UploadTicket`].
-#[server(prefix = "/api", endpoint = "medtech/session/presigned-url", input = Json, client = BearerClient)]
+#[server(prefix = "/api", endpoint = "medtech/session/presigned-url", input = Json, client = CallerClient)]
 pub async fn presign_upload(#[server(flatten)] request: UploadRequest) -> Result<UploadTicket, ApiError> {
     use crate::server::{app_state::AppState, services::auth, services::images};
 
@@ -19,7 +19,7 @@ pub async fn presign_upload(#[server(flatten)] request: UploadRequest) -> Result
 
 /// `POST /api/medtech/session/images` (cookie or bearer) `{imageId, metadata?, capturedAt?}` → [`ImageInfo`].
 /// `capturedAt` (RFC 3339) is the EXIF capture time the client read before stripping metadata.
-#[server(prefix = "/api", endpoint = "medtech/session/images", input = Json, client = BearerClient)]
+#[server(prefix = "/api", endpoint = "medtech/session/images", input = Json, client = CallerClient)]
 pub async fn register_image(
     #[server(rename = "imageId")] image_id: String,
     #[server(default)] metadata: Option<ImageMetadata>,
@@ -35,7 +35,7 @@ pub async fn register_image(
 }
 
 /// `GET /api/medtech/session/images` (cookie: all images; bearer: that phone's) → `[ImageInfo]`.
-#[server(prefix = "/api", endpoint = "medtech/session/images", input = GetUrl, client = BearerClient)]
+#[server(prefix = "/api", endpoint = "medtech/session/images", input = GetUrl, client = CallerClient)]
 pub async fn list_images() -> Result<Vec<ImageInfo>, ApiError> {
     use crate::server::{app_state::AppState, services::auth, services::images};
 
@@ -45,7 +45,7 @@ pub async fn list_images() -> Result<Vec<ImageInfo>, ApiError> {
 }
 
 /// `POST /api/medtech/session/images/metadata` (cookie) `{imageId, metadata}` → [`ImageInfo`].
-#[server(prefix = "/api", endpoint = "medtech/session/images/metadata", input = Json)]
+#[server(prefix = "/api", endpoint = "medtech/session/images/metadata", input = Json, client = CallerClient)]
 pub async fn update_image_metadata(
     #[server(rename = "imageId")] image_id: String,
     metadata: ImageMetadata,
@@ -58,7 +58,7 @@ pub async fn update_image_metadata(
 }
 
 /// `POST /api/medtech/session/images/delete` (cookie) `{imageId}` → `null`.
-#[server(prefix = "/api", endpoint = "medtech/session/images/delete", input = Json)]
+#[server(prefix = "/api", endpoint = "medtech/session/images/delete", input = Json, client = CallerClient)]
 pub async fn delete_image(#[server(rename = "imageId")] image_id: String) -> Result<(), ApiError> {
     use crate::server::{app_state::AppState, services::auth, services::images};
 
@@ -70,7 +70,7 @@ pub async fn delete_image(#[server(rename = "imageId")] image_id: String) -> Res
 /// `POST /api/medtech/session/images/version` (cookie) `{imageId, replacementId}` → [`ImageInfo`].
 /// The edit (uploaded and registered as `replacementId`) becomes the image's
 /// current version; the photo as first uploaded is kept until commit.
-#[server(prefix = "/api", endpoint = "medtech/session/images/version", input = Json)]
+#[server(prefix = "/api", endpoint = "medtech/session/images/version", input = Json, client = CallerClient)]
 pub async fn replace_image_version(
     #[server(rename = "imageId")] image_id: String,
     #[server(rename = "replacementId")] replacement_id: String,
@@ -83,7 +83,7 @@ pub async fn replace_image_version(
 }
 
 /// `POST /api/medtech/session/images/revert` (cookie) `{imageId}` → [`ImageInfo`]: back to the photo as uploaded.
-#[server(prefix = "/api", endpoint = "medtech/session/images/revert", input = Json)]
+#[server(prefix = "/api", endpoint = "medtech/session/images/revert", input = Json, client = CallerClient)]
 pub async fn revert_image_version(
     #[server(rename = "imageId")] image_id: String,
 ) -> Result<ImageInfo, ApiError> {

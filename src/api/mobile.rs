@@ -3,12 +3,12 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
-use super::BearerClient;
+use super::CallerClient;
 use crate::model::{ApiError, MobileGrant, MobileLink};
 
 /// `POST /api/medtech/session/mobile-token` (desktop cookie) → [`MobileGrant`].
 /// Revokes the previous token.
-#[server(prefix = "/api", endpoint = "medtech/session/mobile-token", input = Json)]
+#[server(prefix = "/api", endpoint = "medtech/session/mobile-token", input = Json, client = CallerClient)]
 pub async fn create_mobile_token() -> Result<MobileGrant, ApiError> {
     use crate::server::{app_state::AppState, services::auth, services::phone_links};
 
@@ -19,7 +19,7 @@ pub async fn create_mobile_token() -> Result<MobileGrant, ApiError> {
 
 /// `POST /api/medtech/session/token` (`Authorization: Bearer <token>`) `{phoneId?}` → [`MobileLink`].
 /// `phoneId` is a random id the phone's tab keeps, so the desktop can count phones.
-#[server(prefix = "/api", endpoint = "medtech/session/token", input = Json, client = BearerClient)]
+#[server(prefix = "/api", endpoint = "medtech/session/token", input = Json, client = CallerClient)]
 pub async fn validate_mobile_token(
     #[server(rename = "phoneId")]
     #[server(default)]

@@ -2,17 +2,21 @@
 //!
 //! Each has a stable endpoint under `/api/...` (listed in the README's API
 //! table), takes and returns JSON, and stays thin: check the credential, call
-//! a service in `server`, map the error. Bodies exist only in the `ssr`
+//! a service in `server`, map the error. Every one goes through
+//! [`CallerClient`], which adds the calling page's own credential. Bodies exist only in the `ssr`
 //! build; the `hydrate` build gets a fetch stub of the same signature.
 
-mod bearer;
+mod caller;
 mod commit;
 mod desktop_session;
 mod images;
 mod info;
 mod mobile;
 
-pub use self::bearer::{stored_mobile_token, BearerClient, MOBILE_TOKEN_STORAGE_KEY};
+pub use self::caller::{
+    bind_desktop_session, forget_mobile_token, stored_mobile_token, CallerClient, MOBILE_PATH,
+    MOBILE_TOKEN_STORAGE_KEY,
+};
 pub use self::commit::{commit_images, session_audit, CommitImages, SessionAudit};
 pub use self::desktop_session::{current_session, end_session, CurrentSession, EndSession};
 pub use self::images::{

@@ -84,6 +84,7 @@ mod tests {
             status: ImageStatus::Uploaded,
             edited: false,
             preview_url: None,
+            revision: String::new(),
         };
         for event in [
             SessionEvent::ImageAdded(info.clone()),

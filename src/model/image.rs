@@ -100,6 +100,11 @@ pub struct ImageInfo {
     /// A short-lived URL to show the image; absent in events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview_url: Option<String>,
+    /// What the photo is now: its bytes and its details, as a short hash.
+    /// The commit dialog sends the revision it showed, and a photo changed
+    /// since (edited, reverted, described differently) is not filed.
+    #[serde(default)]
+    pub revision: String,
 }
 
 /// `POST /api/medtech/session/presigned-url` input.

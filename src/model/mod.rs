@@ -18,5 +18,5 @@ pub use image::{
 };
 pub use session_views::{
     CaptureSettings, CommitRule, CommitTarget, DesktopSession, LaunchProblem, MobileLink, SessionSummary,
-    TokenProblem,
+    TokenProblem, SESSION_HEADER, SESSION_QUERY,
 };

@@ -2,6 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The header in which a desktop page names the capture session it was
+/// opened for, on every API call (the event stream, which cannot set
+/// headers, takes [`SESSION_QUERY`] instead).
+pub const SESSION_HEADER: &str = "x-capture-session";
+
+/// The desktop page's query parameter naming its session:
+/// `/medtech-images?session=…`, where every launch lands.
+pub const SESSION_QUERY: &str = "session";
+
 /// Why the desktop has no usable session. Each says what to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -62,6 +71,8 @@ impl TokenProblem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionSummary {
+    /// The session's name: what the page sends in [`SESSION_HEADER`].
+    pub session: String,
     /// The patient banner as the launch resolved it.
     pub patient_label: String,
     pub facility_id: String,

@@ -118,7 +118,8 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    /// Opens a desktop session for the patient at the sandbox's facility; returns `ci_session=…`.
+    /// Opens a desktop session for the patient at the sandbox's facility;
+    /// returns its cookie, `ci_session_<name>=…` (see [`session_of`]).
     pub async fn launch(&self, patient_id: &str) -> String {
         self.launch_at(patient_id, "F2N060-E").await
     }
@@ -137,8 +138,20 @@ impl TestApp {
         };
         let res = self.http.get(url).send().await.unwrap();
         assert_eq!(res.status().as_u16(), 303, "launch");
-        let cookie = res.headers()["set-cookie"].to_str().unwrap();
-        cookie.split(';').next().unwrap().to_owned()
+        let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let location = res.headers()["location"].to_str().unwrap();
+        assert_eq!(
+            location,
+            format!("/medtech-images?session={}", session_of(&cookie)),
+            "launch lands on its session's page"
+        );
+        cookie
+    }
+
+    /// `POST /api/medtech/session` for the session of `cookie`, as its page asks.
+    pub async fn session_view(&self, cookie: &str) -> (u16, Value) {
+        let body = serde_json::json!({"session": session_of(cookie)});
+        self.post("/api/medtech/session", body, &Auth::Cookie(cookie.to_owned())).await
     }
 
     /// Calls a JSON API endpoint with optional extra header; returns status and body.
@@ -183,18 +196,41 @@ impl TestApp {
 /// The credential a test request carries.
 pub enum Auth {
     None,
+    /// A desktop page: its session's cookie, and the header naming the session.
     Cookie(String),
     Bearer(String),
 }
 
 impl Auth {
-    fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    pub fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match self {
             Auth::None => req,
-            Auth::Cookie(c) => req.header("cookie", c),
+            Auth::Cookie(c) => as_desktop(req, c),
             Auth::Bearer(t) => req.header("authorization", format!("Bearer {t}")),
         }
     }
+}
+
+/// The session name in a session cookie `ci_session_<name>=…` (or
+/// `__Host-ci_session_<name>=…`); empty for any other cookie.
+pub fn session_of(cookie: &str) -> &str {
+    let name = cookie.split('=').next().unwrap_or("");
+    name.rsplit_once("ci_session_").map(|(_, n)| n).unwrap_or("")
+}
+
+/// A request as a desktop page sends it: the cookie, and the header naming
+/// the cookie's session.
+pub fn as_desktop(req: reqwest::RequestBuilder, cookie: &str) -> reqwest::RequestBuilder {
+    let req = req.header("cookie", cookie);
+    match session_of(cookie) {
+        "" => req,
+        name => req.header("x-capture-session", name),
+    }
+}
+
+/// The event stream's path for the session of `cookie`.
+pub fn events_path(cookie: &str) -> String {
+    format!("/api/medtech/session/events?session={}", session_of(cookie))
 }
 
 /// An ALEX sandbox served alone on its own port (as a separate service would be).

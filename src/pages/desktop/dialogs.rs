@@ -223,14 +223,28 @@ fn describe(info: &ImageInfo) -> String {
 }
 
 /// Commit: confirm (patient, photos, target), per-image progress, results.
+/// The patient shown is read from the server when the dialog opens: the
+/// record the commit will go to, as the server knows it now.
 #[component]
 pub fn CommitDialog(desk: Desk) -> impl IntoView {
-    let summary = desk.summary.get_value();
+    let page_summary = desk.summary.get_value();
+    let target_patient = LocalResource::new(move || {
+        let name = page_summary.session.clone();
+        async move { crate::api::current_session(Some(name)).await }
+    });
     let target = desk.settings.with_value(|s| s.commit_target);
     let rule = desk.settings.with_value(|s| s.commit_rule);
     // The photos the GP confirms are fixed when the dialog opens.
     let chosen: Vec<ImageInfo> = untrack(|| desk.uncommitted());
     let ids = StoredValue::new(chosen.iter().map(|i| i.image_id.clone()).collect::<Vec<_>>());
+    // What the GP confirms is each photo as shown now: a photo changed
+    // after this (in another window, say) is not filed, and they are told.
+    let revisions = StoredValue::new(
+        chosen
+            .iter()
+            .map(|i| (i.image_id.clone(), i.revision.clone()))
+            .collect::<std::collections::HashMap<_, _>>(),
+    );
     let report = RwSignal::new(None::<CommitReport>);
     let running = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -239,7 +253,7 @@ pub fn CommitDialog(desk: Desk) -> impl IntoView {
     let run = move |only: Vec<String>| {
         running.set(true);
         leptos::task::spawn_local(async move {
-            match commit_images(Some(only)).await {
+            match commit_images(Some(only), Some(revisions.get_value())).await {
                 Ok(r) => {
                     report.update(|old| {
                         // A retry replaces only the retried images' results.
@@ -271,13 +285,27 @@ pub fn CommitDialog(desk: Desk) -> impl IntoView {
     };
     view! {
         <Modal title desk>
-            <section class="banner banner--dialog" role="region" aria-label="Patient">
-                <Show when=move || summary.dev_launch>
-                    <span class="badge badge--dev">"DEV"</span>
-                </Show>
-                <span class="banner__patient">{summary.patient_label.clone()}</span>
-                <span class="banner__facility">"Facility " {summary.facility_id.clone()}</span>
-            </section>
+            {move || match target_patient.get() {
+                None => view! { <p class="muted" role="status">"Checking whose record these photos go to…"</p> }.into_any(),
+                Some(Ok(crate::model::DesktopSession::Active(summary))) => view! {
+                    <p class="muted">"These photos will be filed in the record of:"</p>
+                    <section class="banner banner--dialog" role="region" aria-label="Patient the photos are filed for">
+                        <Show when=move || summary.dev_launch>
+                            <span class="badge badge--dev">"DEV"</span>
+                        </Show>
+                        <span class="banner__patient">{summary.patient_label.clone()}</span>
+                        <span class="banner__facility">"Facility " {summary.facility_id.clone()}</span>
+                    </section>
+                }.into_any(),
+                Some(Ok(crate::model::DesktopSession::Missing { problem })) => view! {
+                    <p class="notice notice--error" role="alert">{problem.message()} " Nothing was filed."</p>
+                }.into_any(),
+                Some(Err(e)) => view! {
+                    <p class="notice notice--error" role="alert">
+                        "Could not check whose record these photos go to, so nothing can be filed now. " {e.to_string()}
+                    </p>
+                }.into_any(),
+            }}
             <p>"Filed as: " <strong>{target.label()}</strong></p>
             {(missing > 0).then(|| view! {
                 <p class="notice notice--warn">{format!("{missing} photo(s) are missing details and will not be filed. ")}{rule.hint()}</p>
@@ -338,7 +366,9 @@ pub fn CommitDialog(desk: Desk) -> impl IntoView {
                     {move || if report.with(Option::is_some) { "Close" } else { "Cancel" }}
                 </button>
                 <Show when=move || report.with(Option::is_none)>
-                    <button class="button" disabled=move || running.get() on:click=move |_| run(ids.get_value())>
+                    <button class="button"
+                        disabled=move || running.get() || !matches!(target_patient.get(), Some(Ok(crate::model::DesktopSession::Active(_))))
+                        on:click=move |_| run(ids.get_value())>
                         "Confirm and commit"
                     </button>
                 </Show>

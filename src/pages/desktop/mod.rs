@@ -22,10 +22,19 @@ use super::widgets::{ErrorNotice, Spinner};
 use crate::api::{app_info, current_session};
 use crate::model::{DesktopSession, LaunchProblem, SessionSummary};
 
-/// The desktop page.
+/// The desktop page. It works for the one session it was opened for
+/// (`?session=…`, where every launch lands), names it in every call, and
+/// never follows another launch: each window keeps its own patient.
 #[component]
 pub fn DesktopPage() -> impl IntoView {
-    let session = Resource::new(|| (), |_| current_session());
+    let name = leptos_router::hooks::use_query_map()
+        .with_untracked(|q| q.get(crate::model::SESSION_QUERY))
+        .filter(|n| !n.is_empty());
+    #[cfg(feature = "hydrate")]
+    if let Some(name) = &name {
+        crate::api::bind_desktop_session(name);
+    }
+    let session = Resource::new(|| (), move |_| current_session(name.clone()));
 
     view! {
         <Title text="Clinical Images" />

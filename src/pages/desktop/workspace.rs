@@ -15,13 +15,15 @@ use crate::pages::widgets::PhotoPicker;
 
 #[component]
 pub fn Workspace(summary: SessionSummary) -> impl IntoView {
+    let events_url =
+        format!("/api/medtech/session/events?{}={}", crate::model::SESSION_QUERY, summary.session);
     let desk = Desk::new(summary);
 
     // Live updates: any event refreshes the list; (re)connecting catches up.
     Effect::new(move |_| {
         desk.refresh();
         let subscription = crate::client::events::subscribe(
-            "/api/medtech/session/events",
+            &events_url,
             move |event| {
                 match &event {
                     SessionEvent::ImageAdded(info) if info.source == crate::model::ImageSource::Mobile => {

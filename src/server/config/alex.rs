@@ -70,6 +70,13 @@ pub struct AlexConfig {
     pub nhi_system: String,
     /// `ALEX_LATERALITY_EXTENSION`: URL of the extension carrying laterality on `bodySite`.
     pub laterality_extension: String,
+    /// `COMMIT_CLAIM_TTL_SECS`: lifetime of an image's commit claim, renewed
+    /// every third of it while the commit works.
+    pub commit_claim_ttl: Duration,
+    /// `ALEX_COMMIT_BUDGET_SECS`: the most one image's whole ALEX exchange
+    /// (patient read, look for an earlier filing, POST with retries) may
+    /// take. Default: three quarters of the claim's lifetime, at most 90 s.
+    pub commit_budget: Duration,
 }
 
 /// Credentials the embedded sandbox accepts; also the client's defaults in sandbox mode.
@@ -132,6 +139,11 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
             )
         }
     };
+    let commit_claim_ttl = v.secs_or("COMMIT_CLAIM_TTL_SECS", 120)?;
+    let commit_budget = match v.get("ALEX_COMMIT_BUDGET_SECS") {
+        Some(_) => v.secs_or("ALEX_COMMIT_BUDGET_SECS", 90)?,
+        None => (commit_claim_ttl * 3 / 4).min(Duration::from_secs(90)),
+    };
     Ok(AlexConfig {
         target,
         client_id,
@@ -153,5 +165,7 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
         laterality_extension: v
             .get("ALEX_LATERALITY_EXTENSION")
             .unwrap_or_else(|| d.laterality_extension.clone()),
+        commit_claim_ttl,
+        commit_budget,
     })
 }

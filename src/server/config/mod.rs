@@ -106,14 +106,22 @@ impl Config {
         self.public_base_url.scheme() == "https"
     }
 
-    /// The desktop session cookie's name: `__Host-` prefixed over HTTPS, so
-    /// no subdomain or plain-HTTP page can set or shadow it.
+    /// The prefix of every desktop session cookie's name: `__Host-` over
+    /// HTTPS, so no subdomain or plain-HTTP page can set or shadow one. Each
+    /// session's cookie is this, `_`, and the session's name
+    /// ([`Config::session_cookie_name`]).
     pub fn cookie_name(&self) -> &'static str {
         if self.https() {
             "__Host-ci_session"
         } else {
             "ci_session"
         }
+    }
+
+    /// The cookie of the session named `name`: one per capture session, so a
+    /// second launch in the same browser never replaces the first's.
+    pub fn session_cookie_name(&self, name: &str) -> String {
+        format!("{}_{name}", self.cookie_name())
     }
 
     /// The public origin, as browsers send it in `Origin`.

@@ -6,7 +6,11 @@
 //! - a cookie-authenticated `POST` must come from this app's origin (or one
 //!   `FRAME_ANCESTORS` names): `Origin` and `Sec-Fetch-Site` are checked, so
 //!   CSRF never rests on `SameSite=Lax` alone. Bearer requests carry their
-//!   credential in a header no other site can set, and are not checked.
+//!   credential in a header no other site can set, and are not checked;
+//! - any request carrying both a phone's bearer token and a desktop session
+//!   (a named session or a session cookie) is refused (400), so neither
+//!   credential can act through the other and the origin check is never
+//!   skipped for a request that carries a cookie.
 //!
 //! Responses:
 //! - the HTTP status is set here, once, from the error's kind
@@ -25,7 +29,7 @@ use axum::Json;
 use crate::model::ApiError;
 use crate::server::app_state::AppState;
 use crate::server::http::api_error::status_of;
-use crate::server::services::auth::bearer;
+use crate::server::services::auth::{self, bearer};
 
 /// Largest JSON body any endpoint takes (metadata with a 500-character
 /// description is well under 4 KiB).
@@ -62,6 +66,10 @@ fn same_origin(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
 pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
+    }
+    if auth::mixed_credentials(&state, req.headers()) {
+        tracing::warn!(path = %req.uri().path(), "request with both a phone token and a desktop session refused");
+        return refuse(StatusCode::BAD_REQUEST, auth::mixed());
     }
     let req = if req.method() == Method::POST {
         match checked(&state, req).await {

@@ -1,4 +1,6 @@
-//! `GET /api/medtech/session/events`: the desktop's server-sent event stream.
+//! `GET /api/medtech/session/events?session=<name>`: the desktop's
+//! server-sent event stream, for the session its page names (an
+//! `EventSource` cannot set headers, so the name is in the query).
 //!
 //! A plain axum route, since a server function cannot hold a stream open.
 //! With `Last-Event-ID` the client first gets every event it missed, then live
@@ -9,7 +11,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -89,9 +91,19 @@ fn live(state: Live) -> impl Stream<Item = SseEvent> {
     })
 }
 
+/// The stream's query: the session the page names.
+#[derive(serde::Deserialize)]
+pub struct StreamQuery {
+    session: Option<String>,
+}
+
 /// The SSE handler.
-pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let access = match auth::desktop(&state, &headers).await {
+pub async fn events(
+    State(state): State<AppState>,
+    Query(q): Query<StreamQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let access = match auth::desktop_named(&state, &headers, q.session.as_deref()).await {
         Ok(a) => a,
         Err(e) => return (status_of(&e), axum::Json(e)).into_response(),
     };

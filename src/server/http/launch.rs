@@ -7,11 +7,14 @@
 //! - Development: `GET /medtech-images?patientId=…&facilityId=…[&providerId=…]`,
 //!   only when `DEV_LAUNCH` is on.
 //!
-//! Both create a session, set the cookie and redirect (303) to the clean URL,
-//! so ids never stay in the address bar or history.
+//! Both create a session, set its own cookie and redirect (303) to
+//! `/medtech-images?session=<name>`, so ids never stay in the address bar or
+//! history, and the page knows which session it was opened for. An earlier
+//! session's cookie is left alone: its window keeps working for its own
+//! patient. Cookies of sessions that no longer exist are removed.
 
 use axum::extract::{Query, Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
@@ -19,6 +22,7 @@ use serde::Deserialize;
 use crate::server::alex::{AlexError, CallContext};
 use crate::server::app_state::AppState;
 use crate::server::services::capture_sessions::{self, Launch};
+use crate::server::services::claims::{Claim, ClaimName};
 use crate::server::support::clock::unix_now;
 use crate::server::support::ids::hash_credential;
 
@@ -50,17 +54,25 @@ fn page(state: &AppState, status: StatusCode, message: &str) -> Response {
     (status, Html(body)).into_response()
 }
 
-/// Creates the session, sets its cookie and redirects (303) to the clean desktop URL.
-async fn start_session(state: &AppState, launch: Launch) -> Response {
+/// Creates the session, sets its cookie (removing those of sessions that
+/// are gone) and redirects (303) to the desktop page named for it.
+async fn start_session(state: &AppState, headers: &HeaderMap, launch: Launch) -> Response {
     match capture_sessions::create(state, launch).await {
-        Ok(cookie) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, DESKTOP_PATH.parse().expect("static path")),
-                (header::SET_COOKIE, capture_sessions::set_cookie(state, &cookie)),
-            ],
-        )
-            .into_response(),
+        Ok(created) => {
+            let location = format!("{DESKTOP_PATH}?{}={}", crate::model::SESSION_QUERY, created.name);
+            let mut res = StatusCode::SEE_OTHER.into_response();
+            let h = res.headers_mut();
+            // The name is hex, so this cannot fail.
+            h.insert(
+                header::LOCATION,
+                HeaderValue::from_str(&location).unwrap_or(HeaderValue::from_static("/")),
+            );
+            h.append(header::SET_COOKIE, capture_sessions::set_cookie(state, &created));
+            for dead in capture_sessions::dead_cookies(state, headers).await {
+                h.append(header::SET_COOKIE, capture_sessions::clear_cookie(state, &dead));
+            }
+            res
+        }
         Err(e) => {
             tracing::error!(error = %e, "launch could not create a session");
             page(
@@ -99,7 +111,7 @@ pub async fn dev_launch(State(state): State<AppState>, req: Request, next: Next)
         );
     }
     let launch = Launch { patient_id, facility_id, provider_id, dev: true, ..Launch::default() };
-    start_session(&state, launch).await
+    start_session(&state, req.headers(), launch).await
 }
 
 fn serde_urlencoded_query(query: &str) -> Result<DevLaunchQuery, ()> {
@@ -118,7 +130,11 @@ pub struct EvolutionQuery {
 const SKEW_SECS: i64 = 60;
 
 /// `GET /medtech-images/launch?context=…&signature=…`: the launch from Evolution.
-pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQuery>) -> Response {
+pub async fn evolution(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<EvolutionQuery>,
+) -> Response {
     const RELAUNCH: &str = "Launch Clinical Images again from the patient in Medtech Evolution.";
     let (Some(context), Some(signature)) =
         (q.context.filter(|c| !c.is_empty()), q.signature.filter(|s| !s.is_empty()))
@@ -130,11 +146,11 @@ pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQ
     // signature re-cased, re-encoded or replaced is still the same launch,
     // and it lasts as long as the context could pass the staleness check.
     let max_age = state.config.session.launch_max_age;
-    let claim = format!("launch:{}", hash_credential(&context));
+    let context_hash = hash_credential(&context);
     let window = max_age + std::time::Duration::from_secs(2 * SKEW_SECS as u64);
-    match state.sessions.try_claim(&claim, window).await {
-        Ok(true) => {}
-        Ok(false) => {
+    let claim = match Claim::take(&state, ClaimName::Launch { context_hash: &context_hash }, window).await {
+        Ok(Some(claim)) => claim,
+        Ok(None) => {
             return page(
                 &state,
                 StatusCode::FORBIDDEN,
@@ -149,7 +165,7 @@ pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQ
                 "The session service is unavailable. Try again in a minute.",
             );
         }
-    }
+    };
     let ctx = CallContext {
         facility_id: state.config.alex.facility_id.clone(),
         correlation_id: uuid::Uuid::new_v4().to_string(),
@@ -167,7 +183,7 @@ pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQ
         Err(e) => {
             tracing::error!(error = %e, correlation_id = %ctx.correlation_id, "launch context could not be resolved");
             // Not the link's fault: let the GP use it again once Medtech answers.
-            if let Err(e) = state.sessions.release(&claim).await {
+            if let Err(e) = claim.release(&state).await {
                 tracing::warn!(error = %e, "launch claim could not be released");
             }
             return page(
@@ -209,5 +225,5 @@ pub async fn evolution(State(state): State<AppState>, Query(q): Query<EvolutionQ
         patient_name: patient.as_ref().map(|p| p.name.clone()).filter(|n| !n.is_empty()),
         nhi: patient.and_then(|p| p.nhi),
     };
-    start_session(&state, launch).await
+    start_session(&state, &headers, launch).await
 }

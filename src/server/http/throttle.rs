@@ -21,7 +21,7 @@ use crate::model::ApiError;
 use crate::server::app_state::AppState;
 use crate::server::config::RateLimitConfig;
 use crate::server::http::api_error::status_of;
-use crate::server::services::auth::{bearer, cookie_value};
+use crate::server::services::auth::{bearer, named_session, session_cookie};
 use crate::server::stores::rate_limit::Bucket;
 use crate::server::support::ids::hash_credential;
 
@@ -58,7 +58,8 @@ pub fn buckets_for(state: &AppState, headers: &HeaderMap, peer: Option<SocketAdd
     let mut out = vec![(format!("addr:{}", client_address(rl, headers, peer)), address)];
     if let Some(token) = bearer(headers) {
         out.push((format!("cred:{}", hash_credential(token)), credential));
-    } else if let Some(cookie) = cookie_value(headers, state.config.cookie_name()) {
+    } else if let Some(cookie) = named_session(headers).and_then(|name| session_cookie(state, headers, name))
+    {
         out.push((format!("sess:{}", hash_credential(cookie)), credential));
     }
     out

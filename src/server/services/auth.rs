@@ -1,15 +1,26 @@
-//! Who is calling: the desktop (session cookie) or a phone (bearer token).
+//! Who is calling: a desktop page (its session's cookie, named by the page)
+//! or a phone (bearer token).
 //!
-//! Every API call resolves its credential here to exactly one session. No
-//! endpoint takes a session id from the client, so a credential can never
-//! name another session.
+//! Every API call resolves its credential here to exactly one session.
+//!
+//! One browser can hold several capture sessions, one window each: every
+//! launch sets its own cookie, named after the session
+//! ([`session_name`]). A desktop page names the session it was opened for
+//! in every call ([`SESSION_HEADER`], or `?session=` on the event stream),
+//! and only that session's cookie is read. So a second launch in another
+//! tab can never re-point an open window: the window keeps naming its own
+//! session, and a cookie alone, without a page naming it, grants nothing.
+//!
+//! A request carrying both a phone token and a desktop session is refused
+//! ([`mixed_credentials`]): the phone's link never acts for a desktop, nor
+//! a desktop through a phone link left in its tab.
 
 use axum::http::{header, HeaderMap};
 
-use crate::model::{ApiError, LaunchProblem, TokenProblem};
+use crate::model::{ApiError, LaunchProblem, TokenProblem, SESSION_HEADER};
 use crate::server::app_state::AppState;
 use crate::server::stores::session_store::SessionRecord;
-use crate::server::support::ids::hash_credential;
+use crate::server::support::ids::{hash_credential, session_name, valid_session_name};
 
 /// The kind of caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,12 +82,69 @@ pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The desktop's session, from its cookie.
+/// The session a desktop page names in its request header, if any.
+pub fn named_session(headers: &HeaderMap) -> Option<&str> {
+    headers.get(SESSION_HEADER)?.to_str().ok()
+}
+
+/// Whether the request carries any desktop session cookie of ours.
+pub fn has_session_cookie(state: &AppState, headers: &HeaderMap) -> bool {
+    let base = state.config.cookie_name();
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(n, _)| n == base || n.strip_prefix(base).is_some_and(|rest| rest.starts_with('_')))
+}
+
+/// Whether a request carries a phone token together with a desktop
+/// credential (a named session or a session cookie). Such a request is
+/// refused whole: which of the two it meant cannot be told.
+pub fn mixed_credentials(state: &AppState, headers: &HeaderMap) -> bool {
+    bearer(headers).is_some() && (named_session(headers).is_some() || has_session_cookie(state, headers))
+}
+
+/// The cookie value of the session `name`, if the request carries it.
+pub fn session_cookie<'h>(state: &AppState, headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    if !valid_session_name(name) {
+        return None;
+    }
+    cookie_value(headers, &state.config.session_cookie_name(name))
+}
+
+/// The desktop's session: the one the page names in [`SESSION_HEADER`].
 pub async fn desktop(state: &AppState, headers: &HeaderMap) -> Result<Access, ApiError> {
-    let Some(cookie) = cookie_value(headers, state.config.cookie_name()) else {
+    desktop_named(state, headers, named_session(headers)).await
+}
+
+/// The desktop's session named `name` (from the page's header, or the event
+/// stream's query), granted by that session's own cookie.
+pub async fn desktop_named(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: Option<&str>,
+) -> Result<Access, ApiError> {
+    let Some(name) = name else {
+        // A cookie without a page naming its session grants nothing: it
+        // would act for whichever patient was launched last.
         return Err(ApiError::NoSession(LaunchProblem::NotLaunched));
     };
+    if !valid_session_name(name) {
+        return Err(ApiError::NoSession(LaunchProblem::NotLaunched));
+    }
+    let Some(cookie) = session_cookie(state, headers, name) else {
+        // The cookie lives exactly as long as the session could: gone means
+        // ended, or this page was copied into another browser.
+        return Err(ApiError::NoSession(LaunchProblem::Expired));
+    };
     let session_key = hash_credential(cookie);
+    if session_name(&session_key) != name {
+        // A cookie renamed to stand for another session.
+        tracing::warn!("a session cookie did not match the session its name claims");
+        return Err(ApiError::NoSession(LaunchProblem::NotLaunched));
+    }
     match state.sessions.touch(&session_key, state.config.session.idle_ttl).await? {
         Some(session) => Ok(Access { session_key, session, actor: Actor::Desktop }),
         None => Err(ApiError::NoSession(LaunchProblem::Expired)),
@@ -116,12 +184,26 @@ pub async fn request_headers() -> Result<HeaderMap, ApiError> {
     })
 }
 
-/// A phone if the request has a bearer token, else the desktop.
+/// A phone if the request has a bearer token, else the desktop. A request
+/// with both is refused (the API edge refuses it first; this is the same
+/// rule where the credential is read).
 pub async fn any(state: &AppState, headers: &HeaderMap) -> Result<Access, ApiError> {
+    if mixed_credentials(state, headers) {
+        return Err(mixed());
+    }
     match bearer(headers) {
         Some(token) => phone(state, token).await,
         None => desktop(state, headers).await,
     }
+}
+
+/// The refusal of a request carrying both a phone token and a desktop session.
+pub fn mixed() -> ApiError {
+    ApiError::BadRequest(
+        "This phone link was opened in a browser that also has Clinical Images open for a patient. \
+         Open the link on your phone by scanning the QR code."
+            .into(),
+    )
 }
 
 #[cfg(test)]

@@ -2,17 +2,21 @@
 //! one a request's cookie names.
 //!
 //! The cookie holds a 256-bit random value; the store holds only its SHA-256.
-//! Logs name a session by a 12-character prefix of that hash.
+//! Logs name a session by a 12-character prefix of that hash. Each session
+//! has its own cookie, named after the session ([`session_name`]), so one
+//! browser holds several sessions, one window each.
 
 use axum::http::{HeaderMap, HeaderValue};
 
 use crate::model::{ApiError, SessionSummary};
 use crate::server::app_state::AppState;
-use crate::server::services::auth::cookie_value;
+use crate::server::services::auth::session_cookie;
 use crate::server::stores::session_store::SessionRecord;
 use crate::server::stores::StoreError;
 use crate::server::support::clock::{rfc3339, unix_now};
-use crate::server::support::ids::{hash_credential, log_id, masked_tail, random_token, DESKTOP_TAIL};
+use crate::server::support::ids::{
+    hash_credential, log_id, masked_tail, random_token, session_name, DESKTOP_TAIL,
+};
 
 /// Who a launch is for.
 #[derive(Debug, Clone, Default)]
@@ -25,8 +29,15 @@ pub struct Launch {
     pub nhi: Option<String>,
 }
 
-/// Creates a session and returns the cookie value that grants it.
-pub async fn create(state: &AppState, launch: Launch) -> Result<String, StoreError> {
+/// A new session: the cookie value that grants it, and the name a page uses
+/// for it.
+pub struct Created {
+    pub cookie: String,
+    pub name: String,
+}
+
+/// Creates a session.
+pub async fn create(state: &AppState, launch: Launch) -> Result<Created, StoreError> {
     let cookie = random_token();
     let key = hash_credential(&cookie);
     let now = unix_now();
@@ -44,36 +55,85 @@ pub async fn create(state: &AppState, launch: Launch) -> Result<String, StoreErr
     let kind = if launch.dev { "development" } else { "evolution" };
     metrics::counter!("sessions_created_total", "launch" => kind).increment(1);
     tracing::info!(session.id_hash = log_id(&key), dev = launch.dev, "capture session created");
-    Ok(cookie)
+    let name = session_name(&key).to_owned();
+    Ok(Created { cookie, name })
 }
 
-/// The live session named by the request's cookie, if any (slides its idle timeout).
-pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<SessionRecord>, StoreError> {
-    match cookie_value(headers, state.config.cookie_name()) {
-        Some(value) => state.sessions.touch(&hash_credential(value), state.config.session.idle_ttl).await,
-        None => Ok(None),
+/// The live session `name`, if the request carries its cookie (slides its
+/// idle timeout). A cookie that does not hash to the name is not used.
+pub async fn current(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: &str,
+) -> Result<Option<SessionRecord>, StoreError> {
+    match session_cookie(state, headers, name).map(hash_credential) {
+        Some(key) if session_name(&key) == name => {
+            state.sessions.touch(&key, state.config.session.idle_ttl).await
+        }
+        _ => Ok(None),
     }
 }
 
-/// The `Set-Cookie` value for a new session.
-pub fn set_cookie(state: &AppState, value: &str) -> HeaderValue {
-    let secure = if state.config.https() { "; Secure" } else { "" };
+/// The `Set-Cookie` value for a new session: its own cookie, named after it.
+pub fn set_cookie(state: &AppState, created: &Created) -> HeaderValue {
     let max_age = state.config.session.max_ttl.as_secs();
-    let name = state.config.cookie_name();
+    cookie_header(state, &state.config.session_cookie_name(&created.name), &created.cookie, max_age)
+}
+
+/// The `Set-Cookie` value that removes the cookie `cookie_name`.
+pub fn clear_cookie(state: &AppState, cookie_name: &str) -> HeaderValue {
+    cookie_header(state, cookie_name, "", 0)
+}
+
+fn cookie_header(state: &AppState, name: &str, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if state.config.https() { "; Secure" } else { "" };
     let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
-    // The value is base64url and the rest is fixed ASCII, so this cannot fail.
+    // Names and values are base64url, hex and fixed ASCII, so this cannot fail.
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The request's session cookies whose sessions no longer exist (ended or
+/// expired, or the cookie of the single-session design before it): a
+/// launch removes them, so a browser's cookies stay as many as its live
+/// sessions. A store error keeps them; the next launch tries again.
+pub async fn dead_cookies(state: &AppState, headers: &HeaderMap) -> Vec<String> {
+    let base = state.config.cookie_name();
+    let ours = headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(n, _)| *n == base || n.strip_prefix(base).is_some_and(|r| r.starts_with('_')))
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .take(64)
+        .collect::<Vec<_>>();
+    let mut dead = Vec::new();
+    for (name, value) in ours {
+        let key = hash_credential(&value);
+        let named_right =
+            name.strip_prefix(base).and_then(|r| r.strip_prefix('_')) == Some(session_name(&key));
+        if !named_right || matches!(state.sessions.exists(&key).await, Ok(false)) {
+            dead.push(name);
+        }
+    }
+    dead
 }
 
 /// The desktop's patient banner: the name and NHI as the launch resolved
 /// them, or a masked patient id when ALEX could not say.
-pub fn summary(record: &SessionRecord, settings: crate::model::CaptureSettings) -> SessionSummary {
+pub fn summary(
+    name: &str,
+    record: &SessionRecord,
+    settings: crate::model::CaptureSettings,
+) -> SessionSummary {
     let label = match (&record.patient_name, &record.nhi) {
         (Some(name), Some(nhi)) => format!("{name} · NHI {nhi}"),
         (Some(name), None) => name.clone(),
         _ => format!("Patient {}", masked_tail(&record.patient_id, DESKTOP_TAIL)),
     };
     SessionSummary {
+        session: name.to_owned(),
         patient_label: label,
         facility_id: record.facility_id.clone(),
         dev_launch: record.dev_launch,
@@ -87,18 +147,18 @@ pub fn summary(record: &SessionRecord, settings: crate::model::CaptureSettings) 
 /// Takes every image's commit claim first, so it never races a commit: while
 /// one is filing, the session stays and the desktop is told to wait.
 pub async fn end(state: &AppState, access: &crate::server::services::auth::Access) -> Result<(), ApiError> {
-    use crate::server::services::images::{commit_claim, CLAIM_TTL};
+    use crate::server::services::images::take_image_claim;
     access.require_desktop()?;
     let images = state.sessions.images(&access.session_key).await?;
     let mut claimed = Vec::new();
     let mut busy = false;
     for image in &images {
-        let claim = commit_claim(&access.session_key, &image.image_id);
-        if state.sessions.try_claim(&claim, CLAIM_TTL).await? {
-            claimed.push(claim);
-        } else {
-            busy = true;
-            break;
+        match take_image_claim(state, access, &image.image_id).await? {
+            Some(claim) => claimed.push(claim),
+            None => {
+                busy = true;
+                break;
+            }
         }
     }
     let outcome = if busy {
@@ -108,8 +168,8 @@ pub async fn end(state: &AppState, access: &crate::server::services::auth::Acces
     } else {
         end_claimed(state, access).await
     };
-    for claim in &claimed {
-        state.sessions.release(claim).await?;
+    for claim in claimed {
+        claim.release(state).await?;
     }
     outcome
 }

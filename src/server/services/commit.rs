@@ -6,15 +6,18 @@
 //! `failed{message, retryable}`. Two tabs, two instances or a double click
 //! therefore never post one image twice, and the identifier (the image id)
 //! stays the same across retries. Patient and facility come from the
-//! session, never from the browser. Every attempt is audited.
+//! session, never from the browser. Every attempt is audited. What is filed
+//! is the registered bytes with every metadata segment removed ([`strip`]),
+//! whatever the browser did.
 
 use crate::model::{ApiError, CommitReport, CommitResult, ImageStatus, SessionEvent};
 use crate::server::alex::{filing, messages, scan, AlexError, CallContext, Dedupe, Filing, Resource};
 use crate::server::app_state::AppState;
 use crate::server::config::{CommitMode, ScanFormat};
 use crate::server::services::auth::Access;
-use crate::server::services::images::{commit_claim, delete_blobs, info_of, CLAIM_TTL};
-use crate::server::services::notify;
+use crate::server::services::claims::Held;
+use crate::server::services::images::{delete_blobs, info_of, revision, take_image_claim};
+use crate::server::services::{notify, strip};
 use crate::server::stores::session_store::{ImageRecord, Updated};
 use crate::server::support::clock::{rfc3339, unix_now};
 use crate::server::support::ids::{hash_credential, log_id, sha256_hex};
@@ -89,11 +92,18 @@ fn result(image_id: &str, status: &str) -> CommitResult {
     }
 }
 
-/// Commits the named images (or every uncommitted one) of the desktop's session.
+/// The photos a GP confirmed, each at the revision the commit dialog showed
+/// ([`crate::model::ImageInfo::revision`]).
+pub type Confirmed = std::collections::HashMap<String, String>;
+
+/// Commits the named images (or every uncommitted one) of the desktop's
+/// session. With `confirmed`, a photo whose revision is not the one the GP
+/// confirmed is not filed.
 pub async fn commit(
     state: &AppState,
     access: &Access,
     image_ids: Option<Vec<String>>,
+    confirmed: Option<Confirmed>,
 ) -> Result<CommitReport, ApiError> {
     access.require_desktop()?;
     let correlation_id = uuid::Uuid::new_v4().to_string();
@@ -121,7 +131,8 @@ pub async fn commit(
             results.push(failed(&record.image_id, rule.hint()));
             continue;
         }
-        let one = One { state, access, ctx: &ctx, image_id: &record.image_id, index };
+        let confirmed = confirmed.as_ref().map(|c| c.get(&record.image_id).map(String::as_str));
+        let one = One { state, access, ctx: &ctx, image_id: &record.image_id, index, confirmed };
         results.push(one.commit().await?);
     }
     tracing::info!(
@@ -143,21 +154,35 @@ struct One<'a> {
     image_id: &'a str,
     /// Position in the commit, for the title.
     index: usize,
+    /// The revision the GP confirmed: `Some(None)` if the request confirmed
+    /// others but not this one, `None` if it named no revisions.
+    confirmed: Option<Option<&'a str>>,
 }
 
 impl One<'_> {
     /// Takes the image's claim (or reports it busy), commits, releases.
+    /// The claim is taken before a byte is read, and renewed while the
+    /// commit works; if it cannot be, the commit stops before it could lapse.
     async fn commit(&self) -> Result<CommitResult, ApiError> {
         let (state, access, image_id) = (self.state, self.access, self.image_id);
-        let lock = commit_claim(&access.session_key, image_id);
-        if !state.sessions.try_claim(&lock, CLAIM_TTL).await? {
+        let Some(claim) = take_image_claim(state, access, image_id).await? else {
             let mut r = result(image_id, "skipped");
             r.message = Some("This photo is being filed from another window.".into());
             r.retryable = true;
             return Ok(r);
-        }
-        let outcome = self.file().await;
-        state.sessions.release(&lock).await?;
+        };
+        let outcome = match claim.hold(state, self.file()).await {
+            Held::Done(outcome) => outcome,
+            Held::Lost => {
+                // Left `committing`: the next commit looks before it posts.
+                let lost = AlexError::Unconfirmed(Box::new(AlexError::Unreachable("claim lost".into())));
+                let gp = messages::for_error(&lost);
+                let mut r = failed(image_id, gp.message);
+                r.retryable = gp.retryable;
+                Ok(r)
+            }
+        };
+        claim.release(state).await?;
         outcome
     }
 }
@@ -176,6 +201,15 @@ async fn set_status(
     }
 }
 
+/// The plain message for a photo whose hidden data (location, camera)
+/// cannot be removed with certainty: it is not filed.
+const UNCLEANABLE: &str = "This photo's file could not be checked for hidden data such as its location, \
+     so it was not filed. Remove it and add it again through Clinical Images.";
+
+/// The plain message for a photo changed after the GP confirmed it.
+pub const CHANGED_SINCE_REVIEW: &str = "This photo changed after you reviewed it, so it was not filed. \
+     Check it, then commit again.";
+
 /// The plain message for bytes that no longer match what was verified.
 const CHANGED: &str =
     "This photo's file changed after it was checked, so it was not filed. Remove it and add it again.";
@@ -183,7 +217,7 @@ const CHANGED: &str =
 impl One<'_> {
     /// Files the image, under its claim.
     async fn file(&self) -> Result<CommitResult, ApiError> {
-        let One { state, access, ctx, image_id, index } = *self;
+        let One { state, access, ctx, image_id, index, confirmed } = *self;
         let Some(record) = state.sessions.image(&access.session_key, image_id).await? else {
             return Ok(failed(image_id, "That photo is no longer in this session."));
         };
@@ -192,15 +226,29 @@ impl One<'_> {
             r.resource_id = Some(resource_id.clone());
             return Ok(r);
         }
+        // What is filed is what the GP confirmed: read under the claim, so
+        // nothing can change it between this check and the filing.
+        if let Some(confirmed) = confirmed {
+            if confirmed != Some(revision(&record).as_str()) {
+                tracing::info!(image.id = image_id, "photo changed since it was confirmed; not filed");
+                let mut r = failed(image_id, CHANGED_SINCE_REVIEW);
+                r.retryable = false;
+                return Ok(r);
+            }
+        }
         let Some((_, bytes)) = state.blobs.get(&record.blob_key).await? else {
             return Ok(failed(image_id, "The photo's file is missing. Remove it and add it again."));
         };
         // The upload URL may still be live: file only the bytes that were
         // verified at registration, never what was written there since.
-        // Hashing megabytes is CPU work: off the async threads, as at registration.
-        let (bytes, digest) = tokio::task::spawn_blocking(move || {
+        // Then strip every metadata segment, whatever the browser did: what
+        // is filed (and hashed in the resource) is exactly the cleaned bytes.
+        // Hashing and stripping megabytes is CPU work: off the async threads.
+        let content_type = record.content_type.clone();
+        let (bytes, digest, cleaned) = tokio::task::spawn_blocking(move || {
             let digest = sha256_hex(&bytes);
-            (bytes, digest)
+            let cleaned = strip::strip(&content_type, &bytes);
+            (bytes, digest, cleaned)
         })
         .await
         .map_err(|e| {
@@ -217,6 +265,15 @@ impl One<'_> {
             set_status(state, access, image_id, status).await?;
             return Ok(failed(image_id, CHANGED));
         }
+        let bytes = match cleaned {
+            Ok(cleaned) => cleaned,
+            Err(e) => {
+                tracing::warn!(image.id = image_id, error = %e, "photo's metadata could not be removed; not filed");
+                let status = ImageStatus::Failed { message: UNCLEANABLE.into(), retryable: false };
+                set_status(state, access, image_id, status).await?;
+                return Ok(failed(image_id, UNCLEANABLE));
+            }
+        };
         let prior_status = record.status.clone();
         let record = set_status(state, access, image_id, ImageStatus::Committing).await?;
         let filing = filing_of(state, access, &record, index);
@@ -250,19 +307,30 @@ impl One<'_> {
         // fails, and a retry looks again.
         let earlier =
             matches!(prior_status, ImageStatus::Committing | ImageStatus::Failed { retryable: true, .. });
-        let found = if earlier {
-            state
-                .alex
-                .find_filed(resource.resource_type(), &dedupe, ctx)
-                .await
-                .map_err(|e| AlexError::Unconfirmed(Box::new(e)))
-        } else {
-            Ok(None)
+        // The whole exchange is bounded, well inside the claim's lifetime.
+        let exchange = async {
+            let found = if earlier {
+                state
+                    .alex
+                    .find_filed(resource.resource_type(), &dedupe, ctx)
+                    .await
+                    .map_err(|e| AlexError::Unconfirmed(Box::new(e)))
+            } else {
+                Ok(None)
+            };
+            match found {
+                Ok(Some(created)) => Ok(created),
+                Ok(None) => state.alex.create(&resource, ctx, &dedupe).await,
+                Err(e) => Err(e),
+            }
         };
-        let outcome = match found {
-            Ok(Some(created)) => Ok(created),
-            Ok(None) => state.alex.create(&resource, ctx, &dedupe).await,
-            Err(e) => Err(e),
+        let budget = state.config.alex.commit_budget;
+        let outcome = match tokio::time::timeout(budget, exchange).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(AlexError::Unconfirmed(Box::new(AlexError::Unreachable(format!(
+                "the exchange took longer than its budget of {} s",
+                budget.as_secs()
+            ))))),
         };
 
         let (status, out) = match &outcome {

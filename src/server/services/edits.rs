@@ -1,12 +1,13 @@
 //! Edited versions of an image: the desktop's editor uploads the edited
 //! pixels as a photo of their own, then makes them the image's current
 //! version; the photo as first uploaded is kept (for revert) until commit.
-//! Never once a commit attempt may have reached ALEX.
+//! Never once a commit attempt may have reached ALEX, and never while a
+//! commit holds the image's claim.
 
 use crate::model::{ApiError, ImageInfo, ImageStatus, SessionEvent};
 use crate::server::app_state::AppState;
 use crate::server::services::auth::Access;
-use crate::server::services::images::info;
+use crate::server::services::images::{info, take_image_claim, BEING_FILED};
 use crate::server::services::notify;
 use crate::server::stores::session_store::{ImageRecord, OriginalVersion};
 
@@ -28,6 +29,21 @@ pub async fn replace_version(
     replacement_id: &str,
 ) -> Result<ImageInfo, ApiError> {
     access.require_desktop()?;
+    // Under the image's claim: no commit reads or files it meanwhile.
+    let Some(claim) = take_image_claim(state, access, image_id).await? else {
+        return Err(ApiError::BadRequest(BEING_FILED.into()));
+    };
+    let outcome = replace_claimed(state, access, image_id, replacement_id).await;
+    claim.release(state).await?;
+    outcome
+}
+
+async fn replace_claimed(
+    state: &AppState,
+    access: &Access,
+    image_id: &str,
+    replacement_id: &str,
+) -> Result<ImageInfo, ApiError> {
     let (Some(current), Some(edit)) = (
         state.sessions.image(&access.session_key, image_id).await?,
         state.sessions.image(&access.session_key, replacement_id).await?,
@@ -78,6 +94,15 @@ pub async fn revert_version(
     image_id: &str,
 ) -> Result<ImageInfo, ApiError> {
     access.require_desktop()?;
+    let Some(claim) = take_image_claim(state, access, image_id).await? else {
+        return Err(ApiError::BadRequest(BEING_FILED.into()));
+    };
+    let outcome = revert_claimed(state, access, image_id).await;
+    claim.release(state).await?;
+    outcome
+}
+
+async fn revert_claimed(state: &AppState, access: &Access, image_id: &str) -> Result<ImageInfo, ApiError> {
     let Some(current) = state.sessions.image(&access.session_key, image_id).await? else {
         return Err(ApiError::NotFound);
     };

@@ -10,6 +10,7 @@ use crate::model::{
 };
 use crate::server::app_state::AppState;
 use crate::server::services::auth::{Access, Actor};
+use crate::server::services::claims::{Claim, ClaimName};
 use crate::server::services::notify;
 use crate::server::services::verify::{self, ACCEPTED_TYPES};
 use crate::server::stores::session_store::{ImageRecord, Reserve, ReserveLimits, Updated};
@@ -224,6 +225,21 @@ pub async fn update_metadata(
 ) -> Result<ImageInfo, ApiError> {
     access.require_desktop()?;
     validate_metadata(&metadata)?;
+    // Under the image's claim: no commit reads the record meanwhile.
+    let Some(claim) = take_image_claim(state, access, image_id).await? else {
+        return Err(ApiError::BadRequest(BEING_FILED.into()));
+    };
+    let outcome = update_metadata_claimed(state, access, image_id, metadata).await;
+    claim.release(state).await?;
+    outcome
+}
+
+async fn update_metadata_claimed(
+    state: &AppState,
+    access: &Access,
+    image_id: &str,
+    metadata: ImageMetadata,
+) -> Result<ImageInfo, ApiError> {
     let change = |current: &ImageRecord| {
         let open = current.uploaded_at.is_some()
             && !matches!(current.status, ImageStatus::Committing | ImageStatus::Committed { .. });
@@ -248,22 +264,28 @@ pub async fn delete(state: &AppState, access: &Access, image_id: &str) -> Result
     // The commit's own claim: while a commit holds it, the photo may be
     // reaching the patient's record, so it cannot go; and while this holds
     // it, no commit can start on it. The record is read under the claim.
-    let claim = commit_claim(&access.session_key, image_id);
-    if !state.sessions.try_claim(&claim, CLAIM_TTL).await? {
+    let Some(claim) = take_image_claim(state, access, image_id).await? else {
         return Err(ApiError::Forbidden);
-    }
+    };
     let outcome = remove_claimed(state, access, image_id).await;
-    state.sessions.release(&claim).await?;
+    claim.release(state).await?;
     outcome
 }
 
-/// How long a commit (or a delete) may hold an image's claim.
-pub const CLAIM_TTL: Duration = Duration::from_secs(120);
-
-/// The claim a commit, a delete or the end of a session takes on one image.
-pub fn commit_claim(session_key: &str, image_id: &str) -> String {
-    format!("commit:{session_key}:{image_id}")
+/// Takes the claim a commit, an edit, a metadata change, a delete or the
+/// end of a session takes on one image; `None` while another holds it.
+pub async fn take_image_claim(
+    state: &AppState,
+    access: &Access,
+    image_id: &str,
+) -> Result<Option<Claim>, ApiError> {
+    let name = ClaimName::Image { session_key: &access.session_key, image_id };
+    Ok(Claim::take(state, name, state.config.alex.commit_claim_ttl).await?)
 }
+
+/// What a GP is told when a photo cannot change because it is being filed.
+pub const BEING_FILED: &str = "This photo is being filed right now, so it cannot be changed. \
+     Wait for the commit to finish.";
 
 /// Deletes a record's bytes: the current version and the original an edit replaced.
 pub async fn delete_blobs(state: &AppState, record: &ImageRecord) -> Result<(), ApiError> {
@@ -319,5 +341,16 @@ pub(super) async fn info(
         status: record.status.clone(),
         edited: record.original.is_some(),
         preview_url,
+        revision: revision(record),
     })
+}
+
+/// The revision of what a commit would file: the bytes (their digest) and
+/// the details. A status change is not a revision.
+pub fn revision(record: &ImageRecord) -> String {
+    let metadata = serde_json::to_string(&record.metadata).unwrap_or_default();
+    let digest = sha256_hex(
+        format!("{}\n{}\n{metadata}", record.sha256.as_deref().unwrap_or(""), record.blob_key).as_bytes(),
+    );
+    digest[..16].to_owned()
 }

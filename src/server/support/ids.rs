@@ -30,6 +30,23 @@ pub fn log_id(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
 
+/// Characters of a session key that name the session to the page.
+const SESSION_NAME_LEN: usize = 16;
+
+/// A session's public name: the first 16 hex characters of its key (the
+/// SHA-256 of its cookie). A page names its session by it in every call,
+/// and the session's cookie is named after it, so one browser holds one
+/// cookie per capture session. Not a secret: it cannot be turned back into
+/// the cookie, and a cookie whose hash does not start with it is refused.
+pub fn session_name(session_key: &str) -> &str {
+    session_key.get(..SESSION_NAME_LEN).unwrap_or(session_key)
+}
+
+/// Whether `s` has the shape of a [`session_name`].
+pub fn valid_session_name(s: &str) -> bool {
+    s.len() == SESSION_NAME_LEN && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// How many trailing characters of an identifier a screen may show: the
 /// GP's own desktop four, a phone three.
 pub const DESKTOP_TAIL: usize = 4;
@@ -62,6 +79,17 @@ mod tests {
         let h = hash_credential("abc");
         assert_eq!(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(log_id(&h), "ba7816bf8f01");
+    }
+
+    #[test]
+    fn a_session_is_named_by_its_keys_prefix() {
+        let key = hash_credential("a cookie");
+        let name = session_name(&key);
+        assert!(valid_session_name(name));
+        assert!(key.starts_with(name));
+        assert!(!valid_session_name(&key));
+        assert!(!valid_session_name("ABCDEF0123456789"));
+        assert!(!valid_session_name("0123456789abcde"));
     }
 
     #[test]

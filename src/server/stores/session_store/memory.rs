@@ -21,7 +21,7 @@ pub struct MemorySessionStore {
     current_tokens: Mutex<HashMap<String, String>>,
     /// Images per session key, in reservation order. Dropped with their session.
     images: Mutex<HashMap<String, Vec<ImageRecord>>>,
-    claims: Mutex<HashMap<String, Instant>>,
+    claims: Mutex<HashMap<String, (String, Instant)>>,
     /// Audit records with the Unix milliseconds they were appended at.
     audit: Mutex<std::collections::VecDeque<(u64, serde_json::Value)>>,
     /// Phones per token key, with the set's deadline.
@@ -212,19 +212,34 @@ impl SessionStore for MemorySessionStore {
         Ok(list.len() < before)
     }
 
-    async fn try_claim(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
+    async fn try_claim(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let now = Instant::now();
         let mut claims = lock(&self.claims);
-        claims.retain(|_, until| *until > now);
+        claims.retain(|_, (_, until)| *until > now);
         if claims.contains_key(name) {
             return Ok(false);
         }
-        claims.insert(name.to_owned(), now + ttl);
+        claims.insert(name.to_owned(), (owner.to_owned(), now + ttl));
         Ok(true)
     }
 
-    async fn release(&self, name: &str) -> Result<(), StoreError> {
-        lock(&self.claims).remove(name);
+    async fn renew_claim(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut claims = lock(&self.claims);
+        match claims.get_mut(name) {
+            Some((holder, until)) if holder == owner && *until > now => {
+                *until = now + ttl;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn release(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        let mut claims = lock(&self.claims);
+        if claims.get(name).is_some_and(|(holder, _)| holder == owner) {
+            claims.remove(name);
+        }
         Ok(())
     }
 

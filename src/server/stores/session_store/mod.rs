@@ -293,11 +293,18 @@ pub trait SessionStore: Send + Sync {
     /// Removes an image record; `false` if there was none.
     async fn remove_image(&self, session_key: &str, image_id: &str) -> Result<bool, StoreError>;
 
-    /// Takes a named lock for `ttl` if nobody holds it (atomic; expires by itself).
-    async fn try_claim(&self, name: &str, ttl: Duration) -> Result<bool, StoreError>;
+    /// Takes a named lock for `ttl` if nobody holds it, recording `owner`
+    /// (a random value the taker keeps) as its holder. Atomic; it expires by
+    /// itself.
+    async fn try_claim(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError>;
 
-    /// Releases a lock taken with [`SessionStore::try_claim`].
-    async fn release(&self, name: &str) -> Result<(), StoreError>;
+    /// Extends the lock to `ttl` from now if `owner` still holds it; false
+    /// if it lapsed or another holds it now (atomic compare-and-extend).
+    async fn renew_claim(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Releases the lock if `owner` holds it; a lock that lapsed and was
+    /// taken by another is left to its new holder (atomic compare-and-delete).
+    async fn release(&self, name: &str, owner: &str) -> Result<(), StoreError>;
 
     /// Appends one audit record (JSON), dropping records older than
     /// `retention`. Audit records name patients only by a hash; logs never do.

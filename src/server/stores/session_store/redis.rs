@@ -98,6 +98,23 @@ fn corrupt(e: serde_json::Error) -> StoreError {
 /// ones. ARGV: id, max_images, json, ttl_ms, now_ms, reservation_ttl_ms,
 /// max_pending, uploader ('' for the desktop). Returns 1, 0 (full) or 2
 /// (too many pending). A record that does not decode is kept and counted.
+/// Extends a claim only for its holder: `KEYS[1]` the claim, `ARGV[1]` the
+/// owner value, `ARGV[2]` the new lifetime in ms. 1 if extended.
+const RENEW_CLAIM: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+";
+
+/// Deletes a claim only for its holder (`ARGV[1]`). 1 if deleted.
+const RELEASE_CLAIM: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
 const RESERVE_IMAGE: &str = r"
 local now = tonumber(ARGV[5])
 local reservation_ttl = tonumber(ARGV[6])
@@ -328,11 +345,11 @@ impl SessionStore for RedisSessionStore {
         Ok(removed == 1)
     }
 
-    async fn try_claim(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
+    async fn try_claim(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
         let set: Option<String> = redis::cmd("SET")
             .arg(format!("{}claim:{name}", self.prefix))
-            .arg(1)
+            .arg(owner)
             .arg("NX")
             .arg("PX")
             .arg(ttl_ms(ttl))
@@ -342,9 +359,26 @@ impl SessionStore for RedisSessionStore {
         Ok(set.is_some())
     }
 
-    async fn release(&self, name: &str) -> Result<(), StoreError> {
+    async fn renew_claim(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
-        let _: () = conn.del(format!("{}claim:{name}", self.prefix)).await.map_err(unavailable)?;
+        let renewed: i64 = redis::Script::new(RENEW_CLAIM)
+            .key(format!("{}claim:{name}", self.prefix))
+            .arg(owner)
+            .arg(ttl_ms(ttl))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(renewed == 1)
+    }
+
+    async fn release(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::Script::new(RELEASE_CLAIM)
+            .key(format!("{}claim:{name}", self.prefix))
+            .arg(owner)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 

@@ -1,0 +1,103 @@
+//! Claims: named locks in the session store, each with an owner value (a
+//! fencing token) so only its taker renews or releases it.
+//!
+//! A commit holds its image's claim for as long as it works, renewing it
+//! ([`Claim::hold`]); if the claim cannot be renewed, the work is stopped
+//! before the claim could lapse, so a second commit can never start on an
+//! image the first may still be filing. Edits, reverts, metadata changes and
+//! deletes take the same claim, so none lands while a commit reads, checks
+//! and files the photo.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::server::app_state::AppState;
+use crate::server::stores::StoreError;
+use crate::server::support::ids::random_token;
+
+/// What a claim is for. Its store name is built here and nowhere else.
+#[derive(Debug, Clone, Copy)]
+pub enum ClaimName<'a> {
+    /// One image of one session: commits, edits, deletes, a session's end.
+    Image { session_key: &'a str, image_id: &'a str },
+    /// One Evolution launch context (hashed): good for one launch.
+    Launch { context_hash: &'a str },
+}
+
+impl ClaimName<'_> {
+    fn key(&self) -> String {
+        match self {
+            ClaimName::Image { session_key, image_id } => format!("commit:{session_key}:{image_id}"),
+            ClaimName::Launch { context_hash } => format!("launch:{context_hash}"),
+        }
+    }
+}
+
+/// A claim this process holds.
+#[derive(Debug)]
+pub struct Claim {
+    key: String,
+    owner: String,
+    ttl: Duration,
+}
+
+/// How a held piece of work ended.
+pub enum Held<T> {
+    /// It finished while the claim was held throughout.
+    Done(T),
+    /// The claim could not be renewed; the work was stopped before it
+    /// could lapse.
+    Lost,
+}
+
+impl Claim {
+    /// Takes the claim for `ttl`, or `None` if another holds it.
+    pub async fn take(
+        state: &AppState,
+        name: ClaimName<'_>,
+        ttl: Duration,
+    ) -> Result<Option<Claim>, StoreError> {
+        let claim = Claim { key: name.key(), owner: random_token(), ttl };
+        Ok(state.sessions.try_claim(&claim.key, &claim.owner, ttl).await?.then_some(claim))
+    }
+
+    /// Releases the claim if this process still holds it.
+    pub async fn release(self, state: &AppState) -> Result<(), StoreError> {
+        state.sessions.release(&self.key, &self.owner).await
+    }
+
+    /// Runs `work` while renewing the claim every third of its lifetime.
+    /// If a renewal fails or finds the claim gone, `work` is dropped while
+    /// the claim is still known to be held (before its last renewal plus
+    /// its lifetime, less a margin), and [`Held::Lost`] returned.
+    pub async fn hold<F: Future>(&self, state: &AppState, work: F) -> Held<F::Output> {
+        let every = (self.ttl / 3).max(Duration::from_millis(100));
+        let margin = self.ttl / 4;
+        let renewing = async {
+            let mut held_until = tokio::time::Instant::now() + self.ttl;
+            loop {
+                tokio::time::sleep(every).await;
+                let asked = tokio::time::Instant::now();
+                match state.sessions.renew_claim(&self.key, &self.owner, self.ttl).await {
+                    Ok(true) => held_until = asked + self.ttl,
+                    Ok(false) => {
+                        tracing::error!("a claim was lost while its work ran; the work is stopped");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a claim could not be renewed");
+                        if tokio::time::Instant::now() + every + margin >= held_until {
+                            tracing::error!("a claim could not be renewed in time; the work is stopped");
+                            return;
+                        }
+                    }
+                }
+            }
+        };
+        tokio::pin!(work);
+        tokio::select! {
+            out = &mut work => Held::Done(out),
+            () = renewing => Held::Lost,
+        }
+    }
+}
