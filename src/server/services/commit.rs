@@ -167,7 +167,8 @@ impl One<'_> {
         let (state, access, image_id) = (self.state, self.access, self.image_id);
         let Some(claim) = take_image_claim(state, access, image_id).await? else {
             let mut r = result(image_id, "skipped");
-            r.message = Some("This photo is being filed from another window.".into());
+            r.message =
+                Some("This photo is being changed or filed in another window right now. Try again.".into());
             r.retryable = true;
             return Ok(r);
         };
