@@ -263,7 +263,7 @@ export async function ready(d, width, height) {
 
 let counter = 0;
 
-/** A fresh development-launch session: { base, cookie, patient, desktopUrl }. */
+/** A fresh development-launch session: { base, cookie, session, patient, desktopUrl }. */
 export async function desktopSession(base) {
   const patient = `${Date.now().toString(16)}${(counter++).toString(16)}${Math.random().toString(16).slice(2)}`
     .padEnd(32, "0")
@@ -275,14 +275,20 @@ export async function desktopSession(base) {
     .map((c) => c.split(";")[0])
     .join("; ");
   if (!cookie) throw new Error(`no session cookie from ${desktopUrl} (${res.status})`);
-  return { base, cookie, patient, desktopUrl };
+  const session = new URL(res.headers.get("location"), base).searchParams.get("session");
+  return { base, cookie, session, patient, desktopUrl };
+}
+
+/** The headers of a request from the session's desktop page: its cookie, and its name. */
+export function desktopHeaders(s) {
+  return { Cookie: s.cookie, "x-capture-session": s.session };
 }
 
 /** Mints a phone link for the session, as the QR panel does. */
 export async function phoneLink(s) {
   const res = await fetch(`${s.base}/api/medtech/session/mobile-token`, {
     method: "POST",
-    headers: { "Content-Type": "application/json", Origin: s.base, Cookie: s.cookie },
+    headers: { "Content-Type": "application/json", Origin: s.base, ...desktopHeaders(s) },
     body: "{}",
   });
   if (!res.ok) throw new Error(`mobile-token: ${res.status} ${await res.text()}`);
@@ -291,7 +297,7 @@ export async function phoneLink(s) {
 
 /** The session's images as the desktop API lists them. */
 export async function desktopImages(s) {
-  const res = await fetch(`${s.base}/api/medtech/session/images`, { headers: { Cookie: s.cookie } });
+  const res = await fetch(`${s.base}/api/medtech/session/images`, { headers: desktopHeaders(s) });
   if (!res.ok) throw new Error(`images: ${res.status}`);
   return res.json();
 }

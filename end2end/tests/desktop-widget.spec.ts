@@ -3,7 +3,7 @@ import { devices, expect, test, type Page } from "@playwright/test";
 import { screenshot, waitForHydration } from "./support/hydration";
 import { photo } from "./support/jpeg";
 import { reserveOutOfPickOrder, sizesInPickOrder } from "./support/order";
-import { desktopImages } from "./support/session";
+import { desktopImages, sessionHeader } from "./support/session";
 
 // Long tests (real photos through the pipeline). The fault test uses its own
 // patient and scopes its fault to that patient's filings, so specs running in
@@ -17,7 +17,7 @@ async function launch(page: Page, patient = { name: "Aroha Testpatient", nhi: "Z
   await page.goto("/sandbox/alex");
   await page.getByLabel("Patient").selectOption({ label: `${patient.name} (${patient.nhi})` });
   await page.getByRole("button", { name: "Open in Evolution" }).click();
-  await expect(page).toHaveURL(/\/medtech-images$/);
+  await expect(page).toHaveURL(/\/medtech-images\?session=[0-9a-f]{16}$/);
   await waitForHydration(page);
   await expect(page.getByRole("region", { name: "Patient" })).toContainText(`${patient.name} · NHI ${patient.nhi}`);
   await expect(page.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
@@ -199,7 +199,7 @@ test("S3 unreachable for 10 s: the desktop and the phone say they are retrying, 
   await expect(strip(page)).toHaveCount(2, { timeout: 60_000 });
   await expect(page.getByRole("progressbar", { name: "Upload progress" })).toHaveCount(0);
   expect(refused).toBeGreaterThanOrEqual(2);
-  const listed = await (await page.request.get("/api/medtech/session/images")).json();
+  const listed = await (await page.request.get("/api/medtech/session/images", { headers: sessionHeader(page) })).json();
   expect(listed.map((i: any) => i.source).sort()).toEqual(["desktop", "mobile"]);
   await phone.close();
 });
@@ -337,7 +337,7 @@ test("edit: rotate, crop and annotate; the committed pixels have the edited size
 test("paste adds a photo; a second tab stays in step; leaving with uncommitted photos asks first", async ({ page, context }) => {
   await launch(page);
   const second = await context.newPage();
-  await second.goto("/medtech-images");
+  await second.goto(page.url());
   await waitForHydration(second);
   await expect(second.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
 

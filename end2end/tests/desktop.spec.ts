@@ -14,7 +14,7 @@ test("without a session the desktop explains how to launch", async ({ page }, te
 
 test("development launch opens a session with a DEV banner and a clean URL", async ({ page }, testInfo) => {
   await page.goto("/medtech-images?patientId=14e52e16edb7a435bfa05e307afd008b&facilityId=F2N060-E");
-  await expect(page).toHaveURL(/\/medtech-images$/);
+  await expect(page).toHaveURL(/\/medtech-images\?session=[0-9a-f]{16}$/);
   const banner = page.getByRole("region", { name: "Patient" });
   await expect(banner).toContainText("DEV");
   await expect(banner).toContainText("Patient ···008b");
@@ -32,7 +32,7 @@ test("launching from the sandbox's Evolution launcher shows the patient's name",
   await page.goto("/sandbox/alex");
   await page.getByLabel("Patient").selectOption({ label: "Aroha Testpatient (ZZZ0016)" });
   await page.getByRole("button", { name: "Open in Evolution" }).click();
-  await expect(page).toHaveURL(/\/medtech-images$/);
+  await expect(page).toHaveURL(/\/medtech-images\?session=[0-9a-f]{16}$/);
   const banner = page.getByRole("region", { name: "Patient" });
   await expect(banner).toContainText("Aroha Testpatient · NHI ZZZ0016");
   await expect(banner).not.toContainText("DEV");

@@ -5,7 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { expect, test, type TestInfo } from "@playwright/test";
 // @ts-ignore: plain ES modules
-import { desktopImages, desktopSession, phoneLink } from "../engines/common.mjs";
+import { desktopHeaders, desktopImages, desktopSession, phoneLink } from "../engines/common.mjs";
 // @ts-ignore
 import { launchFirefox } from "../engines/firefox.mjs";
 // @ts-ignore
@@ -113,6 +113,61 @@ for (const [engine, launch] of Object.entries(engines)) {
       expect(sizes).toEqual([[Math.floor((2848 * 2560) / 4272), 2560], [2560, 1920], [1920, 2560]]);
     });
 
+    test(`${engine}: two windows of one browser, two patients: each files into its own record`, async ({ baseURL }, testInfo) => {
+      const run = `${engine} windows ${Date.now().toString(36)}`;
+      const aroha = "14e52e16edb7a435bfa05e307afd008b";
+      const james = "5b1f0c7a9e3d4c2b8a6f1e0d9c8b7a65";
+      const d = await launch({ width: 1366, height: 900 });
+      const strip = "[role=listbox][aria-label=Photos] [role=option]";
+      /** Adds a photo with a description and commits it, checking whose record the dialog names. */
+      const fileOne = async (note: string, patient: string) => {
+        const before = await d.evaluate((sel: string) => document.querySelectorAll(sel).length, strip);
+        await d.setFiles("Add photos", [`${process.env.FIXTURE_PHOTO_DIR}/umang_by_Abhishek_Mudgal.jpg`]);
+        await d.waitFor((sel: string, n: number) => document.querySelectorAll(sel).length === n + 1, { timeout: 60_000, what: "the photo in the strip" }, strip, before);
+        await d.clickHandle(await d.element((sel: string) => [...document.querySelectorAll(sel)].pop(), strip));
+        await d.type("Description", note);
+        await d.clickButton("Save details");
+        await d.waitFor((sel: string) => [...document.querySelectorAll(sel)].some((e) => (e as HTMLElement).innerText.includes("Ready")), { timeout: 30_000, what: "Ready" }, strip);
+        await d.clickButton("Commit 1 image");
+        await d.waitFor(
+          (p: string) => (document.querySelector("[aria-label='Patient the photos are filed for']") as HTMLElement)?.innerText.includes(p),
+          { timeout: 10_000, what: `the commit dialog naming ${patient}` },
+          patient,
+        );
+        await d.clickButton("Confirm and commit");
+        await d.waitForText("Reference for support", 60_000);
+        await d.clickButton("Close");
+      };
+      try {
+        await d.goto(`${baseURL}/medtech-images?patientId=${aroha}&facilityId=F2N060-E`);
+        await d.waitForHydration(60_000);
+        await d.installErrorCollector();
+        await d.waitForText("Patient ···008b", 30_000);
+        // Another consultation's launch in this browser (another window of
+        // it): its session's cookie lands in the same cookie jar.
+        const secondUrl = await d.evaluate(
+          async (u: string) => (await fetch(u, { credentials: "include" })).url,
+          `${baseURL}/medtech-images?patientId=${james}&facilityId=F2N060-E`,
+        );
+        expect(secondUrl).toMatch(/\/medtech-images\?session=[0-9a-f]{16}$/);
+        // This window, opened for Aroha before that launch, still files for her.
+        await fileOne(`${run} one`, "Patient ···008b");
+        await d.screenshot(testInfo.outputPath(`${engine}-windows-first.png`));
+        // The second launch's window works for James.
+        await d.goto(secondUrl);
+        await d.waitForHydration(60_000);
+        await d.waitForText("Patient ···7a65", 30_000);
+        await fileOne(`${run} two`, "Patient ···7a65");
+        expect(await d.errors()).toEqual([]);
+      } finally {
+        await d.close();
+      }
+      const inbox: any[] = await (await fetch(`${baseURL}/sandbox/alex/inbox.json`)).json();
+      const whose = (note: string) => inbox.filter((r) => JSON.stringify(r.resource.note ?? "").includes(note)).map((r) => r.patientId);
+      expect(whose(`${run} one`)).toEqual([aroha]);
+      expect(whose(`${run} two`)).toEqual([james]);
+    });
+
     test(`${engine}: dead links say what happened`, async ({ baseURL }, testInfo) => {
       const desktop = await desktopSession(baseURL);
       const old = await phoneLink(desktop);
@@ -130,7 +185,7 @@ for (const [engine, launch] of Object.entries(engines)) {
         const link = await phoneLink(ended);
         const r = await fetch(`${baseURL}/api/medtech/session/end`, {
           method: "POST",
-          headers: { cookie: ended.cookie, "content-type": "application/json", origin: baseURL! },
+          headers: { ...desktopHeaders(ended), "content-type": "application/json", origin: baseURL! },
           body: "{}",
         });
         expect(r.ok).toBe(true);

@@ -4,7 +4,7 @@ import { expect, test, type Page } from "@playwright/test";
 import { screenshot, waitForHydration } from "./support/hydration";
 import { photo } from "./support/jpeg";
 import { reserveOutOfPickOrder, sizesInPickOrder } from "./support/order";
-import { desktopImages, desktopSession, phoneLink } from "./support/session";
+import { desktopImages, desktopSession, phoneLink, sessionHeader } from "./support/session";
 
 test.describe.configure({ timeout: 120_000 });
 
@@ -242,7 +242,7 @@ test.describe("dead links land on screen 7 with the right message", () => {
   test("a token whose desktop session has ended", async ({ page, browser, baseURL }, testInfo) => {
     const desktop = await desktopSession(browser, baseURL!);
     const url = await phoneLink(desktop);
-    const ended = await desktop.page.request.post("/api/medtech/session/end", { data: {} });
+    const ended = await desktop.page.request.post("/api/medtech/session/end", { data: {}, headers: sessionHeader(desktop.page) });
     expect(ended.ok()).toBe(true);
     await page.goto(url);
     await waitForHydration(page);

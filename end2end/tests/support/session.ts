@@ -6,6 +6,13 @@ export type Desktop = { context: BrowserContext; page: Page };
 
 let patientCounter = 0;
 
+/** The header a desktop page sends to name its session (from its URL, `?session=…`). */
+export function sessionHeader(page: Page): Record<string, string> {
+  const name = new URL(page.url()).searchParams.get("session");
+  if (!name) throw new Error(`not a desktop session page: ${page.url()}`);
+  return { "x-capture-session": name };
+}
+
 /** Opens a desktop context with a fresh development-launch session. */
 export async function desktopSession(browser: Browser, baseURL: string): Promise<Desktop> {
   const context = await browser.newContext({ baseURL, viewport: { width: 1366, height: 900 } });
@@ -17,7 +24,10 @@ export async function desktopSession(browser: Browser, baseURL: string): Promise
 
 /** Mints a phone link (revoking the previous one), as the QR panel does. */
 export async function phoneLink(desktop: Desktop): Promise<string> {
-  const response = await desktop.page.request.post("/api/medtech/session/mobile-token", { data: {} });
+  const response = await desktop.page.request.post("/api/medtech/session/mobile-token", {
+    data: {},
+    headers: sessionHeader(desktop.page),
+  });
   if (!response.ok()) throw new Error(`mobile-token: ${response.status()} ${await response.text()}`);
   return (await response.json()).mobileUrl as string;
 }
@@ -34,7 +44,7 @@ export type ImageInfo = {
 
 /** The session's images as the desktop's API lists them. */
 export async function desktopImages(desktop: Desktop): Promise<ImageInfo[]> {
-  const response = await desktop.page.request.get("/api/medtech/session/images");
+  const response = await desktop.page.request.get("/api/medtech/session/images", { headers: sessionHeader(desktop.page) });
   if (!response.ok()) throw new Error(`images: ${response.status()}`);
   return response.json();
 }
