@@ -66,6 +66,10 @@ step "services: redis on $REDIS_PORT, ministack (S3, AUTH=true) on $S3_PORT" sta
 
 step "pipeline worker and HEIC modules" build_pipeline_worker
 step "cargo leptos test" cargo leptos test
+# The commit and fault suites again, against sandboxes that refuse search
+# parameters ALEX does not document, as a strict FHIR server would.
+step "commit and fault tests against a strict ALEX" env TEST_ALEX_STRICT_SEARCH=true \
+  cargo test --no-default-features --features ssr --test alex --test filing --test alex_strict
 step "cargo leptos build --split (lazily loaded route chunks)" cargo leptos build --split
 
 e2e() {
@@ -79,7 +83,7 @@ e2e() {
   # Every browser shares one loopback address, so the per-address limit is
   # lifted here; the Rust suite tests the limits themselves.
   LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" LEPTOS_SITE_ROOT="$site_root" LEPTOS_HASH_FILES=true \
-    PUBLIC_BASE_URL="http://127.0.0.1:$APP_PORT" ALEX_SANDBOX=true \
+    PUBLIC_BASE_URL="http://127.0.0.1:$APP_PORT" ALEX_SANDBOX=true ALEX_SANDBOX_STRICT_SEARCH=true \
     RATE_LIMIT_ADDRESS_BURST=100000 RATE_LIMIT_ADDRESS_PER_SECOND=10000 \
     REDIS_URL="$TEST_REDIS_URL" REDIS_KEY_PREFIX="e2e-$$:" \
     S3_BUCKET="e2e-$$" S3_ENDPOINT="$TEST_S3_ENDPOINT" S3_REGION=us-east-1 S3_FORCE_PATH_STYLE=true \

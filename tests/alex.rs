@@ -660,3 +660,51 @@ async fn metrics_move_with_sessions_uploads_commits_and_alex_calls() {
     assert!(after.contains("alex_call_duration_seconds_bucket"));
     assert!(!after.contains(PATIENT), "no patient id in any label");
 }
+
+#[tokio::test]
+async fn a_redirect_from_alex_is_not_followed_so_a_photo_never_goes_to_another_host() {
+    use clinical_images::server::services::capture_sessions::{self, Launch};
+    let sandbox = SandboxServer::start().await;
+    // An "ALEX" that answers every call with a 307 to another host (the sandbox).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirector = format!("http://{}", listener.local_addr().unwrap());
+    let target = sandbox.base.clone();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let router = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let target = target.clone();
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            (axum::http::StatusCode::TEMPORARY_REDIRECT, [("location", format!("{target}{}", uri.path()))])
+        }
+    });
+    tokio::spawn(std::future::IntoFuture::into_future(axum::serve(listener, router)));
+    let mut vars = service_vars();
+    vars.extend(sandbox.vars());
+    for (k, v) in vars.iter_mut() {
+        if k == "ALEX_BASE_URL" {
+            *v = format!("{redirector}/FHIR");
+        }
+    }
+    let app = TestApp::start(vars).await;
+    // A session as a launch makes it (the launch itself would be redirected too).
+    let launch = Launch {
+        patient_id: PATIENT.into(),
+        facility_id: "F2N060-E".into(),
+        nhi: Some("ZZZ0016".into()),
+        ..Launch::default()
+    };
+    let created = capture_sessions::create(&app.state, launch).await.unwrap();
+    let desktop = Auth::Cookie(format!("ci_session_{}={}", created.name, created.cookie));
+    let ticket = app.upload(&desktop, "image/jpeg", jpeg(16, 16)).await;
+    let id = ticket["imageId"].as_str().unwrap();
+    assert_eq!(app.register(&desktop, id).await.0, 200);
+    let (_, report) = app.post("/api/medtech/attachments/commit", json!({}), &desktop).await;
+    assert_eq!(report["results"][0]["status"], "failed", "{report}");
+    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 1, "the redirector was asked");
+    assert_eq!(
+        sandbox.json("/inbox.json").await.as_array().unwrap().len(),
+        0,
+        "nothing reached the other host"
+    );
+}

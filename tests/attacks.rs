@@ -464,3 +464,72 @@ async fn event_streams_close_when_the_server_stops() {
             .await;
     assert!(ended.is_ok(), "the stream ended, so a rolling deploy is never held open");
 }
+
+#[tokio::test]
+async fn the_api_answers_json_and_never_redirects_whatever_the_accept_and_referer() {
+    let app = TestApp::start(vec![]).await;
+    let cookie = app.launch(PATIENT).await;
+    let foreign = "https://evil.example/landing?x=1";
+    let html = |req: reqwest::RequestBuilder| {
+        req.header("accept", "text/html,application/xhtml+xml").header("referer", foreign)
+    };
+    let requests = vec![
+        ("GET list, no session", html(app.http.get(app.url("/api/medtech/session/images")))),
+        (
+            "GET list, a session",
+            html(common::as_desktop(app.http.get(app.url("/api/medtech/session/images")), &cookie)),
+        ),
+        (
+            "POST end, no session",
+            html(app.http.post(app.url("/api/medtech/session/end")))
+                .header("content-type", "application/json")
+                .header("sec-fetch-site", "same-origin")
+                .body("{}"),
+        ),
+        (
+            "POST info",
+            html(app.http.post(app.url("/api/info"))).header("content-type", "application/json").body("{}"),
+        ),
+    ];
+    for (what, req) in requests {
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        assert!(!(300..400).contains(&status), "{what}: redirected ({status})");
+        assert!(res.headers().get("location").is_none(), "{what}: a Location header");
+        let body: serde_json::Value = res.json().await.unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+        assert!(!body.to_string().contains("evil.example"), "{what}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn made_up_methods_add_at_most_one_metrics_series() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    tokio::spawn(clinical_images::server::http::metrics::serve(listener));
+    let app = TestApp::start(vec![]).await;
+    // Other tests in this binary record into the same recorder: count only
+    // what junk methods could have added.
+    let series = || async {
+        let text = reqwest::get(&metrics_url).await.unwrap().text().await.unwrap();
+        assert!(!text.contains("JUNK"), "a raw method became a label");
+        let other = text
+            .lines()
+            .filter(|l| l.starts_with("http_request") && l.contains("method=\"OTHER\""))
+            .collect::<Vec<_>>();
+        (other.len(), other.iter().map(|l| l.len()).sum::<usize>())
+    };
+    // One junk request first, so its series exist before the count.
+    let junk = |i: usize| reqwest::Method::from_bytes(format!("JUNK{i}").as_bytes()).unwrap();
+    let _ = app.http.request(junk(0), app.url("/api/medtech/session/images")).send().await;
+    let (before, bytes_before) = series().await;
+    for chunk in (1..1000).collect::<Vec<_>>().chunks(50) {
+        let sent =
+            chunk.iter().map(|i| app.http.request(junk(*i), app.url("/api/medtech/session/images")).send());
+        for res in futures::future::join_all(sent).await {
+            assert!(res.unwrap().status().as_u16() < 500);
+        }
+    }
+    let (after, bytes_after) = series().await;
+    assert!(after <= before + 4, "{before} → {after} series");
+    assert!(bytes_after < bytes_before + 1024, "{bytes_before} → {bytes_after} bytes");
+}

@@ -190,3 +190,36 @@ async fn the_stream_warns_before_the_session_ends() {
     assert_eq!(ev.event, "session-expiring");
     assert!(ev.data["data"]["expiresAt"].as_str().unwrap().ends_with('Z'));
 }
+
+#[tokio::test]
+async fn one_session_holds_at_most_its_cap_of_streams() {
+    let app = TestApp::start(vec![("EVENT_STREAMS_PER_SESSION".into(), "3".into())]).await;
+    let cookie = app.launch("14e52e16edb7a435bfa05e307afd008b").await;
+    let open = || app.http.get(app.url(&common::events_path(&cookie))).header("cookie", &cookie).send();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let res = open().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        held.push(res);
+    }
+    let refused = open().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 429, "a fourth stream on one session");
+    let rendered = clinical_images::server::http::metrics::handle().render();
+    assert!(rendered.contains("event_streams_refused_total"), "refusals are counted");
+    // Another session is not affected; and a closed stream frees its place.
+    let other = app.launch("5b1f0c7a9e3d4c2b8a6f1e0d9c8b7a65").await;
+    let res =
+        app.http.get(app.url(&common::events_path(&other))).header("cookie", &other).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    drop(held.pop());
+    let mut again = None;
+    for _ in 0..50 {
+        let res = open().await.unwrap();
+        if res.status().as_u16() == 200 {
+            again = Some(res);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(again.is_some(), "the place of a closed stream is given back");
+}

@@ -412,3 +412,51 @@ async fn a_phones_photos_list_in_the_order_they_were_picked_not_sent() {
         assert_eq!(listed, [&first, &second, &third, &on_desktop]);
     }
 }
+
+#[tokio::test]
+async fn forty_registrations_of_one_image_verify_it_once() {
+    let app = TestApp::start(vec![]).await;
+    let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+    let ticket = app.upload(&desktop, "image/jpeg", jpeg(640, 480)).await;
+    let id = ticket["imageId"].as_str().unwrap().to_owned();
+    let before = app.state.verifications.load(std::sync::atomic::Ordering::SeqCst);
+    let all = futures::future::join_all((0..40).map(|_| app.register(&desktop, &id))).await;
+    for (status, body) in &all {
+        assert_eq!(*status, 200, "{body}");
+        assert_eq!(body["imageId"], id.as_str());
+        assert_eq!(body["width"], 640);
+    }
+    let after = app.state.verifications.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(after - before, 1, "one registration did the work; the others waited for it");
+}
+
+#[tokio::test]
+async fn a_registration_that_waits_too_long_for_verification_is_told_to_come_back() {
+    let app = TestApp::start(vec![
+        ("VERIFY_CONCURRENCY".into(), "1".into()),
+        ("VERIFY_QUEUE_SECS".into(), "1".into()),
+    ])
+    .await;
+    let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+    let ticket = app.upload(&desktop, "image/jpeg", jpeg(32, 32)).await;
+    let id = ticket["imageId"].as_str().unwrap().to_owned();
+    // Every verification place is busy.
+    let held = app.state.verify_slots.clone().acquire_owned().await.unwrap();
+    let res = common::as_desktop(app.http.post(app.url("/api/medtech/session/images")), desktop_cookie(&desktop))
+        .json(&serde_json::json!({"imageId": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 503);
+    assert!(res.headers().get("retry-after").is_some(), "503 says when to come back");
+    drop(held);
+    // Nothing was lost: the retry registers it.
+    assert_eq!(app.register(&desktop, &id).await.0, 200);
+}
+
+fn desktop_cookie(auth: &Auth) -> &str {
+    match auth {
+        Auth::Cookie(c) => c,
+        _ => unreachable!(),
+    }
+}

@@ -32,7 +32,7 @@ test("the landing page launches a test patient through the real Evolution path",
   await page.getByLabel("Test patient").selectOption({ label: "James Sample (ZZZ0024)" });
   await screenshot(page, testInfo, "landing-launcher");
   await page.getByRole("button", { name: "Open in Evolution" }).click();
-  await expect(page).toHaveURL(/\/medtech-images$/);
+  await expect(page).toHaveURL(/\/medtech-images\?session=[0-9a-f]{16}$/);
   await expect(page.getByRole("region", { name: "Patient" })).toContainText("James Sample · NHI ZZZ0024");
 });
 

@@ -33,6 +33,12 @@ pub struct AppState {
     pub url_signer: Option<Arc<UrlSigner>>,
     /// Limits requests per client address and per credential.
     pub rate_limiter: Arc<dyn RateLimiter>,
+    /// Places for verifying (decoding) an upload at once on this instance.
+    pub verify_slots: Arc<tokio::sync::Semaphore>,
+    /// Uploads this instance has verified (decoded): a registration's cost.
+    pub verifications: Arc<std::sync::atomic::AtomicU64>,
+    /// The event streams each session holds open on this instance.
+    pub streams: Arc<crate::server::http::event_stream::StreamSlots>,
     /// Origins allowed to send cookie-authenticated requests.
     pub allowed_origins: Arc<Vec<String>>,
     /// Becomes `true` when the server starts shutting down (event streams end).
@@ -138,6 +144,7 @@ impl AppState {
         };
         let allowed_origins = Arc::new(config.allowed_origins());
         let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
+        let verify_slots = Arc::new(tokio::sync::Semaphore::new(config.rate_limit.verify_concurrency));
         Ok(Self {
             leptos_options,
             assets,
@@ -148,6 +155,9 @@ impl AppState {
             alex,
             url_signer,
             rate_limiter,
+            streams: Arc::default(),
+            verify_slots,
+            verifications: Arc::default(),
             allowed_origins,
             shutdown,
             shutdown_tx: Arc::new(shutdown_tx),
@@ -166,11 +176,7 @@ impl AppState {
 
     /// The sandbox's settings, when this instance mounts it.
     pub fn sandbox_config(&self) -> Option<sandbox::SandboxConfig> {
-        (self.config.alex.target == AlexTarget::Sandbox).then(|| sandbox::SandboxConfig {
-            client_id: self.config.alex.client_id.clone(),
-            client_secret: self.config.alex.client_secret.expose_secret().to_owned(),
-            token_lifetime: self.config.alex.sandbox_token_lifetime,
-            app_origin: self.config.public_base_url.origin().ascii_serialization(),
-        })
+        (self.config.alex.target == AlexTarget::Sandbox)
+            .then(|| sandbox::SandboxConfig::from_config(&self.config))
     }
 }

@@ -137,12 +137,7 @@ async fn run_sandbox() -> ExitCode {
         }
     };
     support::telemetry::init(config.log_json);
-    let sandbox = sandbox::Sandbox::new(sandbox::SandboxConfig {
-        client_id: config.alex.client_id.clone(),
-        client_secret: secrecy::ExposeSecret::expose_secret(&config.alex.client_secret).to_owned(),
-        token_lifetime: config.alex.sandbox_token_lifetime,
-        app_origin: config.public_base_url.origin().ascii_serialization(),
-    });
+    let sandbox = sandbox::Sandbox::new(sandbox::SandboxConfig::from_config(&config));
     let app = axum::Router::new().nest(sandbox::MOUNT, sandbox::router(sandbox));
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,

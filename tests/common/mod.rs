@@ -87,6 +87,9 @@ impl TestApp {
             .or_insert_with(|| std::env::temp_dir().join(unique("blobs")).display().to_string());
         // Most tests file photos without details; the rule has its own test.
         vars.entry("COMMIT_RULE".into()).or_insert_with(|| "nothing".into());
+        if strict_search() {
+            vars.entry("ALEX_SANDBOX_STRICT_SEARCH".into()).or_insert_with(|| "true".into());
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         vars.entry("PUBLIC_BASE_URL".into()).or_insert_with(|| format!("http://{addr}"));
@@ -193,6 +196,13 @@ impl TestApp {
     }
 }
 
+/// Whether this run's sandboxes refuse undocumented search parameters, as a
+/// strict FHIR server would (`TEST_ALEX_STRICT_SEARCH=true`): the test
+/// command runs the commit and fault suites once in each mode.
+pub fn strict_search() -> bool {
+    std::env::var("TEST_ALEX_STRICT_SEARCH").is_ok_and(|v| v == "true")
+}
+
 /// The credential a test request carries.
 pub enum Auth {
     None,
@@ -253,6 +263,7 @@ impl SandboxServer {
             client_secret: "sandbox-secret".into(),
             token_lifetime: lifetime,
             app_origin: "http://127.0.0.1:1".into(),
+            strict_search: strict_search(),
         });
         tokio::spawn(axum::serve(listener, router::<()>(sandbox).into_make_service()).into_future());
         SandboxServer { base }

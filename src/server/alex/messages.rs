@@ -14,9 +14,29 @@ const fn msg(message: &'static str, retryable: bool) -> GpMessage {
     GpMessage { message, retryable }
 }
 
+/// Whether `err` is, or was caused by, a patient having no NHI to search by.
+fn no_nhi(err: &AlexError) -> bool {
+    match err {
+        AlexError::NoNhi => true,
+        AlexError::Unconfirmed(cause) => no_nhi(cause),
+        _ => false,
+    }
+}
+
+/// No look for an earlier attempt is possible. Marked retryable, so a later
+/// commit of the photo looks again (and so again refuses) rather than post
+/// it blind: the photo is never sent twice. If it is not in the Inbox, the
+/// GP removes it and adds it again, which files it as a new photo.
+const NO_NHI: GpMessage = msg(
+    "This patient has no NHI in Medtech, so Clinical Images cannot check whether this photo was already filed. It was not sent again. Check the patient's Inbox in Evolution; if the photo is not there, remove it here and add it again.",
+    true,
+);
+
 /// Maps an ALEX failure to plain language.
 pub fn for_error(err: &AlexError) -> GpMessage {
     match err {
+        AlexError::NoNhi => NO_NHI,
+        AlexError::Unconfirmed(cause) if no_nhi(cause) => NO_NHI,
         AlexError::Unreachable(_) => msg(
             "Medtech could not be reached. Check the practice's internet connection, then try again.",
             true,
@@ -85,6 +105,13 @@ mod tests {
             (rejected(503, "transient", ""), "temporarily unavailable", true),
             (AlexError::Unreachable("connect refused".into()), "could not be reached", true),
             (AlexError::Auth { status: 401 }, "could not sign in", false),
+            (
+                AlexError::Unconfirmed(Box::new(rejected(503, "transient", ""))),
+                "did not confirm whether this photo was filed",
+                true,
+            ),
+            (AlexError::Unconfirmed(Box::new(AlexError::NoNhi)), "no NHI in Medtech", true),
+            (AlexError::NoNhi, "Check the patient's Inbox", true),
         ];
         for (err, needle, retryable) in cases {
             let m = for_error(&err);

@@ -38,9 +38,15 @@ pub enum AlexError {
     #[error("ALEX answer unreadable: {0}")]
     Malformed(String),
     /// A create may have landed, and the look that would tell failed: it is
-    /// unknown whether the resource exists. Always worth a retry, which looks first.
+    /// unknown whether the resource exists. Worth a retry, which looks first,
+    /// unless the look cannot be made at all ([`AlexError::NoNhi`]).
     #[error("unknown whether an earlier attempt was filed: {0}")]
     Unconfirmed(Box<AlexError>),
+    /// The patient has no NHI in Medtech, and ALEX documents no search for
+    /// a patient's resources but by NHI: whether an earlier attempt was
+    /// filed cannot be looked up.
+    #[error("the patient has no NHI, so its filings cannot be searched")]
+    NoNhi,
 }
 
 /// Who and where a call is for: sent as `mt-facilityid` and `mt-correlationid`.
@@ -62,7 +68,7 @@ pub struct Created {
 ///
 /// ALEX searches resources by `patient.identifier` (the NHI), never by
 /// `patient=`. Without an NHI from the launch, the client reads the patient
-/// for it; a patient with none is searched by the resource identifier.
+/// for it; a patient with none cannot be searched ([`AlexError::NoNhi`]).
 #[derive(Debug, Clone)]
 pub struct Dedupe {
     pub patient_id: String,
@@ -109,7 +115,8 @@ pub trait AlexClient: Send + Sync {
 
     /// The resource this app filed for the patient under `dedupe`'s
     /// identifier, if any, reading every page of the search. An error means
-    /// "unknown", never "not filed".
+    /// "unknown", never "not filed"; [`AlexError::NoNhi`] when the patient
+    /// has no NHI to search by.
     async fn find_filed(
         &self,
         resource_type: &str,

@@ -62,6 +62,9 @@ pub struct AlexConfig {
     pub identifier_system: String,
     /// `ALEX_SANDBOX_TOKEN_LIFETIME_SECS`: lifetime of tokens the sandbox issues.
     pub sandbox_token_lifetime: Duration,
+    /// `ALEX_SANDBOX_STRICT_SEARCH`: the sandbox refuses search parameters
+    /// ALEX does not document (400 `not-supported`), as a strict FHIR server would.
+    pub sandbox_strict_search: bool,
     /// `ALEX_TOKEN_REFRESH_EARLY_SECS`: refresh this long before a token expires.
     pub token_refresh_early: Duration,
     /// `ALEX_SCAN_MAX_BYTES`: largest scan-mode document.
@@ -110,6 +113,22 @@ fn choice<T: Copy, F: Fn(&str) -> Option<String>>(
     }
 }
 
+/// ALEX carries patients' photos and our credentials: plain `http` only to
+/// this machine (a sandbox or a test), never across a network.
+fn https_unless_loopback(var: &'static str, url: &Url) -> Result<(), ConfigError> {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if url.scheme() == "https" || loopback {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid { var, reason: "must be https (plain http only to loopback)".into() })
+    }
+}
+
 pub(super) fn read<F: Fn(&str) -> Option<String>>(
     v: &Vars<F>,
     d: &Defaults,
@@ -130,6 +149,8 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
             let token_url = v
                 .url("ALEX_TOKEN_URL")?
                 .ok_or(ConfigError::Missing { var: "ALEX_TOKEN_URL", because: WHY })?;
+            https_unless_loopback("ALEX_BASE_URL", &base_url)?;
+            https_unless_loopback("ALEX_TOKEN_URL", &token_url)?;
             (
                 AlexTarget::Remote { base_url, token_url },
                 v.required("ALEX_CLIENT_ID", WHY)?,
@@ -157,6 +178,7 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
         https_proxy: v.url("ALEX_HTTPS_PROXY")?,
         identifier_system: v.get("ALEX_IDENTIFIER_SYSTEM").unwrap_or_else(|| d.identifier_system.clone()),
         sandbox_token_lifetime: v.secs_or("ALEX_SANDBOX_TOKEN_LIFETIME_SECS", 3599)?,
+        sandbox_strict_search: v.bool_or("ALEX_SANDBOX_STRICT_SEARCH", false)?,
         token_refresh_early: Duration::from_secs(
             v.u64_or("ALEX_TOKEN_REFRESH_EARLY_SECS", d.token_refresh_early_secs)?,
         ),

@@ -396,6 +396,28 @@ mod tests {
     }
 
     #[test]
+    fn alex_urls_must_be_https_except_to_loopback() {
+        for var in ["ALEX_BASE_URL", "ALEX_TOKEN_URL"] {
+            let mut vars = remote_alex();
+            let plain = if var == "ALEX_BASE_URL" {
+                "http://alex.example/FHIR"
+            } else {
+                "http://login.example/token"
+            };
+            vars.retain(|(k, _)| *k != var);
+            vars.push((var, plain));
+            let err = load(&vars).expect_err("plain http to another host");
+            assert!(err.to_string().contains(var) && err.to_string().contains("https"), "{err}");
+            for local in ["http://127.0.0.1:3100/x", "http://localhost:3100/x", "http://[::1]:3100/x"] {
+                let mut vars = remote_alex();
+                vars.retain(|(k, _)| *k != var);
+                vars.push((var, local));
+                assert!(load(&vars).is_ok(), "{var}={local}");
+            }
+        }
+    }
+
+    #[test]
     fn deployments_must_name_their_public_origin() {
         let vars = [("REDIS_URL", "redis://cache:6379/0"), ("ALEX_SANDBOX", "true")];
         assert!(load(&vars).expect_err("no PUBLIC_BASE_URL").to_string().contains("PUBLIC_BASE_URL"));

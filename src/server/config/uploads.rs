@@ -46,6 +46,15 @@ pub struct RateLimitConfig {
     /// `TRUST_FORWARDED_FOR`: take the client address from the last
     /// `X-Forwarded-For` entry (set only behind a proxy that writes it).
     pub trust_forwarded_for: bool,
+    /// `VERIFY_CONCURRENCY`: uploads verified (decoded) at once on this
+    /// instance's blocking pool. Default: the machine's cores.
+    pub verify_concurrency: usize,
+    /// `VERIFY_QUEUE_SECS`: how long a registration waits for a place to be
+    /// verified before it is answered 503 with `Retry-After`.
+    pub verify_queue: std::time::Duration,
+    /// `EVENT_STREAMS_PER_SESSION`: event streams one session may hold open
+    /// on one instance (a desktop holds one per tab); more are refused (429).
+    pub streams_per_session: usize,
 }
 
 #[derive(Deserialize)]
@@ -102,6 +111,18 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
             .u32_or("RATE_LIMIT_ADDRESS_PER_SECOND", d.rate_limit_address_per_second)?
             .max(1),
         trust_forwarded_for: v.bool_or("TRUST_FORWARDED_FOR", false)?,
+        verify_concurrency: at_least_one(
+            "VERIFY_CONCURRENCY",
+            v.u64_or(
+                "VERIFY_CONCURRENCY",
+                std::thread::available_parallelism().map_or(2, |n| u64::try_from(n.get()).unwrap_or(2)),
+            )?,
+        )?,
+        verify_queue: v.secs_or("VERIFY_QUEUE_SECS", 10)?,
+        streams_per_session: at_least_one(
+            "EVENT_STREAMS_PER_SESSION",
+            v.u64_or("EVENT_STREAMS_PER_SESSION", 8)?,
+        )?,
     };
     Ok((uploads, rate_limit))
 }

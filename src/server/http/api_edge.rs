@@ -17,7 +17,12 @@
 //!   ([`status_of`]): services return typed errors and never touch the
 //!   response. A body that is not an [`ApiError`] (a framework's own text)
 //!   is replaced by the plain "internal" error, its text only logged;
-//! - every API response is `Cache-Control: no-store` (patient data).
+//! - every API response is `Cache-Control: no-store` (patient data);
+//! - the API answers JSON only and never redirects: a request's `Accept` is
+//!   set to JSON and its `Referer` dropped before a server function sees
+//!   them, so the framework's form-post redirect (to the Referer, with the
+//!   error in its query) cannot happen: no open redirect, and no cross-site
+//!   oracle for "has a session".
 
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
@@ -40,8 +45,17 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 fn refuse(status: StatusCode, err: ApiError) -> Response {
     let mut res = (status, Json(err)).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    api_headers(&mut res);
     res
+}
+
+/// What every API answer carries: `no-store`, and on a 503 (a store down,
+/// or the verification queue full) a `Retry-After`, so clients back off.
+fn api_headers(res: &mut Response) {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if res.status() == StatusCode::SERVICE_UNAVAILABLE && !res.headers().contains_key(header::RETRY_AFTER) {
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
 }
 
 fn bad_request(detail: &str) -> ApiError {
@@ -67,6 +81,9 @@ pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Re
     if !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
     }
+    let mut req = req;
+    req.headers_mut().remove(header::REFERER);
+    req.headers_mut().insert(header::ACCEPT, HeaderValue::from_static("application/json"));
     if auth::mixed_credentials(&state, req.headers()) {
         tracing::warn!(path = %req.uri().path(), "request with both a phone token and a desktop session refused");
         return refuse(StatusCode::BAD_REQUEST, auth::mixed());
@@ -119,7 +136,7 @@ async fn finish(res: Response) -> Response {
     } else {
         res
     };
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    api_headers(&mut res);
     res
 }
 

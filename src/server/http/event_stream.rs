@@ -25,6 +25,44 @@ use crate::server::services::auth;
 use crate::server::stores::events::{compare_ids, valid_id, Event};
 use crate::server::support::clock::{rfc3339, unix_now};
 
+/// The event streams each session holds open on this instance, so one
+/// session (a script reusing a cookie) cannot hold unbounded connections.
+#[derive(Default)]
+pub struct StreamSlots {
+    open: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+/// One open stream's place in [`StreamSlots`], given back on drop.
+pub struct StreamSlot {
+    slots: std::sync::Arc<StreamSlots>,
+    key: String,
+}
+
+impl StreamSlots {
+    /// A place for one more stream of `session_key`, unless it holds `max`.
+    pub fn take(self: &std::sync::Arc<Self>, session_key: &str, max: usize) -> Option<StreamSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(session_key.to_owned()).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot { slots: self.clone(), key: session_key.to_owned() })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// Heartbeat interval: keeps proxies from closing an idle stream.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
@@ -49,6 +87,8 @@ struct Live {
     session_key: String,
     /// Counts the stream in `event_streams_open` while it lives.
     _open: crate::server::http::metrics::OpenStream,
+    /// Its place among its session's streams.
+    _slot: StreamSlot,
 }
 
 /// Live events after `last_seen`, plus one `session-expiring` warning. Ends
@@ -107,6 +147,13 @@ pub async fn events(
         Ok(a) => a,
         Err(e) => return (status_of(&e), axum::Json(e)).into_response(),
     };
+    let Some(slot) = state.streams.take(&access.session_key, state.config.rate_limit.streams_per_session)
+    else {
+        metrics::counter!("event_streams_refused_total").increment(1);
+        tracing::warn!("event stream refused: the session holds its maximum");
+        let err = crate::model::ApiError::RateLimited;
+        return (status_of(&err), axum::Json(err)).into_response();
+    };
     let after = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -135,6 +182,7 @@ pub async fn events(
         session_key: access.session_key.clone(),
         state: state.clone(),
         _open: crate::server::http::metrics::OpenStream::new(),
+        _slot: slot,
     };
     let events = stream::iter(replay).chain(live(live_state));
     Sse::new(events.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::new().interval(HEARTBEAT)).into_response()

@@ -5,9 +5,10 @@
 //!
 //! | Metric | Kind | Labels |
 //! |---|---|---|
-//! | `http_requests_total` | counter | `route`, `method`, `status` |
+//! | `http_requests_total` | counter | `route` (matched pattern or `unmatched`), `method` (`GET`… or `OTHER`), `status` |
 //! | `http_request_duration_seconds` | histogram | `route`, `method` |
 //! | `event_streams_open` | gauge | |
+//! | `event_streams_refused_total` | counter | (a session at `EVENT_STREAMS_PER_SESSION`) |
 //! | `sessions_created_total` | counter | `launch` (`evolution`, `development`) |
 //! | `uploads_registered_total` | counter | |
 //! | `uploads_refused_total` | counter | `reason` |
@@ -55,15 +56,35 @@ pub async fn http(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let started = Instant::now();
     let res = next.run(req).await;
     let status = res.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status)
+    metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
         .increment(1);
     metrics::histogram!("http_request_duration_seconds", "route" => route, "method" => method)
         .record(started.elapsed().as_secs_f64());
     res
+}
+
+/// A request's method as a label: the methods HTTP defines, else `OTHER`,
+/// so made-up methods cannot add series. (Routes are their matched
+/// patterns, else `unmatched`; statuses are three digits: every label is
+/// from a bounded set.)
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
 }
 
 /// The metrics listener's routes: `GET /metrics`.

@@ -102,6 +102,9 @@ mod tests {
             address_burst: 1,
             address_per_second: 1,
             trust_forwarded_for: false,
+            verify_concurrency: 1,
+            verify_queue: std::time::Duration::from_secs(1),
+            streams_per_session: 1,
         };
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 10.0.0.9"));

@@ -1,10 +1,12 @@
 //! The sandbox's test data: the UAT seed patient and a few more, all with
-//! valid test NHIs (Z-prefixed), and the facilities it knows.
+//! valid test NHIs (Z-prefixed), one patient with no NHI at all, and the
+//! facilities it knows.
 
 /// A test patient.
 #[derive(Debug, Clone, Copy)]
 pub struct SandboxPatient {
     pub id: &'static str,
+    /// Empty for a patient without one ([`PATIENT_WITHOUT_NHI`]).
     pub nhi: &'static str,
     pub given: &'static str,
     pub family: &'static str,
@@ -36,15 +38,36 @@ pub const PATIENTS: [SandboxPatient; 3] = [
     },
 ];
 
+/// A patient Medtech holds without an NHI (not every patient has one yet):
+/// ALEX documents no search for such a patient's filings. Kept out of
+/// [`PATIENTS`], whose entries all have one; [`all_patients`] has both.
+pub const PATIENT_WITHOUT_NHI: SandboxPatient = SandboxPatient {
+    id: "0a9b8c7d6e5f40312f1e0d9c8b7a6f5e",
+    nhi: "",
+    given: "Baby",
+    family: "Unregistered",
+    birth_date: "2026-01-05",
+};
+
 /// HPI facility ids the sandbox accepts in `mt-facilityid`.
 pub const FACILITIES: [&str; 2] = ["F2N060-E", "F99669-C"];
 
 /// The NHI identifier system.
 pub const NHI_SYSTEM: &str = "https://standards.digital.health.nz/ns/nhi-id";
 
+/// Every patient the sandbox knows, with or without an NHI.
+pub fn all_patients() -> impl Iterator<Item = &'static SandboxPatient> {
+    PATIENTS.iter().chain(std::iter::once(&PATIENT_WITHOUT_NHI))
+}
+
 /// The patient with this id.
 pub fn patient(id: &str) -> Option<&'static SandboxPatient> {
-    PATIENTS.iter().find(|p| p.id == id)
+    all_patients().find(|p| p.id == id)
+}
+
+/// The patient with this NHI (an empty one names nobody).
+pub fn patient_by_nhi(nhi: &str) -> Option<&'static SandboxPatient> {
+    all_patients().find(|p| !p.nhi.is_empty() && p.nhi == nhi)
 }
 
 #[cfg(test)]
@@ -75,5 +98,12 @@ mod tests {
             assert!(p.nhi.starts_with('Z'));
             assert!(nhi_valid(p.nhi), "{}", p.nhi);
         }
+    }
+
+    #[test]
+    fn the_patient_without_an_nhi_is_known_but_never_found_by_nhi() {
+        assert!(patient(PATIENT_WITHOUT_NHI.id).is_some());
+        assert!(patient_by_nhi("").is_none());
+        assert_eq!(patient_by_nhi("ZZZ0016").map(|p| p.id), Some(PATIENTS[0].id));
     }
 }

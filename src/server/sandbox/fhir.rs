@@ -1,5 +1,9 @@
 //! The sandbox's FHIR endpoints: Patient reads, and Media and
 //! DocumentReference creation with ALEX's rules.
+//!
+//! Searches take the parameters ALEX documents; in strict search mode
+//! ([`Sandbox::strict_search`]) any other parameter is refused with 400
+//! `not-supported`, as a strict FHIR server does.
 
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -8,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::data::{patient, SandboxPatient, FACILITIES, NHI_SYSTEM};
+use super::data::{patient, patient_by_nhi, SandboxPatient, FACILITIES, NHI_SYSTEM};
 use super::{outcome, Refusal, Sandbox, Stored, MOUNT};
 use crate::server::support::clock::{rfc3339, unix_now};
 
@@ -16,13 +20,48 @@ use crate::server::support::clock::{rfc3339, unix_now};
 pub const DOCUMENT_MAX_BYTES: usize = 8 * 1024 * 1024;
 
 fn patient_resource(p: &SandboxPatient) -> Value {
-    json!({
+    let mut resource = json!({
         "resourceType": "Patient",
         "id": p.id,
-        "identifier": [{"system": NHI_SYSTEM, "value": p.nhi}],
         "name": [{"family": p.family, "given": [p.given]}],
         "birthDate": p.birth_date,
-    })
+    });
+    if !p.nhi.is_empty() {
+        resource["identifier"] = json!([{"system": NHI_SYSTEM, "value": p.nhi}]);
+    }
+    resource
+}
+
+/// The search parameters ALEX documents for `kind`, plus the paging the
+/// sandbox's own `next` links carry (`_offset`) and `_count`.
+fn documented_params(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Patient" => &["identifier"],
+        _ => &["patient.identifier", "_offset", "_count"],
+    }
+}
+
+/// In strict search mode, a refusal of the first parameter ALEX does not
+/// document for `kind`: 400 `not-supported`, naming the parameter only.
+fn undocumented(
+    sandbox: &Sandbox,
+    q: &std::collections::HashMap<String, String>,
+    kind: &str,
+) -> Option<Response> {
+    if !sandbox.strict_search() {
+        return None;
+    }
+    let allowed = documented_params(kind);
+    let mut unknown: Vec<&str> = q.keys().map(String::as_str).filter(|k| !allowed.contains(k)).collect();
+    unknown.sort_unstable();
+    let first = unknown.first()?;
+    sandbox.count_refused_search();
+    let name: String = first.chars().take(64).collect();
+    Some(outcome(
+        StatusCode::BAD_REQUEST,
+        "not-supported",
+        &format!("The search parameter '{name}' is not supported for {kind}."),
+    ))
 }
 
 fn fhir_json(status: StatusCode, body: &Value) -> Response {
@@ -64,15 +103,15 @@ pub async fn search_patients(
     if let Err(r) = guard(&sandbox, &headers) {
         return r.into_response();
     }
+    if let Some(refusal) = undocumented(&sandbox, &q, "Patient") {
+        return refusal;
+    }
     let Some(identifier) = q.get("identifier") else {
         return outcome(StatusCode::FORBIDDEN, "forbidden", "Listing all patients is not allowed.");
     };
     let nhi = identifier.strip_prefix(&format!("{NHI_SYSTEM}|")).unwrap_or(identifier);
-    let matches: Vec<Value> = super::PATIENTS
-        .iter()
-        .filter(|p| p.nhi == nhi)
-        .map(|p| json!({"resource": patient_resource(p)}))
-        .collect();
+    let matches: Vec<Value> =
+        patient_by_nhi(nhi).into_iter().map(|p| json!({"resource": patient_resource(p)})).collect();
     let entries = if matches.is_empty() {
         vec![json!({"resource": {"resourceType": "OperationOutcome",
             "issue": [{"severity": "information", "code": "not-found", "diagnostics": "No matches"}]}})]
@@ -209,9 +248,10 @@ pub async fn create_document_reference(
 pub const PAGE_SIZE: usize = 5;
 
 /// Searches filed resources the way ALEX allows: by `patient.identifier`
-/// (the NHI) or by the resource's own `identifier` (`system|value`);
-/// `patient=` is forbidden, as in ALEX. Results come [`PAGE_SIZE`] at a time
-/// with a `next` link (`_offset`).
+/// (the NHI) or, unless in strict search mode, also by the resource's own
+/// `identifier` (`system|value`), a standard FHIR parameter ALEX does not
+/// document; `patient=` is forbidden, as in ALEX. Results come
+/// [`PAGE_SIZE`] at a time with a `next` link (`_offset`).
 fn search(
     sandbox: &Sandbox,
     headers: &HeaderMap,
@@ -229,10 +269,13 @@ fn search(
             "Search by patient is not allowed; use patient.identifier.",
         );
     }
+    if let Some(refusal) = undocumented(sandbox, q, kind) {
+        return refusal;
+    }
     let by_patient: Option<&'static str> = match q.get("patient.identifier") {
         Some(identifier) => {
             let nhi = identifier.strip_prefix(&format!("{NHI_SYSTEM}|")).unwrap_or(identifier);
-            match super::PATIENTS.iter().find(|p| p.nhi == nhi) {
+            match patient_by_nhi(nhi) {
                 Some(p) => Some(p.id),
                 None => return bundle(vec![], None),
             }

@@ -8,6 +8,10 @@
 //! mandatory, patients must exist, attachments must decode to their declared
 //! type, and DocumentReference takes only PDF or TIFF up to 8 MB. Faults can
 //! be injected, and a read-only inbox shows what a practice would see.
+//!
+//! In strict search mode (`strict_search`, or `POST /search-mode`), searches
+//! with any parameter ALEX does not document are refused with 400
+//! `not-supported`, as a strict FHIR server refuses them.
 
 mod data;
 mod fhir;
@@ -15,7 +19,7 @@ mod launch;
 mod pages;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,7 +34,7 @@ use serde_json::{json, Value};
 
 use crate::server::support::ids::random_token;
 
-pub use self::data::{SandboxPatient, PATIENTS};
+pub use self::data::{SandboxPatient, PATIENTS, PATIENT_WITHOUT_NHI};
 
 /// Where the sandbox is mounted in the app.
 pub const MOUNT: &str = "/sandbox/alex";
@@ -43,6 +47,23 @@ pub struct SandboxConfig {
     pub token_lifetime: Duration,
     /// Origin of the app the launcher sends Evolution launches to.
     pub app_origin: String,
+    /// Start in strict search mode: searches with any parameter ALEX does
+    /// not document answer 400 `not-supported`. `POST /search-mode` switches it.
+    pub strict_search: bool,
+}
+
+impl SandboxConfig {
+    /// The sandbox's settings from the app's configuration: the one place
+    /// they are built, for the mounted sandbox and `alex-sandbox` alike.
+    pub fn from_config(config: &crate::server::config::Config) -> SandboxConfig {
+        SandboxConfig {
+            client_id: config.alex.client_id.clone(),
+            client_secret: secrecy::ExposeSecret::expose_secret(&config.alex.client_secret).to_owned(),
+            token_lifetime: config.alex.sandbox_token_lifetime,
+            app_origin: config.public_origin(),
+            strict_search: config.alex.sandbox_strict_search,
+        }
+    }
 }
 
 /// One injected fault.
@@ -77,7 +98,7 @@ impl Fault {
         let decoded: String = url::form_urlencoded::parse(path_and_query.as_bytes())
             .map(|(k, v)| format!("{k}={v}&"))
             .collect();
-        let nhi = data::patient(id).map(|p| p.nhi);
+        let nhi = data::patient(id).map(|p| p.nhi).filter(|n| !n.is_empty());
         path_and_query.contains(id.as_str())
             || nhi.is_some_and(|n| decoded.contains(n))
             || serde_json::from_slice::<Value>(body)
@@ -106,6 +127,8 @@ struct Inner {
     outage: Mutex<Option<Outage>>,
     resources: Mutex<Vec<Stored>>,
     launch: launch::Contexts,
+    strict_search: AtomicBool,
+    searches_refused: AtomicUsize,
 }
 
 /// A whole-service outage: after `after_creates` more resources are filed,
@@ -166,6 +189,8 @@ impl Sandbox {
     /// A fresh sandbox with no tokens, contexts or resources.
     pub fn new(config: SandboxConfig) -> Self {
         Sandbox(Arc::new(Inner {
+            strict_search: AtomicBool::new(config.strict_search),
+            searches_refused: AtomicUsize::new(0),
             config,
             tokens: Mutex::default(),
             token_grants: AtomicUsize::new(0),
@@ -197,6 +222,20 @@ impl Sandbox {
         lock(&self.0.resources).push(stored);
     }
 
+    /// Whether searches refuse parameters ALEX does not document.
+    pub fn strict_search(&self) -> bool {
+        self.0.strict_search.load(Ordering::Relaxed)
+    }
+
+    /// Switches strict search mode.
+    pub fn set_strict_search(&self, strict: bool) {
+        self.0.strict_search.store(strict, Ordering::Relaxed);
+    }
+
+    fn count_refused_search(&self) {
+        self.0.searches_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Everything accepted so far, oldest first.
     pub fn resources(&self) -> Vec<Stored> {
         lock(&self.0.resources).clone()
@@ -223,6 +262,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
         .route("/launch", post(launch::launch_form))
         .route("/faults", post(add_faults))
         .route("/outage", post(add_outage))
+        .route("/search-mode", post(set_search_mode))
         .route("/stats", get(stats))
         .merge(faulty)
         .with_state(sandbox)
@@ -239,6 +279,18 @@ struct FaultRequest {
 /// the next `count` matching FHIR calls misbehave.
 async fn add_faults(State(sandbox): State<Sandbox>, Json(req): Json<FaultRequest>) -> StatusCode {
     lock(&sandbox.0.faults).extend(std::iter::repeat_n(req.fault, req.count));
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct SearchMode {
+    strict: bool,
+}
+
+/// `POST /search-mode` `{strict}`: from now on, searches with parameters ALEX
+/// does not document are refused (`true`) or answered (`false`).
+async fn set_search_mode(State(sandbox): State<Sandbox>, Json(mode): Json<SearchMode>) -> StatusCode {
+    sandbox.set_strict_search(mode.strict);
     StatusCode::NO_CONTENT
 }
 
@@ -317,11 +369,14 @@ async fn inject_faults(State(sandbox): State<Sandbox>, req: Request, next: Next)
     }
 }
 
-/// `GET /stats`: counters tests assert on.
+/// `GET /stats`: counters tests assert on (`searchesRefused`: searches
+/// refused in strict mode).
 async fn stats(State(sandbox): State<Sandbox>) -> Json<Value> {
     Json(json!({
         "tokenGrants": sandbox.0.token_grants.load(Ordering::Relaxed),
         "resources": lock(&sandbox.0.resources).len(),
+        "strictSearch": sandbox.strict_search(),
+        "searchesRefused": sandbox.0.searches_refused.load(Ordering::Relaxed),
     }))
 }
 
@@ -380,6 +435,7 @@ mod tests {
             client_secret: "right".into(),
             token_lifetime: Duration::from_secs(3599),
             app_origin: "http://app".into(),
+            strict_search: false,
         }))
     }
 

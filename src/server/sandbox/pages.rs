@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::data::{FACILITIES, PATIENTS};
+use super::data::{all_patients, patient, FACILITIES};
 use super::{Sandbox, MOUNT};
 
 /// Escapes text for HTML.
@@ -32,15 +32,14 @@ fn page(title: &str, body: &str) -> Html<String> {
 
 /// `GET /`: pick a test patient and open Clinical Images as Evolution would.
 pub async fn launcher() -> Html<String> {
-    let patients: String = PATIENTS
-        .iter()
+    let patients: String = all_patients()
         .map(|p| {
             format!(
                 "<option value=\"{}\">{} {} ({})</option>",
                 esc(p.id),
                 esc(p.given),
                 esc(p.family),
-                esc(p.nhi)
+                if p.nhi.is_empty() { "no NHI".to_owned() } else { esc(p.nhi) }
             )
         })
         .collect();
@@ -82,7 +81,11 @@ pub async fn inbox(State(sandbox): State<Sandbox>) -> Html<String> {
         } else {
             format!("<a href=\"{MOUNT}/inbox/{}/content\">Open {}</a>", s.id, esc(&s.content.0))
         };
-        let patient = PATIENTS.iter().find(|p| p.id == s.patient_id).map(|p| p.nhi).unwrap_or("?");
+        let patient = match patient(&s.patient_id).map(|p| p.nhi) {
+            Some("") => "no NHI",
+            Some(nhi) => nhi,
+            None => "?",
+        };
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}<br><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{preview}</td></tr>",
             esc(&s.received_at),

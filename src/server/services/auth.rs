@@ -87,8 +87,13 @@ pub fn named_session(headers: &HeaderMap) -> Option<&str> {
     headers.get(SESSION_HEADER)?.to_str().ok()
 }
 
-/// Whether the request carries any desktop session cookie of ours.
-pub fn has_session_cookie(state: &AppState, headers: &HeaderMap) -> bool {
+/// Every desktop session cookie of ours the request carries, as
+/// `(cookie name, value)`: one per session (`<base>_<name>`), and the
+/// single cookie of the design before it (`<base>`).
+pub fn session_cookies<'h>(
+    state: &AppState,
+    headers: &'h HeaderMap,
+) -> impl Iterator<Item = (&'h str, &'h str)> {
     let base = state.config.cookie_name();
     headers
         .get_all(header::COOKIE)
@@ -96,7 +101,12 @@ pub fn has_session_cookie(state: &AppState, headers: &HeaderMap) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(n, _)| n == base || n.strip_prefix(base).is_some_and(|rest| rest.starts_with('_')))
+        .filter(move |(n, _)| *n == base || n.strip_prefix(base).is_some_and(|rest| rest.starts_with('_')))
+}
+
+/// Whether the request carries any desktop session cookie of ours.
+pub fn has_session_cookie(state: &AppState, headers: &HeaderMap) -> bool {
+    session_cookies(state, headers).next().is_some()
 }
 
 /// Whether a request carries a phone token together with a desktop

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue};
 
 use crate::model::{ApiError, SessionSummary};
 use crate::server::app_state::AppState;
-use crate::server::services::auth::session_cookie;
+use crate::server::services::auth::{session_cookie, session_cookies};
 use crate::server::stores::session_store::SessionRecord;
 use crate::server::stores::StoreError;
 use crate::server::support::clock::{rfc3339, unix_now};
@@ -98,13 +98,7 @@ fn cookie_header(state: &AppState, name: &str, value: &str, max_age: u64) -> Hea
 /// sessions. A store error keeps them; the next launch tries again.
 pub async fn dead_cookies(state: &AppState, headers: &HeaderMap) -> Vec<String> {
     let base = state.config.cookie_name();
-    let ours = headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(n, _)| *n == base || n.strip_prefix(base).is_some_and(|r| r.starts_with('_')))
+    let ours = session_cookies(state, headers)
         .map(|(n, v)| (n.to_owned(), v.to_owned()))
         .take(64)
         .collect::<Vec<_>>();

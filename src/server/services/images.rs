@@ -132,14 +132,58 @@ pub async fn register(
                 .ok_or_else(|| ApiError::BadRequest("capturedAt must be an RFC 3339 time.".into()))?,
         ),
     };
+    // One registration per image does the work: the image's claim is taken
+    // before a byte is read or decoded; duplicates wait for it, then answer
+    // with what the first registered.
+    let waited_until = tokio::time::Instant::now() + state.config.rate_limit.verify_queue;
+    let claim = loop {
+        let record = match state.sessions.image(&access.session_key, image_id).await? {
+            Some(r) if visible_to(access, &r) => r,
+            _ => return Err(ApiError::NotFound),
+        };
+        if record.uploaded_at.is_some() {
+            // Registering twice (a retry) is harmless and returns the same image.
+            return info(state, &record, true).await;
+        }
+        if let Some(claim) = take_image_claim(state, access, image_id).await? {
+            break claim;
+        }
+        if tokio::time::Instant::now() >= waited_until {
+            return Err(ApiError::Unavailable);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let outcome = register_claimed(state, access, image_id, metadata, captured_at, waited_until).await;
+    claim.release(state).await?;
+    outcome
+}
+
+/// Registers an image under its claim: re-reads it, then verifies its
+/// bytes in one of the instance's verification places (503 if none frees
+/// up before `queue_until`).
+async fn register_claimed(
+    state: &AppState,
+    access: &Access,
+    image_id: &str,
+    metadata: Option<ImageMetadata>,
+    captured_at: Option<u64>,
+    queue_until: tokio::time::Instant,
+) -> Result<ImageInfo, ApiError> {
     let record = match state.sessions.image(&access.session_key, image_id).await? {
         Some(r) if visible_to(access, &r) => r,
         _ => return Err(ApiError::NotFound),
     };
     if record.uploaded_at.is_some() {
-        // Registering twice (a retry) is harmless and returns the same image.
         return info(state, &record, true).await;
     }
+    let Ok(Ok(_place)) =
+        tokio::time::timeout_at(queue_until, state.verify_slots.clone().acquire_owned()).await
+    else {
+        metrics::counter!("uploads_refused_total", "reason" => "Busy").increment(1);
+        tracing::warn!(image.id = image_id, "registration waited too long for a verification place");
+        return Err(ApiError::Unavailable);
+    };
+    state.verifications.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let blob = state.blobs.get(&record.blob_key).await?;
     let Some((meta, bytes)) = blob.filter(|(meta, _)| meta.size == record.size) else {
         return Err(refused(UploadProblem::Incomplete));
