@@ -548,6 +548,11 @@ async fn a_failing_look_never_becomes_a_second_post() {
 #[tokio::test]
 async fn searches_page_and_find_resources_by_their_identifier() {
     let sandbox = SandboxServer::start().await;
+    // This checks the lenient sandbox's own searches (the `identifier`
+    // parameter among them); the strict one is tests/alex_strict.rs's.
+    let lenient =
+        reqwest::Client::new().post(format!("{}/search-mode", sandbox.base)).json(&json!({"strict": false}));
+    assert!(lenient.send().await.unwrap().status().is_success());
     let app = TestApp::start(sandbox.vars()).await;
     let (desktop, images) = session_with_images(&app, 7, "F2N060-E").await;
     assert!(statuses(&commit(&app, &desktop, None).await).iter().all(|s| *s == "committed"));

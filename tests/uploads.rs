@@ -442,11 +442,12 @@ async fn a_registration_that_waits_too_long_for_verification_is_told_to_come_bac
     let id = ticket["imageId"].as_str().unwrap().to_owned();
     // Every verification place is busy.
     let held = app.state.verify_slots.clone().acquire_owned().await.unwrap();
-    let res = common::as_desktop(app.http.post(app.url("/api/medtech/session/images")), desktop_cookie(&desktop))
-        .json(&serde_json::json!({"imageId": id}))
-        .send()
-        .await
-        .unwrap();
+    let res =
+        common::as_desktop(app.http.post(app.url("/api/medtech/session/images")), desktop_cookie(&desktop))
+            .json(&serde_json::json!({"imageId": id}))
+            .send()
+            .await
+            .unwrap();
     assert_eq!(res.status().as_u16(), 503);
     assert!(res.headers().get("retry-after").is_some(), "503 says when to come back");
     drop(held);
