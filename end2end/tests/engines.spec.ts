@@ -138,29 +138,40 @@ for (const [engine, launch] of Object.entries(engines)) {
         await d.waitForText("Reference for support", 60_000);
         await d.clickButton("Close");
       };
-      try {
-        await d.goto(`${baseURL}/medtech-images?patientId=${aroha}&facilityId=F2N060-E`);
+      /** Evolution's launch of a patient in this browser, as the sandbox plays it. */
+      const evolution = async (patient: string, banner: string) => {
+        await d.goto(`${baseURL}/sandbox/alex`);
+        await d.evaluate((id: string) => {
+          (document.querySelector("select[name=patientId]") as HTMLSelectElement).value = id;
+          return true;
+        }, patient);
+        await d.clickButton("Open in Evolution");
+        await d.waitFor(() => location.pathname === "/medtech-images", { timeout: 30_000, what: "the widget's URL" });
         await d.waitForHydration(60_000);
+        await d.waitForText(banner, 30_000);
+        return d.evaluate(() => location.href);
+      };
+      try {
+        const firstUrl = await evolution(aroha, "Aroha Testpatient · NHI ZZZ0016");
         await d.installErrorCollector();
-        await d.waitForText("Patient ···008b", 30_000);
-        // Another consultation's launch in this browser (another window of
-        // it): its session's cookie lands in the same cookie jar.
-        // (A synchronous request: every driver returns its result as is.)
-        const secondUrl = await d.evaluate((u: string) => {
-          const x = new XMLHttpRequest();
-          x.open("GET", u, false);
-          x.send();
-          return x.responseURL;
-        }, `${baseURL}/medtech-images?patientId=${james}&facilityId=F2N060-E`);
+        // Another consultation's launch in this browser: its session's own
+        // cookie joins the first's in the same cookie jar.
+        const secondUrl = await evolution(james, "James Sample · NHI ZZZ0024");
         expect(secondUrl).toMatch(/\/medtech-images\?session=[0-9a-f]{16}$/);
-        // This window, opened for Aroha before that launch, still files for her.
-        await fileOne(`${run} one`, "Patient ···008b");
+        expect(secondUrl).not.toBe(firstUrl);
+        // The first window's page still files for Aroha, after that launch.
+        await d.goto(firstUrl);
+        await d.waitForHydration(60_000);
+        await d.waitForText("Aroha Testpatient · NHI ZZZ0016", 30_000);
+        await d.waitFor(() => [...document.querySelectorAll("[role=status]")].some((e) => (e as HTMLElement).innerText.includes("Live")), { what: "Live", timeout: 30_000 });
+        await fileOne(`${run} one`, "Aroha Testpatient");
         await d.screenshot(testInfo.outputPath(`${engine}-windows-first.png`));
         // The second launch's window works for James.
         await d.goto(secondUrl);
         await d.waitForHydration(60_000);
-        await d.waitForText("Patient ···7a65", 30_000);
-        await fileOne(`${run} two`, "Patient ···7a65");
+        await d.waitForText("James Sample · NHI ZZZ0024", 30_000);
+        await d.waitFor(() => [...document.querySelectorAll("[role=status]")].some((e) => (e as HTMLElement).innerText.includes("Live")), { what: "Live", timeout: 30_000 });
+        await fileOne(`${run} two`, "James Sample");
         expect(await d.errors()).toEqual([]);
       } finally {
         await d.close();
