@@ -9,22 +9,6 @@ use serde_json::{json, Value};
 
 const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";
 
-async fn token(sandbox: &SandboxServer) -> String {
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", "sandbox-client"),
-        ("client_secret", "sandbox-secret"),
-        ("scope", "api://sandbox/.default"),
-    ];
-    let res = reqwest::Client::new()
-        .post(format!("{}/oauth2/v2.0/token", sandbox.base))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
-}
-
 fn media(identifier: Option<&str>, patient: &str, bytes: &[u8]) -> Value {
     let mut m = json!({
         "resourceType": "Media",
@@ -62,7 +46,7 @@ async fn post(
 #[tokio::test]
 async fn the_sandbox_enforces_alex_rules() {
     let sandbox = SandboxServer::start().await;
-    let t = token(&sandbox).await;
+    let t = sandbox.token().await;
     let photo = jpeg(8, 8);
 
     let (s, body, headers) =
@@ -556,7 +540,7 @@ async fn searches_page_and_find_resources_by_their_identifier() {
     let app = TestApp::start(sandbox.vars()).await;
     let (desktop, images) = session_with_images(&app, 7, "F2N060-E").await;
     assert!(statuses(&commit(&app, &desktop, None).await).iter().all(|s| *s == "committed"));
-    let token = token(&sandbox).await;
+    let token = sandbox.token().await;
     let http = reqwest::Client::new();
     let get = |url: String| http.get(url).bearer_auth(&token).header("mt-facilityid", "F2N060-E").send();
     let nhi = "https%3A%2F%2Fstandards.digital.health.nz%2Fns%2Fnhi-id%7CZZZ0016";

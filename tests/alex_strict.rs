@@ -23,22 +23,6 @@ async fn search_mode(sandbox: &SandboxServer, strict: bool) {
     assert_eq!(sandbox.json("/stats").await["strictSearch"], strict);
 }
 
-async fn token(sandbox: &SandboxServer) -> String {
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", "sandbox-client"),
-        ("client_secret", "sandbox-secret"),
-        ("scope", "api://sandbox/.default"),
-    ];
-    let res = reqwest::Client::new()
-        .post(format!("{}/oauth2/v2.0/token", sandbox.base))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
-}
-
 /// Uploads and registers one photo; returns its image id.
 async fn add_photo(app: &TestApp, desktop: &Auth, size: u32) -> String {
     let ticket = app.upload(desktop, "image/jpeg", jpeg(size, size)).await;
@@ -121,7 +105,7 @@ async fn a_strict_alex_refuses_undocumented_search_parameters() {
     assert!(statuses(&commit(&app, &desktop, None).await).iter().all(|s| *s == "committed"));
     search_mode(&sandbox, true).await;
 
-    let t = token(&sandbox).await;
+    let t = sandbox.token().await;
     let http = reqwest::Client::new();
     let get = |url: String| async {
         let res = http.get(url).bearer_auth(&t).header("mt-facilityid", "F2N060-E").send().await.unwrap();

@@ -284,6 +284,23 @@ impl SandboxServer {
         .collect()
     }
 
+    /// A client-credentials token from this sandbox, as the app gets one.
+    pub async fn token(&self) -> String {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", "sandbox-client"),
+            ("client_secret", "sandbox-secret"),
+            ("scope", "api://sandbox/.default"),
+        ];
+        let res = reqwest::Client::new()
+            .post(format!("{}/oauth2/v2.0/token", self.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+    }
+
     pub async fn json(&self, path: &str) -> Value {
         reqwest::get(format!("{}{path}", self.base)).await.unwrap().json().await.unwrap()
     }

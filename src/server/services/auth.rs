@@ -69,17 +69,19 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The value of the cookie `name`, if the request carries one.
-pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+/// Every cookie the request carries, as `(name, value)`.
+fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value)
-        .filter(|v| !v.is_empty())
+}
+
+/// The value of the cookie `name`, if the request carries one.
+pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    cookies(headers).find(|(n, _)| *n == name).map(|(_, value)| value).filter(|v| !v.is_empty())
 }
 
 /// The session a desktop page names in its request header, if any.
@@ -95,12 +97,7 @@ pub fn session_cookies<'h>(
     headers: &'h HeaderMap,
 ) -> impl Iterator<Item = (&'h str, &'h str)> {
     let base = state.config.cookie_name();
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
+    cookies(headers)
         .filter(move |(n, _)| *n == base || n.strip_prefix(base).is_some_and(|rest| rest.starts_with('_')))
 }
 
