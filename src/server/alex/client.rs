@@ -17,7 +17,7 @@
 //! - Other answers are returned as they are; errors become [`AlexError::Rejected`]
 //!   carrying the OperationOutcome's code and diagnostics.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -30,13 +30,15 @@ use super::wire::{backoff, created, rejected, retry_after, retryable};
 use super::{AlexClient, AlexError, CallContext, Created, Dedupe, LaunchContext, PatientSummary, Resource};
 use crate::server::config::AlexConfig;
 
+mod search;
+mod urls;
+
+use self::urls::{enc, launch_context_url};
+
 /// Attempts per call, the first included.
 pub const MAX_ATTEMPTS: u32 = 3;
 /// No retry starts after this much time has passed since the first attempt.
 pub const RETRY_BUDGET: Duration = Duration::from_secs(30);
-/// Most search pages read while looking for an earlier attempt.
-const MAX_SEARCH_PAGES: usize = 50;
-
 /// Talks to ALEX (or the sandbox) over HTTPS.
 pub struct HttpAlexClient {
     http: reqwest::Client,
@@ -63,27 +65,6 @@ enum Retry<'a> {
     /// Creates: retry transient failures, but first look for the earlier
     /// attempt; any failed request may have landed.
     IfNotFiled { resource_type: &'a str, dedupe: &'a Dedupe },
-}
-
-/// What a search ended with.
-enum Search<T> {
-    Found(T),
-    Missing,
-    /// The server refused the search's parameters as not supported.
-    Unsupported(AlexError),
-}
-
-/// Whether a refused search was refused for its parameters: 405, or 400 or
-/// 422 with an OperationOutcome issue `not-supported` (a strict FHIR
-/// server's answer to a search parameter it does not support).
-fn unsupported_search(status: StatusCode, body: &[u8]) -> bool {
-    match status.as_u16() {
-        405 => true,
-        400 | 422 => serde_json::from_slice::<Value>(body).is_ok_and(|outcome| {
-            outcome["issue"].as_array().into_iter().flatten().any(|i| i["code"] == "not-supported")
-        }),
-        _ => false,
-    }
 }
 
 /// What a call ended with.
@@ -250,80 +231,10 @@ impl HttpAlexClient {
             None => Ok(self.patient(&dedupe.patient_id, ctx).await?.nhi),
         }
     }
-
-    /// The first entry of a search that `pick` takes, page by page,
-    /// following `next` links on this ALEX only (a link elsewhere would carry
-    /// our token to another host). Stops at the page that has it, so a
-    /// filing is found without reading the rest of a long history. A refusal
-    /// of the search's parameters is [`Search::Unsupported`], not an error.
-    async fn search_first<T>(
-        &self,
-        first: String,
-        ctx: &CallContext,
-        pick: impl Fn(&Value) -> Option<T>,
-    ) -> Result<Search<T>, AlexError> {
-        let mut url = Some(first);
-        let mut pages = 0;
-        while let Some(page) = url.take() {
-            pages += 1;
-            if pages > MAX_SEARCH_PAGES {
-                return Err(AlexError::Malformed(format!("search has more than {MAX_SEARCH_PAGES} pages")));
-            }
-            let bundle = match self.get(&page, ctx).await? {
-                (status, body) if status.is_success() => json(&body)?,
-                (status, body) if unsupported_search(status, &body) => {
-                    return Ok(Search::Unsupported(rejected(status, &body)));
-                }
-                (status, body) => return Err(rejected(status, &body)),
-            };
-            if bundle["resourceType"] != "Bundle" {
-                return Err(AlexError::Malformed("search answer is not a Bundle".into()));
-            }
-            if let Some(found) = bundle["entry"].as_array().into_iter().flatten().find_map(&pick) {
-                return Ok(Search::Found(found));
-            }
-            let next = bundle["link"].as_array().into_iter().flatten().find_map(|l| {
-                (l["relation"] == "next").then(|| l["url"].as_str().map(str::to_owned)).flatten()
-            });
-            if let Some(next) = next {
-                if !next.starts_with(&format!("{}/", self.base_url)) {
-                    return Err(AlexError::Malformed("search's next page is on another host".into()));
-                }
-                url = Some(next);
-            }
-        }
-        Ok(Search::Missing)
-    }
 }
 
 fn json(body: &[u8]) -> Result<Value, AlexError> {
     serde_json::from_slice(body).map_err(|e| AlexError::Malformed(format!("{:?}", e.classify())))
-}
-
-/// The launch-context call's URL. Each value is one path segment, every
-/// byte but letters and digits percent-encoded; a value that is a dot
-/// segment (`.`, `..`, or their encodings, which URL parsers resolve
-/// alike) is refused, so a launch link can never steer our token to
-/// another path of ALEX.
-fn launch_context_url(vendor_base: &str, context: &str, signature: &str) -> Result<String, AlexError> {
-    let segment = |s: &str| -> Result<String, AlexError> {
-        let decoded = s.replace("%2e", ".").replace("%2E", ".");
-        if s.is_empty() || decoded.chars().all(|c| c == '.') {
-            return Err(AlexError::Malformed("launch value is a dot segment".into()));
-        }
-        Ok(s.bytes()
-            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-            .collect())
-    };
-    Ok(format!(
-        "{vendor_base}/vendorforms/api/getlaunchcontextstring/{}/{}",
-        segment(context)?,
-        segment(signature)?
-    ))
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[async_trait]
@@ -364,57 +275,7 @@ impl AlexClient for HttpAlexClient {
         dedupe: &Dedupe,
         ctx: &CallContext,
     ) -> Result<Option<Created>, AlexError> {
-        // ALEX documents no search for a patient's filings but by NHI; a
-        // search by the resource's identifier alone is not one it promises.
-        let Some(nhi) = self.nhi_of(dedupe, ctx).await? else {
-            return Err(AlexError::NoNhi);
-        };
-        // The patient's filings: the documented search.
-        let documented = format!(
-            "{}/{resource_type}?patient.identifier={}",
-            self.base_url,
-            enc(&format!("{}|{nhi}", self.nhi_system))
-        );
-        let subject = format!("Patient/{}", dedupe.patient_id);
-        let pick = |entry: &Value| {
-            let r = &entry["resource"];
-            let ours = r["identifier"].as_array().into_iter().flatten().any(|i| {
-                i["system"].as_str() == Some(dedupe.system.as_str())
-                    && i["value"].as_str() == Some(dedupe.value.as_str())
-            });
-            let same_patient = r["subject"]["reference"].as_str().is_none_or(|s| s == subject);
-            (ours && same_patient).then(|| r["id"].as_str().map(str::to_owned)).flatten()
-        };
-        let filed = |resource_id| Created { resource_id, etag: None };
-        if !self.documented_search_only.load(Ordering::Relaxed) {
-            // Narrowed by the resource's own identifier, a standard search
-            // parameter of Media and DocumentReference: a patient with years
-            // of photos is not read page by page. A server that ignored it
-            // would list them all, and the search stops at the page with ours.
-            let own = enc(&format!("{}|{}", dedupe.system, dedupe.value));
-            match self.search_first(format!("{documented}&identifier={own}"), ctx, &pick).await? {
-                Search::Found(id) => return Ok(Some(filed(id))),
-                Search::Missing => return Ok(None),
-                // A strict server refuses the parameter ALEX does not
-                // document: use the documented search, now and from now on.
-                Search::Unsupported(e) => {
-                    if !self.documented_search_only.swap(true, Ordering::Relaxed) {
-                        tracing::warn!(
-                            backend = self.backend,
-                            resource_type,
-                            correlation_id = %ctx.correlation_id,
-                            error = %e,
-                            "ALEX refused the look-up search narrowed by identifier; searching by patient.identifier alone from now on"
-                        );
-                    }
-                }
-            }
-        }
-        match self.search_first(documented, ctx, &pick).await? {
-            Search::Found(id) => Ok(Some(filed(id))),
-            Search::Missing => Ok(None),
-            Search::Unsupported(e) => Err(e),
-        }
+        self.look_up_filed(resource_type, dedupe, ctx).await
     }
 
     async fn patient(&self, patient_id: &str, ctx: &CallContext) -> Result<PatientSummary, AlexError> {
@@ -446,45 +307,5 @@ impl AlexClient for HttpAlexClient {
         // Only the kind of error: serde's message could quote a patient field.
         serde_json::from_value(value)
             .map_err(|e| AlexError::Malformed(format!("launch context: {:?}", e.classify())))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn launch_values_are_single_strictly_encoded_segments() {
-        let url = launch_context_url("https://alex.example", "a.b/c?d#e", "s+g=").unwrap();
-        assert_eq!(
-            url,
-            "https://alex.example/vendorforms/api/getlaunchcontextstring/a%2Eb%2Fc%3Fd%23e/s%2Bg%3D"
-        );
-        let parsed = url::Url::parse(&url).unwrap();
-        assert_eq!(parsed.path_segments().unwrap().count(), 5, "no value adds or removes a segment");
-        for dots in [".", "..", "%2e%2E", ".%2e", "...", ""] {
-            assert!(launch_context_url("https://alex.example", dots, "sig").is_err(), "{dots:?}");
-            assert!(launch_context_url("https://alex.example", "ctx", dots).is_err(), "{dots:?}");
-        }
-    }
-    use serde_json::json;
-
-    #[test]
-    fn refusals_of_search_parameters_are_recognised() {
-        let outcome = |code: &str| {
-            json!({"resourceType": "OperationOutcome", "issue": [
-                {"severity": "warning", "code": "informational"},
-                {"severity": "error", "code": code},
-            ]})
-            .to_string()
-            .into_bytes()
-        };
-        assert!(unsupported_search(StatusCode::BAD_REQUEST, &outcome("not-supported")));
-        assert!(unsupported_search(StatusCode::UNPROCESSABLE_ENTITY, &outcome("not-supported")));
-        assert!(unsupported_search(StatusCode::METHOD_NOT_ALLOWED, b""));
-        assert!(!unsupported_search(StatusCode::BAD_REQUEST, &outcome("invalid")));
-        assert!(!unsupported_search(StatusCode::BAD_REQUEST, b"not json"));
-        assert!(!unsupported_search(StatusCode::FORBIDDEN, &outcome("not-supported")));
-        assert!(!unsupported_search(StatusCode::INTERNAL_SERVER_ERROR, &outcome("not-supported")));
     }
 }

@@ -14,8 +14,10 @@
 //! `not-supported`, as a strict FHIR server refuses them.
 
 mod data;
+mod faults;
 mod fhir;
 mod launch;
+mod oauth;
 mod pages;
 
 use std::collections::{HashMap, VecDeque};
@@ -23,18 +25,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::server::support::ids::random_token;
-
 pub use self::data::{SandboxPatient, PATIENTS, PATIENT_WITHOUT_NHI};
+pub use self::faults::Fault;
+use self::faults::Outage;
 
 /// Where the sandbox is mounted in the app.
 pub const MOUNT: &str = "/sandbox/alex";
@@ -66,46 +68,6 @@ impl SandboxConfig {
     }
 }
 
-/// One injected fault.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Fault {
-    /// Answer with this status instead of handling the request.
-    pub status: Option<u16>,
-    /// Sleep this long first.
-    #[serde(default)]
-    pub delay_ms: u64,
-    /// `Retry-After` seconds to send with the status.
-    pub retry_after: Option<u64>,
-    /// Handle the request first, then answer with `status` anyway: a lost
-    /// response (the resource exists, the client never hears so).
-    #[serde(default)]
-    pub after_handling: bool,
-    /// Only calls about this patient: its id in the path or the body's
-    /// `subject`, or its NHI in the query. Unset: any call. Scoped faults let
-    /// parallel tests, each with its own patient, share one sandbox.
-    pub patient_id: Option<String>,
-    /// Only calls whose path contains this (`/Patient/`, `/Media`, …).
-    pub path: Option<String>,
-}
-
-impl Fault {
-    fn matches(&self, path_and_query: &str, body: &[u8]) -> bool {
-        if self.path.as_deref().is_some_and(|p| !path_and_query.contains(p)) {
-            return false;
-        }
-        let Some(id) = &self.patient_id else { return true };
-        let decoded: String = url::form_urlencoded::parse(path_and_query.as_bytes())
-            .map(|(k, v)| format!("{k}={v}&"))
-            .collect();
-        let nhi = data::patient(id).map(|p| p.nhi).filter(|n| !n.is_empty());
-        path_and_query.contains(id.as_str())
-            || nhi.is_some_and(|n| decoded.contains(n))
-            || serde_json::from_slice::<Value>(body)
-                .is_ok_and(|b| b["subject"]["reference"].as_str() == Some(&format!("Patient/{id}")))
-    }
-}
-
 /// A resource the sandbox accepted.
 #[derive(Debug, Clone)]
 pub struct Stored {
@@ -129,24 +91,6 @@ struct Inner {
     launch: launch::Contexts,
     strict_search: AtomicBool,
     searches_refused: AtomicUsize,
-}
-
-/// A whole-service outage: after `after_creates` more resources are filed,
-/// every FHIR call answers 503 for `length`, as ALEX's gateway does when the
-/// service behind it is down.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Outage {
-    #[serde(default)]
-    after_creates: usize,
-    #[serde(rename = "ms", deserialize_with = "millis")]
-    length: Duration,
-    #[serde(skip)]
-    until: Option<Instant>,
-}
-
-fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    u64::deserialize(d).map(Duration::from_millis)
 }
 
 /// Shared sandbox state (cheap to clone).
@@ -250,36 +194,22 @@ pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
         .route("/FHIR/Media", post(fhir::create_media).get(fhir::search_media))
         .route("/FHIR/DocumentReference", post(fhir::create_document_reference).get(fhir::search_documents))
         .route("/vendorforms/api/getlaunchcontextstring/{context}/{signature}", get(launch::resolve))
-        .layer(middleware::from_fn_with_state(sandbox.clone(), inject_faults))
-        .layer(middleware::from_fn_with_state(sandbox.clone(), simulate_outage));
+        .layer(middleware::from_fn_with_state(sandbox.clone(), faults::inject_faults))
+        .layer(middleware::from_fn_with_state(sandbox.clone(), faults::simulate_outage));
     Router::new()
         .route("/", get(pages::launcher))
         .route("/inbox", get(pages::inbox))
         .route("/inbox.json", get(pages::inbox_json))
         .route("/inbox/{id}/content", get(pages::content))
-        .route("/oauth2/v2.0/token", post(token))
+        .route("/oauth2/v2.0/token", post(oauth::token))
         .route("/launch-context", post(launch::create))
         .route("/launch", post(launch::launch_form))
-        .route("/faults", post(add_faults))
-        .route("/outage", post(add_outage))
+        .route("/faults", post(faults::add_faults))
+        .route("/outage", post(faults::add_outage))
         .route("/search-mode", post(set_search_mode))
         .route("/stats", get(stats))
         .merge(faulty)
         .with_state(sandbox)
-}
-
-#[derive(Deserialize)]
-struct FaultRequest {
-    count: usize,
-    #[serde(flatten)]
-    fault: Fault,
-}
-
-/// `POST /faults` `{count, status?, delayMs?, retryAfter?, afterHandling?, patientId?, path?}`:
-/// the next `count` matching FHIR calls misbehave.
-async fn add_faults(State(sandbox): State<Sandbox>, Json(req): Json<FaultRequest>) -> StatusCode {
-    lock(&sandbox.0.faults).extend(std::iter::repeat_n(req.fault, req.count));
-    StatusCode::NO_CONTENT
 }
 
 #[derive(Deserialize)]
@@ -294,81 +224,6 @@ async fn set_search_mode(State(sandbox): State<Sandbox>, Json(mode): Json<Search
     StatusCode::NO_CONTENT
 }
 
-/// `POST /outage` `{ms, afterCreates?}`: once `afterCreates` more resources
-/// are filed (0: at once), every FHIR call answers 503 for `ms`.
-async fn add_outage(State(sandbox): State<Sandbox>, Json(mut outage): Json<Outage>) -> StatusCode {
-    if outage.after_creates == 0 {
-        outage.until = Some(Instant::now() + outage.length);
-    }
-    *lock(&sandbox.0.outage) = Some(outage);
-    StatusCode::NO_CONTENT
-}
-
-async fn simulate_outage(State(sandbox): State<Sandbox>, req: Request, next: Next) -> Response {
-    let now = Instant::now();
-    {
-        let mut outage = lock(&sandbox.0.outage);
-        match outage.as_ref().and_then(|o| o.until) {
-            Some(until) if now < until => {
-                return outage_response();
-            }
-            Some(_) => *outage = None,
-            None => {}
-        }
-    }
-    let creates = req.method() == axum::http::Method::POST;
-    let res = next.run(req).await;
-    if creates && res.status() == StatusCode::CREATED {
-        if let Some(o) = lock(&sandbox.0.outage).as_mut().filter(|o| o.until.is_none()) {
-            o.after_creates = o.after_creates.saturating_sub(1);
-            if o.after_creates == 0 {
-                o.until = Some(Instant::now() + o.length);
-            }
-        }
-    }
-    res
-}
-
-fn outage_response() -> Response {
-    let mut res = outcome(StatusCode::SERVICE_UNAVAILABLE, "transient", "The service is unavailable.");
-    res.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
-    res
-}
-
-async fn inject_faults(State(sandbox): State<Sandbox>, req: Request, next: Next) -> Response {
-    if lock(&sandbox.0.faults).is_empty() {
-        return next.run(req).await;
-    }
-    let path = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
-    let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default();
-    let fault = {
-        let mut faults = lock(&sandbox.0.faults);
-        let at = faults.iter().position(|f| f.matches(&path, &body));
-        at.and_then(|i| faults.remove(i))
-    };
-    let req = Request::from_parts(parts, axum::body::Body::from(body));
-    let Some(fault) = fault else { return next.run(req).await };
-    if fault.delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
-    }
-    match fault.status.and_then(|s| StatusCode::from_u16(s).ok()) {
-        Some(status) => {
-            if fault.after_handling {
-                let _ = next.run(req).await;
-            }
-            let mut res = outcome(status, "transient", "Injected fault.");
-            if let Some(secs) = fault.retry_after {
-                if let Ok(v) = secs.to_string().parse() {
-                    res.headers_mut().insert("retry-after", v);
-                }
-            }
-            res
-        }
-        None => next.run(req).await,
-    }
-}
-
 /// `GET /stats`: counters tests assert on (`searchesRefused`: searches
 /// refused in strict mode).
 async fn stats(State(sandbox): State<Sandbox>) -> Json<Value> {
@@ -378,96 +233,4 @@ async fn stats(State(sandbox): State<Sandbox>) -> Json<Value> {
         "strictSearch": sandbox.strict_search(),
         "searchesRefused": sandbox.0.searches_refused.load(Ordering::Relaxed),
     }))
-}
-
-#[derive(Deserialize)]
-struct TokenRequest {
-    grant_type: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    scope: Option<String>,
-}
-
-fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
-    (status, Json(json!({ "error": code, "error_description": description }))).into_response()
-}
-
-/// `POST /oauth2/v2.0/token`: the Azure AD client-credentials grant.
-async fn token(State(sandbox): State<Sandbox>, Form(req): Form<TokenRequest>) -> Response {
-    if req.grant_type.as_deref() != Some("client_credentials") {
-        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Use client_credentials.");
-    }
-    if req.scope.as_deref().is_none_or(|s| !s.ends_with("/.default")) {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", "Scope must end in /.default.");
-    }
-    let cfg = &sandbox.0.config;
-    if req.client_id.as_deref() != Some(cfg.client_id.as_str())
-        || req.client_secret.as_deref() != Some(cfg.client_secret.as_str())
-    {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed.");
-    }
-    let token = random_token();
-    let now = Instant::now();
-    {
-        let mut tokens = lock(&sandbox.0.tokens);
-        tokens.retain(|_, expires| *expires > now);
-        tokens.insert(token.clone(), now + cfg.token_lifetime);
-    }
-    sandbox.0.token_grants.fetch_add(1, Ordering::Relaxed);
-    Json(json!({
-        "token_type": "Bearer",
-        "expires_in": cfg.token_lifetime.as_secs(),
-        "access_token": token,
-    }))
-    .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::body::Body;
-    use axum::http::Request;
-    use tower::ServiceExt;
-
-    fn app() -> Router {
-        router::<()>(Sandbox::new(SandboxConfig {
-            client_id: "id".into(),
-            client_secret: "right".into(),
-            token_lifetime: Duration::from_secs(3599),
-            app_origin: "http://app".into(),
-            strict_search: false,
-        }))
-    }
-
-    async fn post_form(body: &str) -> (StatusCode, Value) {
-        let req = Request::post("/oauth2/v2.0/token")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(body.to_owned()))
-            .unwrap();
-        let res = app().oneshot(req).await.unwrap();
-        let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), 1 << 16).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap())
-    }
-
-    #[tokio::test]
-    async fn grants_a_token_for_the_right_secret() {
-        let (status, body) = post_form(
-            "grant_type=client_credentials&client_id=id&client_secret=right&scope=api%3A%2F%2Fx%2F.default",
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(body["expires_in"], 3599);
-        assert!(body["access_token"].as_str().unwrap().len() >= 22);
-    }
-
-    #[tokio::test]
-    async fn refuses_a_bad_secret() {
-        let (status, body) = post_form(
-            "grant_type=client_credentials&client_id=id&client_secret=wrong&scope=api%3A%2F%2Fx%2F.default",
-        )
-        .await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(body["error"], "invalid_client");
-    }
 }

@@ -7,6 +7,7 @@
 
 mod memory;
 mod redis;
+mod redis_scripts;
 
 use std::time::Duration;
 

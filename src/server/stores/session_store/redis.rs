@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
+use super::redis_scripts::{APPEND_AUDIT, COMPARE_AND_SET, RELEASE_CLAIM, RENEW_CLAIM, RESERVE_IMAGE};
 use super::{ImageRecord, Reserve, ReserveLimits, SessionRecord, SessionStore, TokenRecord};
 use crate::server::stores::StoreError;
 use crate::server::support::clock::unix_now;
@@ -92,73 +93,6 @@ fn unavailable(e: redis::RedisError) -> StoreError {
 fn corrupt(e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(format!("{:?} at line {} column {}", e.classify(), e.line(), e.column()))
 }
-
-/// Reclaims expired reservations, then inserts an image unless the hash
-/// holds `max_images` entries or the uploader `max_pending` unregistered
-/// ones. ARGV: id, max_images, json, ttl_ms, now_ms, reservation_ttl_ms,
-/// max_pending, uploader ('' for the desktop). Returns 1, 0 (full) or 2
-/// (too many pending). A record that does not decode is kept and counted.
-/// Extends a claim only for its holder: `KEYS[1]` the claim, `ARGV[1]` the
-/// owner value, `ARGV[2]` the new lifetime in ms. 1 if extended.
-const RENEW_CLAIM: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-";
-
-/// Deletes a claim only for its holder (`ARGV[1]`). 1 if deleted.
-const RELEASE_CLAIM: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-";
-
-const RESERVE_IMAGE: &str = r"
-local now = tonumber(ARGV[5])
-local reservation_ttl = tonumber(ARGV[6])
-local uploader = ARGV[8]
-local all = redis.call('HGETALL', KEYS[1])
-local count, pending = 0, 0
-for i = 1, #all, 2 do
-  local ok, r = pcall(cjson.decode, all[i + 1])
-  local unregistered = ok and type(r) == 'table' and (r.uploaded_at == nil or r.uploaded_at == cjson.null)
-  if unregistered and (tonumber(r.created_ms) or 0) + reservation_ttl < now then
-    redis.call('HDEL', KEYS[1], all[i])
-  else
-    count = count + 1
-    if unregistered and uploader ~= '' and r.uploader == uploader then pending = pending + 1 end
-  end
-end
-if count >= tonumber(ARGV[2]) then return 0 end
-if uploader ~= '' and pending >= tonumber(ARGV[7]) then return 2 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return 1
-";
-
-/// Replaces a hash field only if its record still has the expected
-/// `version` (absent reads as 0). ARGV: id, expected version, next json
-/// (already carrying the next version).
-const COMPARE_AND_SET: &str = r"
-local stored = redis.call('HGET', KEYS[1], ARGV[1])
-if not stored then return 0 end
-local ok, r = pcall(cjson.decode, stored)
-if not ok or type(r) ~= 'table' then return 0 end
-if (tonumber(r.version) or 0) ~= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 1
-";
-
-/// Appends an audit record (score: Unix ms) and drops those older than
-/// the retention, keeping at most 100 000. ARGV: now_ms, cutoff_ms, json.
-const APPEND_AUDIT: &str = r"
-redis.call('ZADD', KEYS[1], tonumber(ARGV[1]), ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -100001)
-return 1
-";
 
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)

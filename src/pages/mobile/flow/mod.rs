@@ -9,6 +9,10 @@ use crate::client::upload::Outgoing;
 use crate::model::{CaptureSettings, ImageMetadata, UploadTicket};
 use crate::pipeline::Summary;
 
+mod send;
+
+pub(in crate::pages::mobile) use self::send::start_sending;
+
 /// Where the flow is, between connecting and a dead link.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Step {
@@ -289,126 +293,5 @@ pub(super) async fn resume(flow: Flow, sent: Vec<String>) {
         start_sending(flow);
     } else {
         flow.step.set(Step::Review);
-    }
-}
-
-/// Uploads in flight at once. Two keep the uplink busy while the other
-/// photo's presign and register round trips are under way; more would only
-/// split the same bandwidth.
-pub(super) const UPLOAD_LANES: usize = 2;
-
-/// Goes to the uploading screen and sends whatever is not sent yet.
-pub(super) fn start_sending(flow: Flow) {
-    flow.step.set(Step::Uploading);
-    for p in flow.photos.get_untracked() {
-        if p.saved.with_value(|e| e.as_ref().is_some_and(|e| !e.queued)) {
-            p.update_saved(|e| e.queued = true);
-        }
-    }
-    if flow.sending.get_untracked() {
-        return;
-    }
-    flow.sending.set(true);
-    let lanes = std::rc::Rc::new(std::cell::Cell::new(UPLOAD_LANES));
-    for _ in 0..UPLOAD_LANES {
-        let lanes = lanes.clone();
-        leptos::task::spawn_local(async move {
-            upload_lane(flow).await;
-            lanes.set(lanes.get() - 1);
-            if lanes.get() > 0 {
-                return;
-            }
-            flow.sending.set(false);
-            if flow
-                .photos
-                .get_untracked()
-                .iter()
-                .all(|p| matches!(p.stage.get_untracked(), Stage::Sent | Stage::Rejected(_)))
-            {
-                flow.step.set(Step::Done);
-            }
-        });
-    }
-}
-
-/// One upload lane: sends the first photo (in batch order) whose pipeline is
-/// done and that no lane holds, until none is left or the link dies. Photos
-/// added while sending are picked up too.
-async fn upload_lane(flow: Flow) {
-    use futures::StreamExt;
-    use leptos::prelude::ToStream;
-    loop {
-        let photos = flow.photos.get_untracked();
-        if let Some(photo) =
-            photos.iter().find(|p| matches!(p.stage.get_untracked(), Stage::Ready | Stage::Queued))
-        {
-            // Held from here on: the other lane skips it.
-            photo.stage.set(Stage::Sending(0.0));
-            if !send_one(flow, *photo).await {
-                return; // the link stopped working
-            }
-            continue;
-        }
-        if !photos.iter().any(|p| matches!(p.stage.get_untracked(), Stage::Preparing(_))) {
-            return;
-        }
-        // Woken when a photo leaves the pipeline, not by polling.
-        let seen = flow.prepared.get_untracked();
-        let mut changes = flow.owner.with_value(|owner| owner.with(|| flow.prepared.to_stream()));
-        while let Some(n) = changes.next().await {
-            if n != seen {
-                break;
-            }
-        }
-    }
-}
-
-/// Sends one photo, with automatic retries. Returns false if the link died.
-async fn send_one(flow: Flow, photo: Photo) -> bool {
-    use crate::client::upload::Waiting;
-    if photo.outgoing.with_value(Option::is_none) {
-        let Some(p) = photo.processed.get_value() else {
-            photo
-                .stage
-                .set(Stage::Failed("This photo could not be prepared. Remove it and add it again.".into()));
-            return true;
-        };
-        // A restored photo carries on under the ticket its earlier page kept.
-        let ticket = photo.saved.with_value(|e| e.as_ref().and_then(|e| e.ticket.clone()));
-        photo.outgoing.set_value(Some(photo.outgoing_for(&p.blob, &p.summary, ticket)));
-    }
-    let Some(mut outgoing) = photo.outgoing.try_update_value(Option::take).flatten() else { return true };
-    // What the GP set last (a restored photo may have been edited since).
-    let metadata = photo.metadata.get_untracked();
-    outgoing.metadata = (metadata != ImageMetadata::default()).then_some(metadata);
-    let stage = photo.stage;
-    let result = outgoing
-        .send(&move |f| stage.set(Stage::Sending(f)), &move |wait| {
-            stage.set(match wait {
-                Waiting::Offline => Stage::Offline,
-                Waiting::Retry { seconds } => Stage::Retrying(seconds),
-            })
-        })
-        .await;
-    // Kept, so a manual Retry reuses the same ticket and image id.
-    photo.outgoing.set_value(Some(outgoing));
-    match result {
-        Ok(_) => {
-            // Registered: the phone keeps nothing of it from now on.
-            photo.forget().await;
-            photo.stage.set(Stage::Sent);
-            flow.sent_total.update(|n| *n += 1);
-            true
-        }
-        Err(f) => match f.token_problem {
-            Some(problem) => {
-                flow.screen.set(Screen::Invalid(problem));
-                false
-            }
-            None => {
-                photo.stage.set(Stage::Failed(f.message));
-                true
-            }
-        },
     }
 }
