@@ -4,7 +4,7 @@
 mod common;
 
 use base64::Engine;
-use common::{jpeg, service_vars, Auth, SandboxServer, TestApp};
+use common::{jpeg, service_vars, statuses, Auth, SandboxServer, TestApp};
 use serde_json::{json, Value};
 
 const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";
@@ -126,20 +126,6 @@ async fn session_with_images(app: &TestApp, n: usize, facility: &str) -> (Auth, 
     (desktop, images)
 }
 
-async fn commit(app: &TestApp, auth: &Auth, ids: Option<Vec<&str>>) -> Value {
-    let body = match ids {
-        Some(ids) => json!({"imageIds": ids}),
-        None => json!({}),
-    };
-    let (s, report) = app.post("/api/medtech/attachments/commit", body, auth).await;
-    assert_eq!(s, 200, "{report}");
-    report
-}
-
-fn statuses(report: &Value) -> Vec<&str> {
-    report["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect()
-}
-
 #[tokio::test]
 async fn commits_carry_the_clinical_metadata_and_the_exact_bytes() {
     let sandbox = SandboxServer::start().await;
@@ -148,7 +134,7 @@ async fn commits_carry_the_clinical_metadata_and_the_exact_bytes() {
     let app = TestApp::start(vars).await;
     let (desktop, images) = session_with_images(&app, 2, "F2N060-E").await;
 
-    let report = commit(&app, &desktop, None).await;
+    let report = app.commit(&desktop, None).await;
     assert_eq!(statuses(&report), ["committed", "committed"]);
     assert!(uuid::Uuid::parse_str(report["correlationId"].as_str().unwrap()).is_ok());
 
@@ -180,7 +166,7 @@ async fn commits_carry_the_clinical_metadata_and_the_exact_bytes() {
     }
 
     // Committed images are reported, never posted again; their blobs are gone.
-    let again = commit(&app, &desktop, None).await;
+    let again = app.commit(&desktop, None).await;
     assert_eq!(statuses(&again), ["committed", "committed"]);
     assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 2);
     let (_, list) = app.get("/api/medtech/session/images", &desktop).await;
@@ -203,7 +189,7 @@ async fn transient_failures_retry_to_exactly_one_resource() {
     let app = TestApp::start(sandbox.vars()).await;
     let (desktop, _) = session_with_images(&app, 1, "F2N060-E").await;
     sandbox.fault(json!({"count": 2, "status": 503, "retryAfter": 0})).await;
-    let report = commit(&app, &desktop, None).await;
+    let report = app.commit(&desktop, None).await;
     assert_eq!(statuses(&report), ["committed"]);
     assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 1);
 }
@@ -216,7 +202,7 @@ async fn a_401_mid_commit_refreshes_the_token_once() {
     // First image gets a token; then the sandbox rejects the next call once.
     sandbox.fault(json!({"count": 1})).await;
     sandbox.fault(json!({"count": 1, "status": 401})).await;
-    let report = commit(&app, &desktop, None).await;
+    let report = app.commit(&desktop, None).await;
     assert_eq!(statuses(&report), ["committed", "committed"]);
     assert_eq!(sandbox.json("/stats").await["tokenGrants"], 2, "one grant, one refresh");
 }
@@ -226,7 +212,7 @@ async fn refusals_map_to_gp_messages_without_retrying() {
     let sandbox = SandboxServer::start().await;
     let app = TestApp::start(sandbox.vars()).await;
     let (desktop, _) = session_with_images(&app, 1, "UNKNOWN-F").await;
-    let report = commit(&app, &desktop, None).await;
+    let report = app.commit(&desktop, None).await;
     let r = &report["results"][0];
     assert_eq!(r["status"], "failed");
     assert_eq!(r["retryable"], false);
@@ -236,7 +222,7 @@ async fn refusals_map_to_gp_messages_without_retrying() {
 
     sandbox.fault(json!({"count": 1, "status": 400, "path": "/Media"})).await;
     let (desktop, _) = session_with_images(&app, 1, "F2N060-E").await;
-    let report = commit(&app, &desktop, None).await;
+    let report = app.commit(&desktop, None).await;
     assert_eq!(report["results"][0]["status"], "failed");
     assert!(sandbox.json("/inbox.json").await.as_array().unwrap().is_empty(), "a 400 is never retried");
 }
@@ -248,9 +234,9 @@ async fn partial_failure_then_retry_gives_each_image_once() {
     let (desktop, images) = session_with_images(&app, 3, "F2N060-E").await;
     sandbox.fault(json!({"count": 1})).await;
     sandbox.fault(json!({"count": 1, "status": 422})).await;
-    let report = commit(&app, &desktop, None).await;
+    let report = app.commit(&desktop, None).await;
     assert_eq!(statuses(&report), ["committed", "failed", "committed"]);
-    let retry = commit(&app, &desktop, Some(vec![images[1].0.as_str()])).await;
+    let retry = app.commit(&desktop, Some(vec![images[1].0.as_str()])).await;
     assert_eq!(statuses(&retry), ["committed"]);
     let inbox = sandbox.json("/inbox.json").await;
     let mut ids: Vec<&str> = inbox
@@ -275,7 +261,7 @@ async fn concurrent_commits_post_each_image_once() {
     let (desktop, images) = session_with_images(&a, 3, "F2N060-E").await;
     // Slow the sandbox down so the two commits overlap.
     sandbox.fault(json!({"count": 6, "delayMs": 150})).await;
-    let (one, two) = tokio::join!(commit(&a, &desktop, None), commit(&b, &desktop, None));
+    let (one, two) = tokio::join!(a.commit(&desktop, None), b.commit(&desktop, None));
     let done = |r: &Value| statuses(r).iter().filter(|s| **s == "committed").count();
     assert!(done(&one) + done(&two) >= images.len());
     assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), images.len());
@@ -289,7 +275,7 @@ async fn concurrent_commits_share_one_token_request() {
     for _ in 0..20 {
         sessions.push(session_with_images(&app, 1, "F2N060-E").await.0);
     }
-    let reports = futures::future::join_all(sessions.iter().map(|d| commit(&app, d, None))).await;
+    let reports = futures::future::join_all(sessions.iter().map(|d| app.commit(d, None))).await;
     assert!(reports.iter().all(|r| statuses(r) == ["committed"]));
     assert_eq!(sandbox.json("/stats").await["tokenGrants"], 1);
 }
@@ -311,7 +297,7 @@ async fn scan_mode_files_a_captioned_pdf_document_reference() {
     vars.push(("ALEX_COMMIT_MODE".into(), "scan".into()));
     let app = TestApp::start(vars).await;
     let (desktop, images) = session_with_images(&app, 1, "F2N060-E").await;
-    let report = commit(&app, &desktop, None).await;
+    let report = app.commit(&desktop, None).await;
     assert_eq!(statuses(&report), ["committed"], "{report}");
 
     let inbox = sandbox.json("/inbox.json").await;
@@ -338,12 +324,12 @@ async fn an_expired_token_is_refreshed_early() {
     let sandbox = SandboxServer::start_with_token_lifetime(std::time::Duration::from_secs(61)).await;
     let app = TestApp::start(sandbox.vars()).await;
     let (desktop, _) = session_with_images(&app, 2, "F2N060-E").await;
-    commit(&app, &desktop, None).await;
+    app.commit(&desktop, None).await;
     assert_eq!(sandbox.json("/stats").await["tokenGrants"], 1);
     // Refresh is due 60 s before expiry, so one second from now.
     tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
     let (desktop2, _) = session_with_images(&app, 1, "F2N060-E").await;
-    commit(&app, &desktop2, None).await;
+    app.commit(&desktop2, None).await;
     assert_eq!(sandbox.json("/stats").await["tokenGrants"], 2, "refreshed before the token expired");
 }
 
@@ -364,7 +350,7 @@ async fn the_capture_time_becomes_created_date_time() {
     assert_eq!(s, 200);
     let bad = json!({"imageId": ticket["imageId"], "capturedAt": "last Tuesday"});
     assert_eq!(app.post("/api/medtech/session/images", bad, &desktop).await.0, 400);
-    commit(&app, &desktop, None).await;
+    app.commit(&desktop, None).await;
     let inbox = sandbox.json("/inbox.json").await;
     assert_eq!(inbox[0]["resource"]["createdDateTime"], "2026-11-20T09:15:00Z");
     assert_eq!(inbox[0]["resource"]["operator"], Value::Null, "no provider on a development launch");
@@ -378,7 +364,7 @@ async fn scan_mode_can_file_a_tiff() {
     vars.push(("ALEX_SCAN_FORMAT".into(), "tiff".into()));
     let app = TestApp::start(vars).await;
     let (desktop, _) = session_with_images(&app, 1, "F2N060-E").await;
-    assert_eq!(statuses(&commit(&app, &desktop, None).await), ["committed"]);
+    assert_eq!(statuses(&app.commit(&desktop, None).await), ["committed"]);
     let inbox = sandbox.json("/inbox.json").await;
     let attachment = &inbox[0]["resource"]["content"][0]["attachment"];
     assert_eq!(attachment["contentType"], "image/tiff");
@@ -412,7 +398,7 @@ async fn a_lost_response_never_becomes_a_duplicate() {
 
     // ALEX files the Media, but the answer is a 503: the retry must find it, not post again.
     sandbox.fault(json!({"count": 1, "status": 503, "afterHandling": true, "retryAfter": 0})).await;
-    let report = commit(&app, &desktop, None).await;
+    let report = app.commit(&desktop, None).await;
     assert_eq!(statuses(&report), ["committed"]);
     let inbox = sandbox.json("/inbox.json").await;
     assert_eq!(inbox.as_array().unwrap().len(), 1);
@@ -426,11 +412,11 @@ async fn a_commit_that_gave_up_is_reconciled_on_retry() {
 
     // Filed, but answered 503 with a Retry-After past the retry budget: the commit gives up.
     sandbox.fault(json!({"count": 1, "status": 503, "afterHandling": true, "retryAfter": 40})).await;
-    let first = commit(&app, &desktop, None).await;
+    let first = app.commit(&desktop, None).await;
     assert_eq!(first["results"][0]["status"], "failed");
     assert_eq!(first["results"][0]["retryable"], true);
     // The GP retries: the earlier attempt is found, nothing is posted twice.
-    let second = commit(&app, &desktop, None).await;
+    let second = app.commit(&desktop, None).await;
     assert_eq!(statuses(&second), ["committed"]);
     assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 1);
 }
@@ -451,7 +437,7 @@ async fn the_commit_rule_holds_back_photos_without_details() {
     }
     let described = json!({"imageId": ids[0], "metadata": {"description": "Wound, day 3"}});
     assert_eq!(app.post("/api/medtech/session/images/metadata", described, &desktop).await.0, 200);
-    let report = commit(&app, &desktop, None).await;
+    let report = app.commit(&desktop, None).await;
     let result =
         |id: &str| report["results"].as_array().unwrap().iter().find(|r| r["imageId"] == id).unwrap().clone();
     assert_eq!(result(&ids[0])["status"], "committed");
@@ -484,7 +470,7 @@ async fn a_lost_response_without_an_nhi_still_ends_with_exactly_one_resource() {
         let ticket = app.upload(&desktop, "image/jpeg", jpeg(16, 16)).await;
         assert_eq!(app.register(&desktop, ticket["imageId"].as_str().unwrap()).await.0, 200);
     }
-    let first = commit(&app, &desktop, None).await;
+    let first = app.commit(&desktop, None).await;
     assert!(statuses(&first).iter().all(|s| *s == "committed"));
     let ticket = app.upload(&desktop, "image/jpeg", jpeg(18, 18)).await;
     let id = ticket["imageId"].as_str().unwrap().to_owned();
@@ -494,7 +480,7 @@ async fn a_lost_response_without_an_nhi_still_ends_with_exactly_one_resource() {
     sandbox
         .fault(json!({"count": 1, "status": 503, "afterHandling": true, "retryAfter": 0, "path": "/Media"}))
         .await;
-    let report = commit(&app, &desktop, Some(vec![id.as_str()])).await;
+    let report = app.commit(&desktop, Some(vec![id.as_str()])).await;
     assert_eq!(statuses(&report), ["committed"], "{report}");
     let ours: Vec<Value> = sandbox
         .json("/inbox.json")
@@ -517,12 +503,12 @@ async fn a_failing_look_never_becomes_a_second_post() {
         .fault(json!({"count": 1, "status": 503, "afterHandling": true, "retryAfter": 0, "path": "/Media"}))
         .await;
     sandbox.fault(json!({"count": 1, "status": 500, "path": "patient.identifier"})).await;
-    let first = commit(&app, &desktop, None).await;
+    let first = app.commit(&desktop, None).await;
     assert_eq!(first["results"][0]["status"], "failed", "{first}");
     assert_eq!(first["results"][0]["retryable"], true, "unknown is not 'not filed'");
     assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 1);
     // The retry looks again, finds it, and posts nothing.
-    let second = commit(&app, &desktop, None).await;
+    let second = app.commit(&desktop, None).await;
     assert_eq!(statuses(&second), ["committed"]);
     let inbox = sandbox.json("/inbox.json").await;
     assert_eq!(inbox.as_array().unwrap().len(), 1);
@@ -539,7 +525,7 @@ async fn searches_page_and_find_resources_by_their_identifier() {
     assert!(lenient.send().await.unwrap().status().is_success());
     let app = TestApp::start(sandbox.vars()).await;
     let (desktop, images) = session_with_images(&app, 7, "F2N060-E").await;
-    assert!(statuses(&commit(&app, &desktop, None).await).iter().all(|s| *s == "committed"));
+    assert!(statuses(&app.commit(&desktop, None).await).iter().all(|s| *s == "committed"));
     let token = sandbox.token().await;
     let http = reqwest::Client::new();
     let get = |url: String| http.get(url).bearer_auth(&token).header("mt-facilityid", "F2N060-E").send();
@@ -571,7 +557,7 @@ async fn the_practice_reads_the_audit_by_session_and_by_patient() {
     vars.retain(|(k, _)| k != "ALEX_SANDBOX");
     let app = TestApp::start(vars.clone()).await;
     let (desktop, images) = session_with_images(&app, 2, "F2N060-E").await;
-    assert_eq!(statuses(&commit(&app, &desktop, None).await), ["committed", "committed"]);
+    assert_eq!(statuses(&app.commit(&desktop, None).await), ["committed", "committed"]);
 
     let (status, audit) = app.post("/api/medtech/attachments/audit", json!({}), &desktop).await;
     assert_eq!(status, 200, "{audit}");
@@ -632,7 +618,7 @@ async fn metrics_move_with_sessions_uploads_commits_and_alex_calls() {
         .post("/api/medtech/session/presigned-url", json!({"contentType": "text/html", "size": 5}), &desktop)
         .await;
     assert_eq!(refused.0, 415);
-    assert_eq!(statuses(&commit(&app, &desktop, None).await), ["committed", "committed"]);
+    assert_eq!(statuses(&app.commit(&desktop, None).await), ["committed", "committed"]);
     let after = scrape().await;
 
     let moved = |name: &str, labels: &[&str]| sample(&after, name, labels) - sample(&before, name, labels);

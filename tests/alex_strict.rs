@@ -6,7 +6,7 @@
 mod common;
 
 use clinical_images::server::sandbox::PATIENT_WITHOUT_NHI;
-use common::{jpeg, Auth, SandboxServer, TestApp};
+use common::{statuses, Auth, SandboxServer, TestApp};
 use serde_json::{json, Value};
 
 const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";
@@ -21,41 +21,6 @@ async fn search_mode(sandbox: &SandboxServer, strict: bool) {
         .unwrap();
     assert!(res.status().is_success());
     assert_eq!(sandbox.json("/stats").await["strictSearch"], strict);
-}
-
-/// Uploads and registers one photo; returns its image id.
-async fn add_photo(app: &TestApp, desktop: &Auth, size: u32) -> String {
-    let ticket = app.upload(desktop, "image/jpeg", jpeg(size, size)).await;
-    let id = ticket["imageId"].as_str().unwrap().to_owned();
-    let (s, body) = app.register(desktop, &id).await;
-    assert_eq!(s, 200, "{body}");
-    id
-}
-
-async fn commit(app: &TestApp, auth: &Auth, ids: Option<Vec<&str>>) -> Value {
-    let body = match ids {
-        Some(ids) => json!({"imageIds": ids}),
-        None => json!({}),
-    };
-    let (s, report) = app.post("/api/medtech/attachments/commit", body, auth).await;
-    assert_eq!(s, 200, "{report}");
-    report
-}
-
-fn statuses(report: &Value) -> Vec<&str> {
-    report["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect()
-}
-
-/// The sandbox's resources filed under this image id.
-async fn filed(sandbox: &SandboxServer, image_id: &str) -> Vec<Value> {
-    let inbox = sandbox.json("/inbox.json").await;
-    inbox
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["resource"]["identifier"][0]["value"] == image_id)
-        .cloned()
-        .collect()
 }
 
 /// The Media POST lands, but its answer is a 503.
@@ -76,16 +41,16 @@ async fn lost_answers_are_found(strict: bool) -> u64 {
     let app = TestApp::start(sandbox.vars()).await;
     let desktop = Auth::Cookie(app.launch(PATIENT).await);
     for i in 0..6 {
-        add_photo(&app, &desktop, 12 + i).await;
+        app.add_photo(&desktop, 12 + i).await;
     }
-    assert!(statuses(&commit(&app, &desktop, None).await).iter().all(|s| *s == "committed"));
+    assert!(statuses(&app.commit(&desktop, None).await).iter().all(|s| *s == "committed"));
 
     for size in [20, 22] {
-        let id = add_photo(&app, &desktop, size).await;
+        let id = app.add_photo(&desktop, size).await;
         lose_the_next_media_answer(&sandbox, PATIENT).await;
-        let report = commit(&app, &desktop, Some(vec![id.as_str()])).await;
+        let report = app.commit(&desktop, Some(vec![id.as_str()])).await;
         assert_eq!(statuses(&report), ["committed"], "{report}");
-        let ours = filed(&sandbox, &id).await;
+        let ours = sandbox.filed(&id).await;
         assert_eq!(ours.len(), 1, "exactly one Media for the image");
         assert_eq!(report["results"][0]["resourceId"], ours[0]["id"]);
     }
@@ -100,9 +65,9 @@ async fn a_strict_alex_refuses_undocumented_search_parameters() {
     let desktop = Auth::Cookie(app.launch(PATIENT).await);
     let mut ids = Vec::new();
     for i in 0..7 {
-        ids.push(add_photo(&app, &desktop, 12 + i).await);
+        ids.push(app.add_photo(&desktop, 12 + i).await);
     }
-    assert!(statuses(&commit(&app, &desktop, None).await).iter().all(|s| *s == "committed"));
+    assert!(statuses(&app.commit(&desktop, None).await).iter().all(|s| *s == "committed"));
     search_mode(&sandbox, true).await;
 
     let t = sandbox.token().await;
@@ -157,36 +122,36 @@ async fn a_patient_without_an_nhi_is_never_posted_twice() {
     let desktop = Auth::Cookie(app.launch(patient).await);
 
     // The first post needs no look: it files.
-    let first = add_photo(&app, &desktop, 16).await;
-    assert_eq!(statuses(&commit(&app, &desktop, Some(vec![first.as_str()])).await), ["committed"]);
+    let first = app.add_photo(&desktop, 16).await;
+    assert_eq!(statuses(&app.commit(&desktop, Some(vec![first.as_str()])).await), ["committed"]);
 
     // Filed, answer lost: nothing can tell whether it landed, so it is not sent again.
-    let lost = add_photo(&app, &desktop, 18).await;
+    let lost = app.add_photo(&desktop, 18).await;
     lose_the_next_media_answer(&sandbox, patient).await;
-    let report = commit(&app, &desktop, Some(vec![lost.as_str()])).await;
+    let report = app.commit(&desktop, Some(vec![lost.as_str()])).await;
     let r = &report["results"][0];
     assert_eq!(r["status"], "failed", "{report}");
     let message = r["message"].as_str().unwrap();
     assert!(message.contains("no NHI") && message.contains("was not sent again"), "{message}");
-    assert_eq!(filed(&sandbox, &lost).await.len(), 1, "posted once");
+    assert_eq!(sandbox.filed(&lost).await.len(), 1, "posted once");
     // Committed again: it looks again, and so again refuses; never a blind post.
-    let again = commit(&app, &desktop, Some(vec![lost.as_str()])).await;
+    let again = app.commit(&desktop, Some(vec![lost.as_str()])).await;
     assert_eq!(again["results"][0]["status"], "failed", "{again}");
     assert!(again["results"][0]["message"].as_str().unwrap().contains("no NHI"), "{again}");
-    assert_eq!(filed(&sandbox, &lost).await.len(), 1, "still posted once");
+    assert_eq!(sandbox.filed(&lost).await.len(), 1, "still posted once");
     let (_, list) = app.get("/api/medtech/session/images", &desktop).await;
     let status = &list.as_array().unwrap().iter().find(|i| i["imageId"] == lost.as_str()).unwrap()["status"];
     assert_eq!(status["state"], "failed");
     assert!(status["message"].as_str().unwrap().contains("no NHI"), "{status}");
 
     // Refused outright (503, nothing filed): still not posted again blind.
-    let busy = add_photo(&app, &desktop, 20).await;
+    let busy = app.add_photo(&desktop, 20).await;
     sandbox
         .fault(json!({"count": 1, "status": 503, "retryAfter": 0, "path": "/Media", "patientId": patient}))
         .await;
-    let report = commit(&app, &desktop, Some(vec![busy.as_str()])).await;
+    let report = app.commit(&desktop, Some(vec![busy.as_str()])).await;
     assert_eq!(report["results"][0]["status"], "failed", "{report}");
     assert!(report["results"][0]["message"].as_str().unwrap().contains("no NHI"));
-    assert!(filed(&sandbox, &busy).await.is_empty(), "no second post after the 503");
+    assert!(sandbox.filed(&busy).await.is_empty(), "no second post after the 503");
     assert_eq!(sandbox.json("/inbox.json").await.as_array().unwrap().len(), 2);
 }

@@ -194,6 +194,31 @@ impl TestApp {
     pub async fn register(&self, auth: &Auth, image_id: &str) -> (u16, Value) {
         self.post("/api/medtech/session/images", serde_json::json!({"imageId": image_id}), auth).await
     }
+
+    /// Uploads and registers a `size`-pixel square photo; its image id.
+    pub async fn add_photo(&self, desktop: &Auth, size: u32) -> String {
+        let ticket = self.upload(desktop, "image/jpeg", jpeg(size, size)).await;
+        let id = ticket["imageId"].as_str().unwrap().to_owned();
+        let (s, body) = self.register(desktop, &id).await;
+        assert_eq!(s, 200, "{body}");
+        id
+    }
+
+    /// Commits `ids` (every open photo for `None`); the report, asserted 200.
+    pub async fn commit(&self, auth: &Auth, ids: Option<Vec<&str>>) -> Value {
+        let body = match ids {
+            Some(ids) => serde_json::json!({"imageIds": ids}),
+            None => serde_json::json!({}),
+        };
+        let (s, report) = self.post("/api/medtech/attachments/commit", body, auth).await;
+        assert_eq!(s, 200, "{report}");
+        report
+    }
+}
+
+/// Each result's status in a commit report, in order.
+pub fn statuses(report: &Value) -> Vec<&str> {
+    report["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect()
 }
 
 /// Whether this run's sandboxes refuse undocumented search parameters, as a
@@ -303,6 +328,18 @@ impl SandboxServer {
 
     pub async fn json(&self, path: &str) -> Value {
         reqwest::get(format!("{}{path}", self.base)).await.unwrap().json().await.unwrap()
+    }
+
+    /// The inbox entries filed under this image id.
+    pub async fn filed(&self, image_id: &str) -> Vec<Value> {
+        let inbox = self.json("/inbox.json").await;
+        inbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["resource"]["identifier"][0]["value"] == image_id)
+            .cloned()
+            .collect()
     }
 
     /// Asks the sandbox for a signed Evolution launch context: `(context, signature)`.

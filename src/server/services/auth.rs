@@ -101,16 +101,12 @@ pub fn session_cookies<'h>(
         .filter(move |(n, _)| *n == base || n.strip_prefix(base).is_some_and(|rest| rest.starts_with('_')))
 }
 
-/// Whether the request carries any desktop session cookie of ours.
-pub fn has_session_cookie(state: &AppState, headers: &HeaderMap) -> bool {
-    session_cookies(state, headers).next().is_some()
-}
-
 /// Whether a request carries a phone token together with a desktop
 /// credential (a named session or a session cookie). Such a request is
 /// refused whole: which of the two it meant cannot be told.
 pub fn mixed_credentials(state: &AppState, headers: &HeaderMap) -> bool {
-    bearer(headers).is_some() && (named_session(headers).is_some() || has_session_cookie(state, headers))
+    bearer(headers).is_some()
+        && (named_session(headers).is_some() || session_cookies(state, headers).next().is_some())
 }
 
 /// The cookie value of the session `name`, if the request carries it.

@@ -8,14 +8,15 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 
-use crate::model::{ApiError, SessionSummary};
+use crate::model::{ApiError, DesktopSession, LaunchProblem, SessionSummary};
 use crate::server::app_state::AppState;
 use crate::server::services::auth::{session_cookie, session_cookies};
+use crate::server::services::claims::Claim;
 use crate::server::stores::session_store::SessionRecord;
 use crate::server::stores::StoreError;
 use crate::server::support::clock::{rfc3339, unix_now};
 use crate::server::support::ids::{
-    hash_credential, log_id, masked_tail, random_token, session_name, DESKTOP_TAIL,
+    hash_credential, log_id, masked_tail, random_token, session_name, valid_session_name, DESKTOP_TAIL,
 };
 
 /// Who a launch is for.
@@ -57,6 +58,27 @@ pub async fn create(state: &AppState, launch: Launch) -> Result<Created, StoreEr
     tracing::info!(session.id_hash = log_id(&key), dev = launch.dev, "capture session created");
     let name = session_name(&key).to_owned();
     Ok(Created { cookie, name })
+}
+
+/// What a desktop page opened for session `name` (the page's
+/// `?session=`) is told of it, as the server knows it now. The page names
+/// its session in the body, since server rendering calls this in-process
+/// without the browser's header; a header, if sent, must agree.
+pub async fn for_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: Option<String>,
+) -> Result<DesktopSession, ApiError> {
+    if crate::server::services::auth::named_session(headers).is_some_and(|h| Some(h) != name.as_deref()) {
+        return Err(ApiError::BadRequest("The page named two different sessions.".into()));
+    }
+    let Some(name) = name.filter(|n| valid_session_name(n)) else {
+        return Ok(DesktopSession::Missing { problem: LaunchProblem::NotLaunched });
+    };
+    Ok(match current(state, headers, &name).await? {
+        Some(record) => DesktopSession::Active(summary(&name, &record, state.config.capture_settings())),
+        None => DesktopSession::Missing { problem: LaunchProblem::Expired },
+    })
 }
 
 /// The live session `name`, if the request carries its cookie (slides its
@@ -140,7 +162,11 @@ pub fn summary(
 /// session with its images and phone link (phones then see "expired").
 /// Takes every image's commit claim first, so it never races a commit: while
 /// one is filing, the session stays and the desktop is told to wait.
-pub async fn end(state: &AppState, access: &crate::server::services::auth::Access) -> Result<(), ApiError> {
+/// Answers the `Set-Cookie` value that removes the session's cookie.
+pub async fn end(
+    state: &AppState,
+    access: &crate::server::services::auth::Access,
+) -> Result<HeaderValue, ApiError> {
     use crate::server::services::images::take_image_claim;
     access.require_desktop()?;
     let images = state.sessions.images(&access.session_key).await?;
@@ -155,17 +181,14 @@ pub async fn end(state: &AppState, access: &crate::server::services::auth::Acces
             }
         }
     }
-    let outcome = if busy {
-        Err(ApiError::BadRequest(
+    if busy {
+        let refusal = Err(ApiError::BadRequest(
             "Photos are being filed right now. Wait for the commit to finish, then end the session.".into(),
-        ))
-    } else {
-        end_claimed(state, access).await
-    };
-    for claim in claimed {
-        claim.release(state).await?;
+        ));
+        return Claim::around_all(claimed, state, async { refusal }).await;
     }
-    outcome
+    Claim::around_all(claimed, state, end_claimed(state, access)).await?;
+    Ok(clear_cookie(state, &state.config.session_cookie_name(session_name(&access.session_key))))
 }
 
 async fn end_claimed(

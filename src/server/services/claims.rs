@@ -66,6 +66,35 @@ impl Claim {
         state.sessions.release(&self.key, &self.owner).await
     }
 
+    /// Runs `work` under this claim, then releases it whatever `work`
+    /// answered. A failed release is the answer only when `work` succeeded.
+    pub async fn around<T, E: From<StoreError>>(
+        self,
+        state: &AppState,
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let outcome = work.await;
+        self.release(state).await?;
+        outcome
+    }
+
+    /// Runs `work` under all of `claims`, then releases every one.
+    pub async fn around_all<T, E: From<StoreError>>(
+        claims: Vec<Claim>,
+        state: &AppState,
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let outcome = work.await;
+        let mut released = Ok(());
+        for claim in claims {
+            if let Err(e) = claim.release(state).await {
+                released = Err(e);
+            }
+        }
+        released?;
+        outcome
+    }
+
     /// Runs `work` while renewing the claim every third of its lifetime.
     /// If a renewal fails or finds the claim gone, `work` is dropped while
     /// the claim is still known to be held (before its last renewal plus

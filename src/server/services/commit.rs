@@ -131,7 +131,7 @@ pub async fn commit(
             results.push(failed(&record.image_id, rule.hint()));
             continue;
         }
-        let confirmed = confirmed.as_ref().map(|c| c.get(&record.image_id).map(String::as_str));
+        let confirmed = Review::of(confirmed.as_ref(), &record.image_id);
         let one = One { state, access, ctx: &ctx, image_id: &record.image_id, index, confirmed };
         results.push(one.commit().await?);
     }
@@ -154,9 +154,38 @@ struct One<'a> {
     image_id: &'a str,
     /// Position in the commit, for the title.
     index: usize,
-    /// The revision the GP confirmed: `Some(None)` if the request confirmed
-    /// others but not this one, `None` if it named no revisions.
-    confirmed: Option<Option<&'a str>>,
+    /// What the GP confirmed of this photo.
+    confirmed: Review<'a>,
+}
+
+/// What the request says the GP confirmed of one photo.
+#[derive(Clone, Copy)]
+enum Review<'a> {
+    /// The request named no revisions (an API caller without the dialog).
+    NotAsked,
+    /// The GP confirmed this revision.
+    Confirmed(&'a str),
+    /// The request confirmed others, not this one: it is not filed.
+    NotConfirmed,
+}
+
+impl<'a> Review<'a> {
+    fn of(confirmed: Option<&'a Confirmed>, image_id: &str) -> Self {
+        match confirmed.map(|c| c.get(image_id)) {
+            None => Review::NotAsked,
+            Some(Some(revision)) => Review::Confirmed(revision),
+            Some(None) => Review::NotConfirmed,
+        }
+    }
+
+    /// Whether a photo now at `current` may be filed.
+    fn allows(self, current: &str) -> bool {
+        match self {
+            Review::NotAsked => true,
+            Review::Confirmed(revision) => revision == current,
+            Review::NotConfirmed => false,
+        }
+    }
 }
 
 impl One<'_> {
@@ -229,13 +258,11 @@ impl One<'_> {
         }
         // What is filed is what the GP confirmed: read under the claim, so
         // nothing can change it between this check and the filing.
-        if let Some(confirmed) = confirmed {
-            if confirmed != Some(revision(&record).as_str()) {
-                tracing::info!(image.id = image_id, "photo changed since it was confirmed; not filed");
-                let mut r = failed(image_id, CHANGED_SINCE_REVIEW);
-                r.retryable = false;
-                return Ok(r);
-            }
+        if !confirmed.allows(&revision(&record)) {
+            tracing::info!(image.id = image_id, "photo changed since it was confirmed; not filed");
+            let mut r = failed(image_id, CHANGED_SINCE_REVIEW);
+            r.retryable = false;
+            return Ok(r);
         }
         let Some((_, bytes)) = state.blobs.get(&record.blob_key).await? else {
             return Ok(failed(image_id, "The photo's file is missing. Remove it and add it again."));

@@ -7,7 +7,7 @@
 use crate::model::{ApiError, ImageInfo, ImageStatus, SessionEvent};
 use crate::server::app_state::AppState;
 use crate::server::services::auth::Access;
-use crate::server::services::images::{info, take_image_claim, BEING_FILED};
+use crate::server::services::images::{info, with_image_claim, BEING_FILED};
 use crate::server::services::notify;
 use crate::server::stores::session_store::{ImageRecord, OriginalVersion};
 
@@ -30,12 +30,8 @@ pub async fn replace_version(
 ) -> Result<ImageInfo, ApiError> {
     access.require_desktop()?;
     // Under the image's claim: no commit reads or files it meanwhile.
-    let Some(claim) = take_image_claim(state, access, image_id).await? else {
-        return Err(ApiError::BadRequest(BEING_FILED.into()));
-    };
-    let outcome = replace_claimed(state, access, image_id, replacement_id).await;
-    claim.release(state).await?;
-    outcome
+    let work = replace_claimed(state, access, image_id, replacement_id);
+    with_image_claim(state, access, image_id, ApiError::BadRequest(BEING_FILED.into()), work).await
 }
 
 async fn replace_claimed(
@@ -94,12 +90,8 @@ pub async fn revert_version(
     image_id: &str,
 ) -> Result<ImageInfo, ApiError> {
     access.require_desktop()?;
-    let Some(claim) = take_image_claim(state, access, image_id).await? else {
-        return Err(ApiError::BadRequest(BEING_FILED.into()));
-    };
-    let outcome = revert_claimed(state, access, image_id).await;
-    claim.release(state).await?;
-    outcome
+    let work = revert_claimed(state, access, image_id);
+    with_image_claim(state, access, image_id, ApiError::BadRequest(BEING_FILED.into()), work).await
 }
 
 async fn revert_claimed(state: &AppState, access: &Access, image_id: &str) -> Result<ImageInfo, ApiError> {

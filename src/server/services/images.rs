@@ -153,9 +153,7 @@ pub async fn register(
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    let outcome = register_claimed(state, access, image_id, metadata, captured_at, waited_until).await;
-    claim.release(state).await?;
-    outcome
+    claim.around(state, register_claimed(state, access, image_id, metadata, captured_at, waited_until)).await
 }
 
 /// Registers an image under its claim: re-reads it, then verifies its
@@ -270,12 +268,8 @@ pub async fn update_metadata(
     access.require_desktop()?;
     validate_metadata(&metadata)?;
     // Under the image's claim: no commit reads the record meanwhile.
-    let Some(claim) = take_image_claim(state, access, image_id).await? else {
-        return Err(ApiError::BadRequest(BEING_FILED.into()));
-    };
-    let outcome = update_metadata_claimed(state, access, image_id, metadata).await;
-    claim.release(state).await?;
-    outcome
+    let work = update_metadata_claimed(state, access, image_id, metadata);
+    with_image_claim(state, access, image_id, ApiError::BadRequest(BEING_FILED.into()), work).await
 }
 
 async fn update_metadata_claimed(
@@ -308,12 +302,8 @@ pub async fn delete(state: &AppState, access: &Access, image_id: &str) -> Result
     // The commit's own claim: while a commit holds it, the photo may be
     // reaching the patient's record, so it cannot go; and while this holds
     // it, no commit can start on it. The record is read under the claim.
-    let Some(claim) = take_image_claim(state, access, image_id).await? else {
-        return Err(ApiError::Forbidden);
-    };
-    let outcome = remove_claimed(state, access, image_id).await;
-    claim.release(state).await?;
-    outcome
+    with_image_claim(state, access, image_id, ApiError::Forbidden, remove_claimed(state, access, image_id))
+        .await
 }
 
 /// Takes the claim a commit, an edit, a metadata change, a delete or the
@@ -325,6 +315,22 @@ pub async fn take_image_claim(
 ) -> Result<Option<Claim>, ApiError> {
     let name = ClaimName::Image { session_key: &access.session_key, image_id };
     Ok(Claim::take(state, name, state.config.alex.commit_claim_ttl).await?)
+}
+
+/// Runs `work` under the image's claim, released after; `busy` is the
+/// answer while another holds it (a commit filing it, or another change).
+/// `work` reads the record itself, so it reads it under the claim.
+pub async fn with_image_claim<T>(
+    state: &AppState,
+    access: &Access,
+    image_id: &str,
+    busy: ApiError,
+    work: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    match take_image_claim(state, access, image_id).await? {
+        Some(claim) => claim.around(state, work).await,
+        None => Err(busy),
+    }
 }
 
 /// What a GP is told when a photo cannot change because it is being filed.
