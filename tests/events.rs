@@ -43,6 +43,11 @@ async fn bus_contract(publisher: &dyn EventBus, subscriber: &dyn EventBus) {
     publisher.publish(&session, &removed(4), TTL).await.unwrap();
     let next = tokio::time::timeout(WAIT, sub.live.recv()).await.unwrap().unwrap();
     assert_eq!(next.event, removed(4));
+
+    // An ended session's history goes with it.
+    publisher.forget(&session).await.unwrap();
+    let after = subscriber.subscribe(&session, Some(&first)).await.unwrap();
+    assert!(after.replay.is_empty(), "nothing replays after the session is forgotten");
 }
 
 #[tokio::test]

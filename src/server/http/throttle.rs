@@ -9,7 +9,7 @@
 //!   `Retry-After`. If Redis cannot answer, the request is let through (and
 //!   logged): the limiter must never be what takes the app down.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -32,8 +32,9 @@ fn limited(path: &str) -> bool {
         || path == crate::server::http::launch::DESKTOP_PATH
 }
 
-/// The client's address: the socket peer, or behind a trusted proxy the
-/// last `X-Forwarded-For` entry (the one the proxy itself added).
+/// The client's address as limits count it: the socket peer, or behind a
+/// trusted proxy the last `X-Forwarded-For` entry (the one the proxy itself
+/// added). See [`address_key`].
 pub fn client_address(config: &RateLimitConfig, headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
     if config.trust_forwarded_for {
         let forwarded = headers
@@ -44,10 +45,31 @@ pub fn client_address(config: &RateLimitConfig, headers: &HeaderMap, peer: Optio
             .map(str::trim)
             .rfind(|s| !s.is_empty());
         if let Some(addr) = forwarded {
-            return addr.to_owned();
+            return match addr.parse::<IpAddr>() {
+                Ok(ip) => address_key(ip),
+                Err(_) => addr.to_owned(),
+            };
         }
     }
-    peer.map(|p| p.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    peer.map(|p| address_key(p.ip())).unwrap_or_else(|| "unknown".into())
+}
+
+/// The key an address is limited by. An IPv4 address is one client. An
+/// IPv6 client is its /64: one subscriber is given a whole /64 (or more), so
+/// keying the full address would give an attacker 2^64 fresh budgets. An
+/// IPv4-mapped IPv6 address is its IPv4 address.
+pub fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let prefix = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{prefix}/64")
+            }
+        },
+    }
 }
 
 /// The buckets one request draws on.
@@ -112,5 +134,30 @@ mod tests {
         assert_eq!(client_address(&cfg, &h, peer), "127.0.0.1", "not trusted: the socket peer");
         cfg.trust_forwarded_for = true;
         assert_eq!(client_address(&cfg, &h, peer), "10.0.0.9", "a client cannot choose its own address");
+    }
+
+    #[test]
+    fn an_ipv6_client_is_limited_by_its_64() {
+        let key = |s: &str| address_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), key("2001:db8:1:2::7"), "one /64, one budget");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"), "another /64, another budget");
+        assert_eq!(key("::ffff:10.1.2.3"), "10.1.2.3", "IPv4-mapped is the IPv4 client");
+        assert_eq!(key("10.1.2.3"), "10.1.2.3");
+        let cfg = RateLimitConfig {
+            burst: 1,
+            per_second: 1,
+            address_burst: 1,
+            address_per_second: 1,
+            trust_forwarded_for: true,
+            verify_concurrency: 1,
+            verify_queue: std::time::Duration::from_secs(1),
+            streams_per_session: 1,
+        };
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("2001:db8:9:9:1234:5678:9abc:def0"));
+        assert_eq!(client_address(&cfg, &h, None), "2001:db8:9:9::/64", "behind a proxy too");
+        let peer = Some("[2001:db8:5:5::42]:443".parse().unwrap());
+        assert_eq!(client_address(&cfg, &HeaderMap::new(), peer), "2001:db8:5:5::/64");
     }
 }

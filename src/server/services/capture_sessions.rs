@@ -208,6 +208,10 @@ async fn end_claimed(
         crate::server::services::images::delete_blobs(state, &image).await?;
     }
     state.sessions.delete(&access.session_key).await?;
+    if let Err(e) = state.events.forget(&access.session_key).await {
+        // Its history expires with its TTL anyway.
+        tracing::warn!(error = %e, "an ended session's events could not be dropped");
+    }
     tracing::info!(session.id_hash = log_id(&access.session_key), "session ended by the desktop");
     Ok(())
 }

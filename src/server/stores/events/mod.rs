@@ -52,6 +52,10 @@ pub trait EventBus: Send + Sync {
 
     /// Subscribes to a session. With `after`, `replay` holds the events that followed it.
     async fn subscribe(&self, session_key: &str, after: Option<&str>) -> Result<Subscription, StoreError>;
+
+    /// Drops a session's history (the session ended). A session that is
+    /// not ended explicitly loses its history `ttl` after its last event.
+    async fn forget(&self, session_key: &str) -> Result<(), StoreError>;
 }
 
 /// Compares event ids of the form `<millis>-<seq>` numerically.

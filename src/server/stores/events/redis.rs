@@ -153,6 +153,13 @@ impl EventBus for RedisEventBus {
         }
     }
 
+    async fn forget(&self, session_key: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: i64 =
+            redis::AsyncCommands::del(&mut conn, self.stream_key(session_key)).await.map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn subscribe(&self, session_key: &str, after: Option<&str>) -> Result<Subscription, StoreError> {
         // Live first, then history: an event landing in between is in both,
         // and the stream handler drops live ids it already replayed.

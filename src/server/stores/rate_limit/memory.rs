@@ -1,9 +1,9 @@
 //! In-process buckets (embedded mode, or no Redis): sharded maps, each of
 //! bounded size, so memory stays bounded and no lock covers every key.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -39,10 +39,6 @@ impl MemoryRateLimiter {
         Self::default()
     }
 
-    fn shard(&self, key: &str) -> &Mutex<Shard> {
-        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
-    }
-
     /// Keys held now, across shards (for tests of the bound).
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len()).sum()
@@ -56,35 +52,53 @@ impl MemoryRateLimiter {
         at.duration_since(self.epoch).as_secs_f64()
     }
 
-    /// Checks one bucket; `take` commits the token if every bucket allows.
-    fn level(&self, key: &str, bucket: Bucket, now: Instant) -> f64 {
-        let shard = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
-        match shard.get(key) {
-            Some((tokens, at)) => refill(*tokens, self.secs(*at), self.secs(now), bucket),
-            None => bucket.burst,
-        }
+    fn shard_index(&self, key: &str) -> usize {
+        (self.hasher.hash_one(key) as usize) % SHARDS
     }
+}
 
-    fn store(&self, key: &str, tokens: f64, bucket: Bucket, now: Instant) {
-        let mut shard = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
-        if shard.len() >= SHARD_CAPACITY && !shard.contains_key(key) {
-            let full = bucket.fill_time();
-            shard.retain(|_, (_, at)| now.duration_since(*at) < full);
-            if shard.len() >= SHARD_CAPACITY {
-                if let Some(oldest) = shard.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| k.clone()) {
-                    shard.remove(&oldest);
-                }
+/// A bucket's level now, read from its shard.
+fn level(shard: &Shard, key: &str, bucket: Bucket, now: f64, secs: impl Fn(Instant) -> f64) -> f64 {
+    match shard.get(key) {
+        Some((tokens, at)) => refill(*tokens, secs(*at), now, bucket),
+        None => bucket.burst,
+    }
+}
+
+/// Stores a bucket's level, keeping the shard within its capacity.
+fn store(shard: &mut Shard, key: &str, tokens: f64, bucket: Bucket, now: Instant) {
+    if shard.len() >= SHARD_CAPACITY && !shard.contains_key(key) {
+        let full = bucket.fill_time();
+        shard.retain(|_, (_, at)| now.duration_since(*at) < full);
+        if shard.len() >= SHARD_CAPACITY {
+            if let Some(oldest) = shard.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| k.clone()) {
+                shard.remove(&oldest);
             }
         }
-        shard.insert(key.to_owned(), (tokens, now));
     }
+    shard.insert(key.to_owned(), (tokens, now));
 }
 
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
+    /// One atomic step: every shard the request's buckets live in is locked
+    /// (in shard order, so two requests never wait on each other in a
+    /// cycle) while the levels are read and, if all allow, the tokens taken.
+    /// No burst can read the same level twice.
     async fn take(&self, buckets: &[(String, Bucket)]) -> Result<Option<Duration>, StoreError> {
+        let mut shards: BTreeMap<usize, MutexGuard<'_, Shard>> = BTreeMap::new();
+        let mut indices: Vec<usize> = buckets.iter().map(|(k, _)| self.shard_index(k)).collect();
+        indices.sort_unstable();
+        indices.dedup();
+        for i in indices {
+            shards.insert(i, self.shards[i].lock().unwrap_or_else(|p| p.into_inner()));
+        }
         let now = Instant::now();
-        let levels: Vec<f64> = buckets.iter().map(|(k, b)| self.level(k, *b, now)).collect();
+        let at = self.secs(now);
+        let levels: Vec<f64> = buckets
+            .iter()
+            .map(|(k, b)| level(&shards[&self.shard_index(k)], k, *b, at, |t| self.secs(t)))
+            .collect();
         let wait = buckets
             .iter()
             .zip(&levels)
@@ -95,7 +109,9 @@ impl RateLimiter for MemoryRateLimiter {
             return Ok(wait);
         }
         for ((key, bucket), level) in buckets.iter().zip(levels) {
-            self.store(key, level - 1.0, *bucket, now);
+            if let Some(shard) = shards.get_mut(&self.shard_index(key)) {
+                store(shard, key, level - 1.0, *bucket, now);
+            }
         }
         Ok(None)
     }
@@ -116,6 +132,35 @@ mod tests {
         let wait = limiter.take(&key("a")).await.unwrap().expect("refused");
         assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1), "{wait:?}");
         assert_eq!(limiter.take(&key("b")).await.unwrap(), None, "buckets are per key");
+    }
+
+    /// Many threads draw on one bucket at once: exactly its burst is
+    /// allowed, never more (a read and a later store under separate locks
+    /// let two callers take the same token).
+    #[test]
+    fn a_burst_from_many_threads_takes_exactly_the_bucket() {
+        let limiter = std::sync::Arc::new(MemoryRateLimiter::new());
+        let b = Bucket { burst: 200.0, per_second: 0.001 };
+        let allowed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let (limiter, allowed) = (limiter.clone(), allowed.clone());
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                    for _ in 0..200 {
+                        // Each request draws on the shared bucket and one of its own.
+                        let buckets = [("shared".to_owned(), b), (format!("own{t}"), b)];
+                        if runtime.block_on(limiter.take(&buckets)).unwrap().is_none() {
+                            allowed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(allowed.load(std::sync::atomic::Ordering::Relaxed), 200);
     }
 
     #[tokio::test]
