@@ -14,6 +14,7 @@ source "$(dirname "$0")/common.sh"
 REDIS_PORT="${TEST_REDIS_PORT:-6391}"
 S3_PORT="${TEST_S3_PORT:-4599}"
 APP_PORT="${TEST_APP_PORT:-3917}"
+METRICS_PORT="${TEST_METRICS_PORT:-3918}"
 
 step "base: apt basics, wasm32 target" install_base
 
@@ -84,6 +85,7 @@ e2e() {
   # lifted here; the Rust suite tests the limits themselves.
   LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" LEPTOS_SITE_ROOT="$site_root" LEPTOS_HASH_FILES=true \
     PUBLIC_BASE_URL="http://127.0.0.1:$APP_PORT" ALEX_SANDBOX=true ALEX_SANDBOX_STRICT_SEARCH=true \
+    METRICS_ADDR="127.0.0.1:$METRICS_PORT" \
     RATE_LIMIT_ADDRESS_BURST=100000 RATE_LIMIT_ADDRESS_PER_SECOND=10000 \
     REDIS_URL="$TEST_REDIS_URL" REDIS_KEY_PREFIX="e2e-$$:" \
     S3_BUCKET="e2e-$$" S3_ENDPOINT="$TEST_S3_ENDPOINT" S3_REGION=us-east-1 S3_FORCE_PATH_STYLE=true \
@@ -91,8 +93,9 @@ e2e() {
     RUST_LOG="${RUST_LOG:-info}" \
     "$CARGO_TARGET_DIR/debug/clinical-images" >"$RUN_DIR/app.log" 2>&1 &
   track $!
-  wait_for app curl -fsS "http://127.0.0.1:$APP_PORT/healthz"
-  (cd end2end && BASE_URL="http://127.0.0.1:$APP_PORT" npx playwright test) || {
+  wait_for app curl -fsS "http://127.0.0.1:$APP_PORT/readyz"
+  (cd end2end && BASE_URL="http://127.0.0.1:$APP_PORT" METRICS_URL="http://127.0.0.1:$METRICS_PORT" \
+    npx playwright test) || {
     echo "end-to-end failed; app log:" >&2
     tail -n 80 "$RUN_DIR/app.log" >&2
     exit 1

@@ -605,13 +605,10 @@ fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
 
 #[tokio::test]
 async fn metrics_move_with_sessions_uploads_commits_and_alex_calls() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
-    tokio::spawn(clinical_images::server::http::metrics::serve(listener));
-    let scrape = || async { reqwest::get(&metrics_url).await.unwrap().text().await.unwrap() };
-
     let sandbox = SandboxServer::start().await;
     let app = TestApp::start(sandbox.vars()).await;
+    let metrics_url = format!("{}/metrics", app.metrics_listener().await);
+    let scrape = || async { reqwest::get(&metrics_url).await.unwrap().text().await.unwrap() };
     let before = scrape().await;
     let (desktop, _) = session_with_images(&app, 2, "F2N060-E").await;
     let refused = app

@@ -503,10 +503,8 @@ async fn the_api_answers_json_and_never_redirects_whatever_the_accept_and_refere
 
 #[tokio::test]
 async fn made_up_methods_add_at_most_one_metrics_series() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
-    tokio::spawn(clinical_images::server::http::metrics::serve(listener));
     let app = TestApp::start(vec![]).await;
+    let metrics_url = format!("{}/metrics", app.metrics_listener().await);
     // Other tests in this binary record into the same recorder: count only
     // what junk methods could have added.
     let series = || async {

@@ -1,15 +1,21 @@
-//! `/healthz` against real dependencies: the embedded defaults, the real
-//! Redis and S3 servers, and an S3 endpoint that is down.
+//! Health against real dependencies: the embedded defaults, the real Redis
+//! and S3 servers, and an S3 endpoint that is down. The detail is read
+//! where it is served, on the metrics listener; the public port answers a
+//! bare status, from a cached check.
 
 mod common;
 
 use common::{service_vars, TestApp};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 async fn healthz(app: &TestApp) -> (u16, Value) {
-    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap())
+    app.health_detail().await
+}
+
+/// The public readiness probe's status and body.
+async fn readyz(app: &TestApp) -> (u16, Value) {
+    let res = app.http.get(app.url("/readyz")).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
 }
 
 #[tokio::test]
@@ -121,9 +127,51 @@ async fn a_dead_session_store_makes_it_unready_but_still_live() {
     let (mut redis, url) = common::private_redis().await;
     let vars = common::service_vars_with_redis(&url);
     let app = TestApp::start(vars).await;
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(readyz(&app).await.0, 200);
     redis.kill().unwrap();
     let _ = redis.wait();
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status().as_u16(), 503);
+    // The probe answers from a check at most a second old.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(readyz(&app).await, (503, json!({"status": "unready"})));
     assert_eq!(app.http.get(app.url("/livez")).send().await.unwrap().status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_flood_of_public_probes_runs_one_backend_check_a_second_and_tells_nothing() {
+    let app = TestApp::start(common::service_vars()).await;
+    let started = std::time::Instant::now();
+    for chunk in (0..800).collect::<Vec<_>>().chunks(50) {
+        let probes = chunk.iter().map(|i| {
+            let path = ["/readyz", "/healthz", "/livez"][i % 3];
+            app.http.get(app.url(path)).send()
+        });
+        for res in futures::future::join_all(probes).await {
+            let res = res.unwrap();
+            assert_eq!(res.status().as_u16(), 200);
+            let body: Value = res.json().await.unwrap();
+            let keys: Vec<_> = body.as_object().unwrap().keys().cloned().collect();
+            assert_eq!(keys, ["status"], "only a status on the public port: {body}");
+        }
+    }
+    let seconds = started.elapsed().as_secs() + 1;
+    let checks = app.state.readiness.checks();
+    assert!(checks >= 1 && checks <= seconds, "{checks} backend checks in under {seconds} s");
+    // The detail is on the metrics listener, checked fresh.
+    let (status, detail) = healthz(&app).await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["sessionStore"]["backend"], "redis");
+    assert_eq!(app.state.readiness.checks(), checks, "the detail does not feed the public cache");
+}
+
+#[tokio::test]
+async fn the_status_panel_is_only_for_an_instance_with_the_sandbox() {
+    let sandbox = common::SandboxServer::start().await;
+    let production_like = TestApp::start(sandbox.vars()).await;
+    let (status, body) = production_like.post("/api/status", json!({}), &common::Auth::None).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(!body.to_string().contains("redis") && !body.to_string().contains("memory"), "{body}");
+    let embedded = TestApp::start(vec![]).await;
+    let (status, body) = embedded.post("/api/status", json!({}), &common::Auth::None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["mode"], "embedded");
 }

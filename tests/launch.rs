@@ -126,7 +126,7 @@ async fn the_sandbox_runs_alone_and_several_apps_share_it() {
     .collect();
     for _ in 0..2 {
         let app = TestApp::start(vars.clone()).await;
-        let health: Value = app.http.get(app.url("/healthz")).send().await.unwrap().json().await.unwrap();
+        let (_, health) = app.health_detail().await;
         assert_eq!(health["alex"], json!({"backend": "alex", "ok": true, "detail": "reachable"}));
     }
     let stats: Value = http.get(format!("{base}/stats")).send().await.unwrap().json().await.unwrap();

@@ -39,9 +39,14 @@ pub async fn app_info() -> Result<AppInfo, ApiError> {
     })
 }
 
-/// `POST /api/status` → the same report as `/healthz`.
+/// `POST /api/status` → the metrics listener's health report, for the
+/// landing page of an instance with the sandbox mounted (development and
+/// demonstration). Elsewhere 404: a deployment's backends are nobody's business.
 #[server(prefix = "/api", endpoint = "status", input = Json)]
 pub async fn service_status() -> Result<HealthReport, ApiError> {
     let state = expect_context::<crate::server::app_state::AppState>();
+    if state.sandbox_config().is_none() {
+        return Err(ApiError::NotFound);
+    }
     Ok(crate::server::http::health::report(&state).await)
 }

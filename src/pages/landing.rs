@@ -48,14 +48,18 @@ pub fn LandingPage() -> impl IntoView {
                 {move || {
                     info.get()
                         .map(|res| match res {
-                            Ok(info) if info.sandbox => view! { <SandboxLauncher patients=info.test_patients /> }.into_any(),
+                            Ok(info) if info.sandbox => {
+                                view! {
+                                    <SandboxLauncher patients=info.test_patients />
+                                    <StatusPanel />
+                                }
+                                    .into_any()
+                            }
                             Ok(_) => ().into_any(),
                             Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
                         })
                 }}
             </Transition>
-
-            <StatusPanel />
         </main>
     }
 }

@@ -39,6 +39,8 @@ pub struct AppState {
     pub verifications: Arc<std::sync::atomic::AtomicU64>,
     /// The event streams each session holds open on this instance.
     pub streams: Arc<crate::server::http::event_stream::StreamSlots>,
+    /// The last readiness check, reused by `/readyz` for a second.
+    pub readiness: Arc<crate::server::http::health::Readiness>,
     /// Origins allowed to send cookie-authenticated requests.
     pub allowed_origins: Arc<Vec<String>>,
     /// Becomes `true` when the server starts shutting down (event streams end).
@@ -156,6 +158,7 @@ impl AppState {
             url_signer,
             rate_limiter,
             streams: Arc::default(),
+            readiness: Arc::default(),
             verify_slots,
             verifications: Arc::default(),
             allowed_origins,

@@ -72,7 +72,7 @@ pub async fn run() -> ExitCode {
         match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => {
                 tracing::info!(%addr, "metrics at /metrics");
-                tokio::spawn(http::metrics::serve(l));
+                tokio::spawn(http::metrics::serve(l, state.clone()));
             }
             Err(e) => {
                 tracing::error!(%addr, error = %e, "cannot listen for metrics (METRICS_ADDR)");

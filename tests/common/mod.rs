@@ -195,6 +195,21 @@ impl TestApp {
         self.post("/api/medtech/session/images", serde_json::json!({"imageId": image_id}), auth).await
     }
 
+    /// Starts this instance's metrics listener (as `METRICS_ADDR` does);
+    /// its base URL, where `/metrics` and the health detail are.
+    pub async fn metrics_listener(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(clinical_images::server::http::metrics::serve(listener, self.state.clone()));
+        base
+    }
+
+    /// The health detail from the metrics listener: `(status, report)`.
+    pub async fn health_detail(&self) -> (u16, Value) {
+        let res = reqwest::get(format!("{}/healthz", self.metrics_listener().await)).await.unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
     /// Uploads and registers a `size`-pixel square photo; its image id.
     pub async fn add_photo(&self, desktop: &Auth, size: u32) -> String {
         let ticket = self.upload(desktop, "image/jpeg", jpeg(size, size)).await;

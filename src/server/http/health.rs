@@ -1,13 +1,19 @@
-//! Health: `/livez` (the process is up: restart it if not), `/readyz` and
-//! `/healthz` (the mode and the state of each dependency: send it traffic
-//! only when usable). A stopping instance reports not ready, so a load
+//! Health. On the public port, only what a probe needs and nothing about
+//! the deployment: `/livez` (the process is up: restart it if not) and
+//! `/readyz` (alias `/healthz`: send it traffic only when usable), each a
+//! bare `{status}`. Readiness is answered from a cached check, at most one
+//! backend check per [`READY_FOR`] per instance, so a flood of probes costs
+//! the stores nothing. A stopping instance reports not ready, so a load
 //! balancer drains it before it goes.
 //!
-//! Checks run concurrently, each bounded by a timeout, so a hung dependency
-//! makes the report slow by at most that bound rather than forever. Causes go
-//! to the log; the report carries only a short summary.
+//! The detail (mode, version, each dependency) is on the metrics listener
+//! only (`METRICS_ADDR`, `/healthz`), checked fresh. Checks run
+//! concurrently, each bounded by a timeout, so a hung dependency makes the
+//! report slow by at most that bound rather than forever. Causes go to the
+//! log; the report carries only a short summary.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -63,9 +69,57 @@ pub async fn report(state: &AppState) -> HealthReport {
     report
 }
 
-/// `GET /readyz` (and `/healthz`): 200 when usable, 503 when a dependency is
-/// down or the instance is shutting down.
-pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
+/// How long a readiness check's answer is reused.
+pub const READY_FOR: Duration = Duration::from_secs(1);
+
+/// The instance's last readiness check, shared by every probe.
+#[derive(Default)]
+pub struct Readiness {
+    last: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    checks: AtomicU64,
+}
+
+impl Readiness {
+    /// Whether every dependency answered, checked at most once per
+    /// [`READY_FOR`]: probes that arrive while a check runs wait for it.
+    pub async fn usable(&self, state: &AppState) -> bool {
+        let mut last = self.last.lock().await;
+        if let Some((at, usable)) = *last {
+            if at.elapsed() < READY_FOR {
+                return usable;
+            }
+        }
+        self.checks.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("readiness_checks_total").increment(1);
+        let usable = report(state).await.is_usable();
+        *last = Some((Instant::now(), usable));
+        usable
+    }
+
+    /// Backend checks run so far (for tests of the cache).
+    pub fn checks(&self) -> u64 {
+        self.checks.load(Ordering::Relaxed)
+    }
+}
+
+/// `GET /readyz` (and `/healthz`): `{status: "ready"}` 200 when usable;
+/// 503 `unready` when a dependency is down, `draining` while the instance
+/// shuts down. Nothing else: the detail is on the metrics listener.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let status = if *state.shutdown.borrow() {
+        "draining"
+    } else if state.readiness.usable(&state).await {
+        "ready"
+    } else {
+        "unready"
+    };
+    let code = if status == "ready" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(serde_json::json!({ "status": status })))
+}
+
+/// The metrics listener's `GET /healthz`: the whole report, checked now.
+/// 200 when usable, 503 when a dependency is down or the instance drains.
+pub async fn detail(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
     let mut report = report(&state).await;
     let draining = *state.shutdown.borrow();
     if draining {
@@ -94,5 +148,5 @@ pub async fn close_when_stopping(
 /// `GET /livez`: 200 while the process serves requests; checks nothing else,
 /// so a Redis outage never gets every instance restarted.
 pub async fn livez() -> (StatusCode, Json<serde_json::Value>) {
-    (StatusCode::OK, Json(serde_json::json!({"status": "live", "version": env!("CARGO_PKG_VERSION")})))
+    (StatusCode::OK, Json(serde_json::json!({"status": "live"})))
 }

@@ -17,6 +17,7 @@
 //! | `alex_call_duration_seconds` | histogram | |
 //! | `alex_token_refreshes_total` | counter | `outcome` |
 //! | `store_errors_total` | counter | `backend` (`redis`, `s3`, `local-disk`) |
+//! | `readiness_checks_total` | counter | (backend checks behind `/readyz`, at most one a second) |
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -27,6 +28,8 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::server::app_state::AppState;
 
 /// Latency buckets, seconds: from a fast API call to a slow ALEX commit.
 const BUCKETS: [f64; 12] = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -87,14 +90,18 @@ pub fn method_label(method: &axum::http::Method) -> &'static str {
     }
 }
 
-/// The metrics listener's routes: `GET /metrics`.
-pub fn router() -> Router {
-    Router::new().route("/metrics", get(|| async { handle().render() }))
+/// The metrics listener's routes: `GET /metrics`, and `GET /healthz` with
+/// the detail the public port does not give (mode, version, each dependency).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(|| async { handle().render() }))
+        .route("/healthz", get(crate::server::http::health::detail))
+        .with_state(state)
 }
 
 /// Serves [`router`] on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener) {
-    if let Err(e) = axum::serve(listener, router().into_make_service()).await {
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) {
+    if let Err(e) = axum::serve(listener, router(state).into_make_service()).await {
         tracing::error!(error = %e, "metrics listener stopped");
     }
 }

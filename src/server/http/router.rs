@@ -23,8 +23,8 @@ pub fn app(state: AppState) -> Router {
     let options = state.leptos_options.clone();
 
     let mut router = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::healthz))
+        .route("/healthz", get(health::readyz))
+        .route("/readyz", get(health::readyz))
         .route("/livez", get(health::livez))
         .route("/api/medtech/session/events", get(event_stream::events))
         .route("/medtech-images/launch", get(launch::evolution))
