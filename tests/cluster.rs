@@ -181,7 +181,8 @@ impl Cluster {
             .replace("@LISTEN@", &format!("127.0.0.1:{nginx_port} reuseport"))
             .replace("@SERVER_NAME@", "127.0.0.1")
             .replace("@CERT@", &dir.join("cert.pem").display().to_string())
-            .replace("@CERT_KEY@", &dir.join("key.pem").display().to_string());
+            .replace("@CERT_KEY@", &dir.join("key.pem").display().to_string())
+            .replace("@ACCESS_LOG@", &dir.join("access.log").display().to_string());
         std::fs::write(dir.join("site.conf"), site).unwrap();
         for temp in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
             std::fs::create_dir_all(dir.join(temp)).unwrap();
@@ -609,6 +610,27 @@ async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_redis_s3_a
     let cookie = front.launch().await;
     let desktop = Credential::Cookie(cookie.clone());
     let phone = phone(&front, &desktop).await;
+
+    // --- nginx's access log holds no token, context or signature. ---
+    let (context, signature) = common::sandbox_launch_context(
+        &front.http,
+        &front.sandbox,
+        json!({"patientId": PATIENT, "facilityId": "F2N060-E"}),
+    )
+    .await;
+    let launch = format!("/medtech-images/launch?context={context}&signature={signature}");
+    assert_eq!(retrying(|| front.http.get(front.url(&launch))).await.status().as_u16(), 303);
+    let Credential::Bearer(token) = &phone else { unreachable!("a phone holds a bearer") };
+    // The phone's browser opens its link, then sends it as the referrer.
+    let link = front.url(&format!("/medtech-images/mobile?t={token}"));
+    let page = retrying(|| front.http.get(&link).header("referer", &link)).await;
+    assert_eq!(page.status().as_u16(), 200);
+    let log = std::fs::read_to_string(cluster.dir.join("access.log")).unwrap();
+    assert!(log.contains("\"GET /medtech-images/mobile HTTP/1.1\" 200"), "{log}");
+    assert!(log.contains("\"GET /medtech-images/launch HTTP/1.1\" 303"), "{log}");
+    for secret in [token.as_str(), &context, &signature] {
+        assert!(!log.contains(secret), "a secret in nginx's access log");
+    }
     let stream = Stream::open(&front, &cookie, None).await;
     front.upload(&phone).await;
     stream.wait_added(1).await;
