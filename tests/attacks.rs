@@ -531,3 +531,60 @@ async fn made_up_methods_add_at_most_one_metrics_series() {
     assert!(after <= before + 4, "{before} → {after} series");
     assert!(bytes_after < bytes_before + 1024, "{bytes_before} → {bytes_after} bytes");
 }
+
+#[tokio::test]
+async fn a_phones_id_is_the_servers_and_a_link_joins_a_bounded_number() {
+    use clinical_images::model::SessionEvent;
+    let app = TestApp::start(vec![("PHONES_PER_LINK".into(), "3".into())]).await;
+    let desktop = Auth::Cookie(app.launch(PATIENT).await);
+    let phone = phone(&app, &desktop).await;
+    let open = |id: Option<String>| {
+        let body = match id {
+            Some(id) => json!({"phoneId": id}),
+            None => json!({}),
+        };
+        app.post("/api/medtech/session/token", body, &phone)
+    };
+    // The first opening is given an id; a reload presenting it is the same phone.
+    let (status, first) = open(None).await;
+    assert_eq!(status, 200, "{first}");
+    let issued = first["phoneId"].as_str().unwrap().to_owned();
+    assert!(issued.len() >= 16, "an unguessable id: {issued}");
+    for _ in 0..3 {
+        let (status, again) = open(Some(issued.clone())).await;
+        assert_eq!((status, again["phoneId"].as_str()), (200, Some(issued.as_str())));
+    }
+    // Thirty made-up ids: never taken as given; two more phones join, then none.
+    let mut joined = 0;
+    let mut refused = 0;
+    for i in 0..30 {
+        let made_up = format!("made-up-phone-{i:02}");
+        let (status, link) = open(Some(made_up.clone())).await;
+        match status {
+            200 => {
+                joined += 1;
+                assert_ne!(link["phoneId"], made_up.as_str(), "a made-up id is replaced");
+            }
+            403 => {
+                refused += 1;
+                assert_eq!(link, json!({"kind": "token", "detail": "tooManyPhones"}));
+            }
+            other => panic!("{other}: {link}"),
+        }
+    }
+    assert_eq!((joined, refused), (2, 28));
+    // The first phone still opens its link.
+    assert_eq!(open(Some(issued)).await.0, 200);
+    // The desktop was told of three phones, never more.
+    let Auth::Cookie(cookie) = &desktop else { unreachable!() };
+    let key = clinical_images::server::support::ids::hash_credential(cookie.split_once('=').unwrap().1);
+    let events = app.state.events.subscribe(&key, Some("0-0")).await.unwrap().replay;
+    let counts: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e.event {
+            SessionEvent::PhoneJoined { phones } => Some(phones),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(counts, [1, 2, 3]);
+}

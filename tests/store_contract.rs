@@ -32,16 +32,37 @@ fn record(hard_in_secs: u64) -> SessionRecord {
 async fn session_contract(store: &dyn SessionStore) {
     store.ping().await.expect("ping");
 
-    // Phones joining a link: counted once each, per link.
-    let link = format!("link-{}", std::process::id());
-    assert_eq!(store.join_phone(&link, "phone-1", LONG).await.unwrap(), (true, 1));
+    // Phones joining a link: ids are the server's, counted once each, per
+    // link, and bounded per link.
+    use clinical_images::server::stores::session_store::PhoneJoin;
+    let link = format!("link-{}-{}", std::process::id(), common::unique("l"));
+    let join = |presented: Option<&'static str>, fresh: &'static str| {
+        let link = link.clone();
+        async move { store.join_phone(&link, presented, fresh, 2, LONG).await.unwrap() }
+    };
+    assert_eq!(join(None, "phone-1").await, PhoneJoin::Joined { phones: 1 });
     assert_eq!(
-        store.join_phone(&link, "phone-1", LONG).await.unwrap(),
-        (false, 1),
+        join(Some("phone-1"), "unused").await,
+        PhoneJoin::Known { phones: 1 },
         "a reload is not a new phone"
     );
-    assert_eq!(store.join_phone(&link, "phone-2", LONG).await.unwrap(), (true, 2));
-    assert_eq!(store.join_phone(&format!("{link}-new"), "phone-1", LONG).await.unwrap(), (true, 1));
+    assert_eq!(
+        join(Some("made-up"), "phone-2").await,
+        PhoneJoin::Joined { phones: 2 },
+        "an unknown id is a new phone"
+    );
+    assert_eq!(join(Some("made-up"), "phone-3").await, PhoneJoin::Full, "no third phone");
+    assert_eq!(join(None, "phone-3").await, PhoneJoin::Full);
+    assert_eq!(
+        join(Some("phone-2"), "unused").await,
+        PhoneJoin::Known { phones: 2 },
+        "a joined phone still opens it"
+    );
+    assert_eq!(
+        store.join_phone(&format!("{link}-new"), Some("phone-1"), "phone-9", 2, LONG).await.unwrap(),
+        PhoneJoin::Joined { phones: 1 },
+        "another link's id is not this link's"
+    );
 
     // Create, read back, and keys are independent.
     let a = record(3600);

@@ -61,17 +61,20 @@ pub fn adopt_mobile_token() -> Option<String> {
     stored_mobile_token()
 }
 
-/// This tab's random phone id (kept in sessionStorage), so the desktop counts
-/// a phone once however often it reloads. Not a credential.
+const PHONE_ID_KEY: &str = "clinical-images.phone-id";
+
+/// The id the server issued this tab when it opened the link (kept in
+/// sessionStorage), sent back on a reload so the desktop counts the phone
+/// once. Not a credential: the server only recognises ids it issued.
 pub fn phone_id() -> Option<String> {
-    const KEY: &str = "clinical-images.phone-id";
-    let storage = session_storage()?;
-    if let Some(id) = storage.get_item(KEY).ok().flatten().filter(|id| id.len() >= 8) {
-        return Some(id);
+    session_storage()?.get_item(PHONE_ID_KEY).ok().flatten().filter(|id| !id.is_empty())
+}
+
+/// Keeps the id the server issued this tab.
+pub fn remember_phone_id(id: &str) {
+    if let Some(storage) = session_storage() {
+        let _ = storage.set_item(PHONE_ID_KEY, id);
     }
-    let id = random_hex(4);
-    let _ = storage.set_item(KEY, &id);
-    Some(id)
 }
 
 /// `words` random 32-bit words as hex: an id for this device's own use, not

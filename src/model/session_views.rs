@@ -53,6 +53,8 @@ pub enum TokenProblem {
     Expired,
     /// The desktop made a new QR code, which cancels the old one.
     Revoked,
+    /// The link already joined as many phones as a QR code may.
+    TooManyPhones,
 }
 
 impl TokenProblem {
@@ -63,6 +65,7 @@ impl TokenProblem {
             TokenProblem::NotFound => "This link is not recognised.",
             TokenProblem::Expired => "This link has expired.",
             TokenProblem::Revoked => "This link was replaced by a newer QR code.",
+            TokenProblem::TooManyPhones => "This QR code is already open on as many phones as it allows.",
         }
     }
 }
@@ -102,6 +105,10 @@ pub struct MobileLink {
     pub patient_banner: String,
     /// The practice's capture settings.
     pub settings: CaptureSettings,
+    /// This phone's id, issued by the server when it first opened the link;
+    /// the phone sends it back when it opens the link again (a reload), so
+    /// it is counted once.
+    pub phone_id: String,
 }
 
 /// What an image needs before it may be committed (`COMMIT_RULE`).

@@ -62,6 +62,7 @@ pub fn MobilePage() -> impl IntoView {
         leptos::task::spawn_local(async move {
             screen.set(match validate_mobile_token(crate::client::phone_id()).await {
                 Ok(link) => {
+                    crate::client::remember_phone_id(&link.phone_id);
                     // The running count survives a reload: ask what this phone sent already.
                     if let Ok(images) = list_images().await {
                         sent_total.set(images.len());

@@ -109,6 +109,7 @@ pub(super) fn DoneScreen(flow: Flow) -> impl IntoView {
 pub(super) fn InvalidLink(problem: TokenProblem) -> impl IntoView {
     let next = match problem {
         TokenProblem::Revoked => "Scan the new QR code on the desktop.",
+        TokenProblem::TooManyPhones => "On the desktop, select Regenerate to make a new QR code, then scan it with this phone.",
         TokenProblem::Expired => "The desktop session has ended. Open Clinical Images from the patient in Medtech Evolution and scan its QR code.",
         _ => "On the desktop, open Clinical Images for the patient and scan its QR code again.",
     };

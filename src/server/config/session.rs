@@ -21,6 +21,8 @@ pub struct SessionConfig {
     pub mobile_token_max_ttl: Duration,
     /// `LAUNCH_MAX_AGE_SECS`: oldest Evolution launch context accepted.
     pub launch_max_age: Duration,
+    /// `PHONES_PER_LINK`: phones one QR code may join (each id server-issued).
+    pub phones_per_link: usize,
 }
 
 #[derive(Deserialize)]
@@ -30,6 +32,7 @@ pub(super) struct Defaults {
     mobile_token_ttl_secs: u64,
     mobile_token_max_ttl_secs: u64,
     launch_max_age_secs: u64,
+    phones_per_link: u64,
 }
 
 pub(super) fn read<F: Fn(&str) -> Option<String>>(
@@ -42,6 +45,15 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
         mobile_token_ttl: v.secs_or("MOBILE_TOKEN_TTL_SECS", d.mobile_token_ttl_secs)?,
         mobile_token_max_ttl: v.secs_or("MOBILE_TOKEN_MAX_TTL_SECS", d.mobile_token_max_ttl_secs)?,
         launch_max_age: v.secs_or("LAUNCH_MAX_AGE_SECS", d.launch_max_age_secs)?,
+        phones_per_link: match v.u64_or("PHONES_PER_LINK", d.phones_per_link)? {
+            0 => {
+                return Err(ConfigError::Invalid {
+                    var: "PHONES_PER_LINK",
+                    reason: "must be at least 1".into(),
+                })
+            }
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        },
     };
     if session.idle_ttl > session.max_ttl {
         return Err(ConfigError::Invalid {

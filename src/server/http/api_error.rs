@@ -8,7 +8,7 @@
 
 use axum::http::StatusCode;
 
-use crate::model::{ApiError, UploadProblem};
+use crate::model::{ApiError, TokenProblem, UploadProblem};
 use crate::server::alex::AlexError;
 use crate::server::stores::StoreError;
 
@@ -16,6 +16,7 @@ use crate::server::stores::StoreError;
 pub fn status_of(err: &ApiError) -> StatusCode {
     match err {
         ApiError::NoSession(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Token(TokenProblem::TooManyPhones) => StatusCode::FORBIDDEN,
         ApiError::Token(_) => StatusCode::UNAUTHORIZED,
         ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
         ApiError::Upload(UploadProblem::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,

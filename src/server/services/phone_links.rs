@@ -10,32 +10,42 @@ use crate::model::{ApiError, MobileGrant, MobileLink, SessionEvent, TokenProblem
 use crate::server::app_state::AppState;
 use crate::server::services::auth::{self, bearer, Access};
 use crate::server::services::notify;
-use crate::server::stores::session_store::{SessionRecord, TokenRecord};
+use crate::server::stores::session_store::{PhoneJoin, SessionRecord, TokenRecord};
 use crate::server::support::clock::{rfc3339, unix_now};
 use crate::server::support::ids::{hash_credential, log_id, masked_tail, random_token, PHONE_TAIL};
 
 /// Checks a phone's token and returns what the phone may see about its
-/// session. `phone_id` (a random id the phone's tab keeps) counts the phones
-/// that joined, for the desktop's QR panel.
+/// session, with the phone's id. The id is the server's: a phone that
+/// presents one this link issued is that phone again (a reload), and any
+/// other opening is a new phone, given a fresh id, while the link holds
+/// fewer than `PHONES_PER_LINK`. Made-up ids are never taken, so the
+/// desktop's count of phones is the count of real openings.
 pub async fn validate(
     state: &AppState,
     headers: &HeaderMap,
-    phone_id: Option<&str>,
+    presented: Option<&str>,
 ) -> Result<MobileLink, ApiError> {
     let Some(token) = bearer(headers) else {
         return Err(ApiError::Token(TokenProblem::Missing));
     };
     let access = auth::phone(state, token).await?;
-    let well_formed = |id: &&str| {
-        (8..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    let auth::Actor::Phone { token_key, .. } = &access.actor else {
+        return Err(ApiError::Token(TokenProblem::Missing));
     };
-    if let (Some(id), auth::Actor::Phone { token_key, .. }) = (phone_id.filter(well_formed), &access.actor) {
-        let ttl = state.config.session.mobile_token_ttl;
-        let (joined, phones) = state.sessions.join_phone(token_key, id, ttl).await?;
-        if joined {
+    let presented = presented.filter(|id| id.len() <= 64);
+    let fresh = random_token();
+    let (max, ttl) = (state.config.session.phones_per_link, state.config.session.mobile_token_ttl);
+    let phone_id = match state.sessions.join_phone(token_key, presented, &fresh, max, ttl).await? {
+        PhoneJoin::Known { .. } => presented.unwrap_or_default().to_owned(),
+        PhoneJoin::Joined { phones } => {
             notify::publish(state, &access, SessionEvent::PhoneJoined { phones }).await;
+            fresh
         }
-    }
+        PhoneJoin::Full => {
+            tracing::info!(token.id_hash = log_id(token_key), max, "a link refused a phone beyond its limit");
+            return Err(ApiError::Token(TokenProblem::TooManyPhones));
+        }
+    };
     // The earliest of: the idle timeout from now, the token's absolute cap,
     // the session's hard expiry.
     let idle = unix_now() + state.config.session.mobile_token_ttl.as_secs();
@@ -48,6 +58,7 @@ pub async fn validate(
         expires_at: rfc3339(idle.min(cap).min(access.session.hard_expires_at)),
         patient_banner: masked_banner(&access.session),
         settings: state.config.capture_settings(),
+        phone_id,
     })
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{ImageRecord, Reserve, ReserveLimits, SessionRecord, SessionStore, TokenRecord};
+use super::{ImageRecord, PhoneJoin, Reserve, ReserveLimits, SessionRecord, SessionStore, TokenRecord};
 use crate::server::stores::StoreError;
 use crate::server::support::clock::unix_now;
 use crate::server::support::clock::unix_now_ms;
@@ -123,17 +123,26 @@ impl SessionStore for MemorySessionStore {
     async fn join_phone(
         &self,
         token_key: &str,
-        phone_id: &str,
+        presented: Option<&str>,
+        fresh: &str,
+        max: usize,
         ttl: Duration,
-    ) -> Result<(bool, usize), StoreError> {
+    ) -> Result<PhoneJoin, StoreError> {
         let now = Instant::now();
         let mut map = lock(&self.phones);
         map.retain(|_, (_, deadline)| *deadline > now);
         let (set, deadline) =
             map.entry(token_key.to_owned()).or_insert_with(|| (Default::default(), now + ttl));
+        if presented.is_some_and(|id| set.contains(id)) {
+            *deadline = now + ttl;
+            return Ok(PhoneJoin::Known { phones: set.len() });
+        }
+        if set.len() >= max {
+            return Ok(PhoneJoin::Full);
+        }
         *deadline = now + ttl;
-        let added = set.insert(phone_id.to_owned());
-        Ok((added, set.len()))
+        set.insert(fresh.to_owned());
+        Ok(PhoneJoin::Joined { phones: set.len() })
     }
 
     async fn swap_current_token(

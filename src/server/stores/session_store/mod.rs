@@ -20,6 +20,17 @@ pub use self::redis::RedisSessionStore;
 use super::StoreError;
 use crate::model::{ImageMetadata, ImageSource, ImageStatus};
 
+/// What opening a link did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneJoin {
+    /// A phone the link already holds; `phones` in all.
+    Known { phones: usize },
+    /// A new phone joined, under the fresh id; `phones` in all now.
+    Joined { phones: usize },
+    /// The link holds its most phones: nobody new joins.
+    Full,
+}
+
 /// What a capture session is bound to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
@@ -214,15 +225,18 @@ pub trait SessionStore: Send + Sync {
     /// Ends a session now.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 
-    /// Records that the phone `phone_id` opened the link `token_key`; the set
-    /// lives as long as `ttl`. Returns whether it is new, and how many phones
-    /// the link has now.
+    /// A phone opens the link `token_key`, in one atomic step. If it
+    /// `presented` an id the link holds, it is that phone again. Otherwise
+    /// `fresh` joins, unless the link holds `max` phones. The link's phones
+    /// live `ttl` from now.
     async fn join_phone(
         &self,
         token_key: &str,
-        phone_id: &str,
+        presented: Option<&str>,
+        fresh: &str,
+        max: usize,
         ttl: Duration,
-    ) -> Result<(bool, usize), StoreError>;
+    ) -> Result<PhoneJoin, StoreError>;
 
     /// Stores a mobile token under `key` (a hash of the token) for `ttl`.
     async fn put_token(&self, key: &str, record: &TokenRecord, ttl: Duration) -> Result<(), StoreError>;

@@ -6,8 +6,10 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
-use super::redis_scripts::{APPEND_AUDIT, COMPARE_AND_SET, RELEASE_CLAIM, RENEW_CLAIM, RESERVE_IMAGE};
-use super::{ImageRecord, Reserve, ReserveLimits, SessionRecord, SessionStore, TokenRecord};
+use super::redis_scripts::{
+    APPEND_AUDIT, COMPARE_AND_SET, JOIN_PHONE, RELEASE_CLAIM, RENEW_CLAIM, RESERVE_IMAGE,
+};
+use super::{ImageRecord, PhoneJoin, Reserve, ReserveLimits, SessionRecord, SessionStore, TokenRecord};
 use crate::server::stores::StoreError;
 use crate::server::support::clock::unix_now;
 use crate::server::support::clock::unix_now_ms;
@@ -172,21 +174,25 @@ impl SessionStore for RedisSessionStore {
     async fn join_phone(
         &self,
         token_key: &str,
-        phone_id: &str,
+        presented: Option<&str>,
+        fresh: &str,
+        max: usize,
         ttl: Duration,
-    ) -> Result<(bool, usize), StoreError> {
-        let mut conn = self.conn.clone();
-        let key = self.phones_key(token_key);
-        // One round trip, applied atomically.
-        let (added, _, count): (usize, bool, usize) = redis::pipe()
-            .atomic()
-            .sadd(&key, phone_id)
-            .pexpire(&key, ttl_ms(ttl) as i64)
-            .scard(&key)
-            .query_async(&mut conn)
+    ) -> Result<PhoneJoin, StoreError> {
+        let (outcome, phones): (i64, usize) = redis::Script::new(JOIN_PHONE)
+            .key(self.phones_key(token_key))
+            .arg(presented.unwrap_or(""))
+            .arg(fresh)
+            .arg(max)
+            .arg(ttl_ms(ttl))
+            .invoke_async(&mut self.conn.clone())
             .await
             .map_err(unavailable)?;
-        Ok((added == 1, count))
+        Ok(match outcome {
+            1 => PhoneJoin::Known { phones },
+            2 => PhoneJoin::Joined { phones },
+            _ => PhoneJoin::Full,
+        })
     }
 
     async fn swap_current_token(

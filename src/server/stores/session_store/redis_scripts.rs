@@ -67,3 +67,19 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -100001)
 return 1
 ";
+
+/// A phone opens a link: `KEYS[1]` the link's set of phone ids. ARGV: the
+/// presented id ('' for none), a fresh id, the most phones, ttl_ms.
+/// Returns {1, n} for a phone the link holds, {2, n} when the fresh id
+/// joined, {0, n} when the link is full; n is the phones held.
+pub(super) const JOIN_PHONE: &str = r"
+if ARGV[1] ~= '' and redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  return {1, redis.call('SCARD', KEYS[1])}
+end
+local n = redis.call('SCARD', KEYS[1])
+if n >= tonumber(ARGV[3]) then return {0, n} end
+redis.call('SADD', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return {2, n + 1}
+";
