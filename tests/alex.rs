@@ -593,6 +593,62 @@ async fn the_practice_reads_the_audit_by_session_and_by_patient() {
     assert_eq!(cli("5b1f0c7a9e3d4c2b8a6f1e0d9c8b7a65").lines().count(), 0, "another patient has none");
 }
 
+#[tokio::test]
+async fn refusals_are_one_audit_entry_per_photo_and_never_push_out_a_filing() {
+    let sandbox = SandboxServer::start().await;
+    let mut vars = service_vars();
+    vars.extend(sandbox.vars());
+    vars.retain(|(k, _)| k != "ALEX_SANDBOX");
+    let app = TestApp::start(vars.clone()).await;
+    // One session files a photo.
+    let (filer, filed) = session_with_images(&app, 1, "F2N060-E").await;
+    assert_eq!(statuses(&app.commit(&filer, None).await), ["committed"]);
+    // Another's photo is refused by ALEX, again and again.
+    let (refused, images) = session_with_images(&app, 1, "F2N060-E").await;
+    for _ in 0..3 {
+        sandbox.fault(json!({"count": 1, "status": 422, "path": "/Media"})).await;
+        assert_eq!(statuses(&app.commit(&refused, None).await), ["failed"]);
+    }
+    let (_, audit) = app.post("/api/medtech/attachments/audit", json!({}), &refused).await;
+    let entries = audit.as_array().unwrap();
+    assert_eq!(entries.len(), 1, "one entry for one photo: {audit}");
+    assert_eq!(entries[0]["imageId"], images[0].0.as_str());
+    assert_eq!((entries[0]["outcome"].as_str(), entries[0]["attempts"].as_u64()), (Some("failed"), Some(3)));
+    // A flood of refusals as the commit records them, past the old bound.
+    let refused_session_key = refused_key(&refused);
+    let session = clinical_images::server::support::ids::log_id(&refused_session_key);
+    let record = json!({"at": "2026-12-06T00:00:00Z", "session": session, "imageId": images[0].0,
+        "outcome": "failed", "correlationId": "flood", "attempts": 1});
+    let key = format!("{session}:{}", images[0].0);
+    let retention = std::time::Duration::from_secs(3600);
+    for _ in 0..10_100 {
+        app.state.sessions.append_refusal(&key, &record, retention).await.unwrap();
+    }
+    // The filing is still readable, through the session and by IT.
+    let (_, audit) = app.post("/api/medtech/attachments/audit", json!({}), &filer).await;
+    assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
+    assert_eq!(audit[0]["imageId"], filed[0].0.as_str());
+    assert_eq!(audit[0]["outcome"], "committed");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clinical-images"))
+        .args(["audit", "--since", "2026-01-01T00:00:00Z", "--limit", "100000"])
+        .env_clear()
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("PUBLIC_BASE_URL", &app.base)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(printed.contains(filed[0].0.as_str()), "the CLI still lists the filing");
+    let flood_lines = printed.lines().filter(|l| l.contains(images[0].0.as_str())).count();
+    assert_eq!(flood_lines, 1, "the refusals are one record");
+}
+
+/// The Redis key of a desktop session from its cookie.
+fn refused_key(auth: &Auth) -> String {
+    let Auth::Cookie(c) = auth else { panic!("desktop cookie expected") };
+    clinical_images::server::support::ids::hash_credential(c.split_once('=').unwrap().1)
+}
+
 /// The value of a Prometheus sample line `name{labels} value` (0 if absent).
 fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
     metrics

@@ -269,6 +269,29 @@ async fn image_contract(store: &dyn SessionStore) {
         [3],
         "older records dropped"
     );
+
+    // A flood of refusals from one session never pushes out another's filing:
+    // refusals of one photo are one record, counting its attempts.
+    let since = unix_now_ms();
+    let tag = format!("{tag}-flood");
+    let filing = serde_json::json!({"at": "t0", "session": "s-files", "imageId": "kept", "outcome": "committed", "tag": tag});
+    store.append_audit(&filing, LONG).await.unwrap();
+    let attempt = |i: u32| {
+        serde_json::json!({"at": format!("t{i}"), "session": "s-floods", "imageId": "refused",
+            "outcome": "failed", "attempts": 1, "firstAt": format!("t{i}"), "tag": tag})
+    };
+    let flood = 10_100;
+    for i in 1..=flood {
+        store.append_refusal(&format!("s-floods:refused-{tag}"), &attempt(i), LONG).await.unwrap();
+    }
+    let audit = store.audit_since(since, 10_000).await.unwrap();
+    let ours: Vec<_> = audit.iter().filter(|r| r["tag"] == tag.as_str()).collect();
+    assert_eq!(ours.len(), 2, "one filing and one aggregate: {} records", audit.len());
+    assert_eq!(ours[0]["imageId"], "kept", "the filing is still there, and first");
+    assert_eq!(ours[1]["attempts"], flood, "every attempt counted");
+    assert_eq!(ours[1]["firstAt"], "t1");
+    assert_eq!(ours[1]["at"], format!("t{flood}"), "the latest attempt's record");
+    assert_eq!(store.recent_audit(1).await.unwrap()[0]["imageId"], "kept", "filings are apart from refusals");
 }
 
 #[tokio::test]

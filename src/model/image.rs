@@ -215,5 +215,13 @@ pub struct AuditEntry {
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<String>,
+    /// The latest attempt's correlation id.
     pub correlation_id: String,
+    /// Attempts this entry stands for: refusals of one photo are one entry.
+    #[serde(default = "one")]
+    pub attempts: u32,
+}
+
+fn one() -> u32 {
+    1
 }

@@ -26,6 +26,7 @@ fn entry(record: &Value) -> Option<AuditEntry> {
         outcome: text("outcome")?,
         resource_id: text("resourceId"),
         correlation_id: text("correlationId")?,
+        attempts: record["attempts"].as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(1),
     })
 }
 

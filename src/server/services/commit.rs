@@ -386,23 +386,30 @@ impl One<'_> {
         // The audit names the patient by a hash of the id: the practice can
         // still find a patient's filings (hash the id it looks for), and a
         // copy of the audit reveals no identifier.
-        state
-            .sessions
-            .append_audit(
-                &json!({
-                    "at": rfc3339(unix_now()),
-                    "session": log_id(&access.session_key),
-                    "patientIdHash": hash_credential(&access.session.patient_id),
-                    "facilityId": access.session.facility_id,
-                    "imageId": image_id,
-                    "correlationId": ctx.correlation_id,
-                    "outcome": out.status,
-                    "resourceId": out.resource_id,
-                    "error": outcome.as_ref().err().map(ToString::to_string),
-                }),
-                state.config.audit.retention,
-            )
-            .await?;
+        // A filing is kept as its own record; refusals of one image are
+        // aggregated into one, so re-committing a refused photo cannot
+        // flood the audit or push out anyone's filing.
+        let at = rfc3339(unix_now());
+        let session = log_id(&access.session_key);
+        let entry = json!({
+            "at": at,
+            "session": session,
+            "patientIdHash": hash_credential(&access.session.patient_id),
+            "facilityId": access.session.facility_id,
+            "imageId": image_id,
+            "correlationId": ctx.correlation_id,
+            "outcome": out.status,
+            "resourceId": out.resource_id,
+            "error": outcome.as_ref().err().map(ToString::to_string),
+            "attempts": 1,
+            "firstAt": at,
+        });
+        let retention = state.config.audit.retention;
+        if outcome.is_ok() {
+            state.sessions.append_audit(&entry, retention).await?;
+        } else {
+            state.sessions.append_refusal(&format!("{session}:{image_id}"), &entry, retention).await?;
+        }
         // The bytes now live in the patient's record; keep no copy. A failure
         // here is logged where it is mapped; the lifecycle rule deletes them later.
         if outcome.is_ok() && delete_blobs(state, &record).await.is_err() {

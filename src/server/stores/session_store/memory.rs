@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{ImageRecord, PhoneJoin, Reserve, ReserveLimits, SessionRecord, SessionStore, TokenRecord};
+use super::{
+    merge_audit, ImageRecord, PhoneJoin, Reserve, ReserveLimits, SessionRecord, SessionStore, TokenRecord,
+    MAX_AUDIT_FILINGS, MAX_AUDIT_REFUSALS,
+};
 use crate::server::stores::StoreError;
 use crate::server::support::clock::unix_now;
 use crate::server::support::clock::unix_now_ms;
@@ -22,8 +25,10 @@ pub struct MemorySessionStore {
     /// Images per session key, in reservation order. Dropped with their session.
     images: Mutex<HashMap<String, Vec<ImageRecord>>>,
     claims: Mutex<HashMap<String, (String, Instant)>>,
-    /// Audit records with the Unix milliseconds they were appended at.
+    /// Filings' audit records with the Unix milliseconds they were appended at.
     audit: Mutex<std::collections::VecDeque<(u64, serde_json::Value)>>,
+    /// Refusal aggregates by key, with their latest attempt's Unix ms.
+    refusals: Mutex<HashMap<String, (u64, serde_json::Value)>>,
     /// Phones per token key, with the set's deadline.
     phones: Mutex<HashMap<String, (std::collections::HashSet<String>, Instant)>>,
 }
@@ -260,9 +265,34 @@ impl SessionStore for MemorySessionStore {
             audit.pop_front();
         }
         audit.push_back((now, record.clone()));
-        // Embedded mode is for development: keep the most recent only.
-        if audit.len() > 10_000 {
+        if audit.len() > MAX_AUDIT_FILINGS {
             audit.pop_front();
+        }
+        Ok(())
+    }
+
+    async fn append_refusal(
+        &self,
+        key: &str,
+        record: &serde_json::Value,
+        retention: Duration,
+    ) -> Result<(), StoreError> {
+        let now = unix_now_ms();
+        let cutoff = now.saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
+        let mut refusals = lock(&self.refusals);
+        refusals.retain(|_, (at, _)| *at >= cutoff);
+        let mut next = record.clone();
+        if let Some((_, earlier)) = refusals.get(key) {
+            next["attempts"] = (earlier["attempts"].as_u64().unwrap_or(1) + 1).into();
+            if !earlier["firstAt"].is_null() {
+                next["firstAt"] = earlier["firstAt"].clone();
+            }
+        }
+        refusals.insert(key.to_owned(), (now, next));
+        if refusals.len() > MAX_AUDIT_REFUSALS {
+            if let Some(oldest) = refusals.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone()) {
+                refusals.remove(&oldest);
+            }
         }
         Ok(())
     }
@@ -273,7 +303,11 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn audit_since(&self, since_ms: u64, limit: usize) -> Result<Vec<serde_json::Value>, StoreError> {
-        let audit = lock(&self.audit);
-        Ok(audit.iter().filter(|(at, _)| *at >= since_ms).take(limit).map(|(_, v)| v.clone()).collect())
+        let filings: Vec<_> =
+            lock(&self.audit).iter().filter(|(at, _)| *at >= since_ms).take(limit).cloned().collect();
+        let mut refusals: Vec<_> =
+            lock(&self.refusals).values().filter(|(at, _)| *at >= since_ms).cloned().collect();
+        refusals.sort_by_key(|(at, _)| *at);
+        Ok(merge_audit(filings, refusals, limit))
     }
 }

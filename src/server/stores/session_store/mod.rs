@@ -20,6 +20,23 @@ pub use self::redis::RedisSessionStore;
 use super::StoreError;
 use crate::model::{ImageMetadata, ImageSource, ImageStatus};
 
+/// Most filings' audit records kept (within the retention), per store.
+pub const MAX_AUDIT_FILINGS: usize = 100_000;
+/// Most refusal aggregates kept (within the retention), per store.
+pub const MAX_AUDIT_REFUSALS: usize = 100_000;
+
+/// Merges filings and refusals, each `(ms, record)` oldest first, into one
+/// list, oldest first, at most `limit` long.
+pub(crate) fn merge_audit(
+    filings: Vec<(u64, serde_json::Value)>,
+    refusals: Vec<(u64, serde_json::Value)>,
+    limit: usize,
+) -> Vec<serde_json::Value> {
+    let mut all: Vec<_> = filings.into_iter().chain(refusals).collect();
+    all.sort_by_key(|(ms, _)| *ms);
+    all.into_iter().take(limit).map(|(_, v)| v).collect()
+}
+
 /// What opening a link did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PhoneJoin {
@@ -321,15 +338,29 @@ pub trait SessionStore: Send + Sync {
     /// taken by another is left to its new holder (atomic compare-and-delete).
     async fn release(&self, name: &str, owner: &str) -> Result<(), StoreError>;
 
-    /// Appends one audit record (JSON), dropping records older than
-    /// `retention`. Audit records name patients only by a hash; logs never do.
+    /// Appends one filing's audit record (JSON), dropping filings older than
+    /// `retention`. Only filings count against the filings' bound
+    /// ([`MAX_AUDIT_FILINGS`]): no number of refusals evicts one. Audit
+    /// records name patients only by a hash; logs never do.
     async fn append_audit(&self, record: &serde_json::Value, retention: Duration) -> Result<(), StoreError>;
 
-    /// The most recent audit records, oldest first (for support and tests).
+    /// Records a refused filing, aggregated under `key` (one session's one
+    /// image): the record kept is the latest attempt's, with `attempts`
+    /// counting every one and `firstAt` the first's time. Aggregates
+    /// untouched for `retention` are dropped, and past
+    /// [`MAX_AUDIT_REFUSALS`] the least recently refused go first.
+    async fn append_refusal(
+        &self,
+        key: &str,
+        record: &serde_json::Value,
+        retention: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// The most recent filings' audit records, oldest first (for support and tests).
     async fn recent_audit(&self, count: usize) -> Result<Vec<serde_json::Value>, StoreError>;
 
-    /// Audit records appended at or after `since_ms` (Unix ms), oldest first,
-    /// at most `limit` of them.
+    /// Audit records (filings, and refusals by their latest attempt) at or
+    /// after `since_ms` (Unix ms), oldest first, at most `limit` of them.
     async fn audit_since(&self, since_ms: u64, limit: usize) -> Result<Vec<serde_json::Value>, StoreError>;
 }
 

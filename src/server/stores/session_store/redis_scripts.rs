@@ -59,12 +59,42 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 ";
 
-/// Appends an audit record (score: Unix ms) and drops those older than
-/// the retention, keeping at most 100 000. ARGV: now_ms, cutoff_ms, json.
+/// Appends a filing's audit record (score: Unix ms) and drops filings
+/// older than the retention, keeping at most `max`. ARGV: now_ms,
+/// cutoff_ms, json, max.
 pub(super) const APPEND_AUDIT: &str = r"
 redis.call('ZADD', KEYS[1], tonumber(ARGV[1]), ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -100001)
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[4]) + 1))
+return 1
+";
+
+/// Aggregates a refused filing: `KEYS[1]` the aggregates (hash by key),
+/// `KEYS[2]` their keys scored by latest attempt. ARGV: now_ms, cutoff_ms,
+/// key, json (the attempt, `attempts` 1), max. The stored record is the
+/// latest attempt with `attempts` counted up and the first's `firstAt`.
+/// Aggregates older than the cutoff go, then the oldest past `max`.
+pub(super) const APPEND_REFUSAL: &str = r"
+local record = cjson.decode(ARGV[4])
+local earlier = redis.call('HGET', KEYS[1], ARGV[3])
+if earlier then
+  local ok, e = pcall(cjson.decode, earlier)
+  if ok and type(e) == 'table' then
+    record.attempts = (tonumber(e.attempts) or 1) + 1
+    if type(e.firstAt) == 'string' then record.firstAt = e.firstAt end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[3], cjson.encode(record))
+redis.call('ZADD', KEYS[2], tonumber(ARGV[1]), ARGV[3])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])
+for _, k in ipairs(expired) do redis.call('HDEL', KEYS[1], k) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5])
+if over > 0 then
+  local oldest = redis.call('ZRANGE', KEYS[2], 0, over - 1)
+  for _, k in ipairs(oldest) do redis.call('HDEL', KEYS[1], k) end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
+end
 return 1
 ";
 
