@@ -120,6 +120,31 @@ impl Encoder {
     }
 }
 
+/// Each character's advance at `size` points, as the embedded font sets it
+/// (a character the font lacks is measured as a wide one, never as nothing).
+pub struct Metrics {
+    face: ttf_parser::Face<'static>,
+    scale: f32,
+}
+
+impl Metrics {
+    pub fn new(size: f32) -> Result<Self, String> {
+        let face = ttf_parser::Face::parse(font_file(), 0).map_err(|e| e.to_string())?;
+        let scale = size / f32::from(face.units_per_em());
+        Ok(Self { face, scale })
+    }
+
+    /// The width of `s` in points.
+    pub fn width(&self, s: &str) -> f32 {
+        s.chars()
+            .map(|c| {
+                let advance = self.face.glyph_index(c).and_then(|g| self.face.glyph_hor_advance(g));
+                f32::from(advance.unwrap_or(self.face.units_per_em())) * self.scale
+            })
+            .sum()
+    }
+}
+
 fn is_ascii_printable(c: char) -> bool {
     (' '..='~').contains(&c)
 }

@@ -19,8 +19,14 @@ use crate::model::ImageMetadata;
 /// A4 in points.
 const PAGE: (f32, f32) = (595.0, 842.0);
 const MARGIN: f32 = 40.0;
-/// Space kept under the image for the caption.
-const CAPTION_HEIGHT: f32 = 140.0;
+/// The caption's type size and line spacing, in points.
+const FONT_SIZE: f32 = 11.0;
+const LEADING: f32 = 15.0;
+/// Space between the image and the caption's first line.
+const CAPTION_GAP: f32 = 24.0;
+/// The image keeps at least this much height on the first page; caption
+/// lines that do not fit under it continue on further pages.
+const MIN_IMAGE_HEIGHT: f32 = 300.0;
 
 /// Why a PDF could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -50,27 +56,45 @@ pub fn caption(meta: &ImageMetadata, captured: &str) -> Vec<String> {
         meta.kind.map(kind_label).unwrap_or("not recorded")
     ));
     if let Some(d) = meta.description.as_deref().filter(|d| !d.trim().is_empty()) {
-        lines.extend(wrap(&format!("Description: {d}"), 95));
+        lines.push(format!("Description: {d}"));
     }
     lines.push(format!("Captured: {captured}"));
     lines
 }
 
-/// Greedy word wrap.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+/// Greedy word wrap of `text` into lines at most `width` wide (as
+/// `measure` tells widths). A word wider than a line is broken across lines,
+/// so nothing runs off the page.
+fn wrap(text: &str, width: f32, measure: &dyn Fn(&str) -> f32) -> Vec<String> {
     let mut lines = vec![String::new()];
     for word in text.split_whitespace() {
         let line = lines.last_mut().expect("never empty");
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(word.to_owned());
-        } else {
-            if !line.is_empty() {
-                line.push(' ');
+        let joined = if line.is_empty() { word.to_owned() } else { format!("{line} {word}") };
+        if measure(&joined) <= width {
+            *line = joined;
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(String::new());
+        }
+        // The word starts a line; break it wherever it is still too wide.
+        for c in word.chars() {
+            let line = lines.last_mut().expect("never empty");
+            line.push(c);
+            if measure(line) > width && line.chars().count() > 1 {
+                line.pop();
+                lines.push(c.to_string());
             }
-            line.push_str(word);
         }
     }
     lines
+}
+
+/// The caption laid out for the page: every line wrapped to the text width.
+fn lay_out(caption: &[String]) -> Result<Vec<String>, ScanError> {
+    let metrics = super::pdf_font::Metrics::new(FONT_SIZE).map_err(ScanError::Pdf)?;
+    let width = PAGE.0 - 2.0 * MARGIN;
+    Ok(caption.iter().flat_map(|line| wrap(line, width, &|s| metrics.width(s))).collect())
 }
 
 /// Decodes the stored photo within the server's pixel bound.
@@ -106,9 +130,18 @@ pub fn pdf(
         _ => "DeviceRGB",
     };
 
+    let lines = lay_out(caption)?;
+    // The first page: the image, then as many caption lines as fit under
+    // it while it keeps its minimum height; the rest continue on pages of
+    // their own, so every word and the capture time are in the document.
+    let per_page = ((PAGE.1 - 2.0 * MARGIN) / LEADING).floor() as usize;
+    let first_page = (((PAGE.1 - 2.0 * MARGIN - MIN_IMAGE_HEIGHT - CAPTION_GAP) / LEADING).floor() as usize)
+        .min(lines.len());
+    let caption_height = CAPTION_GAP + first_page as f32 * LEADING;
+
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
-    let encoder = super::pdf_font::Encoder::new(caption);
+    let encoder = super::pdf_font::Encoder::new(&lines);
     let font_id = encoder.add_font(&mut doc).map_err(ScanError::Pdf)?;
     let image_id = doc.add_object(Stream::new(
         dictionary! {
@@ -118,41 +151,57 @@ pub fn pdf(
         jpeg,
     ));
     // Fit the image above the caption, keeping its aspect ratio.
-    let (box_w, box_h) = (PAGE.0 - 2.0 * MARGIN, PAGE.1 - 2.0 * MARGIN - CAPTION_HEIGHT);
+    let (box_w, box_h) = (PAGE.0 - 2.0 * MARGIN, PAGE.1 - 2.0 * MARGIN - caption_height);
     let scale = (box_w / w as f32).min(box_h / h as f32);
     let (draw_w, draw_h) = (w as f32 * scale, h as f32 * scale);
     let x = MARGIN + (box_w - draw_w) / 2.0;
     let y = PAGE.1 - MARGIN - draw_h;
-    let mut ops = vec![
+    let image_ops = vec![
         Operation::new("q", vec![]),
         Operation::new("cm", vec![draw_w.into(), 0.into(), 0.into(), draw_h.into(), x.into(), y.into()]),
         Operation::new("Do", vec!["Im1".into()]),
         Operation::new("Q", vec![]),
-        Operation::new("BT", vec![]),
-        Operation::new("Tf", vec!["F1".into(), 11.into()]),
-        Operation::new("TL", vec![15.into()]),
-        Operation::new("Td", vec![MARGIN.into(), (MARGIN + CAPTION_HEIGHT - 24.0).into()]),
     ];
-    for (i, line) in caption.iter().enumerate() {
-        if i > 0 {
-            ops.push(Operation::new("T*", vec![]));
+    // Text from its first baseline down, one line per `LEADING`.
+    let text_ops = |lines: &[String], top: f32| {
+        let mut ops = vec![
+            Operation::new("BT", vec![]),
+            Operation::new("Tf", vec!["F1".into(), FONT_SIZE.into()]),
+            Operation::new("TL", vec![LEADING.into()]),
+            Operation::new("Td", vec![MARGIN.into(), top.into()]),
+        ];
+        for (i, line) in lines.iter().enumerate() {
+            if i > 0 {
+                ops.push(Operation::new("T*", vec![]));
+            }
+            ops.push(Operation::new("Tj", vec![Object::string_literal(encoder.encode(line))]));
         }
-        ops.push(Operation::new("Tj", vec![Object::string_literal(encoder.encode(line))]));
-    }
-    ops.push(Operation::new("ET", vec![]));
-    let content = Content { operations: ops }.encode().map_err(|e| ScanError::Pdf(e.to_string()))?;
-    let content_id = doc.add_object(Stream::new(dictionary! {}, content));
+        ops.push(Operation::new("ET", vec![]));
+        ops
+    };
     let resources_id = doc.add_object(dictionary! {
         "Font" => dictionary! { "F1" => font_id },
         "XObject" => dictionary! { "Im1" => image_id },
     });
-    let page_id = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id, "Resources" => resources_id,
-        "MediaBox" => vec![0.into(), 0.into(), PAGE.0.into(), PAGE.1.into()],
-    });
+    let first_top = MARGIN + caption_height - CAPTION_GAP;
+    let mut pages = vec![[image_ops, text_ops(&lines[..first_page], first_top)].concat()];
+    for rest in lines[first_page..].chunks(per_page.max(1)) {
+        pages.push(text_ops(rest, PAGE.1 - MARGIN - FONT_SIZE));
+    }
+    let mut kids = Vec::new();
+    for operations in pages {
+        let content = Content { operations }.encode().map_err(|e| ScanError::Pdf(e.to_string()))?;
+        let content_id = doc.add_object(Stream::new(dictionary! {}, content));
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => content_id, "Resources" => resources_id,
+            "MediaBox" => vec![0.into(), 0.into(), PAGE.0.into(), PAGE.1.into()],
+        });
+        kids.push(Object::from(page_id));
+    }
+    let count = kids.len() as i64;
     doc.objects.insert(
         pages_id,
-        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 }),
+        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }),
     );
     let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
     doc.trailer.set("Root", catalog_id);
@@ -256,11 +305,13 @@ mod tests {
 
     const MAX_PIXELS: u64 = 10_000_000;
 
-    /// Text as an independent reader (poppler's `pdftotext`) extracts it.
+    /// Text as an independent reader (poppler's `pdftotext`) extracts it,
+    /// from inside the A4 page only (72 dpi: one pixel a point), so text
+    /// drawn off the page is not found.
     fn pdftotext(pdf: &[u8]) -> String {
         use std::io::Write;
         let mut child = std::process::Command::new("pdftotext")
-            .args(["-enc", "UTF-8", "-", "-"])
+            .args(["-enc", "UTF-8", "-r", "72", "-x", "0", "-y", "0", "-W", "595", "-H", "842", "-", "-"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -282,6 +333,47 @@ mod tests {
         assert!(text.contains("Clinical photograph"), "{text:?}");
         let tiff = tiff(&jpeg(), &lines, 8 << 20, MAX_PIXELS).unwrap();
         assert!(tiff.windows(17).any(|w| w == b"Tuhoe Ngati Maori"), "TIFF's ASCII folds, keeps the letters");
+    }
+
+    /// A 500-character description with words too long for a line: every
+    /// word and the capture line are in the document, and no line is wider
+    /// than the page's text area.
+    #[test]
+    fn a_long_description_wraps_and_stays_on_the_page() {
+        let long_word = "Pseudopseudohypoparathyroidism".repeat(4);
+        let mut description = format!("Wound on the left shin {long_word} ");
+        let mut n = 0;
+        while description.chars().count() < 490 {
+            description.push_str(&format!("note{n} WWWW "));
+            n += 1;
+        }
+        let description: String = description.chars().take(500).collect();
+        let meta = ImageMetadata { description: Some(description.clone()), ..Default::default() };
+        let lines = caption(&meta, "2026-11-26T10:00:00Z");
+        let bytes = pdf(&jpeg(), "image/jpeg", &lines, MAX_PIXELS).unwrap();
+        let text = pdftotext(&bytes);
+        let squashed: String = text.split_whitespace().collect();
+        for word in description.split_whitespace() {
+            assert!(squashed.contains(word), "{word:?} is missing from {text:?}");
+        }
+        assert!(text.contains("Captured: 2026-11-26T10:00:00Z"), "{text:?}");
+        // Every laid-out line fits the text width.
+        let metrics = crate::server::alex::pdf_font::Metrics::new(FONT_SIZE).unwrap();
+        for line in lay_out(&lines).unwrap() {
+            assert!(metrics.width(&line) <= PAGE.0 - 2.0 * MARGIN + 0.01, "{line:?} is too wide");
+        }
+    }
+
+    #[test]
+    fn captions_longer_than_a_page_continue_on_the_next() {
+        let lines: Vec<String> = (0..70).map(|i| format!("Line {i}")).collect();
+        let bytes = pdf(&jpeg(), "image/jpeg", &lines, MAX_PIXELS).unwrap();
+        let doc = Document::load_mem(&bytes).unwrap();
+        assert_eq!(doc.get_pages().len(), 2, "the image and the first lines, then the rest");
+        let text = pdftotext(&bytes);
+        for i in 0..70 {
+            assert!(text.contains(&format!("Line {i}\n")), "Line {i} is missing");
+        }
     }
 
     #[test]
