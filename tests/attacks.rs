@@ -37,14 +37,25 @@ fn swapped(photo: &[u8]) -> Vec<u8> {
 async fn swap_after_registration(
     app: &TestApp,
     inbox: &dyn Fn() -> futures::future::BoxFuture<'static, Value>,
+    s3: bool,
 ) {
     let desktop = Auth::Cookie(app.launch(PATIENT).await);
     let photo = jpeg(96, 64);
     let ticket = app.upload(&desktop, "image/jpeg", photo.clone()).await;
-    let (status, image) = app.register(&desktop, ticket["imageId"].as_str().unwrap()).await;
+    let id = ticket["imageId"].as_str().unwrap().to_owned();
+    let (status, image) = app.register(&desktop, &id).await;
     assert_eq!(status, 200, "{image}");
-    // The signed URL is still live: overwrite the verified bytes.
-    app.put_to(&ticket, swapped(&photo)).await;
+    // The signed URL has not expired. On local disk the closed slot refuses
+    // it; S3 cannot revoke it, but it writes where nothing reads.
+    let late = common::signed_put_status(&app.http, &ticket, swapped(&photo)).await;
+    assert_eq!(late, if s3 { 200 } else { 410 });
+    // Bytes changed in storage itself (not through any URL) are still caught.
+    let Auth::Cookie(cookie) = &desktop else { unreachable!() };
+    let key = clinical_images::server::support::ids::hash_credential(cookie.split_once('=').unwrap().1);
+    let record = app.state.sessions.image(&key, &id).await.unwrap().unwrap();
+    let (_, stored) = app.state.blobs.get(&record.blob_key).await.unwrap().unwrap();
+    assert_eq!(stored, photo, "the stored photo is the verified one");
+    app.state.blobs.put(&record.blob_key, "image/jpeg", swapped(&photo)).await.unwrap();
     let report = commit(app, &desktop).await;
     let result = &report["results"][0];
     assert_eq!(result["status"], "failed", "{report}");
@@ -53,7 +64,7 @@ async fn swap_after_registration(
 }
 
 #[tokio::test]
-async fn bytes_swapped_after_registration_never_reach_the_record_on_s3() {
+async fn bytes_written_after_registration_never_reach_the_record_on_s3() {
     let sandbox = SandboxServer::start().await;
     let mut vars = service_vars();
     vars.extend(sandbox.vars());
@@ -63,18 +74,18 @@ async fn bytes_swapped_after_registration_never_reach_the_record_on_s3() {
         let url = format!("{base}/inbox.json");
         Box::pin(async move { reqwest::get(url).await.unwrap().json().await.unwrap() })
     };
-    swap_after_registration(&app, &inbox).await;
+    swap_after_registration(&app, &inbox, true).await;
 }
 
 #[tokio::test]
-async fn bytes_swapped_after_registration_never_reach_the_record_on_local_disk() {
+async fn bytes_written_after_registration_never_reach_the_record_on_local_disk() {
     let app = TestApp::start(vec![]).await;
     let url = app.url("/sandbox/alex/inbox.json");
     let inbox = move || -> futures::future::BoxFuture<'static, Value> {
         let url = url.clone();
         Box::pin(async move { reqwest::get(url).await.unwrap().json().await.unwrap() })
     };
-    swap_after_registration(&app, &inbox).await;
+    swap_after_registration(&app, &inbox, false).await;
 }
 
 #[tokio::test]

@@ -367,6 +367,19 @@ async fn redis_keys_stay_under_their_prefix() {
 async fn blob_contract(store: &dyn BlobStore) {
     store.ping().await.expect("ping");
 
+    // Listing a folder: every blob under it, nothing beside it.
+    let dir = format!("list-{}", common::unique("d"));
+    for key in ["a", "upload-a", "b"] {
+        store.put(&format!("{dir}/{key}"), "image/jpeg", b"x".to_vec()).await.unwrap();
+    }
+    store.put(&format!("{dir}-other/a"), "image/jpeg", b"x".to_vec()).await.unwrap();
+    let mut listed = store.list(&dir).await.unwrap();
+    listed.sort();
+    assert_eq!(listed, [format!("{dir}/a"), format!("{dir}/b"), format!("{dir}/upload-a")]);
+    store.delete(&format!("{dir}/a")).await.unwrap();
+    assert_eq!(store.list(&dir).await.unwrap().len(), 2, "a deleted blob is not listed");
+    assert!(store.list("list-none-here").await.unwrap().is_empty());
+
     let jpeg = std::iter::repeat_n(0xABu8, 2 * 1024 * 1024 + 7).collect::<Vec<_>>();
     store.put("s1/img-1", "image/jpeg", jpeg.clone()).await.unwrap();
     let meta = store.head("s1/img-1").await.unwrap().expect("head");

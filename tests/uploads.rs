@@ -461,3 +461,96 @@ fn desktop_cookie(auth: &Auth) -> &str {
         _ => unreachable!(),
     }
 }
+
+/// A slot registered, refused or filed takes no more bytes where it can
+/// refuse them (local disk: 410), and in S3, which cannot revoke a signed
+/// URL, what lands there is never shown or filed and is swept.
+async fn late_uploads_are_refused_or_swept(mut vars: Vec<(String, String)>, s3: bool) {
+    use clinical_images::server::services::images::blob_dir;
+    vars.push(("BLOB_SWEEP_SECS".into(), "1".into()));
+    let app = TestApp::start(vars).await;
+    let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+    let late = |ticket: Value, bytes: Vec<u8>| {
+        let http = app.http.clone();
+        async move { common::signed_put_status(&http, &ticket, bytes).await }
+    };
+    let expected = if s3 { 200 } else { 410 };
+    let junk = b"not a photo at all, just some text".repeat(20);
+
+    // Refused at registration.
+    let refused = app.upload(&desktop, "image/jpeg", junk.clone()).await;
+    let (status, _) = app.register(&desktop, refused["imageId"].as_str().unwrap()).await;
+    assert_eq!(status, 422);
+    assert_eq!(late(refused.clone(), junk.clone()).await, expected, "after a refusal");
+
+    // Registered, then PUT again: the stored photo is what was verified.
+    let photo = jpeg(40, 30);
+    let ticket = app.upload(&desktop, "image/jpeg", photo.clone()).await;
+    let id = ticket["imageId"].as_str().unwrap().to_owned();
+    assert_eq!(app.register(&desktop, &id).await.0, 200);
+    // The same length (the URL is signed for it), other bytes.
+    let mut swapped = photo.clone();
+    let middle = swapped.len() / 2;
+    swapped[middle] ^= 0xff;
+    assert_eq!(late(ticket.clone(), swapped.clone()).await, expected, "after registration");
+    let key = clinical_images::server::support::ids::hash_credential(match &desktop {
+        Auth::Cookie(c) => c.split_once('=').unwrap().1,
+        _ => unreachable!(),
+    });
+    let record = app.state.sessions.image(&key, &id).await.unwrap().unwrap();
+    let (_, stored) = app.state.blobs.get(&record.blob_key).await.unwrap().unwrap();
+    assert_eq!(stored, photo, "a late PUT never changes the stored photo");
+
+    // Filed, then PUT again.
+    let report = app.commit(&desktop, Some(vec![id.as_str()])).await;
+    assert_eq!(common::statuses(&report), ["committed"], "{report}");
+    assert_eq!(late(ticket.clone(), swapped).await, expected, "after the commit");
+
+    // What is left in the session's folder is swept within a few passes.
+    let dir = blob_dir(&key).to_owned();
+    let listed = app.state.blobs.list(&dir).await.unwrap();
+    if s3 {
+        assert_eq!(listed.len(), 2, "two late PUTs left orphans: {listed:?}");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left = app.state.blobs.list(&dir).await.unwrap();
+        if left.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "orphans not swept: {left:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn on_local_disk_a_closed_slot_refuses_late_uploads() {
+    late_uploads_are_refused_or_swept(vec![], false).await;
+}
+
+#[tokio::test]
+async fn in_s3_late_uploads_are_never_used_and_are_swept() {
+    late_uploads_are_refused_or_swept(service_vars(), true).await;
+}
+
+#[tokio::test]
+async fn a_live_photo_and_an_open_slot_are_never_swept() {
+    use clinical_images::server::services::{images::blob_dir, sweep::sweep_session};
+    let app = TestApp::start(service_vars()).await;
+    let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+    let key = clinical_images::server::support::ids::hash_credential(match &desktop {
+        Auth::Cookie(c) => c.split_once('=').unwrap().1,
+        _ => unreachable!(),
+    });
+    let registered = app.upload(&desktop, "image/jpeg", jpeg(20, 20)).await;
+    assert_eq!(app.register(&desktop, registered["imageId"].as_str().unwrap()).await.0, 200);
+    // Uploaded, not yet registered: its slot is open.
+    let pending = app.upload(&desktop, "image/jpeg", jpeg(22, 20)).await;
+    assert_eq!(sweep_session(&app.state, &key).await.unwrap(), 0);
+    assert_eq!(app.state.blobs.list(blob_dir(&key)).await.unwrap().len(), 2);
+    assert_eq!(app.register(&desktop, pending["imageId"].as_str().unwrap()).await.0, 200);
+    // Ending the session takes its whole folder.
+    let (status, _) = app.post("/api/medtech/session/end", json!({}), &desktop).await;
+    assert_eq!(status, 200);
+    assert!(app.state.blobs.list(blob_dir(&key)).await.unwrap().is_empty());
+}

@@ -41,6 +41,8 @@ pub struct AppState {
     pub streams: Arc<crate::server::http::event_stream::StreamSlots>,
     /// The last readiness check, reused by `/readyz` for a second.
     pub readiness: Arc<crate::server::http::health::Readiness>,
+    /// The sessions whose blobs this instance sweeps for orphans.
+    pub sweeps: Arc<crate::server::services::sweep::Sweeps>,
     /// Origins allowed to send cookie-authenticated requests.
     pub allowed_origins: Arc<Vec<String>>,
     /// Becomes `true` when the server starts shutting down (event streams end).
@@ -147,7 +149,7 @@ impl AppState {
         let allowed_origins = Arc::new(config.allowed_origins());
         let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
         let verify_slots = Arc::new(tokio::sync::Semaphore::new(config.rate_limit.verify_concurrency));
-        Ok(Self {
+        let state = Self {
             leptos_options,
             assets,
             config: Arc::new(config),
@@ -159,12 +161,15 @@ impl AppState {
             rate_limiter,
             streams: Arc::default(),
             readiness: Arc::default(),
+            sweeps: Arc::default(),
             verify_slots,
             verifications: Arc::default(),
             allowed_origins,
             shutdown,
             shutdown_tx: Arc::new(shutdown_tx),
-        })
+        };
+        crate::server::services::sweep::spawn(state.clone(), state.config.uploads.sweep_every);
+        Ok(state)
     }
 
     /// Tells long-lived responses (event streams) that this instance is stopping.

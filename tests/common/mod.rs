@@ -394,6 +394,12 @@ pub async fn sandbox_launch_context(http: &reqwest::Client, sandbox: &str, body:
 
 /// PUTs `body` to an upload ticket's signed URL with its signed headers.
 pub async fn signed_put(http: &reqwest::Client, ticket: &Value, body: Vec<u8>) {
+    let status = signed_put_status(http, ticket, body).await;
+    assert!((200..300).contains(&status), "PUT to the signed URL: {status}");
+}
+
+/// PUTs `body` to a ticket's signed URL; the answer's status.
+pub async fn signed_put_status(http: &reqwest::Client, ticket: &Value, body: Vec<u8>) -> u16 {
     let mut put = http.put(ticket["uploadUrl"].as_str().unwrap());
     for pair in ticket["headers"].as_array().unwrap() {
         let (k, v) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
@@ -402,8 +408,7 @@ pub async fn signed_put(http: &reqwest::Client, ticket: &Value, body: Vec<u8>) {
             put = put.header(k, v);
         }
     }
-    let res = put.body(body).send().await.unwrap();
-    assert!(res.status().is_success(), "PUT to the signed URL: {}", res.status());
+    put.body(body).send().await.unwrap().status().as_u16()
 }
 
 /// A Redis server of the test's own, so the test can stop it: the process and its URL.

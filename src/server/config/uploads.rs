@@ -22,6 +22,9 @@ pub struct UploadConfig {
     /// `MAX_PENDING_UPLOADS_PER_PHONE`: reservations one phone may hold
     /// before it registers (or abandons) them.
     pub max_pending_per_phone: usize,
+    /// `BLOB_SWEEP_SECS`: how often an instance removes the blobs no live
+    /// record points to, in the sessions it presigned uploads for.
+    pub sweep_every: Duration,
 }
 
 impl UploadConfig {
@@ -63,6 +66,7 @@ pub(super) struct Defaults {
     max_bytes: u64,
     max_images_per_session: u64,
     max_pending_per_phone: u64,
+    sweep_secs: u64,
     rate_limit_burst: u64,
     rate_limit_per_second: u64,
     rate_limit_address_burst: u64,
@@ -96,6 +100,7 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
             "MAX_PENDING_UPLOADS_PER_PHONE",
             v.u64_or("MAX_PENDING_UPLOADS_PER_PHONE", d.max_pending_per_phone)?,
         )?,
+        sweep_every: v.secs_or("BLOB_SWEEP_SECS", d.sweep_secs)?,
     };
     if uploads.max_pixels < 1_000_000 || uploads.max_pixels > 100_000_000 {
         return Err(ConfigError::Invalid {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::server::app_state::AppState;
 use crate::server::stores::blob::signed_url::Signed;
+use crate::server::support::clock::unix_now;
 
 #[derive(Deserialize)]
 pub struct SignedQuery {
@@ -37,6 +38,14 @@ pub async fn put(
     let signed = Signed { method: "PUT", key: &key, upload: Some((ct, len)), expires: q.exp };
     if !signer.verify(&signed, &q.sig) {
         return refused();
+    }
+    // A slot registered, refused or removed takes nothing more, though its
+    // URL has not expired.
+    let left = std::time::Duration::from_secs(q.exp.saturating_sub(unix_now()).max(1));
+    match crate::server::services::images::slot_open(&state, &key, left).await {
+        Ok(true) => {}
+        Ok(false) => return (StatusCode::GONE, "this upload is closed").into_response(),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
     let sent_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let sent_len = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());

@@ -208,6 +208,10 @@ async fn end_claimed(
         crate::server::services::images::delete_blobs(state, &image).await?;
     }
     state.sessions.delete(&access.session_key).await?;
+    // Its folder goes whole: whatever a late upload left there too.
+    if let Err(e) = crate::server::services::sweep::sweep_session(state, &access.session_key).await {
+        tracing::warn!(error = ?e, "an ended session's blobs are left to the sweep");
+    }
     if let Err(e) = state.events.forget(&access.session_key).await {
         // Its history expires with its TTL anyway.
         tracing::warn!(error = %e, "an ended session's events could not be dropped");

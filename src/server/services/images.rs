@@ -86,7 +86,7 @@ pub async fn presign(
         uploaded_at: None,
         metadata: ImageMetadata::default(),
         status: ImageStatus::Uploaded,
-        blob_key: format!("{}/{image_id}", &access.session_key[..32.min(access.session_key.len())]),
+        blob_key: format!("{}/{image_id}", blob_dir(&access.session_key)),
         captured_at: None,
         sha256,
         original: None,
@@ -104,7 +104,13 @@ pub async fn presign(
         Reserve::TooManyPending => return Err(refused(UploadProblem::TooManyPending)),
     }
     let ttl = state.config.uploads.url_ttl;
-    let signed = state.blobs.presign_put(&record.blob_key, &req.content_type, req.size, ttl).await?;
+    // The URL writes beside the stored key, never to it: what a late PUT
+    // writes is never shown or filed, and is swept. The slot is open until
+    // it is registered, refused or removed (or its URL expires).
+    let upload = upload_key(&record.blob_key);
+    open_slot(state, &upload, ttl).await?;
+    state.sweeps.watch(&access.session_key);
+    let signed = state.blobs.presign_put(&upload, &req.content_type, req.size, ttl).await?;
     Ok(UploadTicket {
         image_id,
         upload_url: signed.url,
@@ -182,7 +188,8 @@ async fn register_claimed(
         return Err(ApiError::Unavailable);
     };
     state.verifications.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let blob = state.blobs.get(&record.blob_key).await?;
+    let upload = upload_key(&record.blob_key);
+    let blob = state.blobs.get(&upload).await?;
     let Some((meta, bytes)) = blob.filter(|(meta, _)| meta.size == record.size) else {
         return Err(refused(UploadProblem::Incomplete));
     };
@@ -193,20 +200,20 @@ async fn register_claimed(
     let inspected = tokio::task::spawn_blocking(move || {
         let digest = sha256_hex(&bytes);
         let hash_ok = expected_hash.is_none_or(|h| h == digest);
-        verify::inspect(&bytes, &declared, max_pixels).map(|i| (i, hash_ok, digest))
+        verify::inspect(&bytes, &declared, max_pixels).map(|i| (i, hash_ok, digest, bytes))
     })
     .await
     .map_err(|e| {
         tracing::error!(error = %e, "upload verification task failed");
         ApiError::Internal
     })?;
-    let (inspected, digest) = match inspected {
-        Ok((i, true, digest)) if stored_type_ok => (i, digest),
+    let (inspected, digest, bytes) = match inspected {
+        Ok((i, true, digest, bytes)) if stored_type_ok => (i, digest, bytes),
         outcome => {
             // A checksum mismatch is a damaged transfer; anything else means
             // the bytes are not the image they claim to be.
             let (problem, reason) = match outcome {
-                Ok((_, false, _)) => (UploadProblem::Incomplete, "sha256 mismatch".to_owned()),
+                Ok((_, false, _, _)) => (UploadProblem::Incomplete, "sha256 mismatch".to_owned()),
                 Ok(_) => (UploadProblem::NotAnImage, "stored content type differs".to_owned()),
                 Err(e @ verify::VerifyError::TooManyPixels { .. }) => {
                     (UploadProblem::TooManyPixels, e.to_string())
@@ -219,11 +226,15 @@ async fn register_claimed(
                 %reason,
                 "upload rejected and discarded"
             );
-            state.blobs.delete(&record.blob_key).await?;
+            state.blobs.delete(&upload).await?;
             state.sessions.remove_image(&access.session_key, image_id).await?;
+            close_slot(state, &upload).await?;
             return Err(refused(problem));
         }
     };
+    // The verified bytes become the stored image; the upload key is not
+    // read again, so nothing written there later is ever shown or filed.
+    state.blobs.put(&record.blob_key, &record.content_type, bytes).await?;
     // The digest of the bytes as verified: commit files only these bytes,
     // whatever is later written to the (still signed) upload URL.
     let next = ImageRecord {
@@ -242,6 +253,8 @@ async fn register_claimed(
             None => Err(ApiError::NotFound),
         };
     }
+    close_slot(state, &upload).await?;
+    state.blobs.delete(&upload).await?;
     tracing::info!(session.id_hash = log_id(&access.session_key), image.id = image_id, "image registered");
     metrics::counter!("uploads_registered_total").increment(1);
     notify::publish(state, access, SessionEvent::ImageAdded(info(state, &next, false).await?)).await;
@@ -337,13 +350,55 @@ pub async fn with_image_claim<T>(
 pub const BEING_FILED: &str = "This photo is being filed right now, so it cannot be changed. \
      Wait for the commit to finish.";
 
-/// Deletes a record's bytes: the current version and the original an edit replaced.
+/// Deletes a record's bytes: the current version, the original an edit
+/// replaced, and anything at its upload key, whose slot closes.
 pub async fn delete_blobs(state: &AppState, record: &ImageRecord) -> Result<(), ApiError> {
+    let upload = upload_key(&record.blob_key);
+    close_slot(state, &upload).await?;
+    state.blobs.delete(&upload).await?;
     state.blobs.delete(&record.blob_key).await?;
     if let Some(original) = &record.original {
         state.blobs.delete(&original.blob_key).await?;
     }
     Ok(())
+}
+
+/// The folder of a session's blobs: the first half of its key, so an
+/// object's name never holds a whole session key.
+pub fn blob_dir(session_key: &str) -> &str {
+    &session_key[..32.min(session_key.len())]
+}
+
+/// Where an image's bytes are uploaded: beside its stored key, never it.
+pub fn upload_key(blob_key: &str) -> String {
+    match blob_key.rsplit_once('/') {
+        Some((dir, name)) => format!("{dir}/upload-{name}"),
+        None => format!("upload-{blob_key}"),
+    }
+}
+
+/// The marker of an open upload slot, held from presign until the slot is
+/// registered, refused or removed, or its URL expires.
+fn slot_name(upload_key: &str) -> String {
+    format!("upload-slot:{upload_key}")
+}
+
+const SLOT_OWNER: &str = "open";
+
+async fn open_slot(state: &AppState, upload_key: &str, ttl: Duration) -> Result<(), ApiError> {
+    state.sessions.try_claim(&slot_name(upload_key), SLOT_OWNER, ttl).await?;
+    Ok(())
+}
+
+async fn close_slot(state: &AppState, upload_key: &str) -> Result<(), ApiError> {
+    Ok(state.sessions.release(&slot_name(upload_key), SLOT_OWNER).await?)
+}
+
+/// Whether uploads to `upload_key` are still taken (the local-disk PUT
+/// route asks; an S3 URL cannot be asked, and its late writes are swept).
+/// The marker is kept for `for_at_least`, the URL's remaining life.
+pub async fn slot_open(state: &AppState, upload_key: &str, for_at_least: Duration) -> Result<bool, ApiError> {
+    Ok(state.sessions.renew_claim(&slot_name(upload_key), SLOT_OWNER, for_at_least).await?)
 }
 
 /// Removes an image under its claim. A `committing` one stays: a commit that

@@ -10,4 +10,5 @@ pub mod images; // reserve, register, describe, list and delete photos
 pub mod notify; // publishing session events
 pub mod phone_links; // the QR code's link: issue, revoke, redeem
 pub mod strip; // removing metadata (EXIF, XMP, text, trailers) before filing
+pub mod sweep; // removing blobs no live record points to
 pub mod verify; // checking uploaded bytes before they are accepted

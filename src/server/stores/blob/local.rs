@@ -197,4 +197,37 @@ impl BlobStore for LocalBlobStore {
         validate_key(key)?;
         Ok(self.signer.url(&Signed { method: "GET", key, upload: None, expires: unix_now() + ttl.as_secs() }))
     }
+
+    async fn list(&self, dir: &str) -> Result<Vec<String>, StoreError> {
+        validate_key(dir)?;
+        let (root, dir) = (self.root.clone(), dir.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let mut keys = Vec::new();
+            list_dir(&root.join(&dir), &dir, &mut keys)?;
+            Ok(keys)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+}
+
+/// The blob keys under `path` (the folder of key prefix `prefix`): files,
+/// without type sidecars or writes still in progress.
+fn list_dir(path: &Path, prefix: &str, keys: &mut Vec<String>) -> Result<(), StoreError> {
+    let entries = match std::fs::read_dir(path) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let key = format!("{prefix}/{name}");
+        if entry.file_type()?.is_dir() {
+            list_dir(&entry.path(), &key, keys)?;
+        } else if !name.ends_with(".type") && !name.contains(".tmp-") {
+            keys.push(key);
+        }
+    }
+    Ok(())
 }

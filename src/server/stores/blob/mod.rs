@@ -64,6 +64,10 @@ pub trait BlobStore: Send + Sync {
 
     /// A GET URL for previews, valid for `ttl`.
     async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, StoreError>;
+
+    /// Every blob's key under the folder `dir` (a key prefix ending at a
+    /// `/`), in no particular order. For the orphan sweep.
+    async fn list(&self, dir: &str) -> Result<Vec<String>, StoreError>;
 }
 
 /// Accepts keys made of `[A-Za-z0-9._-]` segments separated by `/`, with no

@@ -181,6 +181,22 @@ impl BlobStore for S3BlobStore {
         }
     }
 
+    async fn list(&self, dir: &str) -> Result<Vec<String>, StoreError> {
+        let prefix = format!("{}/", self.key(dir)?);
+        let mut keys = Vec::new();
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(&prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(sdk_error)?;
+            for object in page.contents() {
+                if let Some(key) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) {
+                    keys.push(key.to_owned());
+                }
+            }
+        }
+        Ok(keys)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.client
             .delete_object()
