@@ -231,6 +231,7 @@ impl Cluster {
             ("SHUTDOWN_GRACE_SECS".into(), "5".into()),
             ("SHUTDOWN_DRAIN_SECS".into(), "1".into()),
             ("COMMIT_RULE".into(), "nothing".into()),
+            ("CONSENT_RULE".into(), "optional".into()),
             ("LEPTOS_OUTPUT_NAME".into(), "clinical-images".into()),
             ("RUST_LOG".into(), "warn".into()),
             ("ALEX_BASE_URL".into(), format!("{sandbox_base}/FHIR")),

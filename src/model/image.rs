@@ -51,6 +51,90 @@ pub struct ImageMetadata {
     pub kind: Option<ImageKind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The patient's consent to this photo, at a stated level of use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Consent>,
+}
+
+/// The consent recorded with a photo (NZMA's smartphone guidance, the IMI
+/// consent guideline): for what use, from whom, and how it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Consent {
+    pub scope: ConsentScope,
+    pub given_by: ConsentGiver,
+    pub how: ConsentMethod,
+}
+
+/// The use the patient agreed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ConsentScope {
+    /// The clinical record only.
+    Record,
+    /// Also de-identified teaching.
+    Teaching,
+    /// Also publication.
+    Publication,
+}
+
+/// Who gave the consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ConsentGiver {
+    Patient,
+    Guardian,
+    Representative,
+    /// The patient cannot consent, and the photo is in their interest.
+    ClinicianJudgement,
+}
+
+/// How the consent was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ConsentMethod {
+    Verbal,
+    Written,
+}
+
+/// The choices and their words, for both pages and the record.
+pub const CONSENT_SCOPES: [(ConsentScope, &str); 3] = [
+    (ConsentScope::Record, "Clinical record only"),
+    (ConsentScope::Teaching, "Record and de-identified teaching"),
+    (ConsentScope::Publication, "Record, teaching and publication"),
+];
+pub const CONSENT_GIVERS: [(ConsentGiver, &str); 4] = [
+    (ConsentGiver::Patient, "The patient"),
+    (ConsentGiver::Guardian, "A parent or guardian"),
+    (ConsentGiver::Representative, "The patient's representative"),
+    (ConsentGiver::ClinicianJudgement, "Clinician's judgement (patient cannot consent)"),
+];
+pub const CONSENT_METHODS: [(ConsentMethod, &str); 2] =
+    [(ConsentMethod::Verbal, "Verbal"), (ConsentMethod::Written, "Written")];
+
+impl Consent {
+    /// The sentence the record carries, in words an Inbox reader understands:
+    /// "Consent: clinical record only; verbal; given by the patient".
+    pub fn note(&self) -> String {
+        let scope = match self.scope {
+            ConsentScope::Record => "clinical record only",
+            ConsentScope::Teaching => "clinical record and de-identified teaching",
+            ConsentScope::Publication => "clinical record, teaching and publication",
+        };
+        let how = match self.how {
+            ConsentMethod::Verbal => "verbal",
+            ConsentMethod::Written => "written",
+        };
+        let by = match self.given_by {
+            ConsentGiver::Patient => "given by the patient",
+            ConsentGiver::Guardian => "given by a parent or guardian",
+            ConsentGiver::Representative => "given by the patient's representative",
+            ConsentGiver::ClinicianJudgement => {
+                "the patient could not consent; taken in their interest on the clinician's judgement"
+            }
+        };
+        format!("Consent: {scope}; {how}; {by}")
+    }
 }
 
 /// Where an image came from.

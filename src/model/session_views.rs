@@ -158,6 +158,34 @@ impl CommitRule {
     }
 }
 
+/// Whether a photo must carry the patient's consent to be filed (`CONSENT_RULE`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ConsentRule {
+    /// A photo without consent is not filed (the default).
+    #[default]
+    Required,
+    Optional,
+}
+
+impl ConsentRule {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "required" => Some(ConsentRule::Required),
+            "optional" => Some(ConsentRule::Optional),
+            _ => None,
+        }
+    }
+
+    /// Whether `metadata` carries the consent this rule asks for.
+    pub fn satisfied(self, metadata: &crate::model::ImageMetadata) -> bool {
+        self == ConsentRule::Optional || metadata.consent.is_some()
+    }
+
+    /// What the GP is told a photo is missing.
+    pub const HINT: &'static str = "Record the patient's consent for this photo.";
+}
+
 /// The practice's capture settings, from the server's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -167,6 +195,9 @@ pub struct CaptureSettings {
     /// SNOMED codes of the practice's common body sites, offered first (`BODY_SITE_TEMPLATES`).
     pub body_site_templates: Vec<String>,
     pub commit_rule: CommitRule,
+    /// Whether consent must be recorded before filing (`CONSENT_RULE`).
+    #[serde(default)]
+    pub consent_rule: ConsentRule,
     /// Where commits file the photos (`ALEX_COMMIT_MODE`).
     pub commit_target: CommitTarget,
 }

@@ -87,6 +87,8 @@ impl TestApp {
             .or_insert_with(|| std::env::temp_dir().join(unique("blobs")).display().to_string());
         // Most tests file photos without details; the rule has its own test.
         vars.entry("COMMIT_RULE".into()).or_insert_with(|| "nothing".into());
+        // Likewise consent (CONSENT_RULE, default required): tests/consent.rs.
+        vars.entry("CONSENT_RULE".into()).or_insert_with(|| "optional".into());
         if strict_search() {
             vars.entry("ALEX_SANDBOX_STRICT_SEARCH".into()).or_insert_with(|| "true".into());
         }

@@ -260,6 +260,7 @@ mod tests {
             view: Some(ImageView::CloseUp),
             kind: Some(ImageKind::Rash),
             description: None,
+            consent: None,
         };
         assert_eq!(title(&m, 2), "Right forearm · rash · close-up · photo 2");
         assert_eq!(title(&ImageMetadata::default(), 1), "photo 1");

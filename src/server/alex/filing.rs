@@ -102,7 +102,14 @@ pub fn media(f: &Filing<'_>, content_type: &str, bytes: &[u8]) -> Resource {
         body_site: fhir::body_site_concept(f.metadata, f.laterality_extension),
         width: f.width,
         height: f.height,
-        note: f.metadata.description.iter().map(|t| Annotation { text: t.clone() }).collect(),
+        note: f
+            .metadata
+            .description
+            .iter()
+            .cloned()
+            .chain(f.metadata.consent.map(|c| c.note()))
+            .map(|text| Annotation { text })
+            .collect(),
         content: attachment(content_type, bytes, &f.created, fhir::title(f.metadata, f.index)),
     }))
 }

@@ -58,6 +58,9 @@ pub fn caption(meta: &ImageMetadata, captured: &str) -> Vec<String> {
     if let Some(d) = meta.description.as_deref().filter(|d| !d.trim().is_empty()) {
         lines.push(format!("Description: {d}"));
     }
+    if let Some(consent) = &meta.consent {
+        lines.push(consent.note());
+    }
     lines.push(format!("Captured: {captured}"));
     lines
 }
@@ -271,6 +274,11 @@ mod tests {
             view: Some(ImageView::CloseUp),
             kind: Some(ImageKind::Rash),
             description: Some("Itchy rash for two weeks".into()),
+            consent: Some(crate::model::Consent {
+                scope: crate::model::ConsentScope::Teaching,
+                given_by: crate::model::ConsentGiver::Guardian,
+                how: crate::model::ConsentMethod::Written,
+            }),
         };
         let lines = caption(&meta, "2026-11-26T10:00:00Z");
         let bytes = pdf(&photo, "image/jpeg", &lines, MAX_PIXELS).unwrap();
@@ -283,6 +291,7 @@ mod tests {
             "close-up",
             "rash",
             "Itchy rash for two weeks",
+            "Consent: clinical record and de-identified teaching; written; given by a parent or guardian",
             "2026-11-26",
         ] {
             assert!(text.contains(needle), "{needle:?} in {text:?}");

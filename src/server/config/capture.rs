@@ -5,15 +5,16 @@ use serde::Deserialize;
 
 use super::vars::Vars;
 use super::ConfigError;
-use crate::model::CommitRule;
+use crate::model::{CommitRule, ConsentRule};
 use crate::pipeline::Targets;
 
-/// `PIPELINE_*`, `BODY_SITE_TEMPLATES` and `COMMIT_RULE`.
+/// `PIPELINE_*`, `BODY_SITE_TEMPLATES`, `COMMIT_RULE` and `CONSENT_RULE`.
 #[derive(Debug, Clone)]
 pub struct CaptureConfig {
     pub pipeline: Targets,
     pub body_site_templates: Vec<String>,
     pub commit_rule: CommitRule,
+    pub consent_rule: ConsentRule,
 }
 
 #[derive(Deserialize)]
@@ -27,6 +28,7 @@ pub(super) struct PipelineDefaults {
 pub(super) struct Defaults {
     body_site_templates: Vec<String>,
     commit_rule: String,
+    consent_rule: String,
 }
 
 pub(super) fn read<F: Fn(&str) -> Option<String>>(
@@ -77,5 +79,10 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
         var: "COMMIT_RULE",
         reason: "expected bodySiteOrDescription, bodySite, description or nothing".into(),
     })?;
-    Ok(CaptureConfig { pipeline, body_site_templates, commit_rule })
+    let rule = v.get("CONSENT_RULE").unwrap_or_else(|| d.consent_rule.clone());
+    let consent_rule = ConsentRule::parse(&rule).ok_or_else(|| ConfigError::Invalid {
+        var: "CONSENT_RULE",
+        reason: "expected required or optional".into(),
+    })?;
+    Ok(CaptureConfig { pipeline, body_site_templates, commit_rule, consent_rule })
 }

@@ -73,6 +73,8 @@ pub struct Config {
     pub body_site_templates: Vec<String>,
     /// `COMMIT_RULE`: what an image needs before commit.
     pub commit_rule: crate::model::CommitRule,
+    /// `CONSENT_RULE`: whether a photo needs recorded consent to be filed.
+    pub consent_rule: crate::model::ConsentRule,
     pub sessions: SessionBackend,
     pub blobs: BlobBackend,
     pub audit: AuditConfig,
@@ -87,6 +89,7 @@ impl Config {
             pipeline: self.pipeline,
             body_site_templates: self.body_site_templates.clone(),
             commit_rule: self.commit_rule,
+            consent_rule: self.consent_rule,
             commit_target: match self.alex.commit_mode {
                 CommitMode::Media => crate::model::CommitTarget::Media,
                 CommitMode::Scan => crate::model::CommitTarget::InboxScan,
@@ -253,6 +256,7 @@ impl Config {
             pipeline: capture.pipeline,
             body_site_templates: capture.body_site_templates,
             commit_rule: capture.commit_rule,
+            consent_rule: capture.consent_rule,
             sessions,
             blobs,
             audit,

@@ -236,6 +236,10 @@ async fn set_status(
 const UNCLEANABLE: &str = "This photo's file could not be checked for hidden data such as its location, \
      so it was not filed. Remove it and add it again through Clinical Images.";
 
+/// The plain message for a photo filed without the patient's consent.
+pub const NO_CONSENT: &str = "This photo has no recorded consent, so it was not filed. \
+     Record the patient's consent in its details, then commit again.";
+
 /// The plain message for a photo changed after the GP confirmed it.
 pub const CHANGED_SINCE_REVIEW: &str = "This photo changed after you reviewed it, so it was not filed. \
      Check it, then commit again.";
@@ -263,6 +267,12 @@ impl One<'_> {
             let mut r = failed(image_id, CHANGED_SINCE_REVIEW);
             r.retryable = false;
             return Ok(r);
+        }
+        // No photo is filed without the patient's recorded consent, read
+        // under the claim (`CONSENT_RULE=required`, the default).
+        if !state.config.consent_rule.satisfied(&record.metadata) {
+            tracing::info!(image.id = image_id, "photo has no recorded consent; not filed");
+            return Ok(failed(image_id, NO_CONSENT));
         }
         let Some((_, bytes)) = state.blobs.get(&record.blob_key).await? else {
             return Ok(failed(image_id, "The photo's file is missing. Remove it and add it again."));
@@ -403,6 +413,7 @@ impl One<'_> {
             "error": outcome.as_ref().err().map(ToString::to_string),
             "attempts": 1,
             "firstAt": at,
+            "consent": record.metadata.consent.map(|c| c.note()),
         });
         let retention = state.config.audit.retention;
         if outcome.is_ok() {
