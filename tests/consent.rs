@@ -5,7 +5,7 @@
 mod common;
 
 use base64::Engine;
-use common::{jpeg, statuses, Auth, SandboxServer, TestApp};
+use common::{statuses, Auth, SandboxServer, TestApp};
 use serde_json::{json, Value};
 
 const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";
