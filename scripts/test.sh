@@ -82,10 +82,13 @@ e2e() {
   wait_for xvfb test -S "/tmp/.X11-unix/X$display"
   export DISPLAY=":$display"
   # Every browser shares one loopback address, so the per-address limit is
-  # lifted here; the Rust suite tests the limits themselves.
+  # lifted here; the Rust suite tests the limits themselves. Consent is
+  # optional here, as most specs file photos without it; consent.spec.ts
+  # records it through both pages, and tests/consent.rs proves the rule.
   LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" LEPTOS_SITE_ROOT="$site_root" LEPTOS_HASH_FILES=true \
     PUBLIC_BASE_URL="http://127.0.0.1:$APP_PORT" ALEX_SANDBOX=true ALEX_SANDBOX_STRICT_SEARCH=true \
     METRICS_ADDR="127.0.0.1:$METRICS_PORT" \
+    CONSENT_RULE=optional \
     RATE_LIMIT_ADDRESS_BURST=100000 RATE_LIMIT_ADDRESS_PER_SECOND=10000 \
     REDIS_URL="$TEST_REDIS_URL" REDIS_KEY_PREFIX="e2e-$$:" \
     S3_BUCKET="e2e-$$" S3_ENDPOINT="$TEST_S3_ENDPOINT" S3_REGION=us-east-1 S3_FORCE_PATH_STYLE=true \

@@ -108,3 +108,27 @@ pub fn SiteSearchBox(
         </label>
     }
 }
+
+/// The parts of a consent being chosen (desktop and phone): a consent is
+/// recorded only once all three are.
+#[derive(Clone, Copy, Default, PartialEq, Debug)]
+pub struct ConsentParts {
+    pub scope: Option<crate::model::ConsentScope>,
+    pub given_by: Option<crate::model::ConsentGiver>,
+    pub how: Option<crate::model::ConsentMethod>,
+}
+
+impl ConsentParts {
+    pub fn of(consent: Option<crate::model::Consent>) -> Self {
+        consent.map_or_else(Self::default, |c| Self {
+            scope: Some(c.scope),
+            given_by: Some(c.given_by),
+            how: Some(c.how),
+        })
+    }
+
+    /// The consent, once every part is chosen.
+    pub fn whole(&self) -> Option<crate::model::Consent> {
+        Some(crate::model::Consent { scope: self.scope?, given_by: self.given_by?, how: self.how? })
+    }
+}

@@ -121,7 +121,14 @@ impl Desk {
     }
 
     pub fn needs_details(&self, info: &ImageInfo) -> bool {
-        !self.settings.with_value(|s| s.commit_rule).satisfied(&info.metadata)
+        self.settings.with_value(|s| {
+            !s.commit_rule.satisfied(&info.metadata) || !s.consent_rule.satisfied(&info.metadata)
+        })
+    }
+
+    /// Whether a photo lacks the consent the practice requires to file it.
+    pub fn needs_consent(&self, info: &ImageInfo) -> bool {
+        !self.settings.with_value(|s| s.consent_rule).satisfied(&info.metadata)
     }
 
     pub fn notify(&self, message: impl Into<String>) {

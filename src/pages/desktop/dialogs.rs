@@ -249,6 +249,12 @@ pub fn CommitDialog(desk: Desk) -> impl IntoView {
     let running = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let missing = chosen.iter().filter(|i| !rule.satisfied(&i.metadata)).count();
+    let consent_rule = desk.settings.with_value(|s| s.consent_rule);
+    let without_consent: Vec<usize> = chosen
+        .iter()
+        .filter(|i| !consent_rule.satisfied(&i.metadata))
+        .map(|i| desk.number_of(&i.image_id))
+        .collect();
 
     let run = move |only: Vec<String>| {
         running.set(true);
@@ -307,6 +313,15 @@ pub fn CommitDialog(desk: Desk) -> impl IntoView {
                 }.into_any(),
             }}
             <p>"Filed as: " <strong>{target.label()}</strong></p>
+            {(!without_consent.is_empty()).then(|| view! {
+                <p class="notice notice--warn" data-testid="commit-needs-consent">
+                    {format!(
+                        "No consent recorded for photo {}: not filed until it is. ",
+                        without_consent.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    )}
+                    {crate::model::ConsentRule::HINT}
+                </p>
+            })}
             {(missing > 0).then(|| view! {
                 <p class="notice notice--warn">{format!("{missing} photo(s) are missing details and will not be filed. ")}{rule.hint()}</p>
             })}

@@ -3,12 +3,14 @@
 use leptos::prelude::*;
 
 use super::desk::Desk;
+use super::desk::Dialog;
 use crate::api::create_mobile_token;
 use crate::model::{
-    body_site, search_body_sites, site_label, ImageKind, ImageMetadata, ImageStatus, ImageView, MobileGrant,
-    DESCRIPTION_MAX_CHARS,
+    body_site, search_body_sites, site_label, ConsentGiver, ConsentMethod, ConsentRule, ConsentScope,
+    ImageKind, ImageMetadata, ImageStatus, ImageView, MobileGrant, CONSENT_GIVERS, CONSENT_METHODS,
+    CONSENT_SCOPES, DESCRIPTION_MAX_CHARS,
 };
-use crate::pages::widgets::{SiteSearchBox, LATERALITY_CHOICES};
+use crate::pages::widgets::{ConsentParts, SiteSearchBox, LATERALITY_CHOICES};
 
 const RECENT_KEY: &str = "clinical-images.recent-sites";
 
@@ -40,13 +42,26 @@ pub fn MetadataPanel(desk: Desk) -> impl IntoView {
     // and only then: a list refresh (another photo's update arriving over
     // the event stream) must not wipe what the GP is typing.
     let draft = RwSignal::new(ImageMetadata::default());
+    // Consent is recorded whole: its three parts are chosen here, and the
+    // draft holds a consent only once all three are.
+    let consent_parts = RwSignal::new(ConsentParts::default());
     // A memo notifies only when its value changes, not on every write.
     let selection = Memo::new(move |_| (desk.focused.get(), desk.selected.get()));
     Effect::new(move |_| {
         let (focused, _) = selection.get();
         let m = untrack(|| focused.and_then(|id| desk.image(&id)).map(|i| i.metadata).unwrap_or_default());
+        consent_parts.set(ConsentParts::of(m.consent));
         draft.set(m);
     });
+    let pick_consent = move |f: &dyn Fn(&mut ConsentParts)| {
+        consent_parts.update(|p| f(p));
+        let whole = consent_parts.with_untracked(ConsentParts::whole);
+        draft.update(|m| m.consent = whole);
+    };
+    let consent_required = desk.settings.with_value(|s| s.consent_rule) == ConsentRule::Required;
+    let pick_scope = move |v: Option<ConsentScope>| pick_consent(&move |p| p.scope = v);
+    let pick_given_by = move |v: Option<ConsentGiver>| pick_consent(&move |p| p.given_by = v);
+    let pick_how = move |v: Option<ConsentMethod>| pick_consent(&move |p| p.how = v);
     let count = move || desk.selected.with(Vec::len);
     let locked = move || {
         desk.selected.with(|s| {
@@ -178,8 +193,46 @@ pub fn MetadataPanel(desk: Desk) -> impl IntoView {
                     {move || format!("{} / {DESCRIPTION_MAX_CHARS}", draft.with(|m| m.description.as_ref().map(|d| d.chars().count()).unwrap_or(0)))}
                 </span>
             </label>
+            <fieldset class="panel__group panel__consent" disabled=move || count() == 0 || locked()>
+                <legend>{if consent_required { "Consent (needed to file)" } else { "Consent" }}</legend>
+                <ChoiceSelect
+                    label="For"
+                    choices=&CONSENT_SCOPES
+                    current=Signal::derive(move || consent_parts.with(|p| p.scope))
+                    disabled=closed
+                    on_pick=pick_scope
+                />
+                <ChoiceSelect
+                    label="Given by"
+                    choices=&CONSENT_GIVERS
+                    current=Signal::derive(move || consent_parts.with(|p| p.given_by))
+                    disabled=closed
+                    on_pick=pick_given_by
+                />
+                <ChoiceSelect
+                    label="How"
+                    choices=&CONSENT_METHODS
+                    current=Signal::derive(move || consent_parts.with(|p| p.how))
+                    disabled=closed
+                    on_pick=pick_how
+                />
+                <p class="panel__chosen" aria-live="polite">
+                    {move || draft.with(|m| m.consent.map(|c| c.note()).unwrap_or_else(|| "No consent recorded".to_owned()))}
+                </p>
+                <button
+                    type="button"
+                    class="button button--secondary button--block"
+                    disabled=move || count() == 0 || locked()
+                    on:click=move |_| desk.dialog.set(Dialog::ConfirmDelete(desk.selected.get_untracked()))
+                >
+                    "Consent withdrawn: delete"
+                </button>
+            </fieldset>
             <Show when=move || { count() > 0 && !draft.with(|m| desk.settings.with_value(|s| s.commit_rule).satisfied(m)) }>
                 <p class="panel__rule">{rule_hint}</p>
+            </Show>
+            <Show when=move || { count() > 0 && !draft.with(|m| desk.settings.with_value(|s| s.consent_rule).satisfied(m)) }>
+                <p class="panel__rule">{ConsentRule::HINT}</p>
             </Show>
             <button
                 class="button button--block"

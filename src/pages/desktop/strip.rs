@@ -14,6 +14,7 @@ fn badge(desk: Desk, info: &ImageInfo) -> (&'static str, String) {
         ImageStatus::Committed { .. } => ("ok", "Committed".into()),
         ImageStatus::Committing => ("busy", "Committing…".into()),
         ImageStatus::Failed { .. } => ("error", "Failed".into()),
+        ImageStatus::Uploaded if desk.needs_consent(info) => ("warn", "Needs consent".into()),
         ImageStatus::Uploaded if desk.needs_details(info) => ("warn", "Needs details".into()),
         ImageStatus::Uploaded => ("ready", "Ready".into()),
     }

@@ -1,12 +1,16 @@
 //! Details per photo: side, body site (practice chips and search),
-//! description, "Same as previous".
+//! description, consent (carried forward to the photos after it),
+//! "Same as previous".
 
 use leptos::prelude::*;
 
 use super::capture::Thumb;
 use super::flow::{start_sending, Flow};
-use crate::model::{body_site, search_body_sites, site_label, ImageMetadata, DESCRIPTION_MAX_CHARS};
-use crate::pages::widgets::{SiteSearchBox, LATERALITY_CHOICES};
+use crate::model::{
+    body_site, search_body_sites, site_label, ConsentRule, ImageMetadata, CONSENT_GIVERS, CONSENT_METHODS,
+    CONSENT_SCOPES, DESCRIPTION_MAX_CHARS,
+};
+use crate::pages::widgets::{ConsentParts, SiteSearchBox, LATERALITY_CHOICES};
 
 #[component]
 pub(super) fn DetailsScreen(flow: Flow) -> impl IntoView {
@@ -26,6 +30,34 @@ pub(super) fn DetailsScreen(flow: Flow) -> impl IntoView {
         }
     };
     let metadata = move || photo().map(|p| p.metadata.get()).unwrap_or_default();
+    // Consent is chosen in three parts and recorded whole. Once whole, it
+    // is carried forward to the batch's later photos that have none, as the
+    // GP usually asks once for the whole batch.
+    let consent_parts = RwSignal::new(ConsentParts::default());
+    Effect::new(move |_| {
+        let consent = photo().and_then(|p| p.metadata.with_untracked(|m| m.consent));
+        consent_parts.set(ConsentParts::of(consent));
+    });
+    let pick_consent = move |f: &dyn Fn(&mut ConsentParts)| {
+        consent_parts.update(|p| f(p));
+        let whole = consent_parts.with_untracked(ConsentParts::whole);
+        set(&move |m| m.consent = whole);
+        if let Some(consent) = whole {
+            let ids = photos.get_untracked();
+            let later = flow.photos.with_untracked(|v| {
+                v.iter()
+                    .filter(|p| ids.iter().skip(index() + 1).any(|id| *id == p.id))
+                    .copied()
+                    .collect::<Vec<_>>()
+            });
+            for p in later {
+                if p.metadata.with_untracked(|m| m.consent.is_none()) {
+                    p.metadata.update(|m| m.consent = Some(consent));
+                }
+            }
+        }
+    };
+    let consent_required = flow.settings.with_value(|s| s.consent_rule) == ConsentRule::Required;
     let same_as_previous = move |_| {
         let ids = photos.get();
         let i = index();
@@ -141,6 +173,66 @@ pub(super) fn DetailsScreen(flow: Flow) -> impl IntoView {
                             .map(|s| format!("Chosen: {}", site_label(&s.term)))
                             .unwrap_or_default()
                     }}
+                </p>
+            </fieldset>
+            <fieldset class="m-field m-consent">
+                <legend>{if consent_required { "Consent (needed to file)" } else { "Consent" }}</legend>
+                <p class="muted m-consent__group" id="consent-scope">"For"</p>
+                <div class="m-chips" role="group" aria-labelledby="consent-scope">
+                    {CONSENT_SCOPES
+                        .into_iter()
+                        .map(|(value, label)| {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="m-chip"
+                                    aria-pressed=move || (consent_parts.with(|p| p.scope) == Some(value)).to_string()
+                                    on:click=move |_| pick_consent(&move |p| p.scope = Some(value))
+                                >
+                                    {label}
+                                </button>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+                <p class="muted m-consent__group" id="consent-by">"Given by"</p>
+                <div class="m-chips" role="group" aria-labelledby="consent-by">
+                    {CONSENT_GIVERS
+                        .into_iter()
+                        .map(|(value, label)| {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="m-chip"
+                                    aria-pressed=move || (consent_parts.with(|p| p.given_by) == Some(value)).to_string()
+                                    on:click=move |_| pick_consent(&move |p| p.given_by = Some(value))
+                                >
+                                    {label}
+                                </button>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+                <p class="muted m-consent__group" id="consent-how">"How"</p>
+                <div class="m-chips" role="group" aria-labelledby="consent-how">
+                    {CONSENT_METHODS
+                        .into_iter()
+                        .map(|(value, label)| {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="m-chip"
+                                    aria-pressed=move || (consent_parts.with(|p| p.how) == Some(value)).to_string()
+                                    on:click=move |_| pick_consent(&move |p| p.how = Some(value))
+                                >
+                                    {label}
+                                </button>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+                <p class="m-chosen" aria-live="polite">
+                    {move || metadata().consent.map(|c| c.note()).unwrap_or_else(|| "No consent recorded yet.".to_owned())}
                 </p>
             </fieldset>
             <label class="m-field m-description">
