@@ -22,6 +22,7 @@
 //   waitForImage(alt, timeout)   <img alt=...> loaded (naturalWidth > 0)
 //   clickButton(text, timeout)   button by aria-label or trimmed text
 //   clickLabel(text, timeout)    <label> by its text (checks its radio or checkbox)
+//   choose(label, option)        picks an option of the <select> a <label> names
 //   type(field, text, timeout)   types into a field found by aria-label, placeholder or label
 //   setFiles(label, paths)       file input by aria-label or enclosing/for <label> text
 //   installErrorCollector()      window.__errors gets console.error/onerror/unhandledrejection
@@ -76,6 +77,27 @@ export function findLabel(text, probe = false) {
   const norm = (s) => (s ?? "").replace(/\s+/g, " ").trim();
   const found = [...document.querySelectorAll("label")].find((l) => norm(l.innerText) === text && l.getClientRects().length > 0) ?? null;
   return probe ? found !== null : found;
+}
+
+/**
+ * In-page: chooses `option` in the visible <select> whose <label> starts with
+ * `label`, as a user's choice does (the selection, then input and change
+ * events: what puppeteer's own select() does). True once chosen.
+ */
+export function chooseOption(label, option) {
+  const norm = (s) => (s ?? "").replace(/\s+/g, " ").trim();
+  const select = [...document.querySelectorAll("label")]
+    .filter((l) => l.getClientRects().length > 0)
+    // The label's own words: its text nodes, not the options inside it.
+    .filter((l) => norm([...l.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join(" ")) === label)
+    .map((l) => l.querySelector("select"))
+    .find((s) => s && !s.disabled);
+  const index = select ? [...select.options].findIndex((o) => norm(o.text) === option) : -1;
+  if (index < 0) return false;
+  select.selectedIndex = index;
+  select.dispatchEvent(new Event("input", { bubbles: true }));
+  select.dispatchEvent(new Event("change", { bubbles: true }));
+  return true;
 }
 
 /** In-page: is there a heading (h1–h6 or role=heading) whose text is `text`? */
@@ -227,6 +249,9 @@ export function withHelpers(d) {
   d.clickLabel = async (text, timeout = 10_000) => {
     await d.waitFor(findLabel, { timeout, what: `label "${text}"` }, text, true);
     await d.clickHandle(await d.element(findLabel, text));
+  };
+  d.choose = async (label, option, timeout = 10_000) => {
+    await d.waitFor(chooseOption, { timeout, what: `"${option}" in "${label}"` }, label, option);
   };
   d.type = async (field, text, timeout = 10_000) => {
     await d.waitFor(findField, { timeout, what: `field "${field}"` }, field, true);

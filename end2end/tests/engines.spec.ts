@@ -16,6 +16,9 @@ test.describe.configure({ timeout: 180_000, mode: "serial" });
 
 const engines = { webkit: launchWebKit, firefox: launchFirefox } as const;
 
+const RECORD_ONLY = "Consent: clinical record only; verbal; given by the patient";
+const TEACHING = "Consent: clinical record and de-identified teaching; written; given by a parent or guardian";
+
 /** Who decodes HEIC in each engine (Summary.decoder); see the README's engine differences. */
 const HEIC_DECODER: Record<string, string> = { webkit: "wasm", firefox: "wasm" };
 
@@ -82,6 +85,11 @@ for (const [engine, launch] of Object.entries(engines)) {
         }
         await d.clickButton("Continue");
         await d.waitForText("Photo 1 of 3", 10_000);
+        // Consent on the first photo, carried forward to the other two.
+        await d.clickButton("Clinical record only");
+        await d.clickButton("The patient");
+        await d.clickButton("Verbal");
+        await d.waitForText(RECORD_ONLY, 5_000);
         await looked(d, testInfo, "details");
         await d.clickButton("Skip details and send");
         await d.waitForHeading("3 photos sent to the desktop", 90_000);
@@ -96,6 +104,7 @@ for (const [engine, launch] of Object.entries(engines)) {
       expect(images).toHaveLength(3);
       const sizes = [];
       for (const image of images) {
+        expect(image.metadata.consent).toEqual({ scope: "record", givenBy: "patient", how: "verbal" });
         expect(image.source).toBe("mobile");
         expect(image.contentType).toBe("image/jpeg");
         expect(image.bytes).toBeLessThanOrEqual(1_000_000);
@@ -248,6 +257,10 @@ for (const [engine, launch] of Object.entries(engines)) {
         );
         await d.waitForText("(SNOMED 14975008)", 5_000);
         await d.type("Description", note);
+        await d.choose("For", "Record and de-identified teaching");
+        await d.choose("Given by", "A parent or guardian");
+        await d.choose("How", "Written");
+        await d.waitForText(TEACHING, 5_000);
         await d.clickButton("Save details");
         await d.waitFor(
           (sel: string) => (document.querySelector(sel) as HTMLElement)?.innerText.includes("Ready"),
@@ -278,6 +291,7 @@ for (const [engine, launch] of Object.entries(engines)) {
       const site = JSON.stringify(filed[0].resource.bodySite);
       expect(site).toContain("14975008"); // forearm
       expect(site).toContain("7771000"); // left
+      expect(JSON.stringify(filed[0].resource.note)).toContain(TEACHING);
     });
   });
 }
