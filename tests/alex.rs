@@ -551,11 +551,7 @@ async fn searches_page_and_find_resources_by_their_identifier() {
 
 #[tokio::test]
 async fn the_practice_reads_the_audit_by_session_and_by_patient() {
-    let sandbox = SandboxServer::start().await;
-    let mut vars = service_vars();
-    vars.extend(sandbox.vars());
-    vars.retain(|(k, _)| k != "ALEX_SANDBOX");
-    let app = TestApp::start(vars.clone()).await;
+    let (_sandbox, vars, app) = audited_app().await;
     let (desktop, images) = session_with_images(&app, 2, "F2N060-E").await;
     assert_eq!(statuses(&app.commit(&desktop, None).await), ["committed", "committed"]);
 
@@ -573,17 +569,8 @@ async fn the_practice_reads_the_audit_by_session_and_by_patient() {
     assert_eq!(app.post("/api/medtech/attachments/audit", json!({}), &other).await.1, json!([]));
 
     // IT, on the host: by patient, through the hash, never the id itself.
-    let cli = |patient: &str| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_clinical-images"))
-            .args(["audit", "--since", "2026-01-01T00:00:00Z", "--patient", patient])
-            .env_clear()
-            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("PUBLIC_BASE_URL", &app.base)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let cli =
+        |patient: &str| audit_cli(&vars, &app, &["--since", "2026-01-01T00:00:00Z", "--patient", patient]);
     let printed = cli(PATIENT);
     assert_eq!(printed.lines().count(), 2, "{printed}");
     for (id, _) in &images {
@@ -595,11 +582,7 @@ async fn the_practice_reads_the_audit_by_session_and_by_patient() {
 
 #[tokio::test]
 async fn refusals_are_one_audit_entry_per_photo_and_never_push_out_a_filing() {
-    let sandbox = SandboxServer::start().await;
-    let mut vars = service_vars();
-    vars.extend(sandbox.vars());
-    vars.retain(|(k, _)| k != "ALEX_SANDBOX");
-    let app = TestApp::start(vars.clone()).await;
+    let (sandbox, vars, app) = audited_app().await;
     // One session files a photo.
     let (filer, filed) = session_with_images(&app, 1, "F2N060-E").await;
     assert_eq!(statuses(&app.commit(&filer, None).await), ["committed"]);
@@ -629,18 +612,35 @@ async fn refusals_are_one_audit_entry_per_photo_and_never_push_out_a_filing() {
     assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
     assert_eq!(audit[0]["imageId"], filed[0].0.as_str());
     assert_eq!(audit[0]["outcome"], "committed");
+    let printed = audit_cli(&vars, &app, &["--since", "2026-01-01T00:00:00Z", "--limit", "100000"]);
+    assert!(printed.contains(filed[0].0.as_str()), "the CLI still lists the filing");
+    let flood_lines = printed.lines().filter(|l| l.contains(images[0].0.as_str())).count();
+    assert_eq!(flood_lines, 1, "the refusals are one record");
+}
+
+/// An app on Redis and S3 whose ALEX is a separate sandbox, as in
+/// production: its audit is in Redis, where the `audit` command reads it.
+async fn audited_app() -> (SandboxServer, Vec<(String, String)>, TestApp) {
+    let sandbox = SandboxServer::start().await;
+    let mut vars = service_vars();
+    vars.extend(sandbox.vars());
+    vars.retain(|(k, _)| k != "ALEX_SANDBOX");
+    let app = TestApp::start(vars.clone()).await;
+    (sandbox, vars, app)
+}
+
+/// What `clinical-images audit <args>` prints on the host, configured as `app` is.
+fn audit_cli(vars: &[(String, String)], app: &TestApp, args: &[&str]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_clinical-images"))
-        .args(["audit", "--since", "2026-01-01T00:00:00Z", "--limit", "100000"])
+        .arg("audit")
+        .args(args)
         .env_clear()
         .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("PUBLIC_BASE_URL", &app.base)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let printed = String::from_utf8(out.stdout).unwrap();
-    assert!(printed.contains(filed[0].0.as_str()), "the CLI still lists the filing");
-    let flood_lines = printed.lines().filter(|l| l.contains(images[0].0.as_str())).count();
-    assert_eq!(flood_lines, 1, "the refusals are one record");
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The Redis key of a desktop session from its cookie.

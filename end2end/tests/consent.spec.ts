@@ -64,7 +64,8 @@ test("consent set on the phone and on the desktop reaches the patient's record",
   await expect(desk.getByText(TEACHING)).toBeVisible();
   await desk.getByRole("combobox", { name: /^For\b/ }).selectOption({ label: "Clinical record only" });
   await desk.getByRole("combobox", { name: /^Given by/ }).selectOption({ label: "The patient" });
-  await expect(desk.getByText(TEACHING)).toBeVisible();
+  // Every part chosen at each step: the consent reads as it now stands.
+  await expect(desk.getByText("Consent: clinical record only; written; given by the patient")).toBeVisible();
   await desk.getByRole("combobox", { name: /^How/ }).selectOption({ label: "Verbal" });
   await expect(desk.getByText(RECORD_ONLY)).toBeVisible();
   await screenshot(desk, testInfo, "consent-desktop");

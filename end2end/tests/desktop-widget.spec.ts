@@ -119,7 +119,8 @@ test("capture by picker, drag-and-drop and webcam; details applied to a selectio
   // Committed photos are locked.
   await strip(page).nth(0).click();
   await expect(page.getByText("Committed photos are locked.")).toBeVisible();
-  await expect(page.getByRole("button", { name: "Delete" })).toBeDisabled();
+  await expect(page.getByRole("button", { name: "Delete", exact: true })).toBeDisabled();
+  await expect(page.getByRole("button", { name: "Consent withdrawn: delete" })).toBeDisabled();
 });
 
 test("a phone uploads through the QR link; the photo appears on the desktop without a reload", async ({ page, browser, baseURL }, testInfo) => {
@@ -264,7 +265,16 @@ test("keyboard only: select, open the commit dialog and confirm without the mous
   await expect(strip(page)).toHaveCount(1, { timeout: 60_000 });
   await page.getByLabel("Description").focus();
   await page.keyboard.type("Ulcer, left heel");
-  await page.keyboard.press("Tab"); // the counter is not focusable: next is Save
+  // The counter is not focusable: next come the consent's three choices and
+  // its withdrawal, then Save.
+  for (const next of [/^For/, /^Given by/, /^How/]) {
+    await page.keyboard.press("Tab");
+    await expect(page.getByRole("combobox", { name: next })).toBeFocused();
+  }
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("button", { name: "Consent withdrawn: delete" })).toBeFocused();
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("button", { name: "Save details" })).toBeFocused();
   await page.keyboard.press("Enter");
   await expect(strip(page).filter({ hasText: "Ready" })).toHaveCount(1);
   await page.locator("body").click({ position: { x: 1, y: 1 } }).catch(() => {});

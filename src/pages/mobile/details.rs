@@ -177,60 +177,27 @@ pub(super) fn DetailsScreen(flow: Flow) -> impl IntoView {
             </fieldset>
             <fieldset class="m-field m-consent">
                 <legend>{if consent_required { "Consent (needed to file)" } else { "Consent" }}</legend>
-                <p class="muted m-consent__group" id="consent-scope">"For"</p>
-                <div class="m-chips" role="group" aria-labelledby="consent-scope">
-                    {CONSENT_SCOPES
-                        .into_iter()
-                        .map(|(value, label)| {
-                            view! {
-                                <button
-                                    type="button"
-                                    class="m-chip"
-                                    aria-pressed=move || (consent_parts.with(|p| p.scope) == Some(value)).to_string()
-                                    on:click=move |_| pick_consent(&move |p| p.scope = Some(value))
-                                >
-                                    {label}
-                                </button>
-                            }
-                        })
-                        .collect_view()}
-                </div>
-                <p class="muted m-consent__group" id="consent-by">"Given by"</p>
-                <div class="m-chips" role="group" aria-labelledby="consent-by">
-                    {CONSENT_GIVERS
-                        .into_iter()
-                        .map(|(value, label)| {
-                            view! {
-                                <button
-                                    type="button"
-                                    class="m-chip"
-                                    aria-pressed=move || (consent_parts.with(|p| p.given_by) == Some(value)).to_string()
-                                    on:click=move |_| pick_consent(&move |p| p.given_by = Some(value))
-                                >
-                                    {label}
-                                </button>
-                            }
-                        })
-                        .collect_view()}
-                </div>
-                <p class="muted m-consent__group" id="consent-how">"How"</p>
-                <div class="m-chips" role="group" aria-labelledby="consent-how">
-                    {CONSENT_METHODS
-                        .into_iter()
-                        .map(|(value, label)| {
-                            view! {
-                                <button
-                                    type="button"
-                                    class="m-chip"
-                                    aria-pressed=move || (consent_parts.with(|p| p.how) == Some(value)).to_string()
-                                    on:click=move |_| pick_consent(&move |p| p.how = Some(value))
-                                >
-                                    {label}
-                                </button>
-                            }
-                        })
-                        .collect_view()}
-                </div>
+                <ConsentChoice
+                    id="consent-scope"
+                    title="For"
+                    choices=&CONSENT_SCOPES
+                    current=Signal::derive(move || consent_parts.with(|p| p.scope))
+                    on_pick=move |v| pick_consent(&move |p| p.scope = Some(v))
+                />
+                <ConsentChoice
+                    id="consent-by"
+                    title="Given by"
+                    choices=&CONSENT_GIVERS
+                    current=Signal::derive(move || consent_parts.with(|p| p.given_by))
+                    on_pick=move |v| pick_consent(&move |p| p.given_by = Some(v))
+                />
+                <ConsentChoice
+                    id="consent-how"
+                    title="How"
+                    choices=&CONSENT_METHODS
+                    current=Signal::derive(move || consent_parts.with(|p| p.how))
+                    on_pick=move |v| pick_consent(&move |p| p.how = Some(v))
+                />
                 <p class="m-chosen" aria-live="polite">
                     {move || metadata().consent.map(|c| c.note()).unwrap_or_else(|| "No consent recorded yet.".to_owned())}
                 </p>
@@ -282,5 +249,37 @@ pub(super) fn DetailsScreen(flow: Flow) -> impl IntoView {
                 "Skip details and send"
             </button>
         </section>
+    }
+}
+
+/// One part of the consent as a group of chips, the chosen one pressed.
+#[component]
+fn ConsentChoice<T: Copy + PartialEq + Send + Sync + 'static>(
+    id: &'static str,
+    title: &'static str,
+    choices: &'static [(T, &'static str)],
+    current: Signal<Option<T>>,
+    on_pick: impl Fn(T) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <p class="muted m-consent__group" id=id>{title}</p>
+        <div class="m-chips" role="group" aria-labelledby=id>
+            {choices
+                .iter()
+                .map(|(value, label)| {
+                    let value = *value;
+                    view! {
+                        <button
+                            type="button"
+                            class="m-chip"
+                            aria-pressed=move || (current.get() == Some(value)).to_string()
+                            on:click=move |_| on_pick(value)
+                        >
+                            {*label}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </div>
     }
 }

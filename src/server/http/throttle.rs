@@ -116,18 +116,22 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_address_behind_a_proxy_is_the_last_forwarded_entry() {
-        let mut cfg = RateLimitConfig {
+    fn config(trust_forwarded_for: bool) -> RateLimitConfig {
+        RateLimitConfig {
             burst: 1,
             per_second: 1,
             address_burst: 1,
             address_per_second: 1,
-            trust_forwarded_for: false,
+            trust_forwarded_for,
             verify_concurrency: 1,
             verify_queue: std::time::Duration::from_secs(1),
             streams_per_session: 1,
-        };
+        }
+    }
+
+    #[test]
+    fn the_address_behind_a_proxy_is_the_last_forwarded_entry() {
+        let mut cfg = config(false);
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 10.0.0.9"));
         let peer = Some("127.0.0.1:5000".parse().unwrap());
@@ -144,16 +148,7 @@ mod tests {
         assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"), "another /64, another budget");
         assert_eq!(key("::ffff:10.1.2.3"), "10.1.2.3", "IPv4-mapped is the IPv4 client");
         assert_eq!(key("10.1.2.3"), "10.1.2.3");
-        let cfg = RateLimitConfig {
-            burst: 1,
-            per_second: 1,
-            address_burst: 1,
-            address_per_second: 1,
-            trust_forwarded_for: true,
-            verify_concurrency: 1,
-            verify_queue: std::time::Duration::from_secs(1),
-            streams_per_session: 1,
-        };
+        let cfg = config(true);
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("2001:db8:9:9:1234:5678:9abc:def0"));
         assert_eq!(client_address(&cfg, &h, None), "2001:db8:9:9::/64", "behind a proxy too");
