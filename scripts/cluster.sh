@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cluster test alone: Debian's nginx (TLS, deploy/nginx/) in front of
 # three app instances, Redis with AOF (deploy/redis/), ministack S3 and a
-# standalone ALEX sandbox; tests/cluster.rs starts and stops them and runs
+# standalone ALEX sandbox; tests/it/cluster.rs starts and stops them and runs
 # the scenarios (instance killed mid-stream, rolling restart, Redis restart).
 # The README's test command runs the same test with the others.
 #   ./scripts/cluster.sh         the scenarios, seconds each (as in CI)
@@ -30,8 +30,8 @@ if [ "${1:-}" = soak ]; then
   cargo build --release --no-default-features --features ssr --example bench_events
   log "cluster soak: nginx (TLS) + 3 release instances + Redis (AOF) + S3 + ALEX sandbox"
   BENCH_EVENTS_BIN="$CARGO_TARGET_DIR/release/examples/bench_events" \
-    cargo test --release --no-default-features --features ssr --test cluster -- --ignored --exact soak --nocapture
+    cargo test --release --no-default-features --features ssr --test it -- --ignored --exact cluster::soak --nocapture
   exit 0
 fi
 log "cluster test: nginx (TLS) + 3 instances + Redis (AOF) + S3 + ALEX sandbox"
-cargo test --no-default-features --features ssr --test cluster -- --nocapture
+cargo test --no-default-features --features ssr --test it -- cluster:: --nocapture

@@ -70,7 +70,7 @@ step "cargo leptos test" cargo leptos test
 # The commit and fault suites again, against sandboxes that refuse search
 # parameters ALEX does not document, as a strict FHIR server would.
 step "commit and fault tests against a strict ALEX" env TEST_ALEX_STRICT_SEARCH=true \
-  cargo test --no-default-features --features ssr --test alex --test filing --test alex_strict
+  cargo test --no-default-features --features ssr --test it -- alex:: filing:: alex_strict::
 step "cargo leptos build --split (lazily loaded route chunks)" cargo leptos build --split
 
 e2e() {
@@ -84,7 +84,7 @@ e2e() {
   # Every browser shares one loopback address, so the per-address limit is
   # lifted here; the Rust suite tests the limits themselves. Consent is
   # optional here, as most specs file photos without it; consent.spec.ts
-  # records it through both pages, and tests/consent.rs proves the rule.
+  # records it through both pages, and tests/it/consent.rs proves the rule.
   LEPTOS_SITE_ADDR="127.0.0.1:$APP_PORT" LEPTOS_SITE_ROOT="$site_root" LEPTOS_HASH_FILES=true \
     PUBLIC_BASE_URL="http://127.0.0.1:$APP_PORT" ALEX_SANDBOX=true ALEX_SANDBOX_STRICT_SEARCH=true \
     METRICS_ADDR="127.0.0.1:$METRICS_PORT" \

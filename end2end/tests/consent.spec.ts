@@ -1,7 +1,7 @@
 // Consent with every photo: set on the phone (carried forward across the
 // batch), changed on the desktop, and read back from the sandbox's inbox in
 // the words the record carries. The rule itself (a photo without consent is
-// not filed) is proven over HTTP in tests/consent.rs.
+// not filed) is proven over HTTP in tests/it/consent.rs.
 import { expect, test, type Page } from "@playwright/test";
 import { screenshot, waitForHydration } from "./support/hydration";
 import { photo } from "./support/jpeg";

@@ -171,7 +171,7 @@ test("S3 unreachable for 10 s: the desktop and the phone say they are retrying, 
 
   // From now on, for 10 s, the store (S3, another origin) cannot be reached
   // from either browser: every upload to it is refused at the connection.
-  // The server side of an S3 outage is the cluster test's (tests/cluster.rs).
+  // The server side of an S3 outage is the cluster test's (tests/it/cluster.rs).
   const downUntil = Date.now() + 10_000;
   let refused = 0;
   for (const context of [page.context(), phone]) {

@@ -7,7 +7,7 @@
 //! conversion applied to the assembled picture, and the whole-image path
 //! applies this one as well, so both give the same pixels. It is checked
 //! against the decoder's own conversion on real photos
-//! (`tests/pipeline_photos.rs`).
+//! (`tests/it/pipeline_photos.rs`).
 //!
 //! The transform is relative colorimetric: each channel is linearised
 //! through its tone curve, the profile's colourant matrix takes it to XYZ,

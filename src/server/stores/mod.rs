@@ -1,5 +1,5 @@
 //! Where state lives, each behind a trait with an embedded backend and an
-//! external one, and one contract suite (`tests/store_contract.rs`) run
+//! external one, and one contract suite (`tests/it/store_contract.rs`) run
 //! against both.
 
 pub mod blob; // image bytes: local disk or S3, and the local signed URLs

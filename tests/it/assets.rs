@@ -2,9 +2,8 @@
 //! the pages, precompressed files chosen by `Accept-Encoding`, a year's
 //! `immutable` caching for hashed files and revalidation for the rest.
 
-mod common;
-
-use common::TestApp;
+use crate::common;
+use crate::common::TestApp;
 
 const JS: &[u8] = b"export default function init() {}\n";
 const JS_BR: &[u8] = b"\x1b\x21\x00brotli-stand-in";

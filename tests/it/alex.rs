@@ -1,10 +1,8 @@
 //! ALEX: the sandbox's rules over HTTP, and commits from the app through the
 //! real client (tokens, retries, 401 refresh, error mapping, exactly once).
 
-mod common;
-
+use crate::common::{jpeg, service_vars, statuses, Auth, SandboxServer, TestApp};
 use base64::Engine;
-use common::{jpeg, service_vars, statuses, Auth, SandboxServer, TestApp};
 use serde_json::{json, Value};
 
 const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";
@@ -519,7 +517,7 @@ async fn a_failing_look_never_becomes_a_second_post() {
 async fn searches_page_and_find_resources_by_their_identifier() {
     let sandbox = SandboxServer::start().await;
     // This checks the lenient sandbox's own searches (the `identifier`
-    // parameter among them); the strict one is tests/alex_strict.rs's.
+    // parameter among them); the strict one is tests/it/alex_strict.rs's.
     let lenient =
         reqwest::Client::new().post(format!("{}/search-mode", sandbox.base)).json(&json!({"strict": false}));
     assert!(lenient.send().await.unwrap().status().is_success());

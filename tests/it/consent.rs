@@ -2,10 +2,8 @@
 //! filed and the GP is told why; the consent reaches the record in words an
 //! Inbox reader understands (the Media note, the scan caption) and the audit.
 
-mod common;
-
+use crate::common::{statuses, Auth, SandboxServer, TestApp};
 use base64::Engine;
-use common::{statuses, Auth, SandboxServer, TestApp};
 use serde_json::{json, Value};
 
 const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";

@@ -4,9 +4,7 @@
 //! refusing a page that names another session or none; a phone token never
 //! mixed with a desktop session.
 
-mod common;
-
-use common::{as_desktop, events_path, jpeg, service_vars, session_of, Auth, TestApp};
+use crate::common::{as_desktop, events_path, jpeg, service_vars, session_of, Auth, TestApp};
 use serde_json::{json, Value};
 
 const PATIENT_A: &str = "14e52e16edb7a435bfa05e307afd008b";

@@ -2,11 +2,10 @@
 //! real Redis and S3 where the hole involved them). Each test failed before
 //! its fix.
 
-mod common;
-
+use crate::common;
 use std::time::Duration;
 
-use common::{jpeg, service_vars, unique, Auth, SandboxServer, TestApp};
+use crate::common::{jpeg, service_vars, unique, Auth, SandboxServer, TestApp};
 use serde_json::{json, Value};
 
 const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";

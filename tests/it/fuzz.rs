@@ -7,12 +7,11 @@
 //!
 //! `FUZZ_CASES` and `FUZZ_BODIES` scale the runs (BENCHMARKS.md, "Fuzzing").
 
-mod common;
-
+use crate::common;
+use crate::common::{jpeg, Auth, TestApp};
 use clinical_images::pipeline::exif::{jpeg_exif, parse};
 use clinical_images::pipeline::strip::{has_metadata, strip};
 use clinical_images::server::services::verify::inspect;
-use common::{jpeg, Auth, TestApp};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 

@@ -1,13 +1,12 @@
 //! Session events: the event-bus contract on memory and Redis, and the SSE
 //! stream across two app instances sharing one Redis.
 
-mod common;
-
+use crate::common;
 use std::time::Duration;
 
+use crate::common::{jpeg, service_vars, unique, Auth, TestApp};
 use clinical_images::model::SessionEvent;
 use clinical_images::server::stores::events::{EventBus, MemoryEventBus, RedisEventBus};
-use common::{jpeg, service_vars, unique, Auth, TestApp};
 use serde_json::{json, Value};
 
 const TTL: Duration = Duration::from_secs(600);

@@ -3,7 +3,7 @@
 //!
 //! Each test isolates itself with a unique Redis key prefix and S3 bucket.
 
-#![allow(dead_code)] // each test binary uses a different part of the harness
+#![allow(dead_code)] // not every helper is used by every configuration of the suites
 
 use std::collections::HashMap;
 use std::future::IntoFuture;
@@ -87,7 +87,7 @@ impl TestApp {
             .or_insert_with(|| std::env::temp_dir().join(unique("blobs")).display().to_string());
         // Most tests file photos without details; the rule has its own test.
         vars.entry("COMMIT_RULE".into()).or_insert_with(|| "nothing".into());
-        // Likewise consent (CONSENT_RULE, default required): tests/consent.rs.
+        // Likewise consent (CONSENT_RULE, default required): tests/it/consent.rs.
         vars.entry("CONSENT_RULE".into()).or_insert_with(|| "optional".into());
         if strict_search() {
             vars.entry("ALEX_SANDBOX_STRICT_SEARCH".into()).or_insert_with(|| "true".into());

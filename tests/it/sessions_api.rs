@@ -1,12 +1,10 @@
 //! The session endpoints over HTTP, against real Redis: the development
 //! launch, the desktop's session view, and a phone's token check.
 
-mod common;
-
+use crate::common::{service_vars, session_of, Auth, TestApp};
 use clinical_images::server::stores::session_store::TokenRecord;
 use clinical_images::server::support::clock::unix_now;
 use clinical_images::server::support::ids::{hash_credential, random_token};
-use common::{service_vars, session_of, Auth, TestApp};
 use serde_json::{json, Value};
 
 const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";

@@ -3,9 +3,8 @@
 //! where it is served, on the metrics listener; the public port answers a
 //! bare status, from a cached check.
 
-mod common;
-
-use common::{service_vars, TestApp};
+use crate::common;
+use crate::common::{service_vars, TestApp};
 use serde_json::{json, Value};
 
 async fn healthz(app: &TestApp) -> (u16, Value) {

@@ -2,9 +2,8 @@
 //! AUTH=true), and against the embedded backends: presign, PUT, register,
 //! list, metadata, delete, phone tokens, limits and isolation.
 
-mod common;
-
-use common::{jpeg, service_vars, Auth, TestApp};
+use crate::common;
+use crate::common::{jpeg, service_vars, Auth, TestApp};
 use serde_json::{json, Value};
 
 const PATIENT_A: &str = "14e52e16edb7a435bfa05e307afd008b";

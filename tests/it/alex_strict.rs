@@ -3,10 +3,8 @@
 //! falls back to the documented `patient.identifier` search, and a patient
 //! without an NHI, who cannot be searched, is never posted twice.
 
-mod common;
-
+use crate::common::{statuses, Auth, SandboxServer, TestApp};
 use clinical_images::server::sandbox::PATIENT_WITHOUT_NHI;
-use common::{statuses, Auth, SandboxServer, TestApp};
 use serde_json::{json, Value};
 
 const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";

@@ -19,8 +19,7 @@
 //! `scripts/cluster.sh` runs this file alone; the test command runs it with
 //! the rest.
 
-mod common;
-
+use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

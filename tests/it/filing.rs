@@ -7,13 +7,12 @@
 //! - the server strips metadata and trailers, whatever the browser sent,
 //!   read back from what the sandbox received by an independent EXIF reader.
 
-mod common;
-
+use crate::common;
 use std::io::Cursor;
 use std::time::Duration;
 
+use crate::common::{jpeg, Auth, SandboxServer, TestApp};
 use base64::Engine;
-use common::{jpeg, Auth, SandboxServer, TestApp};
 use serde_json::{json, Value};
 use sha1::Digest;
 

@@ -1,8 +1,7 @@
 //! One contract per store trait, run against both backends: memory and real
 //! Redis for sessions; local disk and real S3 (ministack, AUTH=true) for blobs.
 
-mod common;
-
+use crate::common;
 use std::time::Duration;
 
 use clinical_images::model::{ImageMetadata, ImageSource, ImageStatus};

@@ -1,9 +1,8 @@
 //! The launch from Evolution, through a standalone ALEX sandbox: valid,
 //! stale, replayed, forged and patient-less contexts.
 
-mod common;
-
-use common::{Auth, SandboxServer, TestApp};
+use crate::common;
+use crate::common::{Auth, SandboxServer, TestApp};
 use serde_json::{json, Value};
 
 const PATIENT: &str = "14e52e16edb7a435bfa05e307afd008b";
