@@ -96,7 +96,7 @@ impl AppState {
                 ),
             ),
         };
-        let origin = config.public_base_url.origin().ascii_serialization();
+        let origin = config.public_origin();
         let (blobs, url_signer): (Arc<dyn BlobStore>, _) = match &config.blobs {
             BlobBackend::LocalDisk { dir } => {
                 let signer = Arc::new(UrlSigner::new(&origin));

@@ -99,9 +99,7 @@ impl Config {
 
     /// Embedded mode: sessions in memory, blobs on local disk, the ALEX sandbox.
     pub fn is_embedded(&self) -> bool {
-        matches!(self.sessions, SessionBackend::Memory)
-            && matches!(self.blobs, BlobBackend::LocalDisk { .. })
-            && self.alex.target == AlexTarget::Sandbox
+        embedded(&self.sessions, &self.blobs, &self.alex.target)
     }
 
     /// Whether the public origin is HTTPS (cookies `Secure`, HSTS).
@@ -171,9 +169,7 @@ impl Config {
 
         // Embedded mode is all three in-process stand-ins. Anything else is a
         // deployment, which must say where it files and who it is.
-        let embedded = matches!(sessions, SessionBackend::Memory)
-            && matches!(blobs, BlobBackend::LocalDisk { .. })
-            && alex.target == AlexTarget::Sandbox;
+        let embedded = embedded(&sessions, &blobs, &alex.target);
         let sandbox_asked = v.bool_or("ALEX_SANDBOX", false)?;
         match (&alex.target, sandbox_asked) {
             (AlexTarget::Remote { .. }, true) => return Err(ConfigError::Conflict(
@@ -278,6 +274,13 @@ impl Config {
         }
         out
     }
+}
+
+/// Embedded mode is all three in-process stand-ins: the one definition.
+fn embedded(sessions: &SessionBackend, blobs: &BlobBackend, alex: &AlexTarget) -> bool {
+    matches!(sessions, SessionBackend::Memory)
+        && matches!(blobs, BlobBackend::LocalDisk { .. })
+        && *alex == AlexTarget::Sandbox
 }
 
 /// A wildcard bind address is not something a client can connect to.
