@@ -265,13 +265,36 @@ impl SessionEvent {
     }
 }
 
+/// What a commit did with one image (`committed`, `failed`, `skipped` on
+/// the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CommitOutcome {
+    /// Filed: `resourceId` is the ALEX resource.
+    Committed,
+    /// Not filed; `message` says why, `retryable` whether to try again.
+    Failed,
+    /// Another commit or change holds the photo right now.
+    Skipped,
+}
+
+impl CommitOutcome {
+    /// The wire name, for metrics labels and the audit.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommitOutcome::Committed => "committed",
+            CommitOutcome::Failed => "failed",
+            CommitOutcome::Skipped => "skipped",
+        }
+    }
+}
+
 /// One image's outcome in a commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitResult {
     pub image_id: String,
-    /// `committed`, `failed`, or `skipped` (another commit holds it right now).
-    pub status: String,
+    pub status: CommitOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,9 +13,10 @@ pub use body_sites::{body_site, body_sites, search_body_sites, site_label, BodyS
 pub use error::{ApiError, UploadProblem};
 pub use health::{DependencyReport, HealthReport, Mode};
 pub use image::{
-    AuditEntry, CommitReport, CommitResult, Consent, ConsentGiver, ConsentMethod, ConsentScope, ImageInfo,
-    ImageKind, ImageMetadata, ImageSource, ImageStatus, ImageView, Laterality, MobileGrant, SessionEvent,
-    UploadRequest, UploadTicket, CONSENT_GIVERS, CONSENT_METHODS, CONSENT_SCOPES, DESCRIPTION_MAX_CHARS,
+    AuditEntry, CommitOutcome, CommitReport, CommitResult, Consent, ConsentGiver, ConsentMethod,
+    ConsentScope, ImageInfo, ImageKind, ImageMetadata, ImageSource, ImageStatus, ImageView, Laterality,
+    MobileGrant, SessionEvent, UploadRequest, UploadTicket, CONSENT_GIVERS, CONSENT_METHODS, CONSENT_SCOPES,
+    DESCRIPTION_MAX_CHARS,
 };
 pub use session_views::{
     CaptureSettings, CommitRule, CommitTarget, ConsentRule, DesktopSession, LaunchProblem, MobileLink,

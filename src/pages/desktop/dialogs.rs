@@ -342,7 +342,7 @@ pub fn CommitDialog(desk: Desk) -> impl IntoView {
                                     <strong>{format!("Photo {number}")}</strong>
                                     <span class="muted">{describe(info)}</span>
                                     {move || match (result(), live_status()) {
-                                        (Some(r), _) if r.status == "committed" => view! {
+                                        (Some(r), _) if r.status == crate::model::CommitOutcome::Committed => view! {
                                             <span class="tag tag--ok">"Committed " {r.resource_id.unwrap_or_default()}</span>
                                         }.into_any(),
                                         (Some(r), _) => {

@@ -5,9 +5,10 @@
 
 use std::process::ExitCode;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{ApiError, AuditEntry};
+use crate::model::{ApiError, AuditEntry, CommitOutcome};
 use crate::server::app_state::AppState;
 use crate::server::config::{Config, SessionBackend};
 use crate::server::services::auth::Access;
@@ -18,16 +19,59 @@ use crate::server::support::ids::{hash_credential, log_id};
 /// Most records one read returns.
 const MAX_RECORDS: usize = 10_000;
 
-fn entry(record: &Value) -> Option<AuditEntry> {
-    let text = |k: &str| record[k].as_str().map(str::to_owned);
-    Some(AuditEntry {
-        at: text("at")?,
-        image_id: text("imageId")?,
-        outcome: text("outcome")?,
-        resource_id: text("resourceId"),
-        correlation_id: text("correlationId")?,
-        attempts: record["attempts"].as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(1),
-    })
+/// One audit record as stored: a filing, or one photo's refusals
+/// aggregated (the store counts `attempts` up and keeps the first's
+/// `firstAt`). Patients appear only as the SHA-256 of their id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord {
+    /// RFC 3339: the (latest) attempt.
+    pub at: String,
+    /// The session's log id (a hash prefix), never its key.
+    pub session: String,
+    pub patient_id_hash: String,
+    pub facility_id: String,
+    pub image_id: String,
+    pub correlation_id: String,
+    pub outcome: CommitOutcome,
+    #[serde(default)]
+    pub resource_id: Option<String>,
+    /// What went wrong, for IT (never shown to a GP).
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default = "one")]
+    pub attempts: u32,
+    #[serde(default)]
+    pub first_at: Option<String>,
+    /// The consent recorded with the photo, in the record's words.
+    #[serde(default)]
+    pub consent: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl AuditRecord {
+    /// A stored record, if it is one (a foreign or damaged value is not).
+    pub fn read(value: &Value) -> Option<AuditRecord> {
+        serde_json::from_value(value.clone()).ok()
+    }
+
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    fn entry(self) -> AuditEntry {
+        AuditEntry {
+            at: self.at,
+            image_id: self.image_id,
+            outcome: self.outcome.as_str().to_owned(),
+            resource_id: self.resource_id,
+            correlation_id: self.correlation_id,
+            attempts: self.attempts,
+        }
+    }
 }
 
 /// Every filing attempt of the desktop's session, oldest first.
@@ -36,7 +80,12 @@ pub async fn session_entries(state: &AppState, access: &Access) -> Result<Vec<Au
     let since_ms = access.session.created_at.saturating_mul(1000);
     let session = log_id(&access.session_key);
     let records = state.sessions.audit_since(since_ms, MAX_RECORDS).await?;
-    Ok(records.iter().filter(|r| r["session"] == session).filter_map(entry).collect())
+    Ok(records
+        .iter()
+        .filter_map(AuditRecord::read)
+        .filter(|r| r.session == session)
+        .map(AuditRecord::entry)
+        .collect())
 }
 
 /// What the command line asked for.
@@ -107,7 +156,10 @@ pub async fn cli(args: &[String]) -> ExitCode {
     };
     let matching = records
         .iter()
-        .filter(|r| query.patient_hash.as_ref().is_none_or(|h| r["patientIdHash"] == h.as_str()))
+        .filter(|r| {
+            let patient = AuditRecord::read(r).map(|r| r.patient_id_hash);
+            query.patient_hash.as_ref().is_none_or(|h| patient.as_deref() == Some(h.as_str()))
+        })
         .take(query.limit);
     for record in matching {
         println!("{record}");
@@ -118,6 +170,19 @@ pub async fn cli(args: &[String]) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_written_before_refusals_were_aggregated_still_read() {
+        let old = serde_json::json!({
+            "at": "2026-12-01T00:00:00Z", "session": "s", "patientIdHash": "h", "facilityId": "F",
+            "imageId": "i", "correlationId": "c", "outcome": "committed", "resourceId": "r", "error": null,
+        });
+        let record = AuditRecord::read(&old).expect("an older record");
+        assert_eq!((record.attempts, record.first_at.as_deref(), record.consent.as_deref()), (1, None, None));
+        assert_eq!(record.outcome, CommitOutcome::Committed);
+        assert_eq!(AuditRecord::read(&record.to_json()), Some(record), "round-trips");
+        assert!(AuditRecord::read(&serde_json::json!({"outcome": "maybe"})).is_none(), "not a record");
+    }
 
     #[test]
     fn arguments_are_read_strictly() {

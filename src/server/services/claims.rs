@@ -22,13 +22,18 @@ pub enum ClaimName<'a> {
     Image { session_key: &'a str, image_id: &'a str },
     /// One Evolution launch context (hashed): good for one launch.
     Launch { context_hash: &'a str },
+    /// An open upload slot: held from presign until the slot is registered,
+    /// refused or removed (or its URL expires).
+    UploadSlot { upload_key: &'a str },
 }
 
 impl ClaimName<'_> {
-    fn key(&self) -> String {
+    /// The name in the store.
+    pub fn key(&self) -> String {
         match self {
             ClaimName::Image { session_key, image_id } => format!("commit:{session_key}:{image_id}"),
             ClaimName::Launch { context_hash } => format!("launch:{context_hash}"),
+            ClaimName::UploadSlot { upload_key } => format!("upload-slot:{upload_key}"),
         }
     }
 }

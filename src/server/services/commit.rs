@@ -10,10 +10,11 @@
 //! is the registered bytes with every metadata segment removed ([`strip`]),
 //! whatever the browser did.
 
-use crate::model::{ApiError, CommitReport, CommitResult, ImageStatus, SessionEvent};
+use crate::model::{ApiError, CommitOutcome, CommitReport, CommitResult, ImageStatus, SessionEvent};
 use crate::server::alex::{filing, messages, scan, AlexError, CallContext, Dedupe, Filing, Resource};
 use crate::server::app_state::AppState;
 use crate::server::config::{CommitMode, ScanFormat};
+use crate::server::services::audit::AuditRecord;
 use crate::server::services::auth::Access;
 use crate::server::services::claims::Held;
 use crate::server::services::images::{delete_blobs, info_of, revision, take_image_claim};
@@ -21,7 +22,6 @@ use crate::server::services::{notify, strip};
 use crate::server::stores::session_store::{ImageRecord, Updated};
 use crate::server::support::clock::{rfc3339, unix_now};
 use crate::server::support::ids::{hash_credential, log_id, sha256_hex};
-use serde_json::json;
 
 /// The facts a resource needs about one image of this session.
 fn filing_of<'a>(
@@ -77,19 +77,13 @@ async fn document_reference(
 
 /// A failed result with a message for the GP (not retryable unless set).
 fn failed(image_id: &str, message: &str) -> CommitResult {
-    let mut r = result(image_id, "failed");
+    let mut r = result(image_id, CommitOutcome::Failed);
     r.message = Some(message.to_owned());
     r
 }
 
-fn result(image_id: &str, status: &str) -> CommitResult {
-    CommitResult {
-        image_id: image_id.to_owned(),
-        status: status.to_owned(),
-        resource_id: None,
-        message: None,
-        retryable: false,
-    }
+fn result(image_id: &str, status: CommitOutcome) -> CommitResult {
+    CommitResult { image_id: image_id.to_owned(), status, resource_id: None, message: None, retryable: false }
 }
 
 /// The photos a GP confirmed, each at the revision the commit dialog showed
@@ -138,8 +132,8 @@ pub async fn commit(
     tracing::info!(
         session.id_hash = log_id(&access.session_key),
         correlation_id = %correlation_id,
-        committed = results.iter().filter(|r| r.status == "committed").count(),
-        failed = results.iter().filter(|r| r.status == "failed").count(),
+        committed = results.iter().filter(|r| r.status == CommitOutcome::Committed).count(),
+        failed = results.iter().filter(|r| r.status == CommitOutcome::Failed).count(),
         "commit finished"
     );
     Ok(CommitReport { correlation_id, results })
@@ -195,7 +189,7 @@ impl One<'_> {
     async fn commit(&self) -> Result<CommitResult, ApiError> {
         let (state, access, image_id) = (self.state, self.access, self.image_id);
         let Some(claim) = take_image_claim(state, access, image_id).await? else {
-            let mut r = result(image_id, "skipped");
+            let mut r = result(image_id, CommitOutcome::Skipped);
             r.message =
                 Some("This photo is being changed or filed in another window right now. Try again.".into());
             r.retryable = true;
@@ -256,7 +250,7 @@ impl One<'_> {
             return Ok(failed(image_id, "That photo is no longer in this session."));
         };
         if let ImageStatus::Committed { resource_id } = &record.status {
-            let mut r = result(image_id, "committed");
+            let mut r = result(image_id, CommitOutcome::Committed);
             r.resource_id = Some(resource_id.clone());
             return Ok(r);
         }
@@ -373,7 +367,7 @@ impl One<'_> {
 
         let (status, out) = match &outcome {
             Ok(created) => {
-                let mut r = result(image_id, "committed");
+                let mut r = result(image_id, CommitOutcome::Committed);
                 r.resource_id = Some(created.resource_id.clone());
                 (ImageStatus::Committed { resource_id: created.resource_id.clone() }, r)
             }
@@ -392,7 +386,7 @@ impl One<'_> {
             }
         };
         let updated = set_status(state, access, image_id, status).await?;
-        metrics::counter!("commits_total", "outcome" => out.status.clone()).increment(1);
+        metrics::counter!("commits_total", "outcome" => out.status.as_str()).increment(1);
         // The audit names the patient by a hash of the id: the practice can
         // still find a patient's filings (hash the id it looks for), and a
         // copy of the audit reveals no identifier.
@@ -401,20 +395,21 @@ impl One<'_> {
         // flood the audit or push out anyone's filing.
         let at = rfc3339(unix_now());
         let session = log_id(&access.session_key);
-        let entry = json!({
-            "at": at,
-            "session": session,
-            "patientIdHash": hash_credential(&access.session.patient_id),
-            "facilityId": access.session.facility_id,
-            "imageId": image_id,
-            "correlationId": ctx.correlation_id,
-            "outcome": out.status,
-            "resourceId": out.resource_id,
-            "error": outcome.as_ref().err().map(ToString::to_string),
-            "attempts": 1,
-            "firstAt": at,
-            "consent": record.metadata.consent.map(|c| c.note()),
-        });
+        let entry = AuditRecord {
+            at: at.clone(),
+            session: session.to_owned(),
+            patient_id_hash: hash_credential(&access.session.patient_id),
+            facility_id: access.session.facility_id.clone(),
+            image_id: image_id.to_owned(),
+            correlation_id: ctx.correlation_id.clone(),
+            outcome: out.status,
+            resource_id: out.resource_id.clone(),
+            error: outcome.as_ref().err().map(ToString::to_string),
+            attempts: 1,
+            first_at: Some(at),
+            consent: record.metadata.consent.map(|c| c.note()),
+        }
+        .to_json();
         let retention = state.config.audit.retention;
         if outcome.is_ok() {
             state.sessions.append_audit(&entry, retention).await?;

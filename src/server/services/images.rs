@@ -380,7 +380,7 @@ pub fn upload_key(blob_key: &str) -> String {
 /// The marker of an open upload slot, held from presign until the slot is
 /// registered, refused or removed, or its URL expires.
 fn slot_name(upload_key: &str) -> String {
-    format!("upload-slot:{upload_key}")
+    ClaimName::UploadSlot { upload_key }.key()
 }
 
 const SLOT_OWNER: &str = "open";
