@@ -465,7 +465,7 @@ fn desktop_cookie(auth: &Auth) -> &str {
 /// refuse them (local disk: 410), and in S3, which cannot revoke a signed
 /// URL, what lands there is never shown or filed and is swept.
 async fn late_uploads_are_refused_or_swept(mut vars: Vec<(String, String)>, s3: bool) {
-    use clinical_images::server::services::images::blob_dir;
+    use clinical_images::server::services::upload_slots::blob_dir;
     vars.push(("BLOB_SWEEP_SECS".into(), "1".into()));
     let app = TestApp::start(vars).await;
     let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
@@ -534,7 +534,7 @@ async fn in_s3_late_uploads_are_never_used_and_are_swept() {
 
 #[tokio::test]
 async fn a_live_photo_and_an_open_slot_are_never_swept() {
-    use clinical_images::server::services::{images::blob_dir, sweep::sweep_session};
+    use clinical_images::server::services::{sweep::sweep_session, upload_slots::blob_dir};
     let app = TestApp::start(service_vars()).await;
     let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
     let key = clinical_images::server::support::ids::hash_credential(match &desktop {

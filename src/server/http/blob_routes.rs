@@ -42,7 +42,7 @@ pub async fn put(
     // A slot registered, refused or removed takes nothing more, though its
     // URL has not expired.
     let left = std::time::Duration::from_secs(q.exp.saturating_sub(unix_now()).max(1));
-    match crate::server::services::images::slot_open(&state, &key, left).await {
+    match crate::server::services::upload_slots::slot_open(&state, &key, left).await {
         Ok(true) => {}
         Ok(false) => return (StatusCode::GONE, "this upload is closed").into_response(),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),

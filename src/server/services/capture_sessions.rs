@@ -167,7 +167,7 @@ pub async fn end(
     state: &AppState,
     access: &crate::server::services::auth::Access,
 ) -> Result<HeaderValue, ApiError> {
-    use crate::server::services::images::take_image_claim;
+    use crate::server::services::claims::take_image_claim;
     access.require_desktop()?;
     let images = state.sessions.images(&access.session_key).await?;
     let mut claimed = Vec::new();
@@ -205,7 +205,7 @@ async fn end_claimed(
         if matches!(image.status, crate::model::ImageStatus::Committed { .. }) {
             continue; // its bytes went with the commit
         }
-        crate::server::services::images::delete_blobs(state, &image).await?;
+        crate::server::services::upload_slots::delete_blobs(state, &image).await?;
     }
     state.sessions.delete(&access.session_key).await?;
     // Its folder goes whole: whatever a late upload left there too.

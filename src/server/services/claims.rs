@@ -11,7 +11,9 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::model::ApiError;
 use crate::server::app_state::AppState;
+use crate::server::services::auth::Access;
 use crate::server::stores::StoreError;
 use crate::server::support::ids::random_token;
 
@@ -135,3 +137,34 @@ impl Claim {
         }
     }
 }
+
+/// Takes the claim a commit, an edit, a metadata change, a delete or the
+/// end of a session takes on one image; `None` while another holds it.
+pub async fn take_image_claim(
+    state: &AppState,
+    access: &Access,
+    image_id: &str,
+) -> Result<Option<Claim>, ApiError> {
+    let name = ClaimName::Image { session_key: &access.session_key, image_id };
+    Ok(Claim::take(state, name, state.config.alex.commit_claim_ttl).await?)
+}
+
+/// Runs `work` under the image's claim, released after; `busy` is the
+/// answer while another holds it (a commit filing it, or another change).
+/// `work` reads the record itself, so it reads it under the claim.
+pub async fn with_image_claim<T>(
+    state: &AppState,
+    access: &Access,
+    image_id: &str,
+    busy: ApiError,
+    work: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    match take_image_claim(state, access, image_id).await? {
+        Some(claim) => claim.around(state, work).await,
+        None => Err(busy),
+    }
+}
+
+/// What a GP is told when a photo cannot change because it is being filed.
+pub const BEING_FILED: &str = "This photo is being filed right now, so it cannot be changed. \
+     Wait for the commit to finish.";

@@ -11,69 +11,26 @@
 //! whatever the browser did.
 
 use crate::model::{ApiError, CommitOutcome, CommitReport, CommitResult, ImageStatus, SessionEvent};
-use crate::server::alex::{filing, messages, scan, AlexError, CallContext, Dedupe, Filing, Resource};
+use crate::server::alex::{filing, messages, AlexError, CallContext, Dedupe};
 use crate::server::app_state::AppState;
-use crate::server::config::{CommitMode, ScanFormat};
+use crate::server::config::CommitMode;
 use crate::server::services::audit::AuditRecord;
 use crate::server::services::auth::Access;
+use crate::server::services::claims::take_image_claim;
 use crate::server::services::claims::Held;
-use crate::server::services::images::{delete_blobs, info_of, revision, take_image_claim};
+use crate::server::services::images::{info_of, revision};
+use crate::server::services::upload_slots::delete_blobs;
 use crate::server::services::{notify, strip};
 use crate::server::stores::session_store::{ImageRecord, Updated};
 use crate::server::support::clock::{rfc3339, unix_now};
 use crate::server::support::ids::{hash_credential, log_id, sha256_hex};
 
-/// The facts a resource needs about one image of this session.
-fn filing_of<'a>(
-    state: &'a AppState,
-    access: &'a Access,
-    record: &'a ImageRecord,
-    index: usize,
-) -> Filing<'a> {
-    Filing {
-        image_id: &record.image_id,
-        identifier_system: &state.config.alex.identifier_system,
-        patient_id: &access.session.patient_id,
-        provider_id: access.session.provider_id.as_deref(),
-        created: rfc3339(record.captured_at.or(record.uploaded_at).unwrap_or(record.created_at)),
-        metadata: &record.metadata,
-        width: record.width,
-        height: record.height,
-        index,
-        laterality_extension: &state.config.alex.laterality_extension,
-    }
-}
+mod resource;
+mod review;
 
-/// Builds the DocumentReference (scan mode) for one image: a captioned PDF
-/// or a TIFF, on the blocking pool. `Ok(None)`: too large for the inbox.
-async fn document_reference(
-    state: &AppState,
-    filing: &Filing<'_>,
-    content_type: &str,
-    bytes: Vec<u8>,
-) -> Result<Option<Resource>, scan::ScanError> {
-    let caption = scan::caption(filing.metadata, &filing.created);
-    let description = caption[1..].join("; ");
-    let content_type = content_type.to_owned();
-    let format = state.config.alex.scan_format;
-    let max_bytes = state.config.alex.scan_max_bytes;
-    let max_pixels = state.config.uploads.max_pixels;
-    let (doc_type, doc) = tokio::task::spawn_blocking(move || match format {
-        ScanFormat::Pdf => {
-            scan::pdf(&bytes, &content_type, &caption, max_pixels).map(|d| ("application/pdf", d))
-        }
-        ScanFormat::Tiff => {
-            scan::tiff(&bytes, &caption, usize::try_from(max_bytes).unwrap_or(usize::MAX), max_pixels)
-                .map(|d| ("image/tiff", d))
-        }
-    })
-    .await
-    .map_err(|e| scan::ScanError::Pdf(e.to_string()))??;
-    if doc.len() as u64 > max_bytes {
-        return Ok(None);
-    }
-    Ok(Some(filing::document_reference(filing, doc_type, &doc, description)))
-}
+use self::resource::{document_reference, filing_of};
+pub use self::review::Confirmed;
+use self::review::Review;
 
 /// A failed result with a message for the GP (not retryable unless set).
 fn failed(image_id: &str, message: &str) -> CommitResult {
@@ -85,10 +42,6 @@ fn failed(image_id: &str, message: &str) -> CommitResult {
 fn result(image_id: &str, status: CommitOutcome) -> CommitResult {
     CommitResult { image_id: image_id.to_owned(), status, resource_id: None, message: None, retryable: false }
 }
-
-/// The photos a GP confirmed, each at the revision the commit dialog showed
-/// ([`crate::model::ImageInfo::revision`]).
-pub type Confirmed = std::collections::HashMap<String, String>;
 
 /// Commits the named images (or every uncommitted one) of the desktop's
 /// session. With `confirmed`, a photo whose revision is not the one the GP
@@ -150,36 +103,6 @@ struct One<'a> {
     index: usize,
     /// What the GP confirmed of this photo.
     confirmed: Review<'a>,
-}
-
-/// What the request says the GP confirmed of one photo.
-#[derive(Clone, Copy)]
-enum Review<'a> {
-    /// The request named no revisions (an API caller without the dialog).
-    NotAsked,
-    /// The GP confirmed this revision.
-    Confirmed(&'a str),
-    /// The request confirmed others, not this one: it is not filed.
-    NotConfirmed,
-}
-
-impl<'a> Review<'a> {
-    fn of(confirmed: Option<&'a Confirmed>, image_id: &str) -> Self {
-        match confirmed.map(|c| c.get(image_id)) {
-            None => Review::NotAsked,
-            Some(Some(revision)) => Review::Confirmed(revision),
-            Some(None) => Review::NotConfirmed,
-        }
-    }
-
-    /// Whether a photo now at `current` may be filed.
-    fn allows(self, current: &str) -> bool {
-        match self {
-            Review::NotAsked => true,
-            Review::Confirmed(revision) => revision == current,
-            Review::NotConfirmed => false,
-        }
-    }
 }
 
 impl One<'_> {

@@ -7,7 +7,8 @@
 use crate::model::{ApiError, ImageInfo, ImageStatus, SessionEvent};
 use crate::server::app_state::AppState;
 use crate::server::services::auth::Access;
-use crate::server::services::images::{info, with_image_claim, BEING_FILED};
+use crate::server::services::claims::{with_image_claim, BEING_FILED};
+use crate::server::services::images::info;
 use crate::server::services::notify;
 use crate::server::stores::session_store::{ImageRecord, OriginalVersion};
 

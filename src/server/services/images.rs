@@ -10,8 +10,9 @@ use crate::model::{
 };
 use crate::server::app_state::AppState;
 use crate::server::services::auth::{Access, Actor};
-use crate::server::services::claims::{Claim, ClaimName};
+use crate::server::services::claims::{take_image_claim, with_image_claim, BEING_FILED};
 use crate::server::services::notify;
+use crate::server::services::upload_slots::{blob_dir, close_slot, delete_blobs, open_slot, upload_key};
 use crate::server::services::verify::{self, ACCEPTED_TYPES};
 use crate::server::stores::session_store::{ImageRecord, Reserve, ReserveLimits, Updated};
 use crate::server::support::clock::{parse_rfc3339, rfc3339, unix_now, unix_now_ms};
@@ -317,88 +318,6 @@ pub async fn delete(state: &AppState, access: &Access, image_id: &str) -> Result
     // it, no commit can start on it. The record is read under the claim.
     with_image_claim(state, access, image_id, ApiError::Forbidden, remove_claimed(state, access, image_id))
         .await
-}
-
-/// Takes the claim a commit, an edit, a metadata change, a delete or the
-/// end of a session takes on one image; `None` while another holds it.
-pub async fn take_image_claim(
-    state: &AppState,
-    access: &Access,
-    image_id: &str,
-) -> Result<Option<Claim>, ApiError> {
-    let name = ClaimName::Image { session_key: &access.session_key, image_id };
-    Ok(Claim::take(state, name, state.config.alex.commit_claim_ttl).await?)
-}
-
-/// Runs `work` under the image's claim, released after; `busy` is the
-/// answer while another holds it (a commit filing it, or another change).
-/// `work` reads the record itself, so it reads it under the claim.
-pub async fn with_image_claim<T>(
-    state: &AppState,
-    access: &Access,
-    image_id: &str,
-    busy: ApiError,
-    work: impl std::future::Future<Output = Result<T, ApiError>>,
-) -> Result<T, ApiError> {
-    match take_image_claim(state, access, image_id).await? {
-        Some(claim) => claim.around(state, work).await,
-        None => Err(busy),
-    }
-}
-
-/// What a GP is told when a photo cannot change because it is being filed.
-pub const BEING_FILED: &str = "This photo is being filed right now, so it cannot be changed. \
-     Wait for the commit to finish.";
-
-/// Deletes a record's bytes: the current version, the original an edit
-/// replaced, and anything at its upload key, whose slot closes.
-pub async fn delete_blobs(state: &AppState, record: &ImageRecord) -> Result<(), ApiError> {
-    let upload = upload_key(&record.blob_key);
-    close_slot(state, &upload).await?;
-    state.blobs.delete(&upload).await?;
-    state.blobs.delete(&record.blob_key).await?;
-    if let Some(original) = &record.original {
-        state.blobs.delete(&original.blob_key).await?;
-    }
-    Ok(())
-}
-
-/// The folder of a session's blobs: the first half of its key, so an
-/// object's name never holds a whole session key.
-pub fn blob_dir(session_key: &str) -> &str {
-    &session_key[..32.min(session_key.len())]
-}
-
-/// Where an image's bytes are uploaded: beside its stored key, never it.
-pub fn upload_key(blob_key: &str) -> String {
-    match blob_key.rsplit_once('/') {
-        Some((dir, name)) => format!("{dir}/upload-{name}"),
-        None => format!("upload-{blob_key}"),
-    }
-}
-
-/// The marker of an open upload slot, held from presign until the slot is
-/// registered, refused or removed, or its URL expires.
-fn slot_name(upload_key: &str) -> String {
-    ClaimName::UploadSlot { upload_key }.key()
-}
-
-const SLOT_OWNER: &str = "open";
-
-async fn open_slot(state: &AppState, upload_key: &str, ttl: Duration) -> Result<(), ApiError> {
-    state.sessions.try_claim(&slot_name(upload_key), SLOT_OWNER, ttl).await?;
-    Ok(())
-}
-
-async fn close_slot(state: &AppState, upload_key: &str) -> Result<(), ApiError> {
-    Ok(state.sessions.release(&slot_name(upload_key), SLOT_OWNER).await?)
-}
-
-/// Whether uploads to `upload_key` are still taken (the local-disk PUT
-/// route asks; an S3 URL cannot be asked, and its late writes are swept).
-/// The marker is kept for `for_at_least`, the URL's remaining life.
-pub async fn slot_open(state: &AppState, upload_key: &str, for_at_least: Duration) -> Result<bool, ApiError> {
-    Ok(state.sessions.renew_claim(&slot_name(upload_key), SLOT_OWNER, for_at_least).await?)
 }
 
 /// Removes an image under its claim. A `committing` one stays: a commit that

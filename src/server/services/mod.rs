@@ -11,4 +11,5 @@ pub mod notify; // publishing session events
 pub mod phone_links; // the QR code's link: issue, revoke, redeem
 pub mod strip; // removing metadata (EXIF, XMP, text, trailers) before filing
 pub mod sweep; // removing blobs no live record points to
+pub mod upload_slots; // a photo's blob keys, and the upload slot a signed URL writes to
 pub mod verify; // checking uploaded bytes before they are accepted

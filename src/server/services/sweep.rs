@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::model::ApiError;
 use crate::server::app_state::AppState;
-use crate::server::services::images::{blob_dir, upload_key};
+use crate::server::services::upload_slots::{blob_dir, upload_key};
 
 /// The sessions this instance presigned uploads for, to sweep.
 #[derive(Default)]
