@@ -55,7 +55,7 @@ fn one() -> u32 {
 impl AuditRecord {
     /// A stored record, if it is one (a foreign or damaged value is not).
     pub fn read(value: &Value) -> Option<AuditRecord> {
-        serde_json::from_value(value.clone()).ok()
+        AuditRecord::deserialize(value).ok()
     }
 
     pub fn to_json(&self) -> Value {
