@@ -17,10 +17,12 @@ pub async fn commit_images(
     image_ids: Option<Vec<String>>,
     #[server(default)] revisions: Option<std::collections::HashMap<String, String>>,
 ) -> Result<CommitReport, ApiError> {
-    use crate::server::{app_state::AppState, services::auth, services::commit};
+    use crate::server::{
+        http::caller::{caller, Caller, Desktop},
+        services::commit,
+    };
 
-    let state = expect_context::<AppState>();
-    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    let Caller { state, access } = caller::<Desktop>().await?;
     commit::commit(&state, &access, image_ids, revisions).await
 }
 
@@ -28,9 +30,11 @@ pub async fn commit_images(
 /// every filing attempt of this session, oldest first.
 #[server(prefix = "/api", endpoint = "medtech/attachments/audit", input = Json, client = CallerClient)]
 pub async fn session_audit() -> Result<Vec<AuditEntry>, ApiError> {
-    use crate::server::{app_state::AppState, services::audit, services::auth};
+    use crate::server::{
+        http::caller::{caller, Caller, Desktop},
+        services::audit,
+    };
 
-    let state = expect_context::<AppState>();
-    let access = auth::desktop(&state, &auth::request_headers().await?).await?;
+    let Caller { state, access } = caller::<Desktop>().await?;
     audit::session_entries(&state, &access).await
 }

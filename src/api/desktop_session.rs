@@ -11,10 +11,12 @@ use crate::model::{ApiError, DesktopSession};
 /// server knows it now. The commit dialog reads it again at commit time.
 #[server(prefix = "/api", endpoint = "medtech/session", input = Json, client = CallerClient)]
 pub async fn current_session(#[server(default)] session: Option<String>) -> Result<DesktopSession, ApiError> {
-    use crate::server::{app_state::AppState, services::auth, services::capture_sessions};
+    use crate::server::{
+        http::caller::{caller, Caller, Headers},
+        services::capture_sessions,
+    };
 
-    let state = expect_context::<AppState>();
-    let headers = auth::request_headers().await?;
+    let Caller { state, access: headers } = caller::<Headers>().await?;
     capture_sessions::for_page(&state, &headers, session).await
 }
 
@@ -23,10 +25,12 @@ pub async fn current_session(#[server(default)] session: Option<String>) -> Resu
 /// and its cookie is removed.
 #[server(prefix = "/api", endpoint = "medtech/session/end", input = Json, client = CallerClient)]
 pub async fn end_session() -> Result<(), ApiError> {
-    use crate::server::{app_state::AppState, services::auth, services::capture_sessions};
+    use crate::server::{
+        http::caller::{caller, Caller, Desktop},
+        services::capture_sessions,
+    };
 
-    let state = expect_context::<AppState>();
-    let access = auth::desktop(&state, &auth::request_headers().await?).await?;
+    let Caller { state, access } = caller::<Desktop>().await?;
     let clear = capture_sessions::end(&state, &access).await?;
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.append_header(axum::http::header::SET_COOKIE, clear);

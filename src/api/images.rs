@@ -10,10 +10,12 @@ use crate::model::{ApiError, ImageInfo, ImageMetadata, UploadRequest, UploadTick
 /// `{contentType, size, sha256?}` → [`UploadTicket`].
 #[server(prefix = "/api", endpoint = "medtech/session/presigned-url", input = Json, client = CallerClient)]
 pub async fn presign_upload(#[server(flatten)] request: UploadRequest) -> Result<UploadTicket, ApiError> {
-    use crate::server::{app_state::AppState, services::auth, services::images};
+    use crate::server::{
+        http::caller::{caller, Caller, DesktopOrPhone},
+        services::images,
+    };
 
-    let state = expect_context::<AppState>();
-    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    let Caller { state, access } = caller::<DesktopOrPhone>().await?;
     images::presign(&state, &access, request).await
 }
 
@@ -27,20 +29,24 @@ pub async fn register_image(
     #[server(default)]
     captured_at: Option<String>,
 ) -> Result<ImageInfo, ApiError> {
-    use crate::server::{app_state::AppState, services::auth, services::images};
+    use crate::server::{
+        http::caller::{caller, Caller, DesktopOrPhone},
+        services::images,
+    };
 
-    let state = expect_context::<AppState>();
-    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    let Caller { state, access } = caller::<DesktopOrPhone>().await?;
     images::register(&state, &access, &image_id, metadata, captured_at).await
 }
 
 /// `GET /api/medtech/session/images` (cookie: all images; bearer: that phone's) → `[ImageInfo]`.
 #[server(prefix = "/api", endpoint = "medtech/session/images", input = GetUrl, client = CallerClient)]
 pub async fn list_images() -> Result<Vec<ImageInfo>, ApiError> {
-    use crate::server::{app_state::AppState, services::auth, services::images};
+    use crate::server::{
+        http::caller::{caller, Caller, DesktopOrPhone},
+        services::images,
+    };
 
-    let state = expect_context::<AppState>();
-    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    let Caller { state, access } = caller::<DesktopOrPhone>().await?;
     images::list(&state, &access).await
 }
 
@@ -50,20 +56,24 @@ pub async fn update_image_metadata(
     #[server(rename = "imageId")] image_id: String,
     metadata: ImageMetadata,
 ) -> Result<ImageInfo, ApiError> {
-    use crate::server::{app_state::AppState, services::auth, services::images};
+    use crate::server::{
+        http::caller::{caller, Caller, Desktop},
+        services::images,
+    };
 
-    let state = expect_context::<AppState>();
-    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    let Caller { state, access } = caller::<Desktop>().await?;
     images::update_metadata(&state, &access, &image_id, metadata).await
 }
 
 /// `POST /api/medtech/session/images/delete` (cookie) `{imageId}` → `null`.
 #[server(prefix = "/api", endpoint = "medtech/session/images/delete", input = Json, client = CallerClient)]
 pub async fn delete_image(#[server(rename = "imageId")] image_id: String) -> Result<(), ApiError> {
-    use crate::server::{app_state::AppState, services::auth, services::images};
+    use crate::server::{
+        http::caller::{caller, Caller, Desktop},
+        services::images,
+    };
 
-    let state = expect_context::<AppState>();
-    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    let Caller { state, access } = caller::<Desktop>().await?;
     images::delete(&state, &access, &image_id).await
 }
 
@@ -75,10 +85,12 @@ pub async fn replace_image_version(
     #[server(rename = "imageId")] image_id: String,
     #[server(rename = "replacementId")] replacement_id: String,
 ) -> Result<ImageInfo, ApiError> {
-    use crate::server::{app_state::AppState, services::auth, services::edits};
+    use crate::server::{
+        http::caller::{caller, Caller, Desktop},
+        services::edits,
+    };
 
-    let state = expect_context::<AppState>();
-    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    let Caller { state, access } = caller::<Desktop>().await?;
     edits::replace_version(&state, &access, &image_id, &replacement_id).await
 }
 
@@ -87,9 +99,11 @@ pub async fn replace_image_version(
 pub async fn revert_image_version(
     #[server(rename = "imageId")] image_id: String,
 ) -> Result<ImageInfo, ApiError> {
-    use crate::server::{app_state::AppState, services::auth, services::edits};
+    use crate::server::{
+        http::caller::{caller, Caller, Desktop},
+        services::edits,
+    };
 
-    let state = expect_context::<AppState>();
-    let access = auth::any(&state, &auth::request_headers().await?).await?;
+    let Caller { state, access } = caller::<Desktop>().await?;
     edits::revert_version(&state, &access, &image_id).await
 }

@@ -22,7 +22,9 @@ pub struct AppInfo {
 /// `POST /api/info` → [`AppInfo`].
 #[server(name = AppInfoCall, prefix = "/api", endpoint = "info", input = Json)]
 pub async fn app_info() -> Result<AppInfo, ApiError> {
-    let state = expect_context::<crate::server::app_state::AppState>();
+    use crate::server::http::caller::{caller, Anyone, Caller};
+
+    let Caller { state, .. } = caller::<Anyone>().await?;
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         sandbox: state.sandbox_config().is_some(),
@@ -44,7 +46,9 @@ pub async fn app_info() -> Result<AppInfo, ApiError> {
 /// demonstration). Elsewhere 404: a deployment's backends are nobody's business.
 #[server(prefix = "/api", endpoint = "status", input = Json)]
 pub async fn service_status() -> Result<HealthReport, ApiError> {
-    let state = expect_context::<crate::server::app_state::AppState>();
+    use crate::server::http::caller::{caller, Anyone, Caller};
+
+    let Caller { state, .. } = caller::<Anyone>().await?;
     if state.sandbox_config().is_none() {
         return Err(ApiError::NotFound);
     }

@@ -10,10 +10,12 @@ use crate::model::{ApiError, MobileGrant, MobileLink};
 /// Revokes the previous token.
 #[server(prefix = "/api", endpoint = "medtech/session/mobile-token", input = Json, client = CallerClient)]
 pub async fn create_mobile_token() -> Result<MobileGrant, ApiError> {
-    use crate::server::{app_state::AppState, services::auth, services::phone_links};
+    use crate::server::{
+        http::caller::{caller, Caller, Desktop},
+        services::phone_links,
+    };
 
-    let state = expect_context::<AppState>();
-    let access = auth::desktop(&state, &auth::request_headers().await?).await?;
+    let Caller { state, access } = caller::<Desktop>().await?;
     phone_links::mint(&state, &access).await
 }
 
@@ -25,8 +27,11 @@ pub async fn validate_mobile_token(
     #[server(default)]
     phone_id: Option<String>,
 ) -> Result<MobileLink, ApiError> {
-    use crate::server::{app_state::AppState, services::auth, services::phone_links};
+    use crate::server::{
+        http::caller::{caller, Caller, Headers},
+        services::phone_links,
+    };
 
-    let state = expect_context::<AppState>();
-    phone_links::validate(&state, &auth::request_headers().await?, phone_id.as_deref()).await
+    let Caller { state, access: headers } = caller::<Headers>().await?;
+    phone_links::validate(&state, &headers, phone_id.as_deref()).await
 }

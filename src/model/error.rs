@@ -88,8 +88,43 @@ pub enum ApiError {
     Internal,
 }
 
+impl ApiError {
+    /// The HTTP status this error is sent with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::NoSession(_) => 401,
+            ApiError::Token(TokenProblem::TooManyPhones) => 403,
+            ApiError::Token(_) => 401,
+            ApiError::BadRequest(_) => 400,
+            ApiError::Upload(UploadProblem::TooLarge) => 413,
+            ApiError::Upload(UploadProblem::UnsupportedType) => 415,
+            ApiError::Upload(UploadProblem::TooManyImages) => 409,
+            ApiError::Upload(UploadProblem::TooManyPending) => 429,
+            ApiError::Upload(_) => 422,
+            ApiError::Forbidden => 403,
+            ApiError::NotFound => 404,
+            ApiError::RateLimited => 429,
+            ApiError::Unavailable => 503,
+            // `Network` is the browser's own verdict on a call that failed in
+            // transit; the server never sends it, so it maps like `Internal`.
+            ApiError::Network | ApiError::Internal => 500,
+        }
+    }
+}
+
 impl FromServerFnError for ApiError {
     type Encoder = JsonEncoding;
+
+    /// Encodes the error for the wire. On the server this is also where
+    /// its HTTP status is set, for every error a server function sends:
+    /// its own, and the framework's (arguments that do not decode), which
+    /// would otherwise all go out as 500.
+    fn ser(&self) -> leptos::server_fn::Bytes {
+        #[cfg(feature = "ssr")]
+        crate::server::http::api_error::set_response_status(self);
+        <JsonEncoding as leptos::server_fn::Encodes<Self>>::encode(self)
+            .unwrap_or_else(|_| leptos::server_fn::Bytes::from_static(br#"{"kind":"internal"}"#))
+    }
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
@@ -97,7 +132,7 @@ impl FromServerFnError for ApiError {
             ServerFnErrorErr::Args(_)
             | ServerFnErrorErr::MissingArg(_)
             | ServerFnErrorErr::Deserialization(_) => {
-                ApiError::BadRequest("The request was not understood.".into())
+                ApiError::BadRequest(super::messages::NOT_UNDERSTOOD.into())
             }
             _ => ApiError::Internal,
         }

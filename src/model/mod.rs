@@ -7,6 +7,7 @@ pub mod edit;
 mod error;
 mod health;
 mod image;
+pub mod messages;
 mod session_views;
 
 pub use body_sites::{body_site, body_sites, search_body_sites, site_label, BodySite};

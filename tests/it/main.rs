@@ -16,6 +16,7 @@ mod filing;
 mod fuzz;
 mod healthz;
 mod launch;
+mod limits;
 mod pipeline_photos;
 mod sessions_api;
 mod store_contract;

@@ -213,8 +213,19 @@ async fn phones_upload_and_see_only_their_own() {
     assert_eq!(s, 403);
     let (s, _) = register(&app, &phone, id).await;
     assert_eq!(s, 404);
-    let (s, _) = app.post("/api/medtech/session/mobile-token", json!({}), &phone).await;
-    assert_eq!(s, 401, "minting needs the desktop cookie");
+    // Every desktop-only endpoint refuses a phone's link the same way: it is
+    // a credential, but not one that may do this (403).
+    for (path, body) in [
+        ("/api/medtech/session/mobile-token", json!({})),
+        ("/api/medtech/session/images/version", json!({"imageId": id, "replacementId": id})),
+        ("/api/medtech/session/images/revert", json!({"imageId": id})),
+        ("/api/medtech/attachments/commit", json!({})),
+        ("/api/medtech/attachments/audit", json!({})),
+        ("/api/medtech/session/end", json!({})),
+    ] {
+        let (s, body) = app.post(path, body, &phone).await;
+        assert_eq!((s, body), (403, json!({"kind": "forbidden"})), "{path}");
+    }
 
     // A new QR code revokes the old token.
     let (_, second) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;

@@ -65,6 +65,9 @@ pub struct Config {
     pub shutdown_drain: Duration,
     /// `METRICS_ADDR`: where `GET /metrics` is served (Prometheus text); unset: nowhere.
     pub metrics_addr: Option<SocketAddr>,
+    /// `REQUEST_TIMEOUT_SECS`, `REQUEST_BODY_TIMEOUT_SECS`: how long a
+    /// request may take, and how long its body may stall (`http::limits`).
+    pub limits: crate::server::http::limits::Limits,
     pub session: SessionConfig,
     pub uploads: UploadConfig,
     /// `PIPELINE_*`: what the browser's image pipeline aims for.
@@ -223,6 +226,16 @@ impl Config {
         }
         let shutdown_grace = v.secs_or("SHUTDOWN_GRACE_SECS", 20)?;
         let shutdown_drain = v.secs_or("SHUTDOWN_DRAIN_SECS", 2)?;
+        let limits = crate::server::http::limits::Limits {
+            request: v.secs_or("REQUEST_TIMEOUT_SECS", 60)?,
+            body: v.secs_or("REQUEST_BODY_TIMEOUT_SECS", 20)?,
+        };
+        if limits.request < alex.timeout || limits.body.is_zero() {
+            return Err(ConfigError::Invalid {
+                var: "REQUEST_TIMEOUT_SECS",
+                reason: "must be at least ALEX_TIMEOUT_SECS, and REQUEST_BODY_TIMEOUT_SECS at least 1".into(),
+            });
+        }
         let metrics_addr = v
             .get("METRICS_ADDR")
             .map(|a| {
@@ -247,6 +260,7 @@ impl Config {
             shutdown_grace,
             shutdown_drain,
             metrics_addr,
+            limits,
             session,
             uploads,
             pipeline: capture.pipeline,

@@ -13,10 +13,12 @@
 //!   skipped for a request that carries a cookie.
 //!
 //! Responses:
-//! - the HTTP status is set here, once, from the error's kind
-//!   ([`status_of`]): services return typed errors and never touch the
-//!   response. A body that is not an [`ApiError`] (a framework's own text)
-//!   is replaced by the plain "internal" error, its text only logged;
+//! - an error already carries its status (set where it is encoded, see
+//!   `api_error`). A failure answered by a layer below with a bare status
+//!   (a timeout) gets the [`ApiError`] body of that status here, so every
+//!   API error reads the same;
+//! - a failed request is logged once, here: its path, its status and the
+//!   causes its conversions noted (`api_error::note_cause`);
 //! - every API response is `Cache-Control: no-store` (patient data);
 //! - the API answers JSON only and never redirects: a request's `Accept` is
 //!   set to JSON and its `Referer` dropped before a server function sees
@@ -24,24 +26,23 @@
 //!   error in its query) cannot happen: no open redirect, and no cross-site
 //!   oracle for "has a session".
 
-use axum::body::{to_bytes, Body, Bytes};
+use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use crate::model::messages::{NOT_UNDERSTOOD, SEND_JSON, TOO_LARGE, TOO_SLOW};
 use crate::model::ApiError;
 use crate::server::app_state::AppState;
-use crate::server::http::api_error::status_of;
+use crate::server::http::api_error::with_causes;
+use crate::server::http::limits::timed_out;
 use crate::server::services::auth::{self, bearer};
 
 /// Largest JSON body any endpoint takes (metadata with a 500-character
 /// description is well under 4 KiB).
 pub const BODY_LIMIT: usize = 64 * 1024;
-
-/// Largest error body read back when setting its status.
-const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 fn refuse(status: StatusCode, err: ApiError) -> Response {
     let mut res = (status, Json(err)).into_response();
@@ -96,8 +97,9 @@ pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Re
     } else {
         req
     };
-    let res = next.run(req).await;
-    finish(res).await
+    let path = req.uri().path().to_owned();
+    let (res, causes) = with_causes(next.run(req)).await;
+    finish(res, &path, &causes)
 }
 
 async fn checked(state: &AppState, req: Request) -> Result<Request, Response> {
@@ -108,10 +110,7 @@ async fn checked(state: &AppState, req: Request) -> Result<Request, Response> {
         .and_then(|v| v.split(';').next())
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
     if !json {
-        return Err(refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            bad_request("Requests must be sent as JSON (Content-Type: application/json)."),
-        ));
+        return Err(refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, bad_request(SEND_JSON)));
     }
     if bearer(req.headers()).is_none() && !same_origin(state, req.headers()) {
         tracing::warn!(path = %req.uri().path(), "cross-site request refused");
@@ -120,39 +119,121 @@ async fn checked(state: &AppState, req: Request) -> Result<Request, Response> {
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, BODY_LIMIT).await {
         Ok(b) => b,
-        Err(_) => {
-            return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, bad_request("The request is too large.")))
-        }
+        Err(e) if timed_out(&e) => return Err(refuse(StatusCode::REQUEST_TIMEOUT, bad_request(TOO_SLOW))),
+        Err(_) => return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, bad_request(TOO_LARGE))),
     };
     if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
-        return Err(refuse(StatusCode::BAD_REQUEST, bad_request("The request was not understood.")));
+        return Err(refuse(StatusCode::BAD_REQUEST, bad_request(NOT_UNDERSTOOD)));
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
-async fn finish(res: Response) -> Response {
-    let mut res = if res.status() == StatusCode::INTERNAL_SERVER_ERROR {
-        with_status_of_its_error(res).await
-    } else {
-        res
-    };
+fn finish(res: Response, path: &str, causes: &[String]) -> Response {
+    let status = res.status();
+    if status.is_server_error() {
+        tracing::error!(%path, status = status.as_u16(), cause = ?causes, "API request failed");
+    } else if !causes.is_empty() {
+        tracing::warn!(%path, status = status.as_u16(), cause = ?causes, "API request answered despite a failure");
+    }
+    let mut res =
+        if status.is_client_error() || status.is_server_error() { with_error_body(res) } else { res };
     api_headers(&mut res);
     res
 }
 
-/// A server function's error goes out as 500 unless told otherwise: give it
-/// the status its kind means. Anything that is not our error is replaced.
-async fn with_status_of_its_error(res: Response) -> Response {
-    let (mut parts, body) = res.into_parts();
-    let bytes = to_bytes(body, ERROR_BODY_LIMIT).await.unwrap_or_else(|_| Bytes::new());
-    match serde_json::from_slice::<ApiError>(&bytes) {
-        Ok(err) => {
-            parts.status = status_of(&err);
-            Response::from_parts(parts, Body::from(bytes))
+/// An error answered with no body (by a layer below: a timeout) gets the
+/// body of its status's kind. Bodies are never read: one that has a type
+/// is already ours.
+fn with_error_body(res: Response) -> Response {
+    if res.headers().contains_key(header::CONTENT_TYPE) {
+        return res;
+    }
+    let err = match res.status() {
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => ApiError::Unavailable,
+        StatusCode::REQUEST_TIMEOUT => bad_request(TOO_SLOW),
+        StatusCode::PAYLOAD_TOO_LARGE => bad_request(TOO_LARGE),
+        StatusCode::TOO_MANY_REQUESTS => ApiError::RateLimited,
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => ApiError::NotFound,
+        s if s.is_client_error() => bad_request(NOT_UNDERSTOOD),
+        _ => ApiError::Internal,
+    };
+    let status = res.status();
+    let (parts, _) = res.into_parts();
+    let mut out = err.into_response();
+    *out.status_mut() = status;
+    for (name, value) in parts.headers.iter() {
+        out.headers_mut().entry(name).or_insert_with(|| value.clone());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Log {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
         }
-        Err(_) => {
-            tracing::error!(body_bytes = bytes.len(), "API answered 500 with a body that is not an ApiError");
-            refuse(StatusCode::INTERNAL_SERVER_ERROR, ApiError::Internal)
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
+    }
+
+    /// What `work` logs, one entry per line.
+    fn logged(work: impl FnOnce() -> Response) -> (Response, Vec<String>) {
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber =
+            tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+        let res = tracing::subscriber::with_default(subscriber, work);
+        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        (res, text.lines().map(str::to_owned).collect())
+    }
+
+    async fn body(res: Response) -> String {
+        String::from_utf8(to_bytes(res.into_body(), 4096).await.unwrap().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_failed_request_is_logged_once_with_its_cause() {
+        let causes = vec!["store backend unavailable: connection refused".to_owned()];
+        let (res, lines) = logged(|| {
+            let _ = ApiError::from(crate::server::stores::StoreError::Unavailable("not in a request".into()));
+            finish(ApiError::Unavailable.into_response(), "/api/medtech/session/images", &causes)
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("/api/medtech/session/images") && lines[0].contains("503"), "{lines:?}");
+        assert!(lines[0].contains("connection refused"), "{lines:?}");
+        assert_eq!(res.headers()[header::RETRY_AFTER], "5");
+        assert_eq!(body(res).await, r#"{"kind":"unavailable"}"#);
+
+        let (_, lines) = logged(|| finish(ApiError::NotFound.into_response(), "/api/x", &[]));
+        assert!(lines.is_empty(), "a refusal is the caller's business: {lines:?}");
+    }
+
+    #[tokio::test]
+    async fn an_error_answered_with_a_bare_status_gets_the_body_of_its_kind() {
+        let bare = |s: StatusCode| {
+            let mut res = Response::new(Body::empty());
+            *res.status_mut() = s;
+            res
+        };
+        let (res, _) = logged(|| finish(bare(StatusCode::SERVICE_UNAVAILABLE), "/api/x", &[]));
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+        assert!(res.headers().contains_key(header::RETRY_AFTER));
+        assert_eq!(body(res).await, r#"{"kind":"unavailable"}"#);
+        let (res, _) = logged(|| finish(bare(StatusCode::REQUEST_TIMEOUT), "/api/x", &[]));
+        assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
+        assert!(body(res).await.contains("did not arrive in time"));
+        // A body that is already ours is passed through, never read.
+        let (res, _) = logged(|| finish(ApiError::Forbidden.into_response(), "/api/x", &[]));
+        assert_eq!(body(res).await, r#"{"kind":"forbidden"}"#);
     }
 }

@@ -55,6 +55,9 @@ pub async fn put(
     let limit = usize::try_from(len).unwrap_or(usize::MAX).saturating_add(1);
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) if b.len() as u64 == len => b,
+        Err(e) if crate::server::http::limits::timed_out(&e) => {
+            return (StatusCode::REQUEST_TIMEOUT, "the upload stopped arriving").into_response()
+        }
         _ => {
             return (StatusCode::BAD_REQUEST, "body length does not match the signed length").into_response()
         }

@@ -20,7 +20,6 @@ use tokio::sync::broadcast;
 
 use crate::model::SessionEvent;
 use crate::server::app_state::AppState;
-use crate::server::http::api_error::status_of;
 use crate::server::services::auth;
 use crate::server::stores::events::{compare_ids, valid_id, Event};
 use crate::server::support::clock::{rfc3339, unix_now};
@@ -145,14 +144,13 @@ pub async fn events(
 ) -> Response {
     let access = match auth::desktop_named(&state, &headers, q.session.as_deref()).await {
         Ok(a) => a,
-        Err(e) => return (status_of(&e), axum::Json(e)).into_response(),
+        Err(e) => return e.into_response(),
     };
     let Some(slot) = state.streams.take(&access.session_key, state.config.rate_limit.streams_per_session)
     else {
         metrics::counter!("event_streams_refused_total").increment(1);
         tracing::warn!("event stream refused: the session holds its maximum");
-        let err = crate::model::ApiError::RateLimited;
-        return (status_of(&err), axum::Json(err)).into_response();
+        return crate::model::ApiError::RateLimited.into_response();
     };
     let after = headers
         .get("last-event-id")
@@ -161,10 +159,7 @@ pub async fn events(
         .map(str::to_owned);
     let sub = match state.events.subscribe(&access.session_key, after.as_deref()).await {
         Ok(sub) => sub,
-        Err(e) => {
-            let err = crate::model::ApiError::from(e);
-            return (status_of(&err), axum::Json(err)).into_response();
-        }
+        Err(e) => return crate::model::ApiError::from(e).into_response(),
     };
     let last_seen = sub.replay.last().map(|e| e.id.clone()).or(after);
     let hard = access.session.hard_expires_at;

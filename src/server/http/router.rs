@@ -14,7 +14,7 @@ use crate::server::sandbox;
 use crate::server::stores::blob::signed_url::BLOB_PATH;
 use crate::server::{
     http::api_edge, http::assets, http::blob_routes, http::event_stream, http::health, http::launch,
-    http::security, http::throttle,
+    http::limits, http::security, http::throttle,
 };
 
 /// Builds the whole application.
@@ -51,10 +51,10 @@ pub fn app(state: AppState) -> Router {
         router = router.nest(sandbox::MOUNT, sandbox::router(sandbox::Sandbox::new(config)));
     }
 
-    // Outermost first on the way in: limits, then the API edge, then the
-    // development launch, then the routes.
-    let mut router = router
-        .layer(middleware::from_fn_with_state(state.clone(), launch::dev_launch))
+    // Outermost first on the way in: the panic guard and body timeout, rate
+    // limits, the API edge, the deadline, the development launch, the routes.
+    let router = router.layer(middleware::from_fn_with_state(state.clone(), launch::dev_launch));
+    let mut router = limits::with_deadline(router, state.config.limits)
         .layer(middleware::from_fn_with_state(state.clone(), api_edge::edge))
         .layer(middleware::from_fn_with_state(state.clone(), throttle::limit))
         .layer(middleware::from_fn_with_state(state.clone(), security::page_headers))
@@ -66,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), assets::cache_headers))
         .layer(middleware::from_fn_with_state(state.clone(), health::close_when_stopping))
         .layer(middleware::from_fn(crate::server::http::metrics::http));
+    let router = limits::with_guards(router, state.config.limits);
     // Spans carry the path only: query strings can hold tokens and patient ids.
     router.layer(TraceLayer::new_for_http().make_span_with(
         |req: &Request<_>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),

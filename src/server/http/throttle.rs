@@ -15,12 +15,10 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 use crate::model::ApiError;
 use crate::server::app_state::AppState;
 use crate::server::config::RateLimitConfig;
-use crate::server::http::api_error::status_of;
 use crate::server::services::auth::{bearer, named_session, session_cookie};
 use crate::server::stores::rate_limit::Bucket;
 use crate::server::support::ids::hash_credential;
@@ -97,8 +95,7 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
     match state.rate_limiter.take(&buckets).await {
         Ok(None) => next.run(req).await,
         Ok(Some(wait)) => {
-            let err = ApiError::RateLimited;
-            let mut res = (status_of(&err), Json(err)).into_response();
+            let mut res = ApiError::RateLimited.into_response();
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 res.headers_mut().insert(header::RETRY_AFTER, v);

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::model::{ApiError, AuditEntry, CommitOutcome};
 use crate::server::app_state::AppState;
 use crate::server::config::{Config, SessionBackend};
-use crate::server::services::auth::Access;
+use crate::server::services::auth::DesktopAccess;
 use crate::server::stores::session_store::{RedisSessionStore, SessionStore};
 use crate::server::support::clock::parse_rfc3339;
 use crate::server::support::ids::{hash_credential, log_id};
@@ -75,8 +75,7 @@ impl AuditRecord {
 }
 
 /// Every filing attempt of the desktop's session, oldest first.
-pub async fn session_entries(state: &AppState, access: &Access) -> Result<Vec<AuditEntry>, ApiError> {
-    access.require_desktop()?;
+pub async fn session_entries(state: &AppState, access: &DesktopAccess) -> Result<Vec<AuditEntry>, ApiError> {
     let since_ms = access.session.created_at.saturating_mul(1000);
     let session = log_id(&access.session_key);
     let records = state.sessions.audit_since(since_ms, MAX_RECORDS).await?;

@@ -48,13 +48,19 @@ impl Access {
             self.session.hard_expires_at.saturating_sub(crate::server::support::clock::unix_now()).max(1),
         )
     }
+}
 
-    /// Fails unless the caller is the desktop.
-    pub fn require_desktop(&self) -> Result<(), ApiError> {
-        match self.actor {
-            Actor::Desktop => Ok(()),
-            Actor::Phone { .. } => Err(ApiError::Forbidden),
-        }
+/// A credential proven to be the GP's desktop. Only this module makes one
+/// ([`desktop`], [`desktop_named`]), so a service that takes it needs no
+/// check of its own: "desktop only" is decided where the credential is read.
+#[derive(Debug, Clone)]
+pub struct DesktopAccess(Access);
+
+impl std::ops::Deref for DesktopAccess {
+    type Target = Access;
+
+    fn deref(&self) -> &Access {
+        &self.0
     }
 }
 
@@ -118,7 +124,7 @@ pub fn session_cookie<'h>(state: &AppState, headers: &'h HeaderMap, name: &str) 
 }
 
 /// The desktop's session: the one the page names in [`SESSION_HEADER`].
-pub async fn desktop(state: &AppState, headers: &HeaderMap) -> Result<Access, ApiError> {
+pub async fn desktop(state: &AppState, headers: &HeaderMap) -> Result<DesktopAccess, ApiError> {
     desktop_named(state, headers, named_session(headers)).await
 }
 
@@ -128,7 +134,7 @@ pub async fn desktop_named(
     state: &AppState,
     headers: &HeaderMap,
     name: Option<&str>,
-) -> Result<Access, ApiError> {
+) -> Result<DesktopAccess, ApiError> {
     let Some(name) = name else {
         // A cookie without a page naming its session grants nothing: it
         // would act for whichever patient was launched last.
@@ -149,7 +155,7 @@ pub async fn desktop_named(
         return Err(ApiError::NoSession(LaunchProblem::NotLaunched));
     }
     match state.sessions.touch(&session_key, state.config.session.idle_ttl).await? {
-        Some(session) => Ok(Access { session_key, session, actor: Actor::Desktop }),
+        Some(session) => Ok(DesktopAccess(Access { session_key, session, actor: Actor::Desktop })),
         None => Err(ApiError::NoSession(LaunchProblem::Expired)),
     }
 }
@@ -196,17 +202,26 @@ pub async fn any(state: &AppState, headers: &HeaderMap) -> Result<Access, ApiErr
     }
     match bearer(headers) {
         Some(token) => phone(state, token).await,
-        None => desktop(state, headers).await,
+        None => Ok(desktop(state, headers).await?.0),
     }
+}
+
+/// The desktop, for an endpoint only the desktop may call. A phone's link
+/// is refused (403) before any store is read: it is a credential, but not
+/// one that may do this.
+pub async fn desktop_only(state: &AppState, headers: &HeaderMap) -> Result<DesktopAccess, ApiError> {
+    if mixed_credentials(state, headers) {
+        return Err(mixed());
+    }
+    if bearer(headers).is_some() {
+        return Err(ApiError::Forbidden);
+    }
+    desktop(state, headers).await
 }
 
 /// The refusal of a request carrying both a phone token and a desktop session.
 pub fn mixed() -> ApiError {
-    ApiError::BadRequest(
-        "This phone link was opened in a browser that also has Clinical Images open for a patient. \
-         Open the link on your phone by scanning the QR code."
-            .into(),
-    )
+    ApiError::BadRequest(crate::model::messages::MIXED_CREDENTIALS.into())
 }
 
 #[cfg(test)]

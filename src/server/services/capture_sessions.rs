@@ -8,6 +8,7 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 
+use crate::model::messages::{END_AFTER_UNFINISHED_FILING, END_WHILE_FILING, TWO_SESSIONS};
 use crate::model::{ApiError, DesktopSession, LaunchProblem, SessionSummary};
 use crate::server::app_state::AppState;
 use crate::server::services::auth::{session_cookie, session_cookies};
@@ -70,7 +71,7 @@ pub async fn for_page(
     name: Option<String>,
 ) -> Result<DesktopSession, ApiError> {
     if crate::server::services::auth::named_session(headers).is_some_and(|h| Some(h) != name.as_deref()) {
-        return Err(ApiError::BadRequest("The page named two different sessions.".into()));
+        return Err(ApiError::BadRequest(TWO_SESSIONS.into()));
     }
     let Some(name) = name.filter(|n| valid_session_name(n)) else {
         return Ok(DesktopSession::Missing { problem: LaunchProblem::NotLaunched });
@@ -165,10 +166,9 @@ pub fn summary(
 /// Answers the `Set-Cookie` value that removes the session's cookie.
 pub async fn end(
     state: &AppState,
-    access: &crate::server::services::auth::Access,
+    access: &crate::server::services::auth::DesktopAccess,
 ) -> Result<HeaderValue, ApiError> {
     use crate::server::services::claims::take_image_claim;
-    access.require_desktop()?;
     let images = state.sessions.images(&access.session_key).await?;
     let mut claimed = Vec::new();
     let mut busy = false;
@@ -182,9 +182,7 @@ pub async fn end(
         }
     }
     if busy {
-        let refusal = Err(ApiError::BadRequest(
-            "Photos are being filed right now. Wait for the commit to finish, then end the session.".into(),
-        ));
+        let refusal = Err(ApiError::BadRequest(END_WHILE_FILING.into()));
         return Claim::around_all(claimed, state, async { refusal }).await;
     }
     Claim::around_all(claimed, state, end_claimed(state, access)).await?;
@@ -198,9 +196,7 @@ async fn end_claimed(
     // Re-read under the claims: nothing can start filing now.
     for image in state.sessions.images(&access.session_key).await? {
         if matches!(image.status, crate::model::ImageStatus::Committing) {
-            return Err(ApiError::BadRequest(
-                "A photo's filing did not finish. Commit again to check it, then end the session.".into(),
-            ));
+            return Err(ApiError::BadRequest(END_AFTER_UNFINISHED_FILING.into()));
         }
         if matches!(image.status, crate::model::ImageStatus::Committed { .. }) {
             continue; // its bytes went with the commit

@@ -164,7 +164,3 @@ pub async fn with_image_claim<T>(
         None => Err(busy),
     }
 }
-
-/// What a GP is told when a photo cannot change because it is being filed.
-pub const BEING_FILED: &str = "This photo is being filed right now, so it cannot be changed. \
-     Wait for the commit to finish.";

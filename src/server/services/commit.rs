@@ -10,12 +10,16 @@
 //! is the registered bytes with every metadata segment removed ([`strip`]),
 //! whatever the browser did.
 
+use crate::model::messages::{
+    BUSY_ELSEWHERE, CHANGED_SINCE_REVIEW, FILE_CHANGED, FILE_MISSING, NO_CONSENT, NO_LONGER_IN_SESSION,
+    NO_PDF, TOO_LARGE_FOR_SCAN, UNCLEANABLE,
+};
 use crate::model::{ApiError, CommitOutcome, CommitReport, CommitResult, ImageStatus, SessionEvent};
 use crate::server::alex::{filing, messages, AlexError, CallContext, Dedupe};
 use crate::server::app_state::AppState;
 use crate::server::config::CommitMode;
 use crate::server::services::audit::AuditRecord;
-use crate::server::services::auth::Access;
+use crate::server::services::auth::{Access, DesktopAccess};
 use crate::server::services::claims::take_image_claim;
 use crate::server::services::claims::Held;
 use crate::server::services::images::{info_of, revision};
@@ -48,11 +52,10 @@ fn result(image_id: &str, status: CommitOutcome) -> CommitResult {
 /// confirmed is not filed.
 pub async fn commit(
     state: &AppState,
-    access: &Access,
+    access: &DesktopAccess,
     image_ids: Option<Vec<String>>,
     confirmed: Option<Confirmed>,
 ) -> Result<CommitReport, ApiError> {
-    access.require_desktop()?;
     let correlation_id = uuid::Uuid::new_v4().to_string();
     let all = state.sessions.images(&access.session_key).await?;
     let uploaded: Vec<&ImageRecord> = all.iter().filter(|r| r.uploaded_at.is_some()).collect();
@@ -65,7 +68,7 @@ pub async fn commit(
     let mut results = Vec::new();
     if let Some(ids) = &image_ids {
         for missing in ids.iter().filter(|id| !chosen.iter().any(|(_, r)| &r.image_id == *id)) {
-            results.push(failed(missing, "That photo is no longer in this session."));
+            results.push(failed(missing, NO_LONGER_IN_SESSION));
         }
     }
     let ctx = CallContext {
@@ -113,8 +116,7 @@ impl One<'_> {
         let (state, access, image_id) = (self.state, self.access, self.image_id);
         let Some(claim) = take_image_claim(state, access, image_id).await? else {
             let mut r = result(image_id, CommitOutcome::Skipped);
-            r.message =
-                Some("This photo is being changed or filed in another window right now. Try again.".into());
+            r.message = Some(BUSY_ELSEWHERE.into());
             r.retryable = true;
             return Ok(r);
         };
@@ -148,29 +150,12 @@ async fn set_status(
     }
 }
 
-/// The plain message for a photo whose hidden data (location, camera)
-/// cannot be removed with certainty: it is not filed.
-const UNCLEANABLE: &str = "This photo's file could not be checked for hidden data such as its location, \
-     so it was not filed. Remove it and add it again through Clinical Images.";
-
-/// The plain message for a photo filed without the patient's consent.
-pub const NO_CONSENT: &str = "This photo has no recorded consent, so it was not filed. \
-     Record the patient's consent in its details, then commit again.";
-
-/// The plain message for a photo changed after the GP confirmed it.
-pub const CHANGED_SINCE_REVIEW: &str = "This photo changed after you reviewed it, so it was not filed. \
-     Check it, then commit again.";
-
-/// The plain message for bytes that no longer match what was verified.
-const CHANGED: &str =
-    "This photo's file changed after it was checked, so it was not filed. Remove it and add it again.";
-
 impl One<'_> {
     /// Files the image, under its claim.
     async fn file(&self) -> Result<CommitResult, ApiError> {
         let One { state, access, ctx, image_id, index, confirmed } = *self;
         let Some(record) = state.sessions.image(&access.session_key, image_id).await? else {
-            return Ok(failed(image_id, "That photo is no longer in this session."));
+            return Ok(failed(image_id, NO_LONGER_IN_SESSION));
         };
         if let ImageStatus::Committed { resource_id } = &record.status {
             let mut r = result(image_id, CommitOutcome::Committed);
@@ -192,7 +177,7 @@ impl One<'_> {
             return Ok(failed(image_id, NO_CONSENT));
         }
         let Some((_, bytes)) = state.blobs.get(&record.blob_key).await? else {
-            return Ok(failed(image_id, "The photo's file is missing. Remove it and add it again."));
+            return Ok(failed(image_id, FILE_MISSING));
         };
         // The upload URL may still be live: file only the bytes that were
         // verified at registration, never what was written there since.
@@ -216,9 +201,9 @@ impl One<'_> {
                 image.id = image_id,
                 "blob differs from the registered bytes; not filed"
             );
-            let status = ImageStatus::Failed { message: CHANGED.into(), retryable: false };
+            let status = ImageStatus::Failed { message: FILE_CHANGED.into(), retryable: false };
             set_status(state, access, image_id, status).await?;
-            return Ok(failed(image_id, CHANGED));
+            return Ok(failed(image_id, FILE_CHANGED));
         }
         let bytes = match cleaned {
             Ok(cleaned) => cleaned,
@@ -238,12 +223,12 @@ impl One<'_> {
                 Ok(Some(doc)) => doc,
                 outcome => {
                     let message = match outcome {
-                    Ok(_) => "This photo is too large for the Medtech inbox. Crop or reduce it, then try again.",
-                    Err(e) => {
-                        tracing::warn!(image.id = image_id, error = %e, "scan PDF could not be built");
-                        "This photo could not be turned into a PDF for the Medtech inbox. Remove it and add it again."
-                    }
-                };
+                        Ok(_) => TOO_LARGE_FOR_SCAN,
+                        Err(e) => {
+                            tracing::warn!(image.id = image_id, error = %e, "scan PDF could not be built");
+                            NO_PDF
+                        }
+                    };
                     let status = ImageStatus::Failed { message: message.into(), retryable: false };
                     set_status(state, access, image_id, status).await?;
                     return Ok(failed(image_id, message));

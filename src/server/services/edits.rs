@@ -4,10 +4,11 @@
 //! Never once a commit attempt may have reached ALEX, and never while a
 //! commit holds the image's claim.
 
+use crate::model::messages::{BEING_FILED, CHANGED_MEANWHILE, EDIT_NOT_UPLOADED};
 use crate::model::{ApiError, ImageInfo, ImageStatus, SessionEvent};
 use crate::server::app_state::AppState;
-use crate::server::services::auth::Access;
-use crate::server::services::claims::{with_image_claim, BEING_FILED};
+use crate::server::services::auth::{Access, DesktopAccess};
+use crate::server::services::claims::with_image_claim;
 use crate::server::services::images::info;
 use crate::server::services::notify;
 use crate::server::stores::session_store::{ImageRecord, OriginalVersion};
@@ -25,11 +26,10 @@ pub fn editable(status: &ImageStatus) -> bool {
 /// revert; an earlier edit's bytes are deleted. Metadata stays on the image.
 pub async fn replace_version(
     state: &AppState,
-    access: &Access,
+    access: &DesktopAccess,
     image_id: &str,
     replacement_id: &str,
 ) -> Result<ImageInfo, ApiError> {
-    access.require_desktop()?;
     // Under the image's claim: no commit reads or files it meanwhile.
     let work = replace_claimed(state, access, image_id, replacement_id);
     with_image_claim(state, access, image_id, ApiError::BadRequest(BEING_FILED.into()), work).await
@@ -48,7 +48,7 @@ async fn replace_claimed(
         return Err(ApiError::NotFound);
     };
     if edit.uploaded_at.is_none() || edit.status != ImageStatus::Uploaded || image_id == replacement_id {
-        return Err(ApiError::BadRequest("The edited photo has not been uploaded.".into()));
+        return Err(ApiError::BadRequest(EDIT_NOT_UPLOADED.into()));
     }
     if !editable(&current.status) {
         return Err(ApiError::Forbidden);
@@ -72,7 +72,7 @@ async fn replace_claimed(
         ..current.clone()
     };
     if !state.sessions.replace_image(&access.session_key, &current, &next).await? {
-        return Err(ApiError::BadRequest("The photo changed meanwhile. Try again.".into()));
+        return Err(ApiError::BadRequest(CHANGED_MEANWHILE.into()));
     }
     // The replacement's record goes; its bytes now belong to the image.
     state.sessions.remove_image(&access.session_key, replacement_id).await?;
@@ -87,10 +87,9 @@ async fn replace_claimed(
 /// Puts back the photo as first uploaded, deleting the edit.
 pub async fn revert_version(
     state: &AppState,
-    access: &Access,
+    access: &DesktopAccess,
     image_id: &str,
 ) -> Result<ImageInfo, ApiError> {
-    access.require_desktop()?;
     let work = revert_claimed(state, access, image_id);
     with_image_claim(state, access, image_id, ApiError::BadRequest(BEING_FILED.into()), work).await
 }
@@ -116,7 +115,7 @@ async fn revert_claimed(state: &AppState, access: &Access, image_id: &str) -> Re
         ..current.clone()
     };
     if !state.sessions.replace_image(&access.session_key, &current, &next).await? {
-        return Err(ApiError::BadRequest("The photo changed meanwhile. Try again.".into()));
+        return Err(ApiError::BadRequest(CHANGED_MEANWHILE.into()));
     }
     state.blobs.delete(&current.blob_key).await?;
     notify::publish(state, access, SessionEvent::ImageUpdated(info(state, &next, false).await?)).await;

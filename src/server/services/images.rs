@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
+use crate::model::messages::{ALREADY_FILED, BAD_CAPTURED_AT, BAD_SHA256, BEING_FILED, UNKNOWN_BODY_SITE};
 use crate::model::{
     body_site, ApiError, ImageInfo, ImageMetadata, ImageSource, ImageStatus, SessionEvent, UploadProblem,
     UploadRequest, UploadTicket, DESCRIPTION_MAX_CHARS,
 };
 use crate::server::app_state::AppState;
-use crate::server::services::auth::{Access, Actor};
-use crate::server::services::claims::{take_image_claim, with_image_claim, BEING_FILED};
+use crate::server::services::auth::{Access, Actor, DesktopAccess};
+use crate::server::services::claims::{take_image_claim, with_image_claim};
 use crate::server::services::notify;
 use crate::server::services::upload_slots::{blob_dir, close_slot, delete_blobs, open_slot, upload_key};
 use crate::server::services::verify::{self, ACCEPTED_TYPES};
@@ -39,7 +40,7 @@ fn visible_to(access: &Access, record: &ImageRecord) -> bool {
 pub fn validate_metadata(metadata: &ImageMetadata) -> Result<(), ApiError> {
     if let Some(code) = &metadata.body_site {
         if body_site(code).is_none() {
-            return Err(ApiError::BadRequest("That body site is not on the verified list.".into()));
+            return Err(ApiError::BadRequest(UNKNOWN_BODY_SITE.into()));
         }
     }
     if let Some(text) = &metadata.description {
@@ -66,7 +67,7 @@ pub async fn presign(
     }
     let sha256 = req.sha256.as_deref().map(str::to_ascii_lowercase);
     if sha256.as_deref().is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
-        return Err(ApiError::BadRequest("sha256 must be 64 hexadecimal characters.".into()));
+        return Err(ApiError::BadRequest(BAD_SHA256.into()));
     }
     let image_id = uuid::Uuid::new_v4().to_string();
     let (source, uploader) = match &access.actor {
@@ -134,10 +135,7 @@ pub async fn register(
     }
     let captured_at = match captured_at.as_deref() {
         None => None,
-        Some(t) => Some(
-            parse_rfc3339(t)
-                .ok_or_else(|| ApiError::BadRequest("capturedAt must be an RFC 3339 time.".into()))?,
-        ),
+        Some(t) => Some(parse_rfc3339(t).ok_or_else(|| ApiError::BadRequest(BAD_CAPTURED_AT.into()))?),
     };
     // One registration per image does the work: the image's claim is taken
     // before a byte is read or decoded; duplicates wait for it, then answer
@@ -275,11 +273,10 @@ pub async fn list(state: &AppState, access: &Access) -> Result<Vec<ImageInfo>, A
 /// Replaces an image's metadata (desktop only). Retries on a concurrent change.
 pub async fn update_metadata(
     state: &AppState,
-    access: &Access,
+    access: &DesktopAccess,
     image_id: &str,
     metadata: ImageMetadata,
 ) -> Result<ImageInfo, ApiError> {
-    access.require_desktop()?;
     validate_metadata(&metadata)?;
     // Under the image's claim: no commit reads the record meanwhile.
     let work = update_metadata_claimed(state, access, image_id, metadata);
@@ -304,15 +301,14 @@ async fn update_metadata_claimed(
             info(state, &next, true).await
         }
         Updated::Refused(current) if current.uploaded_at.is_some() => {
-            Err(ApiError::BadRequest("This photo is filed and can no longer be changed.".into()))
+            Err(ApiError::BadRequest(ALREADY_FILED.into()))
         }
         Updated::Refused(_) | Updated::Missing => Err(ApiError::NotFound),
     }
 }
 
 /// Removes an image and its bytes (desktop only).
-pub async fn delete(state: &AppState, access: &Access, image_id: &str) -> Result<(), ApiError> {
-    access.require_desktop()?;
+pub async fn delete(state: &AppState, access: &DesktopAccess, image_id: &str) -> Result<(), ApiError> {
     // The commit's own claim: while a commit holds it, the photo may be
     // reaching the patient's record, so it cannot go; and while this holds
     // it, no commit can start on it. The record is read under the claim.

@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 
 use crate::model::{ApiError, MobileGrant, MobileLink, SessionEvent, TokenProblem};
 use crate::server::app_state::AppState;
-use crate::server::services::auth::{self, bearer, Access};
+use crate::server::services::auth::{self, bearer, DesktopAccess};
 use crate::server::services::notify;
 use crate::server::stores::session_store::{PhoneJoin, SessionRecord, TokenRecord};
 use crate::server::support::clock::{rfc3339, unix_now};
@@ -64,8 +64,7 @@ pub async fn validate(
 
 /// Mints a phone token for the desktop's session, revoking the previous one,
 /// and returns the QR link.
-pub async fn mint(state: &AppState, access: &Access) -> Result<MobileGrant, ApiError> {
-    access.require_desktop()?;
+pub async fn mint(state: &AppState, access: &DesktopAccess) -> Result<MobileGrant, ApiError> {
     let ttl = state.config.session.mobile_token_ttl;
     let token = random_token();
     let token_key = hash_credential(&token);
