@@ -290,6 +290,37 @@ test("keyboard only: select, open the commit dialog and confirm without the mous
   await expect(commit.getByText(/^Committed /)).toHaveCount(1, { timeout: 60_000 });
 });
 
+test("edit in a narrow window: a crop lands where it is drawn, and Ctrl+Z and Ctrl+Y undo and redo", async ({ page }) => {
+  await page.setViewportSize({ width: 640, height: 900 });
+  await launch(page);
+  await page.getByLabel("Add photos").setInputFiles([jpeg("bridge.jpg", "Bridge_by_Sander_Klootwijk.jpg")]);
+  await expect(strip(page)).toHaveCount(1, { timeout: 60_000 });
+  await page.getByRole("button", { name: "Edit" }).first().click();
+  const editor = page.getByRole("dialog", { name: "Edit photo 1" });
+  await expect(editor.getByText("Result: 2560 × 1440 px")).toBeVisible();
+  const canvas = editor.getByLabel("Photo being edited");
+  const box = (await canvas.boundingBox())!;
+  // Drawn 900 px wide, shown narrower: positions are read at the shown size.
+  expect(box.width).toBeLessThan(640);
+  await page.mouse.move(box.x + box.width * 0.25, box.y + box.height * 0.25);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.75, box.y + box.height * 0.75, { steps: 5 });
+  await page.mouse.up();
+  const result = async () => (await editor.getByText(/^Result: /).textContent())!.match(/(\d+) × (\d+)/)!.slice(1).map(Number);
+  const [w, h] = await result();
+  expect(Math.abs(w - 1280)).toBeLessThan(40);
+  expect(Math.abs(h - 720)).toBeLessThan(40);
+
+  await page.keyboard.press("Control+z");
+  await expect(editor.getByText("Result: 2560 × 1440 px")).toBeVisible();
+  await page.keyboard.press("Control+y");
+  await expect(editor.getByText(`Result: ${w} × ${h} px`)).toBeVisible();
+  await page.keyboard.press("Control+z");
+  await page.keyboard.press("Control+Shift+z");
+  await expect(editor.getByText(`Result: ${w} × ${h} px`)).toBeVisible();
+  await expect(editor.getByRole("button", { name: "Redo" })).toBeDisabled();
+});
+
 test("edit: rotate, crop and annotate; the committed pixels have the edited size", async ({ page }, testInfo) => {
   await launch(page);
   // Bridge: 4352×2448, so 2560×1440 after the pipeline (landscape).

@@ -39,6 +39,30 @@ pub fn paint(
     ctx.restore();
 }
 
+/// Dims what a crop (`(x, y, w, h)`, oriented coordinates) leaves out of an
+/// `ow`×`oh` picture drawn at `scale`, and outlines it with corner handles.
+pub fn crop_overlay(
+    ctx: &web_sys::CanvasRenderingContext2d,
+    (x, y, cw, ch): (f64, f64, f64, f64),
+    scale: f64,
+    (ow, oh): (f64, f64),
+) {
+    ctx.set_fill_style_str("rgba(0, 0, 0, 0.55)");
+    let (x, y, cw, ch) = (x * scale, y * scale, cw * scale, ch * scale);
+    let (vw, vh) = (ow * scale, oh * scale);
+    ctx.fill_rect(0.0, 0.0, vw, y);
+    ctx.fill_rect(0.0, y + ch, vw, vh - y - ch);
+    ctx.fill_rect(0.0, y, x, ch);
+    ctx.fill_rect(x + cw, y, vw - x - cw, ch);
+    ctx.set_stroke_style_str("#ffffff");
+    ctx.set_line_width(2.0);
+    ctx.stroke_rect(x, y, cw, ch);
+    ctx.set_fill_style_str("#ffffff");
+    for (hx, hy) in [(x, y), (x + cw, y), (x, y + ch), (x + cw, y + ch)] {
+        ctx.fill_rect(hx - 5.0, hy - 5.0, 10.0, 10.0);
+    }
+}
+
 fn draw_shape(ctx: &web_sys::CanvasRenderingContext2d, shape: &Shape, line: f64) {
     ctx.begin_path();
     match shape {

@@ -98,9 +98,99 @@ pub fn crop_handle((x, y, w, h): (f64, f64, f64, f64), p: Point, reach: f64) -> 
         .map(|(_, opposite)| opposite)
 }
 
+/// The editor's states, for undo and redo: the photo as it came, then each
+/// change. A change after an undo drops what could have been redone, and a
+/// change that changes nothing is not a step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EditHistory {
+    states: Vec<Edit>,
+    at: usize,
+}
+
+impl Default for EditHistory {
+    fn default() -> Self {
+        EditHistory { states: vec![Edit::default()], at: 0 }
+    }
+}
+
+impl EditHistory {
+    /// The edit as it stands.
+    pub fn current(&self) -> &Edit {
+        &self.states[self.at]
+    }
+
+    /// Makes `edit` the current state.
+    pub fn push(&mut self, edit: Edit) {
+        if edit == *self.current() {
+            return;
+        }
+        self.states.truncate(self.at + 1);
+        self.states.push(edit);
+        self.at += 1;
+    }
+
+    /// Steps back; false if there is nothing to undo.
+    pub fn undo(&mut self) -> bool {
+        let can = self.can_undo();
+        if can {
+            self.at -= 1;
+        }
+        can
+    }
+
+    /// Steps forward again; false if there is nothing to redo.
+    pub fn redo(&mut self) -> bool {
+        let can = self.can_redo();
+        if can {
+            self.at += 1;
+        }
+        can
+    }
+
+    pub fn can_undo(&self) -> bool {
+        self.at > 0
+    }
+
+    pub fn can_redo(&self) -> bool {
+        self.at + 1 < self.states.len()
+    }
+
+    /// Whether the current state is the photo as it came (nothing to save).
+    pub fn is_unchanged(&self) -> bool {
+        *self.current() == Edit::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn undo_and_redo_walk_the_changes_and_a_new_change_drops_the_redo() {
+        let turned = Edit { turns: 1, ..Edit::default() };
+        let cropped = Edit { crop: Some((0.0, 0.0, 10.0, 10.0)), ..turned.clone() };
+        let mut history = EditHistory::default();
+        assert!(!history.can_undo() && !history.undo() && !history.redo());
+        history.push(turned.clone());
+        history.push(cropped.clone());
+        history.push(cropped.clone()); // no change, no step
+        assert!(history.undo());
+        assert_eq!(history.current(), &turned);
+        assert!(history.undo());
+        assert!(history.is_unchanged() && !history.undo());
+        assert!(history.redo() && history.redo() && !history.redo());
+        assert_eq!(history.current(), &cropped);
+        history.undo();
+        let boxed = Edit { shapes: vec![Shape::Rect((1.0, 1.0), (5.0, 5.0))], ..turned.clone() };
+        history.push(boxed.clone());
+        assert!(!history.can_redo(), "the crop can no longer be redone");
+        assert_eq!(history.current(), &boxed);
+        // Reset is a change like any other, so it can be undone.
+        history.push(Edit::default());
+        assert!(history.is_unchanged());
+        history.undo();
+        assert_eq!(history.current(), &boxed);
+    }
 
     #[test]
     fn rotating_carries_crop_and_shapes_along() {

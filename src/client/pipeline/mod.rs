@@ -29,6 +29,7 @@ use web_sys::Blob;
 use crate::pipeline::{Summary, Targets};
 
 mod pool;
+mod protocol;
 mod schedule;
 
 use self::pool::{dispatch, start, Queued, Running, POOL};

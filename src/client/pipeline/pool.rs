@@ -10,6 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, MessageEvent, Worker, WorkerOptions, WorkerType};
 
+use super::protocol::{FromWorker, ToWorker};
 use super::schedule::{next_job, pool_size, tile_worker, Tiles};
 use super::{PipelineFailure, Processed, WORKER_URL};
 
@@ -89,85 +90,54 @@ thread_local! {
     pub(super) static POOL: Rc<RefCell<Pool>> = Rc::default();
 }
 
-fn field(value: &JsValue, name: &str) -> JsValue {
-    js_sys::Reflect::get(value, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn message(fields: &[(&str, &JsValue)]) -> js_sys::Object {
-    let message = js_sys::Object::new();
-    for (k, v) in fields {
-        let _ = js_sys::Reflect::set(&message, &JsValue::from_str(k), v);
-    }
-    message
-}
-
 /// Tells the workers that decoded tiles of photo `id` for another that they
 /// may free their copy of it.
 fn release(p: &Pool, id: u32, workers: impl IntoIterator<Item = usize>) {
-    let release = message(&[("type", &JsValue::from_str("release")), ("id", &JsValue::from(id))]);
     for worker in workers {
         if let Some(Some(slot)) = p.slots.get(worker) {
-            let _ = slot.worker.post_message(&release);
+            let _ = ToWorker::Release { id }.post(&slot.worker);
         }
     }
 }
 
-/// A worker's message about tiles: "grid" from the worker holding a HEIC
-/// (how many tiles), "tile" from a worker that decoded one (with its pixels,
-/// unless it holds the photo itself), "tileFailed".
-fn on_tile_message(pool: &Rc<RefCell<Pool>>, from: usize, kind: &str, id: u32, data: &JsValue) {
+/// A worker's message about tiles: the grid from the worker holding a HEIC,
+/// a tile from a worker that decoded one, or a tile's failure.
+fn on_tile_message(pool: &Rc<RefCell<Pool>>, from: usize, id: u32, message: &FromWorker) {
     let mut guard = pool.borrow_mut();
     let p = &mut *guard;
-    if kind != "grid" {
+    if !matches!(message, FromWorker::Grid { .. }) {
         if let Some(Some(slot)) = p.slots.get_mut(from) {
             slot.tile = None;
         }
     }
     let Some(job) = p.running.get_mut(&id) else {
         // A tile for a photo already finished or failed.
-        if kind == "tile" {
+        if matches!(message, FromWorker::Tile { .. }) {
             release(p, id, [from]);
         }
         return;
     };
-    match kind {
-        "grid" => {
-            let count = field(data, "tiles").as_f64().unwrap_or(0.0) as u32;
-            job.tiles = Some(Tiles::new(from, count));
-        }
-        "tile" => {
+    match message {
+        FromWorker::Grid { tiles } => job.tiles = Some(Tiles::new(from, *tiles)),
+        FromWorker::Tile { index, rgba: Some(rgba) } => {
             let Some(work) = job.tiles.as_mut() else { return };
-            let rgba = field(data, "rgba");
-            if !rgba.is_undefined() {
-                let forward = message(&[
-                    ("type", &JsValue::from_str("tileData")),
-                    ("id", &JsValue::from(id)),
-                    ("index", &field(data, "index")),
-                    ("rgba", &rgba),
-                    ("from", &JsValue::from(from as u32)),
-                ]);
-                let transfer = js_sys::Array::of1(&field(&rgba, "buffer"));
-                let lead = p.slots.get(work.lead).and_then(Option::as_ref);
-                let sent =
-                    lead.is_some_and(|l| l.worker.post_message_with_transfer(&forward, &transfer).is_ok());
-                if let (false, Some(tile)) = (sent, field(data, "index").as_f64()) {
-                    work.give_back(tile as u32);
-                }
+            let forward = ToWorker::TileData { id, index: *index, rgba, from: from as u32 };
+            let lead = p.slots.get(work.lead).and_then(Option::as_ref);
+            let sent = lead.is_some_and(|l| forward.post(&l.worker).is_ok());
+            if let (false, Some(tile)) = (sent, index) {
+                work.give_back(*tile);
             }
         }
-        _ => {
+        FromWorker::TileFailed { kind } => {
             let Some(work) = job.tiles.as_mut() else { return };
             work.stop();
-            let lead = work.lead;
-            let failed = message(&[
-                ("type", &JsValue::from_str("tileFailed")),
-                ("id", &JsValue::from(id)),
-                ("kind", &field(data, "kind")),
-            ]);
-            if let Some(Some(slot)) = p.slots.get(lead) {
-                let _ = slot.worker.post_message(&failed);
+            if let Some(Some(slot)) = p.slots.get(work.lead) {
+                let _ = ToWorker::TileFailed { id, kind }.post(&slot.worker);
             }
         }
+        // A tile the photo's own worker decoded and kept; and no other kind
+        // reaches here.
+        _ => {}
     }
 }
 
@@ -188,34 +158,22 @@ fn spawn(pool: &Rc<RefCell<Pool>>, index: usize) -> Option<Slot> {
         if !current(&pool, &me) {
             return;
         }
-        let data = event.data();
-        let Some(id) = field(&data, "id").as_f64().map(|id| id as u32) else { return };
-        let kind = field(&data, "type").as_string();
-        if let Some(tile_message @ ("grid" | "tile" | "tileFailed")) = kind.as_deref() {
-            on_tile_message(&pool, index, tile_message, id, &data);
+        let Some((id, message)) = FromWorker::read(&event.data()) else { return };
+        if message.is_tile_message() {
+            on_tile_message(&pool, index, id, &message);
             dispatch(&pool);
             return;
         }
-        let outcome = match kind.as_deref() {
-            Some("progress") => {
+        let outcome = match message {
+            FromWorker::Progress { fraction } => {
                 // Called with the pool released: it may change the page.
                 let progress = pool.borrow().running.get(&id).map(|job| job.progress.clone());
-                if let (Some(progress), Some(f)) = (progress, field(&data, "fraction").as_f64()) {
-                    progress(f);
+                if let Some(progress) = progress {
+                    progress(fraction);
                 }
                 return;
             }
-            Some("done") => {
-                let summary = field(&data, "summary").as_string().and_then(|s| serde_json::from_str(&s).ok());
-                match (field(&data, "blob").dyn_into::<Blob>(), summary) {
-                    (Ok(blob), Some(summary)) => Ok(Processed { blob, summary }),
-                    _ => Err(PipelineFailure::browser()),
-                }
-            }
-            Some("error") => Err(field(&data, "error")
-                .as_string()
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or_else(PipelineFailure::browser)),
+            FromWorker::Finished(outcome) => outcome,
             _ => return,
         };
         let job = {
@@ -303,15 +261,9 @@ fn dispatch_tiles(pool: &Rc<RefCell<Pool>>) {
         if index != lead && !work.helpers.contains(&index) {
             work.helpers.push(index);
         }
-        let task = message(&[
-            ("type", &JsValue::from_str("tile")),
-            ("id", &JsValue::from(id)),
-            ("index", &JsValue::from(tile)),
-            ("file", &file),
-            ("worker", &JsValue::from(index as u32)),
-        ]);
+        let task = ToWorker::Tile { id, index: tile, file: &file, worker: index as u32 };
         let Some(slot) = p.slots[index].as_mut() else { return };
-        if slot.worker.post_message(&task).is_err() {
+        if task.post(&slot.worker).is_err() {
             if let Some(work) = p.running.get_mut(&id).and_then(|j| j.tiles.as_mut()) {
                 work.give_back(tile);
             }
@@ -362,15 +314,11 @@ pub(super) fn dispatch(pool: &Rc<RefCell<Pool>>) {
             continue;
         }
         let Some((queued, job)) = p.waiting.remove(at) else { return };
-        let pool_size = JsValue::from(p.slots.len() as u32);
+        let pool_size = p.slots.len() as u32;
         let Some(slot) = p.slots[index].as_mut() else { return };
-        let job_message = message(&[
-            ("id", &JsValue::from(queued.id)),
-            ("file", &queued.file),
-            ("targets", &JsValue::from_str(&queued.targets)),
-            ("poolSize", &pool_size),
-        ]);
-        if slot.worker.post_message(&job_message).is_err() {
+        let job_message =
+            ToWorker::Job { id: queued.id, file: &queued.file, targets: &queued.targets, pool_size };
+        if job_message.post(&slot.worker).is_err() {
             drop(p);
             let _ = job.done.send(Err(PipelineFailure::browser()));
             continue;

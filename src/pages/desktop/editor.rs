@@ -12,8 +12,8 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::desk::{Desk, Dialog};
-use crate::client::canvas::{line_width, load_image, paint};
-use crate::model::edit::{crop_handle, crop_rect, Edit, Point, Shape};
+use crate::client::canvas::{crop_overlay, line_width, load_image, paint};
+use crate::model::edit::{crop_handle, crop_rect, Edit, EditHistory, Point, Shape};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tool {
@@ -29,24 +29,25 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
     // Read once, when the dialog opens.
     let (info, number) = untrack(|| (desk.image(&image_id), desk.number_of(&image_id)));
     let canvas = NodeRef::<html::Canvas>::new();
+    let panel = NodeRef::<html::Div>::new();
+    // The dialog takes focus as it opens, so its keys work at once.
+    Effect::new(move |_| {
+        if let Some(panel) = panel.get() {
+            let _ = panel.focus();
+        }
+    });
     let image = RwSignal::new_local(None::<web_sys::HtmlImageElement>);
-    let history = RwSignal::new(vec![Edit::default()]);
-    let at = RwSignal::new(0usize);
+    let history = RwSignal::new(EditHistory::default());
     let tool = RwSignal::new(Tool::Crop);
     let aspect = RwSignal::new(None::<f64>);
     let label = RwSignal::new("Lesion".to_owned());
     let drag = RwSignal::new(None::<(Point, Point)>);
     let status = RwSignal::new(None::<String>);
     let saving = RwSignal::new(false);
-    let current = move || history.with(|h| h[at.get()].clone());
-    let push = move |edit: Edit| {
-        let i = at.get_untracked();
-        history.update(|h| {
-            h.truncate(i + 1);
-            h.push(edit);
-        });
-        at.set(i + 1);
-    };
+    let current = move || history.with(|h| h.current().clone());
+    let push = move |edit: Edit| history.update(|h| h.push(edit));
+    let undo = move || history.update(|h| _ = h.undo());
+    let redo = move || history.update(|h| _ = h.redo());
 
     let source_size =
         move || image.with(|i| i.as_ref().map(|i| (i.natural_width() as f64, i.natural_height() as f64)));
@@ -90,23 +91,8 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
             }
         }
         paint(&ctx, &img, &shown, scale, (0.0, 0.0), line);
-        if let Some((x, y, cw, ch)) = crop {
-            // Dim what the crop leaves out.
-            ctx.set_fill_style_str("rgba(0, 0, 0, 0.55)");
-            let (x, y, cw, ch) = (x * scale, y * scale, cw * scale, ch * scale);
-            let (vw, vh) = (ow * scale, oh * scale);
-            ctx.fill_rect(0.0, 0.0, vw, y);
-            ctx.fill_rect(0.0, y + ch, vw, vh - y - ch);
-            ctx.fill_rect(0.0, y, x, ch);
-            ctx.fill_rect(x + cw, y, vw - x - cw, ch);
-            ctx.set_stroke_style_str("#ffffff");
-            ctx.set_line_width(2.0);
-            ctx.stroke_rect(x, y, cw, ch);
-            // Corner handles.
-            ctx.set_fill_style_str("#ffffff");
-            for (hx, hy) in [(x, y), (x + cw, y), (x, y + ch), (x + cw, y + ch)] {
-                ctx.fill_rect(hx - 5.0, hy - 5.0, 10.0, 10.0);
-            }
+        if let Some(crop) = crop {
+            crop_overlay(&ctx, crop, scale, (ow, oh));
         }
     });
 
@@ -125,9 +111,16 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
         });
     });
 
+    // The canvas may be shown smaller than it is drawn (a narrow window):
+    // a pointer's position is read against its displayed size.
     let to_image = move |e: &web_sys::PointerEvent| -> Point {
+        let shown = canvas.get_untracked().map(|el| {
+            let (shown_w, shown_h) = (el.client_width().max(1) as f64, el.client_height().max(1) as f64);
+            (el.width() as f64 / shown_w, el.height() as f64 / shown_h)
+        });
+        let (sx, sy) = shown.unwrap_or((1.0, 1.0));
         let scale = view_scale();
-        (e.offset_x() as f64 / scale, e.offset_y() as f64 / scale)
+        (e.offset_x() as f64 * sx / scale, e.offset_y() as f64 * sy / scale)
     };
     let finish = move |end: Point| {
         let Some((a, _)) = drag.get_untracked() else { return };
@@ -182,7 +175,29 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
 
     view! {
         <div class="modal">
-            <div class="modal__panel modal__panel--wide" role="dialog" aria-modal="true" aria-labelledby="editor-title">
+            <div
+                node_ref=panel
+                tabindex="-1"
+                class="modal__panel modal__panel--wide"
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby="editor-title"
+                on:keydown=move |e: web_sys::KeyboardEvent| {
+                    // The shortcuts the Undo and Redo buttons advertise; not
+                    // while typing a label, where they undo the typing.
+                    let typing = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).is_some();
+                    if !(e.ctrl_key() || e.meta_key()) || typing {
+                        return;
+                    }
+                    match e.key().to_lowercase().as_str() {
+                        "z" if e.shift_key() => redo(),
+                        "z" => undo(),
+                        "y" => redo(),
+                        _ => return,
+                    }
+                    e.prevent_default();
+                }
+            >
                 <h2 id="editor-title">{format!("Edit photo {number}")}</h2>
                 <div class="editor__tools" role="toolbar" aria-label="Editing tools">
                     <button type="button" class="button button--secondary" on:click=move |_| rotate(false)>"Rotate left"</button>
@@ -211,8 +226,8 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
                         <input type="text" maxlength="40" prop:value=move || label.get() on:input=move |e| label.set(event_target_value(&e)) />
                     </label>
                     <span class="desk__spacer"></span>
-                    <button type="button" class="button button--secondary" aria-keyshortcuts="Control+Z" disabled=move || at.get() == 0 on:click=move |_| at.update(|i| *i -= 1)>"Undo"</button>
-                    <button type="button" class="button button--secondary" aria-keyshortcuts="Control+Y" disabled=move || { at.get() + 1 >= history.with(Vec::len) } on:click=move |_| at.update(|i| *i += 1)>"Redo"</button>
+                    <button type="button" class="button button--secondary" aria-keyshortcuts="Control+Z" disabled=move || !history.with(EditHistory::can_undo) on:click=move |_| undo()>"Undo"</button>
+                    <button type="button" class="button button--secondary" aria-keyshortcuts="Control+Y" disabled=move || !history.with(EditHistory::can_redo) on:click=move |_| redo()>"Redo"</button>
                     <button type="button" class="button button--secondary" on:click=move |_| push(Edit::default())>"Reset"</button>
                 </div>
                 <div class="editor__stage">
@@ -245,7 +260,7 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
                 {move || status.get().map(|s| view! { <p class="notice" role="status">{s}</p> })}
                 <div class="modal__actions">
                     <button class="button button--secondary" on:click=move |_| desk.dialog.set(Dialog::None)>"Cancel"</button>
-                    <button class="button" disabled=move || { saving.get() || history.with(|h| h[at.get()] == Edit::default()) } on:click=save>
+                    <button class="button" disabled=move || { saving.get() || history.with(EditHistory::is_unchanged) } on:click=save>
                         "Save edit"
                     </button>
                 </div>
