@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+use super::Laterality;
+
 const CSV: &str = include_str!("snomed-body-sites.csv");
 
 /// One body-site concept.
@@ -69,6 +71,55 @@ pub fn site_label(term: &str) -> String {
     let plain = term.replace("Structure of ", "").replace(" structure", "");
     let mut chars = plain.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// A term's words without side and filler words, to pair a site with its lateralised concept.
+fn core_words(term: &str) -> Vec<String> {
+    let mut words: Vec<String> = term
+        .to_lowercase()
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "left" | "right" | "structure" | "of"))
+        .map(str::to_owned)
+        .collect();
+    words.sort();
+    words
+}
+
+/// The pre-lateralised concept for a site and side, if the verified list has one.
+pub fn lateralised(site: &BodySite, side: Laterality) -> Option<&'static BodySite> {
+    let word = match side {
+        Laterality::Left => "left",
+        Laterality::Right => "right",
+        _ => return None,
+    };
+    let core = core_words(&site.term);
+    body_sites().iter().find(|s| {
+        s.lateralised
+            && s.term.to_lowercase().split_whitespace().any(|w| w == word)
+            && core_words(&s.term) == core
+    })
+}
+
+/// A site and side as one comparable pair: a pre-lateralised concept
+/// ("Left ear structure") becomes its unlateralised site and its side, so a
+/// photo coded either way matches the other.
+pub fn site_and_side(code: &str, side: Option<Laterality>) -> (String, Option<Laterality>) {
+    let Some(site) = body_site(code).filter(|s| s.lateralised) else {
+        return (code.to_owned(), side);
+    };
+    let words = site.term.to_lowercase();
+    let named = if words.split_whitespace().any(|w| w == "left") {
+        Laterality::Left
+    } else if words.split_whitespace().any(|w| w == "right") {
+        Laterality::Right
+    } else {
+        return (code.to_owned(), side);
+    };
+    let core = core_words(&site.term);
+    match body_sites().iter().find(|s| !s.lateralised && core_words(&s.term) == core) {
+        Some(base) => (base.code.clone(), Some(named)),
+        None => (code.to_owned(), Some(named)),
+    }
 }
 
 #[cfg(test)]

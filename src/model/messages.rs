@@ -48,3 +48,7 @@ pub const TOO_LARGE_FOR_SCAN: &str =
     "This photo is too large for the Medtech inbox. Crop or reduce it, then try again.";
 pub const NO_PDF: &str =
     "This photo could not be turned into a PDF for the Medtech inbox. Remove it and add it again.";
+
+// Earlier photos.
+pub const NO_NHI_FOR_EARLIER: &str =
+    "This patient has no NHI in Medtech, so their earlier photos cannot be found.";

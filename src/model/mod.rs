@@ -3,6 +3,7 @@
 //! Nothing here does I/O; everything serialises with serde.
 
 mod body_sites;
+mod earlier;
 pub mod edit;
 mod error;
 mod health;
@@ -10,7 +11,10 @@ mod image;
 pub mod messages;
 mod session_views;
 
-pub use body_sites::{body_site, body_sites, search_body_sites, site_label, BodySite};
+pub use body_sites::{
+    body_site, body_sites, lateralised, search_body_sites, site_and_side, site_label, BodySite,
+};
+pub use earlier::{group_earlier, EarlierGroup, EarlierPhoto};
 pub use error::{ApiError, UploadProblem};
 pub use health::{DependencyReport, HealthReport, Mode};
 pub use image::{

@@ -173,7 +173,9 @@ async fn commits_carry_the_clinical_metadata_and_the_exact_bytes() {
         // Its bytes are gone, so no preview URL points at them.
         assert_eq!(image["previewUrl"], Value::Null, "a committed image has no preview");
     }
-    for record in app.state.sessions.images(&session_key(&desktop)).await.unwrap() {
+    let records = app.state.sessions.images(&session_key(&desktop)).await.unwrap();
+    assert_eq!(records.len(), 2, "the session's records");
+    for record in records {
         assert_eq!(app.state.blobs.head(&record.blob_key).await.unwrap(), None, "blob deleted after commit");
     }
     let audit = app.state.sessions.recent_audit(10).await.unwrap();
@@ -331,9 +333,9 @@ async fn an_expired_token_is_refreshed_early() {
     assert_eq!(sandbox.json("/stats").await["tokenGrants"], 2, "refreshed before the token expired");
 }
 
-fn session_key(auth: &Auth) -> String {
+fn session_key(auth: &Auth) -> clinical_images::server::stores::session_store::SessionKey {
     let Auth::Cookie(c) = auth else { panic!("desktop cookie expected") };
-    clinical_images::server::support::ids::hash_credential(c.trim_start_matches("ci_session="))
+    crate::common::session_key(c)
 }
 
 #[tokio::test]

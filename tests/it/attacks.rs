@@ -50,7 +50,7 @@ async fn swap_after_registration(
     assert_eq!(late, if s3 { 200 } else { 410 });
     // Bytes changed in storage itself (not through any URL) are still caught.
     let Auth::Cookie(cookie) = &desktop else { unreachable!() };
-    let key = clinical_images::server::support::ids::hash_credential(cookie.split_once('=').unwrap().1);
+    let key = common::session_key(cookie);
     let record = app.state.sessions.image(&key, &id).await.unwrap().unwrap();
     let (_, stored) = app.state.blobs.get(&record.blob_key).await.unwrap().unwrap();
     assert_eq!(stored, photo, "the stored photo is the verified one");

@@ -265,6 +265,14 @@ impl Auth {
 
 /// The session name in a session cookie `ci_session_<name>=…` (or
 /// `__Host-ci_session_<name>=…`); empty for any other cookie.
+/// The store's key of the session whose cookie (`name=value`) this is.
+pub fn session_key(cookie: &str) -> clinical_images::server::stores::session_store::SessionKey {
+    let value = cookie.split_once('=').map_or(cookie, |(_, v)| v);
+    clinical_images::server::stores::session_store::SessionKey::new(
+        clinical_images::server::support::ids::hash_credential(value),
+    )
+}
+
 pub fn session_of(cookie: &str) -> &str {
     let name = cookie.split('=').next().unwrap_or("");
     name.rsplit_once("ci_session_").map(|(_, n)| n).unwrap_or("")

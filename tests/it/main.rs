@@ -11,6 +11,7 @@ mod assets;
 mod attacks;
 mod cluster;
 mod consent;
+mod earlier;
 mod events;
 mod filing;
 mod fuzz;

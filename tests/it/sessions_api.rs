@@ -74,7 +74,7 @@ async fn dev_launch_rejects_malformed_ids() {
 async fn phone_tokens_are_checked_by_hash_and_see_only_a_masked_banner() {
     let app = TestApp::start(service_vars()).await;
     let cookie = dev_launch(&app).await;
-    let session_key = hash_credential(cookie.split_once('=').unwrap().1);
+    let session_key = crate::common::session_key(&cookie);
     let token = random_token();
     let record = TokenRecord { session_key, created_at: unix_now(), revoked: false };
     let ttl = app.state.config.session.mobile_token_ttl;

@@ -13,6 +13,11 @@ use clinical_images::server::stores::session_store::{
 };
 use clinical_images::server::support::clock::{unix_now, unix_now_ms};
 
+/// A session key, as the stores take one.
+fn sk(key: &str) -> clinical_images::server::stores::session_store::SessionKey {
+    clinical_images::server::stores::session_store::SessionKey::new(key)
+}
+
 const LONG: Duration = Duration::from_secs(600);
 
 fn record(hard_in_secs: u64) -> SessionRecord {
@@ -100,7 +105,7 @@ async fn session_contract(store: &dyn SessionStore) {
     assert_eq!(store.touch("key-hard", LONG).await.unwrap(), None, "gone after hard expiry");
 
     // Mobile tokens: stored, slid, expired.
-    let token = TokenRecord { session_key: "key-s".into(), created_at: unix_now(), revoked: false };
+    let token = TokenRecord { session_key: sk("key-s"), created_at: unix_now(), revoked: false };
     store.put_token("tok-1", &token, Duration::from_secs(1)).await.unwrap();
     assert_eq!(store.touch_token("tok-1", Duration::from_secs(1)).await.unwrap(), Some(token));
     assert_eq!(store.touch_token("tok-2", LONG).await.unwrap(), None);
@@ -142,18 +147,20 @@ async fn image_contract(store: &dyn SessionStore) {
 
     // Reservations stop at the limit; order is oldest first.
     for (i, id) in ["b", "a", "c"].iter().enumerate() {
-        let r =
-            store.reserve_image("sess", &image(id, unix_now() + i as u64), limits(3), LONG).await.unwrap();
+        let r = store
+            .reserve_image(&sk("sess"), &image(id, unix_now() + i as u64), limits(3), LONG)
+            .await
+            .unwrap();
         assert_eq!(r, Reserve::Reserved);
     }
     assert_eq!(
-        store.reserve_image("sess", &image("d", unix_now() + 9), limits(3), LONG).await.unwrap(),
+        store.reserve_image(&sk("sess"), &image("d", unix_now() + 9), limits(3), LONG).await.unwrap(),
         Reserve::LimitReached
     );
-    let ids: Vec<String> = store.images("sess").await.unwrap().into_iter().map(|r| r.image_id).collect();
+    let ids: Vec<String> = store.images(&sk("sess")).await.unwrap().into_iter().map(|r| r.image_id).collect();
     assert_eq!(ids, ["b", "a", "c"]);
-    assert!(store.images("other-sess").await.unwrap().is_empty());
-    assert!(store.image("other-sess", "a").await.unwrap().is_none());
+    assert!(store.images(&sk("other-sess")).await.unwrap().is_empty());
+    assert!(store.image(&sk("other-sess"), "a").await.unwrap().is_none());
 
     // A device's photos list in the order they were picked, not reserved:
     // a phone picked p1..p3 (clock 5 s behind) but reserved p2, p3, p1; the
@@ -172,31 +179,32 @@ async fn image_contract(store: &dyn SessionStore) {
         picked("p3", Some("phone-a"), base - 4_998, base + 350),
         picked("p1", Some("phone-a"), base - 5_000, base + 1_200),
     ] {
-        assert_eq!(store.reserve_image("pick", &r, limits(10), LONG).await.unwrap(), Reserve::Reserved);
+        assert_eq!(store.reserve_image(&sk("pick"), &r, limits(10), LONG).await.unwrap(), Reserve::Reserved);
     }
-    let ids: Vec<String> = store.images("pick").await.unwrap().into_iter().map(|r| r.image_id).collect();
+    let ids: Vec<String> = store.images(&sk("pick")).await.unwrap().into_iter().map(|r| r.image_id).collect();
     assert_eq!(ids, ["d1", "p1", "p2", "p3"]);
 
     // Compare-and-set: a stale writer loses.
-    let current = store.image("sess", "a").await.unwrap().unwrap();
+    let current = store.image(&sk("sess"), "a").await.unwrap().unwrap();
     let first = ImageRecord { width: Some(1), ..current.clone() };
     let stale = ImageRecord { width: Some(2), ..current.clone() };
-    assert!(store.replace_image("sess", &current, &first).await.unwrap());
-    assert!(!store.replace_image("sess", &current, &stale).await.unwrap());
-    assert_eq!(store.image("sess", "a").await.unwrap().unwrap().width, Some(1));
+    assert!(store.replace_image(&sk("sess"), &current, &first).await.unwrap());
+    assert!(!store.replace_image(&sk("sess"), &current, &stale).await.unwrap());
+    assert_eq!(store.image(&sk("sess"), "a").await.unwrap().unwrap().width, Some(1));
 
-    assert!(store.remove_image("sess", "a").await.unwrap());
-    assert!(!store.remove_image("sess", "a").await.unwrap());
-    assert_eq!(store.images("sess").await.unwrap().len(), 2);
+    assert!(store.remove_image(&sk("sess"), "a").await.unwrap());
+    assert!(!store.remove_image(&sk("sess"), "a").await.unwrap());
+    assert_eq!(store.images(&sk("sess")).await.unwrap().len(), 2);
 
     // Twenty concurrent reservations against a limit of 20 all land, once.
     let records: Vec<ImageRecord> = (0..21).map(|i| image(&format!("p{i}"), unix_now() + i)).collect();
+    let par = sk("par");
     let results =
-        futures::future::join_all(records.iter().map(|r| store.reserve_image("par", r, limits(20), LONG)))
+        futures::future::join_all(records.iter().map(|r| store.reserve_image(&par, r, limits(20), LONG)))
             .await;
     let reserved = results.iter().filter(|r| matches!(r, Ok(Reserve::Reserved))).count();
     assert_eq!(reserved, 20);
-    assert_eq!(store.images("par").await.unwrap().len(), 20);
+    assert_eq!(store.images(&sk("par")).await.unwrap().len(), 20);
 
     // Unregistered reservations: capped per uploader, reclaimed once stale.
     let short = ReserveLimits { max_images: 5, max_pending: 2, reservation_ttl: Duration::from_secs(2) };
@@ -207,36 +215,45 @@ async fn image_contract(store: &dyn SessionStore) {
     };
     for id in ["r1", "r2"] {
         assert_eq!(
-            store.reserve_image("res", &from_phone(id), short, LONG).await.unwrap(),
+            store.reserve_image(&sk("res"), &from_phone(id), short, LONG).await.unwrap(),
             Reserve::Reserved
         );
     }
     assert_eq!(
-        store.reserve_image("res", &from_phone("r3"), short, LONG).await.unwrap(),
+        store.reserve_image(&sk("res"), &from_phone("r3"), short, LONG).await.unwrap(),
         Reserve::TooManyPending
     );
     let other_phone = ImageRecord { uploader: Some("phone-b".into()), ..from_phone("b1") };
-    assert_eq!(store.reserve_image("res", &other_phone, short, LONG).await.unwrap(), Reserve::Reserved);
-    let registered =
-        ImageRecord { uploaded_at: Some(unix_now()), created_ms: unix_now_ms(), ..image("done", unix_now()) };
-    assert_eq!(store.reserve_image("res", &registered, short, LONG).await.unwrap(), Reserve::Reserved);
+    assert_eq!(store.reserve_image(&sk("res"), &other_phone, short, LONG).await.unwrap(), Reserve::Reserved);
+    let registered = ImageRecord {
+        uploaded_at: Some(unix_now()),
+        created_ms: unix_now_ms(),
+        ..image(&sk("done"), unix_now())
+    };
+    assert_eq!(store.reserve_image(&sk("res"), &registered, short, LONG).await.unwrap(), Reserve::Reserved);
     tokio::time::sleep(Duration::from_millis(3200)).await;
     // The stale ones are reclaimed; the registered one stays.
-    assert_eq!(store.reserve_image("res", &from_phone("r4"), short, LONG).await.unwrap(), Reserve::Reserved);
-    let mut ids: Vec<String> = store.images("res").await.unwrap().into_iter().map(|r| r.image_id).collect();
+    assert_eq!(
+        store.reserve_image(&sk("res"), &from_phone("r4"), short, LONG).await.unwrap(),
+        Reserve::Reserved
+    );
+    let mut ids: Vec<String> =
+        store.images(&sk("res")).await.unwrap().into_iter().map(|r| r.image_id).collect();
     ids.sort();
     assert_eq!(ids, ["done", "r4"]);
 
     // update_image: applies the change, retries past a concurrent writer, declines, misses.
-    let rec = store.image("res", "done").await.unwrap().unwrap();
+    let rec = store.image(&sk("res"), "done").await.unwrap().unwrap();
     let widen = |r: &ImageRecord| Some(ImageRecord { width: Some(r.width.unwrap_or(0) + 1), ..r.clone() });
-    let Updated::Done(after) = store.update_image("res", "done", &widen).await.unwrap() else { panic!() };
+    let Updated::Done(after) = store.update_image(&sk("res"), "done", &widen).await.unwrap() else {
+        panic!()
+    };
     assert_eq!(after.width, Some(1));
     assert!(after.version > rec.version, "each write bumps the version");
-    assert!(!store.replace_image("res", &rec, &rec).await.unwrap(), "a stale version loses");
+    assert!(!store.replace_image(&sk("res"), &rec, &rec).await.unwrap(), "a stale version loses");
     let decline = |_: &ImageRecord| None;
-    assert!(matches!(store.update_image("res", "done", &decline).await.unwrap(), Updated::Refused(_)));
-    assert_eq!(store.update_image("res", "nope", &widen).await.unwrap(), Updated::Missing);
+    assert!(matches!(store.update_image(&sk("res"), "done", &decline).await.unwrap(), Updated::Refused(_)));
+    assert_eq!(store.update_image(&sk("res"), "nope", &widen).await.unwrap(), Updated::Missing);
 
     // Claims: one holder at a time, released, and gone after their TTL.
     assert!(store.try_claim("claim-x", "owner-1", LONG).await.unwrap());
@@ -339,12 +356,12 @@ async fn a_record_written_by_another_version_can_still_be_updated() {
         next.metadata.body_site = Some("14975008".into());
         Some(next)
     };
-    let Updated::Done(updated) = store.update_image("sess", "old-1", &set_site).await.unwrap() else {
+    let Updated::Done(updated) = store.update_image(&sk("sess"), "old-1", &set_site).await.unwrap() else {
         panic!("an old-format record must stay updatable");
     };
     assert_eq!(updated.metadata.body_site.as_deref(), Some("14975008"));
     assert_eq!(
-        store.image("sess", "old-1").await.unwrap().unwrap().metadata.body_site.as_deref(),
+        store.image(&sk("sess"), "old-1").await.unwrap().unwrap().metadata.body_site.as_deref(),
         Some("14975008")
     );
 }

@@ -81,16 +81,18 @@ async fn a_non_image_is_rejected_and_its_blob_deleted() {
         let (status, body) = register(&app, &desktop, id).await;
         assert_eq!(status, 422, "{body}");
         assert_eq!(body, json!({"kind": "upload", "detail": "notAnImage"}));
-        let records = app.state.sessions.images(&session_key(&desktop)).await.unwrap();
+        let key = session_key(&desktop);
+        assert!(app.state.sessions.exists(&key).await.unwrap(), "the session's key");
+        let records = app.state.sessions.images(&key).await.unwrap();
         assert!(records.is_empty(), "the record is gone");
-        let key = format!("{}/{id}", &session_key(&desktop)[..32]);
+        let key = format!("{}/{id}", &key[..32]);
         assert_eq!(app.state.blobs.head(&key).await.unwrap(), None, "the blob is gone");
     }
 }
 
-fn session_key(auth: &Auth) -> String {
+fn session_key(auth: &Auth) -> clinical_images::server::stores::session_store::SessionKey {
     let Auth::Cookie(c) = auth else { panic!("desktop cookie expected") };
-    clinical_images::server::support::ids::hash_credential(c.trim_start_matches("ci_session="))
+    common::session_key(c)
 }
 
 #[tokio::test]
@@ -503,10 +505,7 @@ async fn late_uploads_are_refused_or_swept(mut vars: Vec<(String, String)>, s3: 
     let middle = swapped.len() / 2;
     swapped[middle] ^= 0xff;
     assert_eq!(late(ticket.clone(), swapped.clone()).await, expected, "after registration");
-    let key = clinical_images::server::support::ids::hash_credential(match &desktop {
-        Auth::Cookie(c) => c.split_once('=').unwrap().1,
-        _ => unreachable!(),
-    });
+    let key = session_key(&desktop);
     let record = app.state.sessions.image(&key, &id).await.unwrap().unwrap();
     let (_, stored) = app.state.blobs.get(&record.blob_key).await.unwrap().unwrap();
     assert_eq!(stored, photo, "a late PUT never changes the stored photo");
@@ -548,10 +547,7 @@ async fn a_live_photo_and_an_open_slot_are_never_swept() {
     use clinical_images::server::services::{sweep::sweep_session, upload_slots::blob_dir};
     let app = TestApp::start(service_vars()).await;
     let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
-    let key = clinical_images::server::support::ids::hash_credential(match &desktop {
-        Auth::Cookie(c) => c.split_once('=').unwrap().1,
-        _ => unreachable!(),
-    });
+    let key = session_key(&desktop);
     let registered = app.upload(&desktop, "image/jpeg", jpeg(20, 20)).await;
     assert_eq!(app.register(&desktop, registered["imageId"].as_str().unwrap()).await.0, 200);
     // Uploaded, not yet registered: its slot is open.

@@ -17,6 +17,8 @@ pub enum Dialog {
     Shortcuts,
     ConfirmDelete(Vec<String>),
     Editor(String),
+    /// Today's selected photo beside an earlier one.
+    Compare(crate::model::EarlierPhoto),
 }
 
 /// A photo on its way up (before the server knows it).

@@ -8,6 +8,7 @@
 
 mod desk;
 mod dialogs;
+mod earlier;
 mod editor;
 mod panels;
 mod strip;

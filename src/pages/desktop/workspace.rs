@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use super::desk::{Desk, Dialog};
 use super::dialogs::{CameraDialog, CommitDialog, ConfirmDelete, ShortcutSheet};
+use super::earlier::{CompareDialog, EarlierPanel};
 use super::editor::EditorDialog;
 use super::panels::{MetadataPanel, QrPanel};
 use super::strip::Strip;
@@ -146,6 +147,7 @@ pub fn Workspace(summary: SessionSummary) -> impl IntoView {
                         {view! { <QrPanel desk /> }.into_any()}
                     </Show>
                     {view! { <MetadataPanel desk /> }.into_any()}
+                    {view! { <EarlierPanel desk /> }.into_any()}
                 </aside>
             </div>
             {move || desk.toast.get().map(|t| view! { <div class="toast" role="status">{t}</div> })}
@@ -156,6 +158,7 @@ pub fn Workspace(summary: SessionSummary) -> impl IntoView {
                 Dialog::Shortcuts => view! { <ShortcutSheet desk /> }.into_any(),
                 Dialog::ConfirmDelete(ids) => view! { <ConfirmDelete desk ids /> }.into_any(),
                 Dialog::Editor(image_id) => view! { <EditorDialog desk image_id /> }.into_any(),
+                Dialog::Compare(earlier) => view! { <CompareDialog desk earlier /> }.into_any(),
             }}
         </div>
     }

@@ -30,6 +30,7 @@ use super::wire::{backoff, created, rejected, retry_after, retryable};
 use super::{AlexClient, AlexError, CallContext, Created, Dedupe, LaunchContext, PatientSummary, Resource};
 use crate::server::config::AlexConfig;
 
+mod earlier;
 mod search;
 mod urls;
 
@@ -276,6 +277,19 @@ impl AlexClient for HttpAlexClient {
         ctx: &CallContext,
     ) -> Result<Option<Created>, AlexError> {
         self.look_up_filed(resource_type, dedupe, ctx).await
+    }
+
+    async fn search_by_nhi(
+        &self,
+        resource_type: &str,
+        nhi: &str,
+        ctx: &CallContext,
+    ) -> Result<Vec<Value>, AlexError> {
+        HttpAlexClient::search_by_nhi(self, resource_type, nhi, ctx).await
+    }
+
+    async fn attachment(&self, url: &str, ctx: &CallContext) -> Result<Vec<u8>, AlexError> {
+        self.read_attachment(url, ctx).await
     }
 
     async fn patient(&self, patient_id: &str, ctx: &CallContext) -> Result<PatientSummary, AlexError> {

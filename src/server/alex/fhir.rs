@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::model::{body_site, body_sites, BodySite, ImageKind, ImageMetadata, ImageView, Laterality};
+use crate::model::{body_site, lateralised, BodySite, ImageKind, ImageMetadata, ImageView, Laterality};
 
 pub const SNOMED: &str = "http://snomed.info/sct";
 
@@ -92,33 +92,6 @@ fn laterality_qualifier(l: Laterality) -> Option<(&'static str, &'static str)> {
         Laterality::Bilateral => Some(("51440002", "Right and left")),
         Laterality::NotApplicable => None,
     }
-}
-
-/// A term's words without side and filler words, to pair a site with its lateralised concept.
-fn core_words(term: &str) -> Vec<String> {
-    let mut words: Vec<String> = term
-        .to_lowercase()
-        .split_whitespace()
-        .filter(|w| !matches!(*w, "left" | "right" | "structure" | "of"))
-        .map(str::to_owned)
-        .collect();
-    words.sort();
-    words
-}
-
-/// The pre-lateralised concept for a site and side, if the verified list has one.
-pub fn lateralised(site: &BodySite, side: Laterality) -> Option<&'static BodySite> {
-    let word = match side {
-        Laterality::Left => "left",
-        Laterality::Right => "right",
-        _ => return None,
-    };
-    let core = core_words(&site.term);
-    body_sites().iter().find(|s| {
-        s.lateralised
-            && s.term.to_lowercase().split_whitespace().any(|w| w == word)
-            && core_words(&s.term) == core
-    })
 }
 
 /// "Forearm structure" → "forearm"; "Structure of back of trunk" → "back of trunk".

@@ -6,6 +6,7 @@
 //! same HTTP code: tokens, retries, error mapping.
 
 mod client;
+pub mod earlier;
 pub mod fhir;
 pub mod filing;
 pub mod messages;
@@ -123,6 +124,20 @@ pub trait AlexClient: Send + Sync {
         dedupe: &Dedupe,
         ctx: &CallContext,
     ) -> Result<Option<Created>, AlexError>;
+
+    /// Every `resource_type` resource the documented search by the
+    /// patient's NHI finds (`{type}?patient.identifier=<system>|<NHI>`),
+    /// page by page, following `next` links on this ALEX only.
+    async fn search_by_nhi(
+        &self,
+        resource_type: &str,
+        nhi: &str,
+        ctx: &CallContext,
+    ) -> Result<Vec<serde_json::Value>, AlexError>;
+
+    /// The bytes at an attachment's `content.url`, read from this ALEX only
+    /// (relative, or absolute on its origin) with our token.
+    async fn attachment(&self, url: &str, ctx: &CallContext) -> Result<Vec<u8>, AlexError>;
 
     /// `GET /Patient/{id}`, for the banner.
     async fn patient(&self, patient_id: &str, ctx: &CallContext) -> Result<PatientSummary, AlexError>;

@@ -83,7 +83,7 @@ struct Live {
     /// Flips when the server begins shutting down.
     shutdown: tokio::sync::watch::Receiver<bool>,
     state: AppState,
-    session_key: String,
+    session_key: crate::server::stores::session_store::SessionKey,
     /// Counts the stream in `event_streams_open` while it lives.
     _open: crate::server::http::metrics::OpenStream,
     /// Its place among its session's streams.

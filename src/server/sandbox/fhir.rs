@@ -69,7 +69,7 @@ fn fhir_json(status: StatusCode, body: &Value) -> Response {
 }
 
 /// Common checks: token, then facility. Returns the facility.
-fn guard(sandbox: &Sandbox, headers: &HeaderMap) -> Result<String, Refusal> {
+pub(super) fn guard(sandbox: &Sandbox, headers: &HeaderMap) -> Result<String, Refusal> {
     sandbox.authorize(headers)?;
     let facility = headers.get("mt-facilityid").and_then(|v| v.to_str().ok()).unwrap_or_default();
     if FACILITIES.contains(&facility) {
@@ -193,6 +193,7 @@ fn accept(
         received_at: rfc3339(unix_now()),
         resource: body.clone(),
         content: (content_type.to_owned(), bytes),
+        seeded: false,
     })
 }
 

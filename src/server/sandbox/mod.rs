@@ -14,6 +14,7 @@
 //! `not-supported`, as a strict FHIR server refuses them.
 
 mod data;
+mod earlier;
 mod faults;
 mod fhir;
 mod launch;
@@ -79,6 +80,9 @@ pub struct Stored {
     pub resource: Value,
     /// The decoded attachment.
     pub content: (String, Vec<u8>),
+    /// An earlier filing the sandbox holds from the start (or a test
+    /// added): found by search, not in the inbox.
+    pub seeded: bool,
 }
 
 struct Inner {
@@ -140,7 +144,7 @@ impl Sandbox {
             token_grants: AtomicUsize::new(0),
             faults: Mutex::default(),
             outage: Mutex::default(),
-            resources: Mutex::default(),
+            resources: Mutex::new(earlier::seeded()),
             launch: launch::Contexts::new(),
         }))
     }
@@ -180,9 +184,14 @@ impl Sandbox {
         self.0.searches_refused.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Everything accepted so far, oldest first.
+    /// Everything it holds (the earlier filings first), oldest first.
     pub fn resources(&self) -> Vec<Stored> {
         lock(&self.0.resources).clone()
+    }
+
+    /// What this app filed: everything accepted, oldest first.
+    pub fn filings(&self) -> Vec<Stored> {
+        lock(&self.0.resources).iter().filter(|s| !s.seeded).cloned().collect()
     }
 }
 
@@ -193,6 +202,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
         .route("/FHIR/Patient/{id}", get(fhir::read_patient))
         .route("/FHIR/Media", post(fhir::create_media).get(fhir::search_media))
         .route("/FHIR/DocumentReference", post(fhir::create_document_reference).get(fhir::search_documents))
+        .route("/FHIR/Binary/{id}", get(earlier::binary))
         .route("/vendorforms/api/getlaunchcontextstring/{context}/{signature}", get(launch::resolve))
         .layer(middleware::from_fn_with_state(sandbox.clone(), faults::inject_faults))
         .layer(middleware::from_fn_with_state(sandbox.clone(), faults::simulate_outage));
@@ -207,6 +217,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
         .route("/faults", post(faults::add_faults))
         .route("/outage", post(faults::add_outage))
         .route("/search-mode", post(set_search_mode))
+        .route("/earlier", post(earlier::add))
         .route("/stats", get(stats))
         .merge(faulty)
         .with_state(sandbox)
@@ -229,7 +240,7 @@ async fn set_search_mode(State(sandbox): State<Sandbox>, Json(mode): Json<Search
 async fn stats(State(sandbox): State<Sandbox>) -> Json<Value> {
     Json(json!({
         "tokenGrants": sandbox.0.token_grants.load(Ordering::Relaxed),
-        "resources": lock(&sandbox.0.resources).len(),
+        "resources": sandbox.filings().len(),
         "strictSearch": sandbox.strict_search(),
         "searchesRefused": sandbox.0.searches_refused.load(Ordering::Relaxed),
     }))

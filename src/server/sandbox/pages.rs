@@ -70,7 +70,7 @@ fn summary(resource: &Value) -> (String, String) {
 /// `GET /inbox`: every filed resource, newest first, with its image.
 pub async fn inbox(State(sandbox): State<Sandbox>) -> Html<String> {
     let mut rows = String::new();
-    for s in sandbox.resources().iter().rev() {
+    for s in sandbox.filings().iter().rev() {
         let (site, text) = summary(&s.resource);
         let preview = if s.content.0.starts_with("image/") && s.content.0 != "image/tiff" {
             format!(
@@ -112,7 +112,7 @@ pub async fn inbox(State(sandbox): State<Sandbox>) -> Html<String> {
 /// `GET /inbox.json`: the same, for tests and scripts.
 pub async fn inbox_json(State(sandbox): State<Sandbox>) -> Json<Value> {
     let list: Vec<Value> = sandbox
-        .resources()
+        .filings()
         .iter()
         .map(|s| {
             json!({

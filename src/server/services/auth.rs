@@ -19,7 +19,7 @@ use axum::http::{header, HeaderMap};
 
 use crate::model::{ApiError, LaunchProblem, TokenProblem, SESSION_HEADER};
 use crate::server::app_state::AppState;
-use crate::server::stores::session_store::SessionRecord;
+use crate::server::stores::session_store::{SessionKey, SessionRecord};
 use crate::server::support::ids::{hash_credential, session_name, valid_session_name};
 
 /// The kind of caller.
@@ -35,7 +35,7 @@ pub enum Actor {
 /// A resolved credential: the session it grants and who holds it.
 #[derive(Debug, Clone)]
 pub struct Access {
-    pub session_key: String,
+    pub session_key: SessionKey,
     pub session: SessionRecord,
     pub actor: Actor,
 }
@@ -148,7 +148,7 @@ pub async fn desktop_named(
         // ended, or this page was copied into another browser.
         return Err(ApiError::NoSession(LaunchProblem::Expired));
     };
-    let session_key = hash_credential(cookie);
+    let session_key = SessionKey::new(hash_credential(cookie));
     if session_name(&session_key) != name {
         // A cookie renamed to stand for another session.
         tracing::warn!("a session cookie did not match the session its name claims");

@@ -5,6 +5,7 @@ pub mod auth; // credentials: the desktop cookie and the phone's bearer token
 pub mod capture_sessions; // start, read and end a capture session
 pub mod claims; // owned, renewable locks: one commit, edit or delete per image at a time
 pub mod commit; // filing a session's photos into ALEX
+pub mod earlier; // the patient's earlier photos from ALEX, with thumbnails
 pub mod edits; // edited versions of a photo, and reverting them
 pub mod images; // reserve, register, describe, list and delete photos
 pub mod notify; // publishing session events

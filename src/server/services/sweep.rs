@@ -16,40 +16,43 @@ use std::time::Duration;
 use crate::model::ApiError;
 use crate::server::app_state::AppState;
 use crate::server::services::upload_slots::{blob_dir, upload_key};
+use crate::server::stores::session_store::SessionKey;
 
 /// The sessions this instance presigned uploads for, to sweep.
 #[derive(Default)]
 pub struct Sweeps {
-    sessions: Mutex<HashSet<String>>,
+    sessions: Mutex<HashSet<SessionKey>>,
 }
 
 impl Sweeps {
     /// Sweeps this session from now on, until it is gone.
-    pub fn watch(&self, session_key: &str) {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(session_key.to_owned());
+    pub fn watch(&self, session_key: &SessionKey) {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(session_key.clone());
     }
 
-    fn watched(&self) -> Vec<String> {
+    fn watched(&self) -> Vec<SessionKey> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
     }
 
-    fn forget(&self, session_key: &str) {
+    fn forget(&self, session_key: &SessionKey) {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(session_key);
     }
 }
 
 /// Deletes every blob in the session's folder that no record of it points
 /// to: not its current bytes, not the original an edit keeps, not the
-/// upload key of a slot still open. A session that is gone has no records,
-/// so its whole folder goes. Blobs are listed before records are read, so a
+/// upload key of a slot still open, not the earlier photos a live session
+/// read from ALEX. A session that is gone has no records, so its whole
+/// folder goes. Blobs are listed before records are read, so a
 /// blob written meanwhile is not listed, and a listed one that belongs to a
 /// record reserved before it was written is kept. Returns how many went.
-pub async fn sweep_session(state: &AppState, session_key: &str) -> Result<usize, ApiError> {
+pub async fn sweep_session(state: &AppState, session_key: &SessionKey) -> Result<usize, ApiError> {
     let listed = state.blobs.list(blob_dir(session_key)).await?;
     if listed.is_empty() {
         return Ok(0);
     }
     let records = state.sessions.images(session_key).await?;
+    let alive = state.sessions.exists(session_key).await?;
     let mut live = HashSet::new();
     for record in &records {
         live.insert(record.blob_key.clone());
@@ -60,8 +63,11 @@ pub async fn sweep_session(state: &AppState, session_key: &str) -> Result<usize,
             live.insert(upload_key(&record.blob_key));
         }
     }
+    // Earlier photos read from ALEX stay while the session lives.
+    let earlier = format!("{}/", crate::server::services::earlier::cache_dir(session_key));
+    let keep = |key: &String| live.contains(key) || (alive && key.starts_with(&earlier));
     let mut removed = 0;
-    for key in listed.iter().filter(|k| !live.contains(*k)) {
+    for key in listed.iter().filter(|k| !keep(k)) {
         state.blobs.delete(key).await?;
         removed += 1;
     }

@@ -128,15 +128,7 @@ impl HttpAlexClient {
             if let Some(found) = bundle["entry"].as_array().into_iter().flatten().find_map(&pick) {
                 return Ok(Search::Found(found));
             }
-            let next = bundle["link"].as_array().into_iter().flatten().find_map(|l| {
-                (l["relation"] == "next").then(|| l["url"].as_str().map(str::to_owned)).flatten()
-            });
-            if let Some(next) = next {
-                if !next.starts_with(&format!("{}/", self.base_url)) {
-                    return Err(AlexError::Malformed("search's next page is on another host".into()));
-                }
-                url = Some(next);
-            }
+            url = self.next_page(&bundle)?;
         }
         Ok(Search::Missing)
     }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{
-    merge_audit, ImageRecord, PhoneJoin, Reserve, ReserveLimits, SessionRecord, SessionStore, TokenRecord,
-    MAX_AUDIT_FILINGS, MAX_AUDIT_REFUSALS,
+    merge_audit, ImageRecord, PhoneJoin, Reserve, ReserveLimits, SessionKey, SessionRecord, SessionStore,
+    TokenRecord, MAX_AUDIT_FILINGS, MAX_AUDIT_REFUSALS,
 };
 use crate::server::stores::StoreError;
 use crate::server::support::clock::unix_now;
@@ -161,14 +161,14 @@ impl SessionStore for MemorySessionStore {
 
     async fn reserve_image(
         &self,
-        session_key: &str,
+        session_key: &SessionKey,
         record: &ImageRecord,
         limits: ReserveLimits,
         _ttl: Duration,
     ) -> Result<Reserve, StoreError> {
         let now_ms = unix_now_ms();
         let mut images = lock(&self.images);
-        let list = images.entry(session_key.to_owned()).or_default();
+        let list = images.entry(session_key.to_string()).or_default();
         list.retain(|r| !r.reservation_expired(now_ms, limits.reservation_ttl));
         if list.len() >= limits.max_images {
             return Ok(Reserve::LimitReached);
@@ -187,27 +187,31 @@ impl SessionStore for MemorySessionStore {
         Ok(Reserve::Reserved)
     }
 
-    async fn image(&self, session_key: &str, image_id: &str) -> Result<Option<ImageRecord>, StoreError> {
+    async fn image(
+        &self,
+        session_key: &SessionKey,
+        image_id: &str,
+    ) -> Result<Option<ImageRecord>, StoreError> {
         Ok(lock(&self.images)
-            .get(session_key)
+            .get(session_key.as_str())
             .and_then(|list| list.iter().find(|r| r.image_id == image_id).cloned()))
     }
 
-    async fn images(&self, session_key: &str) -> Result<Vec<ImageRecord>, StoreError> {
-        let mut records = lock(&self.images).get(session_key).cloned().unwrap_or_default();
+    async fn images(&self, session_key: &SessionKey) -> Result<Vec<ImageRecord>, StoreError> {
+        let mut records = lock(&self.images).get(session_key.as_str()).cloned().unwrap_or_default();
         super::in_pick_order(&mut records);
         Ok(records)
     }
 
     async fn replace_image(
         &self,
-        session_key: &str,
+        session_key: &SessionKey,
         current: &ImageRecord,
         next: &ImageRecord,
     ) -> Result<bool, StoreError> {
         let mut images = lock(&self.images);
         let slot = images
-            .get_mut(session_key)
+            .get_mut(session_key.as_str())
             .and_then(|list| list.iter_mut().find(|r| r.image_id == current.image_id));
         match slot {
             Some(stored) if stored.version == current.version => {
@@ -218,9 +222,9 @@ impl SessionStore for MemorySessionStore {
         }
     }
 
-    async fn remove_image(&self, session_key: &str, image_id: &str) -> Result<bool, StoreError> {
+    async fn remove_image(&self, session_key: &SessionKey, image_id: &str) -> Result<bool, StoreError> {
         let mut images = lock(&self.images);
-        let Some(list) = images.get_mut(session_key) else { return Ok(false) };
+        let Some(list) = images.get_mut(session_key.as_str()) else { return Ok(false) };
         let before = list.len();
         list.retain(|r| r.image_id != image_id);
         Ok(list.len() < before)

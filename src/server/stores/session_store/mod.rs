@@ -8,6 +8,7 @@
 mod memory;
 mod redis;
 mod redis_scripts;
+mod session_key;
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use self::memory::MemorySessionStore;
 pub(crate) use self::redis::manager_config as redis_manager_config;
 pub use self::redis::RedisSessionStore;
+pub use self::session_key::SessionKey;
 use super::StoreError;
 use crate::model::{ImageMetadata, ImageSource, ImageStatus};
 
@@ -81,7 +83,7 @@ impl SessionRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {
     /// Storage key of the session the token grants.
-    pub session_key: String,
+    pub session_key: SessionKey,
     /// Unix seconds.
     pub created_at: u64,
     /// Replaced by a newer QR code: kept only to say so.
@@ -277,24 +279,28 @@ pub trait SessionStore: Send + Sync {
     /// atomic step.
     async fn reserve_image(
         &self,
-        session_key: &str,
+        session_key: &SessionKey,
         record: &ImageRecord,
         limits: ReserveLimits,
         ttl: Duration,
     ) -> Result<Reserve, StoreError>;
 
     /// One image of a session.
-    async fn image(&self, session_key: &str, image_id: &str) -> Result<Option<ImageRecord>, StoreError>;
+    async fn image(
+        &self,
+        session_key: &SessionKey,
+        image_id: &str,
+    ) -> Result<Option<ImageRecord>, StoreError>;
 
     /// Every image of a session, in the order they were picked ([`in_pick_order`]).
-    async fn images(&self, session_key: &str) -> Result<Vec<ImageRecord>, StoreError>;
+    async fn images(&self, session_key: &SessionKey) -> Result<Vec<ImageRecord>, StoreError>;
 
     /// Replaces `current` with `next` only if the stored record still has
     /// `current`'s version (compare-and-set); the stored record gets the next
     /// version. `false` means someone else changed it first.
     async fn replace_image(
         &self,
-        session_key: &str,
+        session_key: &SessionKey,
         current: &ImageRecord,
         next: &ImageRecord,
     ) -> Result<bool, StoreError>;
@@ -304,7 +310,7 @@ pub trait SessionStore: Send + Sync {
     /// `change` returns `None` to leave the record as it is.
     async fn update_image(
         &self,
-        session_key: &str,
+        session_key: &SessionKey,
         image_id: &str,
         change: &(dyn for<'r> Fn(&'r ImageRecord) -> Option<ImageRecord> + Send + Sync),
     ) -> Result<Updated, StoreError> {
@@ -323,7 +329,7 @@ pub trait SessionStore: Send + Sync {
     }
 
     /// Removes an image record; `false` if there was none.
-    async fn remove_image(&self, session_key: &str, image_id: &str) -> Result<bool, StoreError>;
+    async fn remove_image(&self, session_key: &SessionKey, image_id: &str) -> Result<bool, StoreError>;
 
     /// Takes a named lock for `ttl` if nobody holds it, recording `owner`
     /// (a random value the taker keeps) as its holder. Atomic; it expires by

@@ -7,7 +7,9 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
 use super::redis_scripts::{COMPARE_AND_SET, JOIN_PHONE, RELEASE_CLAIM, RENEW_CLAIM, RESERVE_IMAGE};
-use super::{ImageRecord, PhoneJoin, Reserve, ReserveLimits, SessionRecord, SessionStore, TokenRecord};
+use super::{
+    ImageRecord, PhoneJoin, Reserve, ReserveLimits, SessionKey, SessionRecord, SessionStore, TokenRecord,
+};
 use crate::server::stores::StoreError;
 
 mod audit;
@@ -210,7 +212,7 @@ impl SessionStore for RedisSessionStore {
 
     async fn reserve_image(
         &self,
-        session_key: &str,
+        session_key: &SessionKey,
         record: &ImageRecord,
         limits: ReserveLimits,
         ttl: Duration,
@@ -237,14 +239,18 @@ impl SessionStore for RedisSessionStore {
         })
     }
 
-    async fn image(&self, session_key: &str, image_id: &str) -> Result<Option<ImageRecord>, StoreError> {
+    async fn image(
+        &self,
+        session_key: &SessionKey,
+        image_id: &str,
+    ) -> Result<Option<ImageRecord>, StoreError> {
         let mut conn = self.conn.clone();
         let json: Option<String> =
             conn.hget(self.images_key(session_key), image_id).await.map_err(unavailable)?;
         json.map(|j| serde_json::from_str(&j).map_err(corrupt)).transpose()
     }
 
-    async fn images(&self, session_key: &str) -> Result<Vec<ImageRecord>, StoreError> {
+    async fn images(&self, session_key: &SessionKey) -> Result<Vec<ImageRecord>, StoreError> {
         let mut conn = self.conn.clone();
         let all: Vec<String> = conn.hvals(self.images_key(session_key)).await.map_err(unavailable)?;
         let mut records = all
@@ -257,7 +263,7 @@ impl SessionStore for RedisSessionStore {
 
     async fn replace_image(
         &self,
-        session_key: &str,
+        session_key: &SessionKey,
         current: &ImageRecord,
         next: &ImageRecord,
     ) -> Result<bool, StoreError> {
@@ -274,7 +280,7 @@ impl SessionStore for RedisSessionStore {
         Ok(swapped == 1)
     }
 
-    async fn remove_image(&self, session_key: &str, image_id: &str) -> Result<bool, StoreError> {
+    async fn remove_image(&self, session_key: &SessionKey, image_id: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
         let removed: i64 = conn.hdel(self.images_key(session_key), image_id).await.map_err(unavailable)?;
         Ok(removed == 1)

@@ -60,10 +60,13 @@ return 1
 ";
 
 /// Appends a filing's audit record (score: Unix ms) and drops filings
-/// older than the retention, keeping at most `max`. ARGV: now_ms,
-/// cutoff_ms, json, max.
+/// older than the retention, keeping at most `max`. `KEYS[2]` counts
+/// filings: each member is the count (16 hex digits) then the JSON, so two
+/// filings in one millisecond keep their order, and two alike are both
+/// kept. ARGV: now_ms, cutoff_ms, json, max.
 pub(super) const APPEND_AUDIT: &str = r"
-redis.call('ZADD', KEYS[1], tonumber(ARGV[1]), ARGV[3])
+local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]), string.format('%016x', seq) .. ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[4]) + 1))
 return 1

@@ -13,6 +13,16 @@ use crate::server::stores::session_store::{MAX_AUDIT_FILINGS, MAX_AUDIT_REFUSALS
 use crate::server::stores::StoreError;
 use crate::server::support::clock::unix_now_ms;
 
+/// A filing's JSON from its member: after the 16-digit count, or the whole
+/// member as written before filings were counted.
+fn filing_json(member: &str) -> &str {
+    if member.starts_with('{') {
+        member
+    } else {
+        member.get(16..).unwrap_or(member)
+    }
+}
+
 impl RedisSessionStore {
     /// Filings: a sorted set scored by time (the older list-shaped `audit`
     /// key is left alone).
@@ -57,6 +67,7 @@ impl RedisSessionStore {
         let now = unix_now_ms();
         let _: i64 = redis::Script::new(APPEND_AUDIT)
             .key(self.audit_key())
+            .key(format!("{}audit-log-count", self.prefix))
             .arg(now)
             .arg(now.saturating_sub(ttl_ms(retention)))
             .arg(record.to_string())
@@ -93,7 +104,7 @@ impl RedisSessionStore {
         let mut conn = self.conn.clone();
         let start = -(isize::try_from(count).unwrap_or(isize::MAX));
         let raw: Vec<String> = conn.zrange(self.audit_key(), start, -1).await.map_err(unavailable)?;
-        raw.iter().map(|j| serde_json::from_str(j).map_err(corrupt)).collect()
+        raw.iter().map(|member| serde_json::from_str(filing_json(member)).map_err(corrupt)).collect()
     }
 
     pub(super) async fn audit_from(
@@ -105,7 +116,7 @@ impl RedisSessionStore {
             .since(self.audit_key(), since_ms, limit)
             .await?
             .into_iter()
-            .map(|(json, ms)| Ok((ms, serde_json::from_str(&json).map_err(corrupt)?)))
+            .map(|(member, ms)| Ok((ms, serde_json::from_str(filing_json(&member)).map_err(corrupt)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let (hash, index) = self.refusal_keys();
         let keys = self.since(index, since_ms, limit).await?;
