@@ -36,3 +36,33 @@ pub async fn open_earlier_photo(
     let Caller { state, access } = caller::<Desktop>().await?;
     earlier::open(&state, &access, &resource_type, &resource_id).await
 }
+
+/// `POST /api/medtech/session/retake` (desktop session)
+/// `{resourceType, resourceId}` → `null`: asks the phone for a photo like
+/// this earlier one, for ten minutes.
+#[server(prefix = "/api", endpoint = "medtech/session/retake", input = Json, client = CallerClient)]
+pub async fn request_retake(
+    #[server(rename = "resourceType")] resource_type: String,
+    #[server(rename = "resourceId")] resource_id: String,
+) -> Result<(), ApiError> {
+    use crate::server::{
+        http::caller::{caller, Caller, Desktop},
+        services::earlier,
+    };
+
+    let Caller { state, access } = caller::<Desktop>().await?;
+    earlier::request_retake(&state, &access, &resource_type, &resource_id).await
+}
+
+/// `GET /api/medtech/session/retake-guide` (the phone's bearer only) →
+/// [`RetakeGuide`] or `null`: the earlier photo to line the new one up with.
+#[server(name = RetakeGuideCall, prefix = "/api", endpoint = "medtech/session/retake-guide", input = GetUrl, client = CallerClient)]
+pub async fn retake_guide() -> Result<Option<crate::model::RetakeGuide>, ApiError> {
+    use crate::server::{
+        http::caller::{caller, Caller, DesktopOrPhone},
+        services::earlier,
+    };
+
+    let Caller { state, access } = caller::<DesktopOrPhone>().await?;
+    earlier::retake_guide(&state, &access).await
+}

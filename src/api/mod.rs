@@ -20,7 +20,10 @@ pub use self::caller::{
 };
 pub use self::commit::{commit_images, session_audit, CommitImages, SessionAudit};
 pub use self::desktop_session::{current_session, end_session, CurrentSession, EndSession};
-pub use self::earlier::{earlier_photos, open_earlier_photo, EarlierPhotos, OpenEarlierPhoto};
+pub use self::earlier::{
+    earlier_photos, open_earlier_photo, request_retake, retake_guide, EarlierPhotos, OpenEarlierPhoto,
+    RequestRetake, RetakeGuideCall,
+};
 pub use self::images::{
     delete_image, list_images, presign_upload, register_image, replace_image_version, revert_image_version,
     update_image_metadata, DeleteImage, ListImages, PresignUpload, RegisterImage, ReplaceImageVersion,

@@ -89,7 +89,7 @@ pub async fn cameras() -> Vec<(String, String)> {
 }
 
 /// Opens a camera (a given one, or the default) at up to 1920 px wide.
-pub async fn open_camera(device_id: Option<&str>) -> Result<MediaStream, String> {
+pub async fn open_camera(device_id: Option<&str>, rear: bool) -> Result<MediaStream, String> {
     let devices = web_sys::window()
         .and_then(|w| w.navigator().media_devices().ok())
         .ok_or("This browser cannot use a camera.")?;
@@ -97,6 +97,12 @@ pub async fn open_camera(device_id: Option<&str>) -> Result<MediaStream, String>
     let ideal = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&ideal, &"ideal".into(), &JsValue::from(1920));
     let _ = js_sys::Reflect::set(&video, &"width".into(), &ideal);
+    if rear {
+        // A phone's camera on the back, where it has one.
+        let environment = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&environment, &"ideal".into(), &JsValue::from_str("environment"));
+        let _ = js_sys::Reflect::set(&video, &"facingMode".into(), &environment);
+    }
     if let Some(id) = device_id {
         let exact = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&exact, &"exact".into(), &JsValue::from_str(id));

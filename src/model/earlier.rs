@@ -36,6 +36,19 @@ impl EarlierPhoto {
     }
 }
 
+/// What the phone shows for "Retake like last time": the earlier photo as
+/// a guide over the live camera, and the site and side the new photo gets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetakeGuide {
+    /// The earlier photo; a signed URL that works for two minutes.
+    pub url: String,
+    pub date: Option<String>,
+    pub body_site: Option<String>,
+    pub laterality: Option<Laterality>,
+    pub site_text: Option<String>,
+}
+
 /// A site and side, comparable (see [`site_and_side`]).
 type SiteKey = (String, Option<Laterality>);
 

@@ -14,7 +14,7 @@ mod session_views;
 pub use body_sites::{
     body_site, body_sites, lateralised, search_body_sites, site_and_side, site_label, BodySite,
 };
-pub use earlier::{group_earlier, EarlierGroup, EarlierPhoto};
+pub use earlier::{group_earlier, EarlierGroup, EarlierPhoto, RetakeGuide};
 pub use error::{ApiError, UploadProblem};
 pub use health::{DependencyReport, HealthReport, Mode};
 pub use image::{

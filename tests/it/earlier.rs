@@ -9,6 +9,8 @@ use crate::common::{self, Auth, SandboxServer, TestApp};
 
 /// Mere Example, whose earlier photos the sandbox holds from the start.
 const MERE: &str = "c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8";
+/// Where the phone asks for a retake's guide.
+const GUIDE: &str = "/api/medtech/session/retake-guide";
 /// Baby Unregistered: no NHI.
 const NO_NHI: &str = "0a9b8c7d6e5f40312f1e0d9c8b7a6f5e";
 
@@ -134,10 +136,10 @@ async fn nothing_read_from_alex_outlives_the_session() {
         clinical_images::server::support::ids::hash_credential(cookie.split_once('=').unwrap().1),
     );
     let dir = clinical_images::server::services::earlier::cache_dir(&key);
-    assert_eq!(app.state.blobs.list(&dir).await.unwrap().len(), 8, "a thumbnail and a picture each");
+    assert_eq!(app.state.blobs.list(&dir).await.unwrap().len(), 12, "a thumbnail, the picture and its facts each");
     // The sweep keeps them while the session lives.
     clinical_images::server::services::sweep::sweep_session(&app.state, &key).await.unwrap();
-    assert_eq!(app.state.blobs.list(&dir).await.unwrap().len(), 8);
+    assert_eq!(app.state.blobs.list(&dir).await.unwrap().len(), 12);
     assert_eq!(app.post("/api/medtech/session/end", json!({}), &desktop).await.0, 200);
     assert!(app.state.blobs.list(&dir).await.unwrap().is_empty(), "gone with the session");
 }
@@ -156,4 +158,41 @@ async fn in_scan_mode_the_photographs_filed_as_documents_are_listed_too() {
     assert_eq!(scan["resourceType"], "DocumentReference", "today's filing is the newest");
     let thumb = picture(scan["thumbnailUrl"].as_str().expect("the PDF's photo, pictured")).await;
     assert_eq!((thumb.width(), thumb.height()), (320, 320));
+}
+
+#[tokio::test]
+async fn a_retake_guide_reaches_only_the_phone_with_a_url_that_expires_in_minutes() {
+    let (app, _sandbox) = app_and_sandbox(&[]).await;
+    let desktop = Auth::Cookie(app.launch(MERE).await);
+    let (_, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
+    let phone = Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+    assert_eq!(app.get(GUIDE, &phone).await, (200, Value::Null), "no retake asked for");
+
+    let ask = |id: &str| json!({"resourceType": "Media", "resourceId": id});
+    // Only a photo this session listed can be asked for.
+    assert_eq!(app.post("/api/medtech/session/retake", ask("earlier-3"), &desktop).await.0, 404);
+    assert_eq!(earlier(&app, &desktop).await.0, 200);
+    assert_eq!(app.post("/api/medtech/session/retake", ask("earlier-3"), &desktop).await.0, 200);
+    assert_eq!(
+        app.post("/api/medtech/session/retake", ask("earlier-3"), &phone).await.0,
+        403,
+        "the phone cannot ask"
+    );
+
+    let (status, got) = app.get(GUIDE, &phone).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["bodySite"], "14975008");
+    assert_eq!(got["laterality"], "left");
+    assert_eq!(got["siteText"], "Left forearm");
+    let url = reqwest::Url::parse(got["url"].as_str().unwrap()).unwrap();
+    let expires: u64 = url.query_pairs().find(|(k, _)| k == "exp").unwrap().1.parse().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!(expires <= now + 125, "the guide's URL works for minutes: {}", expires - now);
+    let res = reqwest::get(url.as_str()).await.unwrap();
+    let cache = res.headers()["cache-control"].to_str().unwrap().to_owned();
+    assert!(cache.contains("no-store"), "the phone keeps no copy: {cache}");
+    assert!(image::load_from_memory(&res.bytes().await.unwrap()).unwrap().width() > 320);
+
+    // The guide goes to the phone's link only.
+    assert_eq!(app.get(GUIDE, &desktop).await.0, 403);
 }

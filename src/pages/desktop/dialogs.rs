@@ -114,7 +114,7 @@ pub fn CameraDialog(desk: Desk) -> impl IntoView {
     let start = move |id: Option<String>| {
         stop();
         leptos::task::spawn_local(async move {
-            match crate::client::capture::open_camera(id.as_deref()).await {
+            match crate::client::capture::open_camera(id.as_deref(), false).await {
                 Ok(s) => {
                     if let Some(v) = video.get_untracked() {
                         v.set_src_object(Some(&s));

@@ -7,7 +7,7 @@ use leptos::html;
 use leptos::prelude::*;
 
 use super::desk::{Desk, Dialog};
-use crate::api::{earlier_photos, open_earlier_photo};
+use crate::api::{earlier_photos, open_earlier_photo, request_retake};
 use crate::model::{group_earlier, ApiError, EarlierPhoto};
 
 /// A date as the GP reads it: "12 Mar 2026".
@@ -21,11 +21,30 @@ fn day(date: &Option<String>) -> String {
     format!("{} {month} {y}", dd.trim_start_matches('0'))
 }
 
-/// The panel: loaded once the page is live (never while rendering on the
-/// server), and only on request afterwards.
+/// Where the panel is.
+#[derive(Clone)]
+enum Load {
+    /// Not asked for: nothing is read from Medtech until the GP asks.
+    Closed,
+    Loading,
+    Ready(Vec<EarlierPhoto>),
+    Failed(ApiError),
+}
+
+/// The panel. The patient's history is read from Medtech only when the GP
+/// asks for it, and again on "Try again".
 #[component]
 pub fn EarlierPanel(desk: Desk) -> impl IntoView {
-    let photos = LocalResource::new(earlier_photos);
+    let load = RwSignal::new(Load::Closed);
+    let fetch = move || {
+        load.set(Load::Loading);
+        leptos::task::spawn_local(async move {
+            load.set(match earlier_photos().await {
+                Ok(list) => Load::Ready(list),
+                Err(e) => Load::Failed(e),
+            });
+        });
+    };
     // The selected photo's site and side decide which group comes first.
     let selected = move || {
         desk.focused.get().and_then(|id| desk.image(&id)).and_then(|i| {
@@ -36,28 +55,36 @@ pub fn EarlierPanel(desk: Desk) -> impl IntoView {
     view! {
         <section class="panel earlier" aria-labelledby="earlier-title">
             <h2 id="earlier-title">"Earlier photos"</h2>
-            <Suspense fallback=|| view! { <p class="muted" role="status">"Looking for earlier photos in Medtech…"</p> }>
-                {move || photos.get().map(|result| match result {
-                    Err(e) => view! { <Unavailable error=e on_retry=move || photos.refetch() /> }.into_any(),
-                    Ok(list) if list.is_empty() => {
-                        view! { <p class="muted">"No earlier photos of this patient in Medtech."</p> }.into_any()
+            {move || match load.get() {
+                Load::Closed => view! {
+                    <p class="muted">"This patient's earlier photos in Medtech, to compare with today's."</p>
+                    <button type="button" class="button button--secondary" on:click=move |_| fetch()>
+                        "Show earlier photos"
+                    </button>
+                }
+                    .into_any(),
+                Load::Loading => {
+                    view! { <p class="muted" role="status">"Looking for earlier photos in Medtech…"</p> }.into_any()
+                }
+                Load::Failed(e) => view! { <Unavailable error=e on_retry=fetch /> }.into_any(),
+                Load::Ready(list) if list.is_empty() => {
+                    view! { <p class="muted" role="status">"No earlier photos of this patient in Medtech."</p> }.into_any()
+                }
+                Load::Ready(list) => {
+                    let groups = move || {
+                        let wanted = selected();
+                        group_earlier(&list, wanted.as_ref().map(|(c, l)| (c.as_str(), *l)))
+                    };
+                    view! {
+                        <div class="earlier__groups">
+                            <For each=groups key=|g| (g.label.clone(), g.matches_selected, g.photos.len()) let:group>
+                                <EarlierGroupView desk group />
+                            </For>
+                        </div>
                     }
-                    Ok(list) => {
-                        let groups = move || {
-                            let wanted = selected();
-                            group_earlier(&list, wanted.as_ref().map(|(c, l)| (c.as_str(), *l)))
-                        };
-                        view! {
-                            <div class="earlier__groups">
-                                <For each=groups key=|g| (g.label.clone(), g.matches_selected, g.photos.len()) let:group>
-                                    <EarlierGroupView desk group />
-                                </For>
-                            </div>
-                        }
-                            .into_any()
-                    }
-                })}
-            </Suspense>
+                        .into_any()
+                }
+            }}
         </section>
     }
 }
@@ -167,6 +194,26 @@ pub fn CompareDialog(desk: Desk, earlier: EarlierPhoto) -> impl IntoView {
     };
     let when = day(&earlier.date);
     let site = earlier.site_text.clone().unwrap_or_else(|| "No body site recorded".into());
+    let retake_status = RwSignal::new(None::<String>);
+    let retake = {
+        let (kind, id) = (earlier.resource_type.clone(), earlier.resource_id.clone());
+        move |_| {
+            let (kind, id) = (kind.clone(), id.clone());
+            leptos::task::spawn_local(async move {
+                retake_status.set(Some(match request_retake(kind, id).await {
+                    Ok(()) => {
+                        if desk.phones.get_untracked() == 0 {
+                            desk.qr_open.set(true);
+                            "The phone will show this photo as a guide for 10 minutes. Scan the QR code with the phone.".into()
+                        } else {
+                            "The phone now shows this photo as a guide, for 10 minutes.".into()
+                        }
+                    }
+                    Err(e) => e.to_string(),
+                }));
+            });
+        }
+    };
     let earlier_alt = format!("Earlier photo, {when}, {site}");
     let today_alt = today_number.map(|n| format!("Today's photo {n}")).unwrap_or_default();
     let today_label = today_number
@@ -302,7 +349,9 @@ pub fn CompareDialog(desk: Desk, earlier: EarlierPhoto) -> impl IntoView {
                     }
                 }
                 <p class="muted compare__keys">"Keys: + and − zoom, 0 fits, the arrow keys move both photos, O overlays."</p>
+                {move || retake_status.get().map(|s| view! { <p class="notice" role="status">{s}</p> })}
                 <div class="modal__actions">
+                    <button type="button" class="button button--secondary" on:click=retake>"Retake on phone"</button>
                     <button type="button" class="button" on:click=move |_| desk.dialog.set(Dialog::None)>"Close"</button>
                 </div>
             </div>

@@ -3,14 +3,31 @@
 use leptos::prelude::*;
 
 use super::flow::{add_files, discard_batch, remove_photo, Flow, Photo, Stage, Step};
+use super::guided::RetakeOffer;
 use crate::pages::widgets::PhotoPicker;
 
 #[component]
 pub(super) fn CaptureScreen(flow: Flow) -> impl IntoView {
     let pending = move || flow.photos.with(|v| v.len());
+    // The GP may ask for a retake at any time: look now, then every few seconds.
+    let look = move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(guide) = crate::api::retake_guide().await {
+                flow.guide.set(guide);
+            }
+        });
+    };
+    Effect::new(move |_| look());
+    let every = set_interval_with_handle(look, std::time::Duration::from_secs(4)).ok();
+    on_cleanup(move || {
+        if let Some(handle) = every {
+            handle.clear();
+        }
+    });
     view! {
         <section class="m-screen m-capture" aria-labelledby="capture-title">
             <h1 id="capture-title">"Add photos"</h1>
+            <RetakeOffer flow />
             <PhotoPicker
                 label="Take photo"
                 class="m-action m-action--primary"

@@ -17,11 +17,13 @@
 //!   actions: adding photos, removing them, sending the batch;
 //! - `capture.rs`: the capture and review screens;
 //! - `details.rs`: side, body site and description per photo;
+//! - `guided.rs`: "Retake like last time", the earlier photo over the camera;
 //! - `sending.rs`: uploading, done, and the dead-link screen.
 
 mod capture;
 mod details;
 mod flow;
+mod guided;
 mod sending;
 
 use leptos::prelude::*;
@@ -30,6 +32,7 @@ use leptos_meta::Title;
 use self::capture::{CaptureScreen, ReviewScreen};
 use self::details::DetailsScreen;
 use self::flow::{Flow, Step};
+use self::guided::GuidedScreen;
 use self::sending::{DoneScreen, InvalidLink, UploadingScreen};
 use super::widgets::{ErrorNotice, Spinner};
 use crate::api::{list_images, validate_mobile_token};
@@ -138,6 +141,7 @@ fn FlowScreens(
         link: StoredValue::new(link_key),
         link_expires_at: StoredValue::new(link.expires_at.clone()),
         restored: RwSignal::new(0),
+        guide: RwSignal::new(None),
         owner: StoredValue::new(Owner::current().unwrap_or_default()),
     };
     Effect::new(move |_| crate::client::pipeline::warm_up());
@@ -151,6 +155,7 @@ fn FlowScreens(
         <p class="banner banner--mobile" aria-label="Patient">"Photos for " {banner}</p>
         {move || match flow.step.get() {
             Step::Capture => view! { <CaptureScreen flow /> }.into_any(),
+            Step::Guided => view! { <GuidedScreen flow /> }.into_any(),
             Step::Review => view! { <ReviewScreen flow /> }.into_any(),
             Step::Details => view! { <DetailsScreen flow /> }.into_any(),
             Step::Uploading => view! { <UploadingScreen flow /> }.into_any(),

@@ -102,7 +102,7 @@ fn lay_out(caption: &[String]) -> Result<Vec<String>, ScanError> {
 
 /// Decodes the stored photo within the server's pixel bound.
 fn decode(image: &[u8], max_pixels: u64) -> Result<image::DynamicImage, ScanError> {
-    crate::server::services::verify::decode_bounded(image, max_pixels)
+    crate::server::support::decode::decode_bounded(image, max_pixels)
         .map_err(|e| ScanError::Image(e.to_string()))
 }
 

@@ -46,6 +46,15 @@ pub enum ConfigError {
     Defaults(String),
 }
 
+/// How long a request may take, and how long its body may stall
+/// (`REQUEST_TIMEOUT_SECS`, `REQUEST_BODY_TIMEOUT_SECS`; applied by
+/// `http::limits`).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    pub request: Duration,
+    pub body: Duration,
+}
+
 /// Everything the server needs to know about its deployment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -67,7 +76,7 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// `REQUEST_TIMEOUT_SECS`, `REQUEST_BODY_TIMEOUT_SECS`: how long a
     /// request may take, and how long its body may stall (`http::limits`).
-    pub limits: crate::server::http::limits::Limits,
+    pub limits: RequestLimits,
     pub session: SessionConfig,
     pub uploads: UploadConfig,
     /// `PIPELINE_*`: what the browser's image pipeline aims for.
@@ -226,7 +235,7 @@ impl Config {
         }
         let shutdown_grace = v.secs_or("SHUTDOWN_GRACE_SECS", 20)?;
         let shutdown_drain = v.secs_or("SHUTDOWN_DRAIN_SECS", 2)?;
-        let limits = crate::server::http::limits::Limits {
+        let limits = RequestLimits {
             request: v.secs_or("REQUEST_TIMEOUT_SECS", 60)?,
             body: v.secs_or("REQUEST_BODY_TIMEOUT_SECS", 20)?,
         };

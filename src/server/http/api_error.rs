@@ -2,8 +2,8 @@
 //!
 //! Services return typed errors and never touch the response. An error's
 //! HTTP status comes from its kind ([`ApiError::status`]), set where it is
-//! encoded: [`set_response_status`] for server functions, its
-//! [`IntoResponse`] for the routes that are not.
+//! encoded: by `ApiError`'s own encoding for server functions (in `model`),
+//! by its [`IntoResponse`] for the routes that are not.
 //!
 //! A store or ALEX failure is converted without logging: its cause is
 //! noted for the request ([`note_cause`]), and the API edge logs it once,
@@ -28,13 +28,6 @@ pub fn status_of(err: &ApiError) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (status_of(&self), Json(self)).into_response()
-    }
-}
-
-/// Inside a server function: sends the response with `err`'s status.
-pub fn set_response_status(err: &ApiError) {
-    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(status_of(err));
     }
 }
 

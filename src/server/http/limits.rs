@@ -28,18 +28,12 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::model::ApiError;
+pub use crate::server::config::RequestLimits as Limits;
 use crate::server::stores::blob::signed_url::BLOB_PATH;
 
 /// Endpoints answered over minutes, not seconds (see the module's notes).
 const EVENT_STREAM: &str = "/api/medtech/session/events";
 const COMMIT: &str = "/api/medtech/attachments/commit";
-
-/// The two limits, from the configuration.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub request: Duration,
-    pub body: Duration,
-}
 
 /// Whether `path` is exempt from the request deadline.
 fn long_by_nature(path: &str) -> bool {

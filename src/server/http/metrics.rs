@@ -106,11 +106,6 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) {
     }
 }
 
-/// One store call failed (counted where the backend's error is mapped).
-pub fn store_error(backend: &'static str) {
-    metrics::counter!("store_errors_total", "backend" => backend).increment(1);
-}
-
 /// Counts an open event stream for as long as it lives.
 pub struct OpenStream;
 

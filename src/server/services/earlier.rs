@@ -15,14 +15,15 @@ use std::time::Duration;
 use futures::{stream, StreamExt};
 
 use crate::model::messages::NO_NHI_FOR_EARLIER;
-use crate::model::{ApiError, EarlierPhoto};
+use crate::model::{ApiError, EarlierPhoto, RetakeGuide};
 use crate::server::alex::earlier::{self, Content, Earlier};
 use crate::server::alex::CallContext;
 use crate::server::app_state::AppState;
 use crate::server::config::CommitMode;
-use crate::server::services::auth::DesktopAccess;
+use crate::server::services::auth::{Access, Actor, DesktopAccess};
 use crate::server::services::upload_slots::blob_dir;
-use crate::server::services::verify::decode_bounded;
+use crate::server::support::clock::unix_now;
+use crate::server::support::decode::decode_bounded;
 use crate::server::support::ids::sha256_hex;
 
 /// Most earlier photos listed: the newest.
@@ -133,8 +134,10 @@ async fn cache(
         return false;
     };
     let key = |part| cache_key(&access.session_key, &photo.resource_type, &photo.resource_id, part);
+    let facts = serde_json::to_vec(photo).unwrap_or_default();
     let stored = async {
         state.blobs.put(&key("full"), kind, picture).await?;
+        state.blobs.put(&key("facts"), "application/json", facts).await?;
         state.blobs.put(&key("thumb"), "image/jpeg", thumbnail).await
     };
     match stored.await {
@@ -169,4 +172,63 @@ pub async fn open(
         return Err(ApiError::NotFound);
     }
     Ok(state.blobs.presign_get(&key, URL_TTL).await?)
+}
+
+/// How long a "Retake on phone" request stands.
+const RETAKE_FOR: Duration = Duration::from_secs(600);
+/// How long the phone's URL of the guide works.
+const GUIDE_URL_TTL: Duration = Duration::from_secs(120);
+
+fn retake_key(session_key: &str) -> String {
+    format!("{}/retake", cache_dir(session_key))
+}
+
+/// `POST /api/medtech/session/retake`: the GP asks the phone for a photo
+/// like this earlier one (listed by this session). It stands for
+/// [`RETAKE_FOR`], or until the GP asks for another.
+pub async fn request_retake(
+    state: &AppState,
+    access: &DesktopAccess,
+    resource_type: &str,
+    resource_id: &str,
+) -> Result<(), ApiError> {
+    let facts = cache_key(&access.session_key, resource_type, resource_id, "facts");
+    let Some((_, facts)) = state.blobs.get(&facts).await? else { return Err(ApiError::NotFound) };
+    let mut request: serde_json::Value = serde_json::from_slice(&facts).map_err(|_| ApiError::NotFound)?;
+    request["setAt"] = serde_json::json!(unix_now());
+    state
+        .blobs
+        .put(&retake_key(&access.session_key), "application/json", request.to_string().into_bytes())
+        .await?;
+    Ok(())
+}
+
+/// `GET /api/medtech/session/retake-guide` (the phone's link only): the
+/// standing retake request, if any, with a signed URL of the earlier photo
+/// that works for [`GUIDE_URL_TTL`]. The phone shows it over the camera and
+/// keeps nothing.
+pub async fn retake_guide(state: &AppState, access: &Access) -> Result<Option<RetakeGuide>, ApiError> {
+    if !matches!(access.actor, Actor::Phone { .. }) {
+        return Err(ApiError::Forbidden);
+    }
+    let Some((_, request)) = state.blobs.get(&retake_key(&access.session_key)).await? else {
+        return Ok(None);
+    };
+    let Ok(request) = serde_json::from_slice::<serde_json::Value>(&request) else { return Ok(None) };
+    let set_at = request["setAt"].as_u64().unwrap_or(0);
+    if unix_now().saturating_sub(set_at) > RETAKE_FOR.as_secs() {
+        return Ok(None);
+    }
+    let Ok(photo) = serde_json::from_value::<EarlierPhoto>(request) else { return Ok(None) };
+    let full = cache_key(&access.session_key, &photo.resource_type, &photo.resource_id, "full");
+    if state.blobs.head(&full).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(RetakeGuide {
+        url: state.blobs.presign_get(&full, GUIDE_URL_TTL).await?,
+        date: photo.date,
+        body_site: photo.body_site,
+        laterality: photo.laterality,
+        site_text: photo.site_text,
+    }))
 }

@@ -5,6 +5,8 @@
 
 use std::io::Cursor;
 
+use crate::server::support::decode::{limits, within, DecodeError};
+
 /// The image types the app accepts, as declared by clients.
 pub const ACCEPTED_TYPES: [&str; 5] = ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"];
 
@@ -26,38 +28,13 @@ pub enum VerifyError {
     TooManyPixels { pixels: u64, max: u64 },
 }
 
-/// Decoder limits for an image of at most `max_pixels`: dimensions, and
-/// memory for the pixels at 4 bytes each plus the decoder's own buffers.
-pub fn limits(max_pixels: u64) -> image::Limits {
-    let mut limits = image::Limits::default();
-    let edge = u32::try_from(max_pixels).unwrap_or(u32::MAX);
-    limits.max_image_width = Some(edge);
-    limits.max_image_height = Some(edge);
-    limits.max_alloc = Some(max_pixels.saturating_mul(4).saturating_add(16 << 20));
-    limits
-}
-
-/// Decodes any accepted raster (not HEIC) within [`limits`].
-pub fn decode_bounded(bytes: &[u8], max_pixels: u64) -> Result<image::DynamicImage, VerifyError> {
-    let mut reader = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| VerifyError::Undecodable(e.to_string()))?;
-    reader.limits(limits(max_pixels));
-    let (w, h) = reader.into_dimensions().map_err(|e| VerifyError::Undecodable(e.to_string()))?;
-    within(w, h, max_pixels)?;
-    let mut reader = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| VerifyError::Undecodable(e.to_string()))?;
-    reader.limits(limits(max_pixels));
-    reader.decode().map_err(|e| VerifyError::Undecodable(e.to_string()))
-}
-
-fn within(w: u32, h: u32, max_pixels: u64) -> Result<(), VerifyError> {
-    let pixels = u64::from(w) * u64::from(h);
-    if pixels > max_pixels {
-        return Err(VerifyError::TooManyPixels { pixels, max: max_pixels });
+impl From<DecodeError> for VerifyError {
+    fn from(e: DecodeError) -> Self {
+        match e {
+            DecodeError::Undecodable(why) => VerifyError::Undecodable(why),
+            DecodeError::TooManyPixels { pixels, max } => VerifyError::TooManyPixels { pixels, max },
+        }
     }
-    Ok(())
 }
 
 /// HEIF brands in the `ftyp` box that mean "still image".
@@ -113,6 +90,7 @@ pub fn inspect(bytes: &[u8], declared: &str, max_pixels: u64) -> Result<Inspecte
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::support::decode::decode_bounded;
 
     const MAX: u64 = 10_000_000;
 

@@ -7,6 +7,12 @@ pub mod events; // a session's event bus: in-process or Redis pub/sub
 pub mod rate_limit; // token buckets: in-process or Redis
 pub mod session_store; // capture sessions, tokens, images: memory or Redis
 
+/// One store call failed (counted where the backend's error is mapped):
+/// `store_errors_total{backend}`.
+pub fn count_error(backend: &'static str) {
+    metrics::counter!("store_errors_total", "backend" => backend).increment(1);
+}
+
 /// A store could not do what was asked. The detail is for logs only.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -17,6 +17,8 @@ pub(in crate::pages::mobile) use self::send::start_sending;
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Step {
     Capture,
+    /// "Retake like last time": the live camera under the earlier photo.
+    Guided,
     Review,
     Details,
     Uploading,
@@ -153,6 +155,8 @@ pub(super) struct Flow {
     pub(super) link_expires_at: StoredValue<String>,
     /// Photos found unsent from an earlier page of this link.
     pub(super) restored: RwSignal<usize>,
+    /// The GP's standing request for a photo like an earlier one.
+    pub(super) guide: RwSignal<Option<crate::model::RetakeGuide>>,
     /// The flow's reactive owner: photos' signals belong to it, not to the
     /// screen that picked them (which goes away when the step changes).
     pub(super) owner: StoredValue<Owner>,
@@ -171,11 +175,23 @@ impl Flow {
 
 /// Adds picked files to the batch and starts each through the pipeline.
 pub(super) fn add_files(flow: Flow, files: Vec<web_sys::File>) {
+    add_files_with(flow, files, None);
+}
+
+/// The same, each photo starting with `metadata` (a guided retake's site
+/// and side).
+pub(super) fn add_files_with(flow: Flow, files: Vec<web_sys::File>, metadata: Option<ImageMetadata>) {
     if files.is_empty() {
         return;
     }
     let targets = flow.settings.with_value(|s| s.pipeline);
-    let make = |id, _: &web_sys::File| Photo::new(id, crate::client::pick_time(), Stage::Preparing(0.0));
+    let make = |id, _: &web_sys::File| {
+        let photo = Photo::new(id, crate::client::pick_time(), Stage::Preparing(0.0));
+        if let Some(m) = &metadata {
+            photo.metadata.set(m.clone());
+        }
+        photo
+    };
     let start = move |photo: Photo, file: web_sys::File| async move {
         let stage = photo.stage;
         let done = crate::client::pipeline::process(&file, &targets, move |f| {

@@ -122,7 +122,7 @@ impl S3BlobStore {
 }
 
 fn sdk_error<E: std::error::Error + 'static, R: std::fmt::Debug>(e: SdkError<E, R>) -> StoreError {
-    crate::server::http::metrics::store_error("s3");
+    crate::server::stores::count_error("s3");
     StoreError::Unavailable(DisplayErrorContext(e).to_string())
 }
 

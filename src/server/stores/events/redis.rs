@@ -28,7 +28,7 @@ pub struct RedisEventBus {
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 
 fn unavailable(e: redis::RedisError) -> StoreError {
-    crate::server::http::metrics::store_error("redis");
+    crate::server::stores::count_error("redis");
     StoreError::Unavailable(e.to_string())
 }
 

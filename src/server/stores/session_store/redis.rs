@@ -83,7 +83,7 @@ pub(crate) fn manager_config() -> redis::aio::ConnectionManagerConfig {
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
-    crate::server::http::metrics::store_error("redis");
+    crate::server::stores::count_error("redis");
     StoreError::Unavailable(e.to_string())
 }
 
