@@ -2,10 +2,10 @@
 // batch), changed on the desktop, and read back from the sandbox's inbox in
 // the words the record carries. The rule itself (a photo without consent is
 // not filed) is proven over HTTP in tests/it/consent.rs.
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { screenshot, waitForHydration } from "./support/hydration";
 import { photo } from "./support/jpeg";
-import { desktopImages, phoneLink } from "./support/session";
+import { desktopImages, launchFromSandbox, phoneLink } from "./support/session";
 
 test.describe.configure({ timeout: 120_000 });
 
@@ -13,20 +13,10 @@ const jpeg = (name: string, file: string) => ({ name, mimeType: "image/jpeg", bu
 const TEACHING = "Consent: clinical record and de-identified teaching; written; given by a parent or guardian";
 const RECORD_ONLY = "Consent: clinical record only; verbal; given by the patient";
 
-/** A GP's desktop, opened from the sandbox's Evolution launcher for Mere Example. */
-async function desktopFor(page: Page) {
-  await page.goto("/sandbox/alex");
-  await page.getByLabel("Patient").selectOption({ label: "Mere Example (ZZZ0032)" });
-  await page.getByRole("button", { name: "Open in Evolution" }).click();
-  await expect(page).toHaveURL(/\/medtech-images\?session=[0-9a-f]{16}$/);
-  await waitForHydration(page);
-  await expect(page.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
-}
-
 test("consent set on the phone and on the desktop reaches the patient's record", async ({ page, browser, baseURL }, testInfo) => {
   const context = await browser.newContext({ baseURL, viewport: { width: 1366, height: 900 } });
   const desk = await context.newPage();
-  await desktopFor(desk);
+  await launchFromSandbox(desk, "Mere Example (ZZZ0032)");
   const url = await phoneLink({ context, page: desk });
 
   // The phone: two photos; consent on the first is carried to the second.

@@ -1,21 +1,13 @@
 // The patient's earlier photos (issue 29): the panel lists the sandbox's
 // earlier filings of Mere Example grouped by site and side, and the compare
 // view works from the keyboard alone: open, zoom, pan, overlay, opacity, close.
-import { expect, test, type Page } from "@playwright/test";
-import { screenshot, waitForHydration } from "./support/hydration";
+import { expect, test } from "@playwright/test";
+import { screenshot } from "./support/hydration";
+import { launchFromSandbox } from "./support/session";
 import { photo } from "./support/jpeg";
 
-async function launchMere(page: Page) {
-  await page.goto("/sandbox/alex");
-  await page.getByLabel("Patient").selectOption({ label: "Mere Example (ZZZ0032)" });
-  await page.getByRole("button", { name: "Open in Evolution" }).click();
-  await expect(page).toHaveURL(/\/medtech-images\?session=[0-9a-f]{16}$/);
-  await waitForHydration(page);
-  await expect(page.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
-}
-
 test("earlier photos: grouped by site and side; the compare view by keyboard", async ({ page }, testInfo) => {
-  await launchMere(page);
+  await launchFromSandbox(page, "Mere Example (ZZZ0032)");
   const panel = page.getByRole("region", { name: "Earlier photos" });
   // The sandbox's four earlier photos (the consent spec may file more for
   // Mere Example meanwhile: they would be listed too).

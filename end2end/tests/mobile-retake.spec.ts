@@ -4,18 +4,14 @@
 // and side already set.
 import { expect, test } from "@playwright/test";
 import { screenshot, waitForHydration } from "./support/hydration";
-import { desktopImages, phoneLink } from "./support/session";
+import { desktopImages, launchFromSandbox, phoneLink } from "./support/session";
 
 test.describe.configure({ timeout: 120_000 });
 
 test("retake on the phone: the earlier photo guides the camera, and the new photo keeps its site and side", async ({ page, browser, baseURL }, testInfo) => {
   const context = await browser.newContext({ baseURL, viewport: { width: 1366, height: 900 } });
   const desk = await context.newPage();
-  await desk.goto("/sandbox/alex");
-  await desk.getByLabel("Patient").selectOption({ label: "Mere Example (ZZZ0032)" });
-  await desk.getByRole("button", { name: "Open in Evolution" }).click();
-  await expect(desk).toHaveURL(/\/medtech-images\?session=[0-9a-f]{16}$/);
-  await waitForHydration(desk);
+  await launchFromSandbox(desk, "Mere Example (ZZZ0032)");
   const panel = desk.getByRole("region", { name: "Earlier photos" });
   await panel.getByRole("button", { name: "Show earlier photos" }).click();
   const forearm = panel.locator(".earlier__group").filter({ has: panel.getByRole("heading", { name: /^Left forearm · 3/ }) });

@@ -132,3 +132,15 @@ impl ConsentParts {
         Some(crate::model::Consent { scope: self.scope?, given_by: self.given_by?, how: self.how? })
     }
 }
+
+/// A dialog's panel that takes focus as it opens, so its keys work at once
+/// and a screen reader starts there: give the panel `node_ref` and `tabindex="-1"`.
+pub fn focused_on_open() -> NodeRef<leptos::html::Div> {
+    let panel = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        if let Some(panel) = panel.get() {
+            let _ = panel.focus();
+        }
+    });
+    panel
+}

@@ -136,7 +136,11 @@ async fn nothing_read_from_alex_outlives_the_session() {
         clinical_images::server::support::ids::hash_credential(cookie.split_once('=').unwrap().1),
     );
     let dir = clinical_images::server::services::earlier::cache_dir(&key);
-    assert_eq!(app.state.blobs.list(&dir).await.unwrap().len(), 12, "a thumbnail, the picture and its facts each");
+    assert_eq!(
+        app.state.blobs.list(&dir).await.unwrap().len(),
+        12,
+        "a thumbnail, the picture and its facts each"
+    );
     // The sweep keeps them while the session lives.
     clinical_images::server::services::sweep::sweep_session(&app.state, &key).await.unwrap();
     assert_eq!(app.state.blobs.list(&dir).await.unwrap().len(), 12);

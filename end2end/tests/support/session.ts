@@ -1,6 +1,7 @@
 // Desktop sessions for tests that need one: a development launch in its own
 // browser context, and phone links minted through the desktop's API.
-import type { Browser, BrowserContext, Page } from "@playwright/test";
+import { expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import { waitForHydration } from "./hydration";
 
 export type Desktop = { context: BrowserContext; page: Page };
 
@@ -47,4 +48,15 @@ export async function desktopImages(desktop: Desktop): Promise<ImageInfo[]> {
   const response = await desktop.page.request.get("/api/medtech/session/images", { headers: sessionHeader(desktop.page) });
   if (!response.ok()) throw new Error(`images: ${response.status()}`);
   return response.json();
+}
+
+/** Opens a patient's desktop through the sandbox's Evolution launcher,
+ *  e.g. `"Mere Example (ZZZ0032)"`, and waits until it is live. */
+export async function launchFromSandbox(page: Page, patient: string): Promise<void> {
+  await page.goto("/sandbox/alex");
+  await page.getByLabel("Patient").selectOption({ label: patient });
+  await page.getByRole("button", { name: "Open in Evolution" }).click();
+  await expect(page).toHaveURL(/\/medtech-images\?session=[0-9a-f]{16}$/);
+  await waitForHydration(page);
+  await expect(page.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
 }

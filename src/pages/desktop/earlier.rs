@@ -168,12 +168,7 @@ pub fn CompareDialog(desk: Desk, earlier: EarlierPhoto) -> impl IntoView {
     let pan = RwSignal::new((0.0f64, 0.0f64));
     let layout = RwSignal::new(Layout::SideBySide);
     let opacity = RwSignal::new(50u32);
-    let panel = NodeRef::<html::Div>::new();
-    Effect::new(move |_| {
-        if let Some(panel) = panel.get() {
-            let _ = panel.focus();
-        }
-    });
+    let panel = crate::pages::widgets::focused_on_open();
     let set_zoom = move |z: f64| {
         zoom.set(z.clamp(1.0, 8.0));
         if zoom.get_untracked() <= 1.0 {

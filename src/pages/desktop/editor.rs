@@ -29,13 +29,7 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
     // Read once, when the dialog opens.
     let (info, number) = untrack(|| (desk.image(&image_id), desk.number_of(&image_id)));
     let canvas = NodeRef::<html::Canvas>::new();
-    let panel = NodeRef::<html::Div>::new();
-    // The dialog takes focus as it opens, so its keys work at once.
-    Effect::new(move |_| {
-        if let Some(panel) = panel.get() {
-            let _ = panel.focus();
-        }
-    });
+    let panel = crate::pages::widgets::focused_on_open();
     let image = RwSignal::new_local(None::<web_sys::HtmlImageElement>);
     let history = RwSignal::new(EditHistory::default());
     let tool = RwSignal::new(Tool::Crop);
