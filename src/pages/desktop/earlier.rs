@@ -3,7 +3,6 @@
 //! a compare view with one zoom and pan for both photos, side by side or
 //! overlaid with an opacity slider. Everything works from the keyboard.
 
-use leptos::html;
 use leptos::prelude::*;
 
 use super::desk::{Desk, Dialog};
