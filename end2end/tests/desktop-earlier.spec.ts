@@ -12,7 +12,7 @@ test("earlier photos: grouped by site and side; the compare view by keyboard", a
   // The sandbox's four earlier photos (the consent spec may file more for
   // Mere Example meanwhile: they would be listed too).
   await panel.getByRole("button", { name: "Show earlier photos" }).click();
-  const forearm = panel.locator(".earlier__group").filter({ has: panel.getByRole("heading", { name: /^Left forearm · 3/ }) });
+  const forearm = panel.locator(".earlier__group").filter({ has: page.getByRole("heading", { name: /^Left forearm · 3/ }) });
   await expect(forearm).toHaveCount(1, { timeout: 30_000 });
   await expect(panel.getByRole("heading", { name: /^Right knee region · 1/ })).toBeVisible();
   const items = forearm.getByRole("button", { name: /^Compare with the photo of / });

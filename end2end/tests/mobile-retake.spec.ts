@@ -14,7 +14,7 @@ test("retake on the phone: the earlier photo guides the camera, and the new phot
   await launchFromSandbox(desk, "Mere Example (ZZZ0032)");
   const panel = desk.getByRole("region", { name: "Earlier photos" });
   await panel.getByRole("button", { name: "Show earlier photos" }).click();
-  const forearm = panel.locator(".earlier__group").filter({ has: panel.getByRole("heading", { name: /^Left forearm · 3/ }) });
+  const forearm = panel.locator(".earlier__group").filter({ has: desk.getByRole("heading", { name: /^Left forearm · 3/ }) });
   await expect(forearm).toHaveCount(1, { timeout: 30_000 });
   await forearm.getByRole("button", { name: /^Compare with the photo of / }).first().click();
   const compare = desk.getByRole("dialog", { name: /^Compare with / });
@@ -26,7 +26,7 @@ test("retake on the phone: the earlier photo guides the camera, and the new phot
   await waitForHydration(page);
   await page.getByRole("button", { name: "Retake like last time" }).click();
   await expect(page.getByRole("heading", { name: "Line it up with last time" })).toBeVisible();
-  const camera = page.getByLabel("Camera");
+  const camera = page.getByLabel("Camera", { exact: true });
   await expect.poll(() => camera.evaluate((v: HTMLVideoElement) => v.videoWidth > 0 && !v.paused), { timeout: 15_000 }).toBe(true);
   const guide = page.getByRole("img", { name: "The earlier photo, as a guide" });
   await expect.poll(() => guide.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0)).toBe(true);

@@ -139,7 +139,11 @@ pub fn focused_on_open() -> NodeRef<leptos::html::Div> {
     let panel = NodeRef::<leptos::html::Div>::new();
     Effect::new(move |_| {
         if let Some(panel) = panel.get() {
-            let _ = panel.focus();
+            // After the frame that puts it in the document: focusing an
+            // element not yet attached does nothing.
+            request_animation_frame(move || {
+                let _ = panel.focus();
+            });
         }
     });
     panel

@@ -42,6 +42,17 @@ impl Hub {
         }
     }
 
+    /// Closes every open stream's channel: each ends, and its client
+    /// reconnects with `Last-Event-ID` and is replayed what it missed. For
+    /// when live delivery had a gap this instance cannot fill itself.
+    /// Answers how many channels were closed.
+    pub fn close_all(&self) -> usize {
+        let mut channels = self.lock();
+        let closed = channels.values().filter(|tx| tx.receiver_count() > 0).count();
+        channels.clear();
+        closed
+    }
+
     /// Sessions with a channel (for benchmarks and tests).
     pub fn channel_count(&self) -> usize {
         self.lock().len()

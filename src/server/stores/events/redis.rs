@@ -75,7 +75,16 @@ async fn run_subscriber(client: redis::Client, channel: String, hub: Arc<Hub>, f
             Some(p) => p,
             None => match subscribe(&client, &channel).await {
                 Ok(p) => {
-                    tracing::info!("event subscriber reconnected to Redis");
+                    // Whatever was published while this instance was not
+                    // subscribed is in each session's history, not in its
+                    // open streams: each is told to reconnect, and replays
+                    // from its last delivered id.
+                    let told = hub.close_all();
+                    metrics::counter!("event_streams_resynced_total").increment(told as u64);
+                    tracing::info!(
+                        streams = told,
+                        "event subscriber reconnected to Redis; open streams told to catch up"
+                    );
                     p
                 }
                 Err(e) => {
