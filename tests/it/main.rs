@@ -19,6 +19,7 @@ mod healthz;
 mod launch;
 mod limits;
 mod pipeline_photos;
+mod redis_restart;
 mod sessions_api;
 mod store_contract;
 mod uploads;

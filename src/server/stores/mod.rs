@@ -5,6 +5,7 @@
 pub mod blob; // image bytes: local disk or S3, and the local signed URLs
 pub mod events; // a session's event bus: in-process or Redis pub/sub
 pub mod rate_limit; // token buckets: in-process or Redis
+pub mod redis_conn; // the Redis connection every Redis store uses, resent once when found dead
 pub mod session_store; // capture sessions, tokens, images: memory or Redis
 
 /// One store call failed (counted where the backend's error is mapped):

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::server::stores::redis_conn::RedisConn;
 use async_trait::async_trait;
 use futures::StreamExt;
-use redis::aio::ConnectionManager;
 
 use super::hub::Hub;
 use super::{Event, EventBus, Subscription, HISTORY};
@@ -18,14 +18,11 @@ use crate::server::stores::StoreError;
 
 /// The Redis-backed bus.
 pub struct RedisEventBus {
-    conn: ConnectionManager,
+    conn: RedisConn,
     hub: Arc<Hub>,
     prefix: String,
     channel: String,
 }
-
-/// How long to let the connection manager reconnect before a second try.
-const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 
 fn unavailable(e: redis::RedisError) -> StoreError {
     crate::server::stores::count_error("redis");
@@ -37,12 +34,7 @@ impl RedisEventBus {
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
         let prefix = prefix.into();
         let client = redis::Client::open(url).map_err(unavailable)?;
-        let conn = ConnectionManager::new_with_config(
-            client.clone(),
-            crate::server::stores::session_store::redis_manager_config(),
-        )
-        .await
-        .map_err(unavailable)?;
+        let conn = RedisConn::connect(url).await?;
         let hub = Arc::new(Hub::default());
         let channel = format!("{prefix}events");
         // Subscribe before returning, so no event published after start-up is missed.
@@ -146,20 +138,10 @@ impl EventBus for RedisEventBus {
             .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1))
             .arg(&self.channel)
             .arg(session_key);
+        // A connection found dead after a Redis restart is replaced and the
+        // script sent again (`RedisConn`): no event is lost to that.
         let mut conn = self.conn.clone();
-        match invocation.invoke_async(&mut conn).await {
-            // After Redis restarts, the first call on the old connection is
-            // the one that finds it dead (and makes the manager reconnect).
-            // An event is not worth losing to that: try once more, on the
-            // new connection. A dropped write never ran, so this cannot
-            // publish twice.
-            Err(e) if e.is_connection_dropped() || e.is_io_error() => {
-                tracing::warn!(error = %e, "Redis connection dropped; publishing again");
-                tokio::time::sleep(RECONNECT_PAUSE).await;
-                invocation.invoke_async(&mut conn).await.map_err(unavailable)
-            }
-            other => other.map_err(unavailable),
-        }
+        invocation.invoke_async(&mut conn).await.map_err(unavailable)
     }
 
     async fn forget(&self, session_key: &str) -> Result<(), StoreError> {

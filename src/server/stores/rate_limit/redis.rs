@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use crate::server::stores::redis_conn::RedisConn;
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
 
 use super::{Bucket, RateLimiter};
 use crate::server::stores::StoreError;
@@ -41,20 +41,14 @@ return 0
 ";
 
 pub struct RedisRateLimiter {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     script: redis::Script,
 }
 
 impl RedisRateLimiter {
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let conn = ConnectionManager::new_with_config(
-            client,
-            crate::server::stores::session_store::redis_manager_config(),
-        )
-        .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let conn = RedisConn::connect(url).await?;
         Ok(Self { conn, prefix: prefix.into(), script: redis::Script::new(TAKE) })
     }
 }

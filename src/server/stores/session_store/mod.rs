@@ -16,7 +16,6 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use self::memory::MemorySessionStore;
-pub(crate) use self::redis::manager_config as redis_manager_config;
 pub use self::redis::RedisSessionStore;
 pub use self::session_key::SessionKey;
 use super::StoreError;

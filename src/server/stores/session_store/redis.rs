@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use crate::server::stores::redis_conn::RedisConn;
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
 use super::redis_scripts::{COMPARE_AND_SET, JOIN_PHONE, RELEASE_CLAIM, RENEW_CLAIM, RESERVE_IMAGE};
@@ -20,15 +20,14 @@ use crate::server::support::clock::unix_now_ms;
 /// connection per instance (the manager reconnects by itself).
 #[derive(Clone)]
 pub struct RedisSessionStore {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
 }
 
 impl RedisSessionStore {
     /// Connects once; fails fast if Redis is unreachable at start-up.
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
-        let conn = ConnectionManager::new_with_config(client, manager_config()).await.map_err(unavailable)?;
+        let conn = RedisConn::connect(url).await?;
         Ok(Self { conn, prefix: prefix.into() })
     }
 
@@ -70,16 +69,6 @@ impl RedisSessionStore {
             .await
             .map_err(unavailable)
     }
-}
-
-/// Connection policy shared by every Redis user: fail fast at start-up, never
-/// hang a request on a stuck server, reconnect with short backoff.
-pub(crate) fn manager_config() -> redis::aio::ConnectionManagerConfig {
-    redis::aio::ConnectionManagerConfig::new()
-        .set_number_of_retries(3)
-        .set_max_delay(Duration::from_secs(1))
-        .set_connection_timeout(Some(Duration::from_secs(3)))
-        .set_response_timeout(Some(Duration::from_secs(5)))
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
