@@ -59,10 +59,10 @@ pub async fn request_retake(
 #[server(name = RetakeGuideCall, prefix = "/api", endpoint = "medtech/session/retake-guide", input = GetUrl, client = CallerClient)]
 pub async fn retake_guide() -> Result<Option<crate::model::RetakeGuide>, ApiError> {
     use crate::server::{
-        http::caller::{caller, Caller, DesktopOrPhone},
+        http::caller::{caller, Caller, Phone},
         services::earlier,
     };
 
-    let Caller { state, access } = caller::<DesktopOrPhone>().await?;
+    let Caller { state, access } = caller::<Phone>().await?;
     earlier::retake_guide(&state, &access).await
 }

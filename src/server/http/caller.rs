@@ -41,6 +41,9 @@ pub enum Desktop {}
 /// service's business: a phone sees and sends only its own photos).
 pub enum DesktopOrPhone {}
 
+/// A phone, by its link; a desktop's credential is refused with 403.
+pub enum Phone {}
+
 /// No credential yet: the endpoint establishes one from the headers.
 pub enum Headers {}
 
@@ -60,6 +63,20 @@ impl Needs for DesktopOrPhone {
 
     async fn resolve(state: &AppState, headers: HeaderMap) -> Result<Access, ApiError> {
         auth::any(state, &headers).await
+    }
+}
+
+impl Needs for Phone {
+    type Access = Access;
+
+    async fn resolve(state: &AppState, headers: HeaderMap) -> Result<Access, ApiError> {
+        if auth::mixed_credentials(state, &headers) {
+            return Err(auth::mixed());
+        }
+        match auth::bearer(&headers) {
+            Some(token) => auth::phone(state, token).await,
+            None => Err(ApiError::Forbidden),
+        }
     }
 }
 

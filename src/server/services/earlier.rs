@@ -20,7 +20,7 @@ use crate::server::alex::earlier::{self, Content, Earlier};
 use crate::server::alex::CallContext;
 use crate::server::app_state::AppState;
 use crate::server::config::CommitMode;
-use crate::server::services::auth::{Access, Actor, DesktopAccess};
+use crate::server::services::auth::{Access, DesktopAccess};
 use crate::server::services::upload_slots::blob_dir;
 use crate::server::support::clock::unix_now;
 use crate::server::support::decode::decode_bounded;
@@ -207,10 +207,8 @@ pub async fn request_retake(
 /// standing retake request, if any, with a signed URL of the earlier photo
 /// that works for [`GUIDE_URL_TTL`]. The phone shows it over the camera and
 /// keeps nothing.
+/// The caller is the phone (`caller::<Phone>`).
 pub async fn retake_guide(state: &AppState, access: &Access) -> Result<Option<RetakeGuide>, ApiError> {
-    if !matches!(access.actor, Actor::Phone { .. }) {
-        return Err(ApiError::Forbidden);
-    }
     let Some((_, request)) = state.blobs.get(&retake_key(&access.session_key)).await? else {
         return Ok(None);
     };
