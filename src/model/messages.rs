@@ -33,8 +33,15 @@ pub const END_AFTER_UNFINISHED_FILING: &str =
 
 // A commit's result for one photo.
 pub const NO_LONGER_IN_SESSION: &str = "That photo is no longer in this session.";
-pub const BUSY_ELSEWHERE: &str =
-    "This photo is being changed or filed in another window right now. Try again.";
+/// A commit found the photo's claim held: by another window's commit or
+/// change, or by a filing whose server stopped part-way (its claim lapses
+/// within `retry_secs`, the claim's lifetime).
+pub fn busy_elsewhere(retry_secs: u64) -> String {
+    format!(
+        "This photo is being changed or filed in another window, or a filing that stopped part-way \
+         is still holding it. Try again in {retry_secs} seconds: it will not be filed twice."
+    )
+}
 pub const FILE_MISSING: &str = "The photo's file is missing. Remove it and add it again.";
 pub const UNCLEANABLE: &str = "This photo's file could not be checked for hidden data such as its location, \
      so it was not filed. Remove it and add it again through Clinical Images.";

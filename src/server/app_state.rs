@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::server::alex::{AlexClient, AlexError, HttpAlexClient};
@@ -15,6 +14,7 @@ use crate::server::stores::blob::signed_url::UrlSigner;
 use crate::server::stores::blob::{BlobStore, LocalBlobStore, S3BlobStore};
 use crate::server::stores::events::{EventBus, MemoryEventBus, RedisEventBus};
 use crate::server::stores::rate_limit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
+use crate::server::stores::redis_conn::RedisConn;
 use crate::server::stores::session_store::{MemorySessionStore, RedisSessionStore, SessionStore};
 use crate::server::stores::StoreError;
 
@@ -81,19 +81,33 @@ impl AppState {
     ) -> Result<Self, StartupError> {
         let assets =
             Arc::new(crate::server::http::assets::Assets::load(&leptos_options).map_err(StartupError::Site)?);
-        let (sessions, events): (Arc<dyn SessionStore>, Arc<dyn EventBus>) = match &config.sessions {
-            SessionBackend::Memory => (Arc::new(MemorySessionStore::new()), Arc::new(MemoryEventBus::new())),
-            SessionBackend::Redis { url, key_prefix } => (
+        // One Redis connection for the instance, shared by every Redis store,
+        // so a failover moves them all at once.
+        let redis = match &config.sessions {
+            SessionBackend::Memory => None,
+            SessionBackend::Redis { target, key_prefix, acks } => Some((
+                RedisConn::connect(target, *acks).await.map_err(StartupError::SessionStore)?,
+                key_prefix.clone(),
+            )),
+        };
+        let (sessions, events, rate_limiter): (
+            Arc<dyn SessionStore>,
+            Arc<dyn EventBus>,
+            Arc<dyn RateLimiter>,
+        ) = match &redis {
+            None => (
+                Arc::new(MemorySessionStore::new()),
+                Arc::new(MemoryEventBus::new()),
+                Arc::new(MemoryRateLimiter::new()),
+            ),
+            Some((conn, prefix)) => (
+                Arc::new(RedisSessionStore::on(conn.clone(), prefix.clone())),
                 Arc::new(
-                    RedisSessionStore::connect(url.expose_secret(), key_prefix.clone())
+                    RedisEventBus::on(conn.clone(), prefix.clone())
                         .await
                         .map_err(StartupError::SessionStore)?,
                 ),
-                Arc::new(
-                    RedisEventBus::connect(url.expose_secret(), key_prefix.clone())
-                        .await
-                        .map_err(StartupError::SessionStore)?,
-                ),
+                Arc::new(RedisRateLimiter::on(conn.clone(), prefix.clone())),
             ),
         };
         let origin = config.public_origin();
@@ -138,14 +152,6 @@ impl AppState {
                 "alex",
             )?,
         });
-        let rate_limiter: Arc<dyn RateLimiter> = match &config.sessions {
-            SessionBackend::Memory => Arc::new(MemoryRateLimiter::new()),
-            SessionBackend::Redis { url, key_prefix } => Arc::new(
-                RedisRateLimiter::connect(url.expose_secret(), key_prefix.clone())
-                    .await
-                    .map_err(StartupError::SessionStore)?,
-            ),
-        };
         let allowed_origins = Arc::new(config.allowed_origins());
         let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
         let verify_slots = Arc::new(tokio::sync::Semaphore::new(config.rate_limit.verify_concurrency));

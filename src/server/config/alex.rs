@@ -73,12 +73,13 @@ pub struct AlexConfig {
     pub nhi_system: String,
     /// `ALEX_LATERALITY_EXTENSION`: URL of the extension carrying laterality on `bodySite`.
     pub laterality_extension: String,
-    /// `COMMIT_CLAIM_TTL_SECS`: lifetime of an image's commit claim, renewed
-    /// every third of it while the commit works.
+    /// `COMMIT_CLAIM_TTL_SECS`: lifetime of an image's claim, renewed every
+    /// third of it while its holder works. Short (default 15 s), so a claim
+    /// whose holder died (an instance killed mid-commit) frees its photo soon.
     pub commit_claim_ttl: Duration,
     /// `ALEX_COMMIT_BUDGET_SECS`: the most one image's whole ALEX exchange
     /// (patient read, look for an earlier filing, POST with retries) may
-    /// take. Default: three quarters of the claim's lifetime, at most 90 s.
+    /// take. Default 90 s; the claim is renewed all along.
     pub commit_budget: Duration,
 }
 
@@ -160,11 +161,8 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
             )
         }
     };
-    let commit_claim_ttl = v.secs_or("COMMIT_CLAIM_TTL_SECS", 120)?;
-    let commit_budget = match v.get("ALEX_COMMIT_BUDGET_SECS") {
-        Some(_) => v.secs_or("ALEX_COMMIT_BUDGET_SECS", 90)?,
-        None => (commit_claim_ttl * 3 / 4).min(Duration::from_secs(90)),
-    };
+    let commit_claim_ttl = v.secs_or("COMMIT_CLAIM_TTL_SECS", 15)?;
+    let commit_budget = v.secs_or("ALEX_COMMIT_BUDGET_SECS", 90)?;
     Ok(AlexConfig {
         target,
         client_id,

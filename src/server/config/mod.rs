@@ -25,7 +25,9 @@ pub use self::alex::{
     SANDBOX_FACILITY_ID,
 };
 pub use self::session::SessionConfig;
-pub use self::storage::{AuditConfig, BlobBackend, S3Config, SessionBackend};
+pub use self::storage::{
+    AuditConfig, BlobBackend, RedisTarget, ReplicaAcks, S3Config, SentinelConfig, SessionBackend,
+};
 pub use self::uploads::{RateLimitConfig, UploadConfig};
 use self::vars::Vars;
 
@@ -190,7 +192,7 @@ impl Config {
             (AlexTarget::Sandbox, false) if !embedded => {
                 return Err(ConfigError::Missing {
                     var: "ALEX_BASE_URL",
-                    because: "REDIS_URL or S3_BUCKET is set (or set ALEX_SANDBOX=true to file into the \
+                    because: "REDIS_URL, REDIS_SENTINELS or S3_BUCKET is set (or set ALEX_SANDBOX=true to file into the \
                               built-in ALEX sandbox, for testing only)",
                 })
             }
@@ -211,7 +213,7 @@ impl Config {
             None => {
                 return Err(ConfigError::Missing {
                     var: "PUBLIC_BASE_URL",
-                    because: "REDIS_URL, S3_BUCKET or ALEX_BASE_URL is set (it fixes the cookie's Secure \
+                    because: "REDIS_URL, REDIS_SENTINELS, S3_BUCKET or ALEX_BASE_URL is set (it fixes the cookie's Secure \
                               flag, QR links and the allowed origin)",
                 })
             }

@@ -15,8 +15,46 @@ use super::ConfigError;
 pub enum SessionBackend {
     /// `REDIS_URL` unset: process memory (embedded mode, one instance only).
     Memory,
-    /// `REDIS_URL` set. `REDIS_KEY_PREFIX` namespaces every key.
-    Redis { url: SecretString, key_prefix: String },
+    /// `REDIS_URL` or `REDIS_SENTINELS` set. `REDIS_KEY_PREFIX` namespaces
+    /// every key.
+    Redis { target: RedisTarget, key_prefix: String, acks: ReplicaAcks },
+}
+
+/// How the instance finds Redis's primary.
+#[derive(Debug, Clone)]
+pub enum RedisTarget {
+    /// `REDIS_URL`: one address. A managed Redis's endpoint follows its
+    /// failovers; the instance re-opens its connections on a `READONLY`
+    /// answer, which resolves the name again.
+    Url(SecretString),
+    /// `REDIS_SENTINELS` and `REDIS_SENTINEL_SERVICE`: Sentinel names the
+    /// primary, and says when it changes.
+    Sentinel(SentinelConfig),
+}
+
+/// A set of Redis Sentinels watching one primary.
+#[derive(Debug, Clone)]
+pub struct SentinelConfig {
+    /// `REDIS_SENTINELS`: `host:port` of each Sentinel, asked in turn.
+    pub sentinels: Vec<String>,
+    /// `REDIS_SENTINEL_SERVICE`: the primary's name in Sentinel's config.
+    pub service: String,
+    /// `REDIS_SENTINEL_PASSWORD`: the Sentinels' own password (`requirepass`).
+    pub sentinel_password: Option<SecretString>,
+    /// `REDIS_PASSWORD`: the data servers' password.
+    pub password: Option<SecretString>,
+    /// `REDIS_DB`: the database number. Default 0.
+    pub db: u32,
+}
+
+/// The writes that must survive a failover (a registered photo, a commit's
+/// status, a filing's audit entry) wait until this many replicas hold them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaAcks {
+    /// `REDIS_WAIT_REPLICAS`: 0 (the default) waits for none: no replica.
+    pub replicas: u32,
+    /// `REDIS_WAIT_TIMEOUT_MS`: how long to wait for them. Default 500.
+    pub timeout: Duration,
 }
 
 /// Where image blobs live.
@@ -68,20 +106,16 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
     v: &Vars<F>,
     d: &Defaults,
 ) -> Result<(SessionBackend, BlobBackend, AuditConfig), ConfigError> {
-    let sessions = match v.get("REDIS_URL") {
+    let sessions = match redis_target(v)? {
         None => SessionBackend::Memory,
-        Some(url) => {
-            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return Err(ConfigError::Invalid {
-                    var: "REDIS_URL",
-                    reason: "expected a redis:// or rediss:// URL".into(),
-                });
-            }
-            SessionBackend::Redis {
-                url: SecretString::from(url),
-                key_prefix: v.get("REDIS_KEY_PREFIX").unwrap_or_else(|| d.redis_key_prefix.clone()),
-            }
-        }
+        Some(target) => SessionBackend::Redis {
+            target,
+            key_prefix: v.get("REDIS_KEY_PREFIX").unwrap_or_else(|| d.redis_key_prefix.clone()),
+            acks: ReplicaAcks {
+                replicas: v.u32_or("REDIS_WAIT_REPLICAS", 0)?,
+                timeout: Duration::from_millis(v.u64_or("REDIS_WAIT_TIMEOUT_MS", 500)?.max(1)),
+            },
+        },
     };
     let blobs = match v.get("S3_BUCKET") {
         None => BlobBackend::LocalDisk {
@@ -107,4 +141,42 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
     }
     let audit = AuditConfig { retention: Duration::from_secs(days * 86_400) };
     Ok((sessions, blobs, audit))
+}
+
+/// `REDIS_URL`, or `REDIS_SENTINELS` with `REDIS_SENTINEL_SERVICE`; never both.
+fn redis_target<F: Fn(&str) -> Option<String>>(v: &Vars<F>) -> Result<Option<RedisTarget>, ConfigError> {
+    let invalid = |var, reason: &str| ConfigError::Invalid { var, reason: reason.into() };
+    match (v.get("REDIS_URL"), v.get("REDIS_SENTINELS")) {
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) => Err(invalid("REDIS_SENTINELS", "set REDIS_URL or REDIS_SENTINELS, not both")),
+        (Some(url), None) => {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(invalid("REDIS_URL", "expected a redis:// or rediss:// URL"));
+            }
+            Ok(Some(RedisTarget::Url(SecretString::from(url))))
+        }
+        (None, Some(list)) => {
+            let mut sentinels = Vec::new();
+            for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                let port = entry.rsplit_once(':').and_then(|(host, port)| {
+                    (!host.is_empty()).then_some(port.parse::<u16>().ok()).flatten()
+                });
+                if port.is_none_or(|p| p == 0) {
+                    return Err(invalid("REDIS_SENTINELS", "expected host:port,host:port,…"));
+                }
+                sentinels.push(entry.to_owned());
+            }
+            if sentinels.is_empty() {
+                return Err(invalid("REDIS_SENTINELS", "expected host:port,host:port,…"));
+            }
+            let db = v.u32_or("REDIS_DB", 0)?;
+            Ok(Some(RedisTarget::Sentinel(SentinelConfig {
+                sentinels,
+                service: v.required("REDIS_SENTINEL_SERVICE", "REDIS_SENTINELS is set")?,
+                sentinel_password: v.get("REDIS_SENTINEL_PASSWORD").map(SecretString::from),
+                password: v.get("REDIS_PASSWORD").map(SecretString::from),
+                db,
+            })))
+        }
+    }
 }

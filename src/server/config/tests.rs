@@ -73,6 +73,59 @@ fn errors_name_the_variable() {
     }
 }
 
+#[test]
+fn redis_is_found_by_url_or_by_sentinel_but_not_both() {
+    let sandbox = [("PUBLIC_BASE_URL", "https://images.example.nz"), ("ALEX_SANDBOX", "true")];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut vars = sandbox.to_vec();
+        vars.extend_from_slice(extra);
+        load(&vars)
+    };
+    let c = with(&[
+        ("REDIS_SENTINELS", "10.0.0.1:26379, sentinel-b:26379,[::1]:26380"),
+        ("REDIS_SENTINEL_SERVICE", "clinical-images"),
+        ("REDIS_SENTINEL_PASSWORD", "sentinel-pw"),
+        ("REDIS_PASSWORD", "data-pw"),
+        ("REDIS_DB", "2"),
+        ("REDIS_WAIT_REPLICAS", "1"),
+        ("REDIS_WAIT_TIMEOUT_MS", "250"),
+    ])
+    .unwrap();
+    let SessionBackend::Redis { target: RedisTarget::Sentinel(s), acks, .. } = &c.sessions else {
+        panic!("expected Sentinel: {:?}", c.sessions)
+    };
+    assert_eq!(s.sentinels, ["10.0.0.1:26379", "sentinel-b:26379", "[::1]:26380"]);
+    assert_eq!(s.service, "clinical-images");
+    assert_eq!(
+        s.sentinel_password.as_ref().map(|p| p.expose_secret().to_owned()).as_deref(),
+        Some("sentinel-pw")
+    );
+    assert_eq!(s.password.as_ref().map(|p| p.expose_secret().to_owned()).as_deref(), Some("data-pw"));
+    assert_eq!(s.db, 2);
+    assert_eq!(*acks, ReplicaAcks { replicas: 1, timeout: Duration::from_millis(250) });
+    let secrets = format!("{:?}", c.sessions);
+    assert!(!secrets.contains("sentinel-pw") && !secrets.contains("data-pw"), "{secrets}");
+
+    let c = with(&[("REDIS_URL", "redis://cache:6379/0")]).unwrap();
+    let SessionBackend::Redis { target: RedisTarget::Url(_), acks, .. } = &c.sessions else {
+        panic!("expected a URL")
+    };
+    assert_eq!(acks.replicas, 0, "no replica is waited for unless asked");
+
+    for (extra, var) in [
+        (&[("REDIS_URL", "redis://a:6379"), ("REDIS_SENTINELS", "b:26379")][..], "REDIS_SENTINELS"),
+        (&[("REDIS_SENTINELS", "b:26379")][..], "REDIS_SENTINEL_SERVICE"),
+        (&[("REDIS_SENTINELS", "b"), ("REDIS_SENTINEL_SERVICE", "s")][..], "REDIS_SENTINELS"),
+        (&[("REDIS_SENTINELS", ":26379"), ("REDIS_SENTINEL_SERVICE", "s")][..], "REDIS_SENTINELS"),
+        (&[("REDIS_SENTINELS", "b:0"), ("REDIS_SENTINEL_SERVICE", "s")][..], "REDIS_SENTINELS"),
+        (&[("REDIS_SENTINELS", " , "), ("REDIS_SENTINEL_SERVICE", "s")][..], "REDIS_SENTINELS"),
+        (&[("REDIS_URL", "redis://a:6379"), ("REDIS_WAIT_REPLICAS", "one")][..], "REDIS_WAIT_REPLICAS"),
+    ] {
+        let err = with(extra).expect_err(var).to_string();
+        assert!(err.contains(var), "{err:?} should name {var}");
+    }
+}
+
 fn remote_alex() -> Vec<(&'static str, &'static str)> {
     vec![
         ("PUBLIC_BASE_URL", "https://images.example.nz"),

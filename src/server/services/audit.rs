@@ -12,6 +12,7 @@ use crate::model::{ApiError, AuditEntry, CommitOutcome};
 use crate::server::app_state::AppState;
 use crate::server::config::{Config, SessionBackend};
 use crate::server::services::auth::DesktopAccess;
+use crate::server::stores::redis_conn::RedisConn;
 use crate::server::stores::session_store::{RedisSessionStore, SessionStore};
 use crate::server::support::clock::parse_rfc3339;
 use crate::server::support::ids::{hash_credential, log_id};
@@ -133,19 +134,19 @@ pub async fn cli(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let SessionBackend::Redis { url, key_prefix } = &config.sessions else {
-        eprintln!("audit: REDIS_URL is not set; an embedded instance keeps its audit in memory only");
+    let SessionBackend::Redis { target, key_prefix, acks } = &config.sessions else {
+        eprintln!(
+            "audit: neither REDIS_URL nor REDIS_SENTINELS is set; an embedded instance keeps its audit in memory only"
+        );
         return ExitCode::from(2);
     };
-    let store =
-        match RedisSessionStore::connect(secrecy::ExposeSecret::expose_secret(url), key_prefix.clone()).await
-        {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("audit: Redis: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let store = match RedisConn::connect(target, *acks).await {
+        Ok(conn) => RedisSessionStore::on(conn, key_prefix.clone()),
+        Err(e) => {
+            eprintln!("audit: Redis: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let records = match store.audit_since(query.since_ms, MAX_RECORDS).await {
         Ok(r) => r,
         Err(e) => {

@@ -73,25 +73,31 @@ impl Claim {
         state.sessions.release(&self.key, &self.owner).await
     }
 
-    /// Runs `work` under this claim, then releases it whatever `work`
-    /// answered. A failed release is the answer only when `work` succeeded.
+    /// Runs `work` under this claim, renewed while it runs, then releases
+    /// it whatever `work` answered. A failed release is the answer only
+    /// when `work` succeeded. A claim that could not be renewed stops
+    /// `work` before it could lapse: `Unavailable`.
     pub async fn around<T, E: From<StoreError>>(
         self,
         state: &AppState,
         work: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        let outcome = work.await;
-        self.release(state).await?;
-        outcome
+        Claim::around_all(vec![self], state, work).await
     }
 
-    /// Runs `work` under all of `claims`, then releases every one.
+    /// Runs `work` under all of `claims`, renewed while it runs, then
+    /// releases every one.
     pub async fn around_all<T, E: From<StoreError>>(
         claims: Vec<Claim>,
         state: &AppState,
         work: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        let outcome = work.await;
+        let outcome = match hold_all(&claims, state, work).await {
+            Held::Done(outcome) => outcome,
+            Held::Lost => {
+                Err(StoreError::Unavailable("a claim could not be renewed while its work ran".into()).into())
+            }
+        };
         let mut released = Ok(());
         for claim in claims {
             if let Err(e) = claim.release(state).await {
@@ -107,34 +113,49 @@ impl Claim {
     /// the claim is still known to be held (before its last renewal plus
     /// its lifetime, less a margin), and [`Held::Lost`] returned.
     pub async fn hold<F: Future>(&self, state: &AppState, work: F) -> Held<F::Output> {
-        let every = (self.ttl / 3).max(Duration::from_millis(100));
-        let margin = self.ttl / 4;
-        let renewing = async {
-            let mut held_until = tokio::time::Instant::now() + self.ttl;
-            loop {
-                tokio::time::sleep(every).await;
-                let asked = tokio::time::Instant::now();
-                match state.sessions.renew_claim(&self.key, &self.owner, self.ttl).await {
-                    Ok(true) => held_until = asked + self.ttl,
+        hold_all(std::slice::from_ref(self), state, work).await
+    }
+}
+
+/// [`Claim::hold`] for several claims at once: all are renewed together,
+/// and losing any stops `work`.
+async fn hold_all<F: Future>(claims: &[Claim], state: &AppState, work: F) -> Held<F::Output> {
+    let Some(ttl) = claims.iter().map(|c| c.ttl).min() else {
+        return Held::Done(work.await);
+    };
+    let every = (ttl / 3).max(Duration::from_millis(100));
+    let margin = ttl / 4;
+    let renewing = async {
+        let mut held_until = tokio::time::Instant::now() + ttl;
+        loop {
+            tokio::time::sleep(every).await;
+            let asked = tokio::time::Instant::now();
+            let mut all_renewed = true;
+            for claim in claims {
+                match state.sessions.renew_claim(&claim.key, &claim.owner, claim.ttl).await {
+                    Ok(true) => {}
                     Ok(false) => {
                         tracing::error!("a claim was lost while its work ran; the work is stopped");
                         return;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "a claim could not be renewed");
-                        if tokio::time::Instant::now() + every + margin >= held_until {
-                            tracing::error!("a claim could not be renewed in time; the work is stopped");
-                            return;
-                        }
+                        all_renewed = false;
                     }
                 }
             }
-        };
-        tokio::pin!(work);
-        tokio::select! {
-            out = &mut work => Held::Done(out),
-            () = renewing => Held::Lost,
+            if all_renewed {
+                held_until = asked + ttl;
+            } else if tokio::time::Instant::now() + every + margin >= held_until {
+                tracing::error!("a claim could not be renewed in time; the work is stopped");
+                return;
+            }
         }
+    };
+    tokio::pin!(work);
+    tokio::select! {
+        out = &mut work => Held::Done(out),
+        () = renewing => Held::Lost,
     }
 }
 

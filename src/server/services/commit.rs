@@ -10,7 +10,7 @@
 //! is the registered bytes with every metadata segment removed (`services::strip`),
 //! whatever the browser did.
 
-use crate::model::messages::{BUSY_ELSEWHERE, NO_LONGER_IN_SESSION};
+use crate::model::messages::{busy_elsewhere, NO_LONGER_IN_SESSION};
 use crate::model::{ApiError, CommitOutcome, CommitReport, CommitResult, ImageStatus};
 use crate::server::alex::{messages, AlexError, CallContext};
 use crate::server::app_state::AppState;
@@ -107,7 +107,7 @@ impl One<'_> {
         let (state, access, image_id) = (self.state, self.access, self.image_id);
         let Some(claim) = take_image_claim(state, access, image_id).await? else {
             let mut r = result(image_id, CommitOutcome::Skipped);
-            r.message = Some(BUSY_ELSEWHERE.into());
+            r.message = Some(busy_elsewhere(state.config.alex.commit_claim_ttl.as_secs()));
             r.retryable = true;
             return Ok(r);
         };

@@ -53,6 +53,9 @@ impl One<'_> {
         let earlier =
             matches!(record.status, ImageStatus::Committing | ImageStatus::Failed { retryable: true, .. });
         let record = set_status(self.state, self.access, self.image_id, ImageStatus::Committing).await?;
+        // `committing` is what makes a later commit look before it posts: it
+        // must outlive a failover before anything is sent to ALEX.
+        self.state.sessions.replicated().await?;
         let resource = next!(self.resource(&record, bytes));
         let outcome = self.find_or_create(&resource, &record, earlier).await;
         self.record_outcome(&record, outcome).await
@@ -221,6 +224,12 @@ impl One<'_> {
         let updated = set_status(state, access, image_id, status).await?;
         metrics::counter!("commits_total", "outcome" => out.status.as_str()).increment(1);
         self.audit(record, &out, outcome.as_ref().err()).await?;
+        // The status and the audit entry, on the replicas. Filed is filed: a
+        // short answer is logged, not the GP's. Were the status lost, the
+        // photo would read `committing`, and the next commit would look first.
+        if let Err(e) = state.sessions.replicated().await {
+            tracing::warn!(image.id = image_id, error = %e, "a filing's status may not have reached the replicas");
+        }
         // A failure here is logged where it is mapped; the lifecycle rule
         // deletes them later.
         if outcome.is_ok() && delete_blobs(state, record).await.is_err() {

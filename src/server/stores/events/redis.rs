@@ -30,16 +30,21 @@ fn unavailable(e: redis::RedisError) -> StoreError {
 }
 
 impl RedisEventBus {
-    /// Connects, and starts this instance's single subscriber task.
+    /// Connects to one address (tests), and starts the subscriber.
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
+        RedisEventBus::on(RedisConn::connect_url(url).await?, prefix).await
+    }
+
+    /// Publishes on the instance's connection, and starts this instance's
+    /// single subscriber, which follows that connection to a new primary.
+    pub async fn on(conn: RedisConn, prefix: impl Into<String>) -> Result<Self, StoreError> {
         let prefix = prefix.into();
-        let client = redis::Client::open(url).map_err(unavailable)?;
-        let conn = RedisConn::connect(url).await?;
         let hub = Arc::new(Hub::default());
         let channel = format!("{prefix}events");
         // Subscribe before returning, so no event published after start-up is missed.
-        let pubsub = subscribe(&client, &channel).await.map_err(unavailable)?;
-        tokio::spawn(run_subscriber(client, channel.clone(), hub.clone(), pubsub));
+        let generations = conn.generations();
+        let pubsub = subscribe(&conn.client(), &channel).await.map_err(unavailable)?;
+        tokio::spawn(run_subscriber(conn.clone(), channel.clone(), hub.clone(), pubsub, generations));
         Ok(Self { conn, hub, prefix, channel })
     }
 
@@ -59,13 +64,22 @@ async fn subscribe(client: &redis::Client, channel: &str) -> Result<redis::aio::
     Ok(pubsub)
 }
 
-/// Reads the channel forever, reconnecting with a pause if Redis goes away.
-async fn run_subscriber(client: redis::Client, channel: String, hub: Arc<Hub>, first: redis::aio::PubSub) {
+/// Reads the channel forever. It subscribes again when the subscription
+/// drops (Redis restarted) or the instance's connection moved to another
+/// primary; then every open stream is told to catch up.
+async fn run_subscriber(
+    conn: RedisConn,
+    channel: String,
+    hub: Arc<Hub>,
+    first: redis::aio::PubSub,
+    mut generations: tokio::sync::watch::Receiver<u64>,
+) {
     let mut pubsub = Some(first);
     loop {
+        generations.borrow_and_update();
         let current = match pubsub.take() {
             Some(p) => p,
-            None => match subscribe(&client, &channel).await {
+            None => match subscribe(&conn.client(), &channel).await {
                 Ok(p) => {
                     // Whatever was published while this instance was not
                     // subscribed is in each session's history, not in its
@@ -81,21 +95,41 @@ async fn run_subscriber(client: redis::Client, channel: String, hub: Arc<Hub>, f
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "event subscriber cannot reach Redis; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    // With Sentinel, a primary that stopped answering may
+                    // have been replaced: ask.
+                    if conn.follows_sentinel() {
+                        let seen = *generations.borrow();
+                        let _ = conn.reopen(seen, "subscriber").await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
             },
         };
         let mut messages = current.into_on_message();
-        while let Some(msg) = messages.next().await {
-            let Ok(payload) = msg.get_payload::<String>() else { continue };
-            match decode(&payload) {
-                Some((session_key, event)) => hub.deliver(session_key, event),
-                None => tracing::warn!("ignored a malformed event message"),
+        loop {
+            tokio::select! {
+                msg = messages.next() => {
+                    let Some(msg) = msg else {
+                        tracing::warn!("event subscription ended; reconnecting");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        break;
+                    };
+                    let Ok(payload) = msg.get_payload::<String>() else { continue };
+                    match decode(&payload) {
+                        Some((session_key, event)) => hub.deliver(session_key, event),
+                        None => tracing::warn!("ignored a malformed event message"),
+                    }
+                }
+                moved = generations.changed() => {
+                    if moved.is_err() {
+                        return; // the connection is gone: the instance is stopping
+                    }
+                    tracing::warn!("Redis primary changed; moving the event subscription to it");
+                    break;
+                }
             }
         }
-        tracing::warn!("event subscription ended; reconnecting");
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

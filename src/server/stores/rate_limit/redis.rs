@@ -47,9 +47,14 @@ pub struct RedisRateLimiter {
 }
 
 impl RedisRateLimiter {
+    /// Connects to one address; fails fast if Redis is unreachable.
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
-        let conn = RedisConn::connect(url).await?;
-        Ok(Self { conn, prefix: prefix.into(), script: redis::Script::new(TAKE) })
+        Ok(RedisRateLimiter::on(RedisConn::connect_url(url).await?, prefix))
+    }
+
+    /// On the instance's shared connection.
+    pub fn on(conn: RedisConn, prefix: impl Into<String>) -> Self {
+        Self { conn, prefix: prefix.into(), script: redis::Script::new(TAKE) }
     }
 }
 

@@ -343,6 +343,14 @@ pub trait SessionStore: Send + Sync {
     /// taken by another is left to its new holder (atomic compare-and-delete).
     async fn release(&self, name: &str, owner: &str) -> Result<(), StoreError>;
 
+    /// Waits until the configured replicas hold every write this instance
+    /// has made so far (`REDIS_WAIT_REPLICAS`), for the writes that must
+    /// survive a failover; `Unavailable` if they did not acknowledge in
+    /// time. Memory has no replica.
+    async fn replicated(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Appends one filing's audit record (JSON), dropping filings older than
     /// `retention`. Only filings count against the filings' bound
     /// ([`MAX_AUDIT_FILINGS`]): no number of refusals evicts one. Audit

@@ -25,10 +25,14 @@ pub struct RedisSessionStore {
 }
 
 impl RedisSessionStore {
-    /// Connects once; fails fast if Redis is unreachable at start-up.
+    /// Connects to one address; fails fast if Redis is unreachable.
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
-        let conn = RedisConn::connect(url).await?;
-        Ok(Self { conn, prefix: prefix.into() })
+        Ok(RedisSessionStore::on(RedisConn::connect_url(url).await?, prefix))
+    }
+
+    /// On the instance's shared connection.
+    pub fn on(conn: RedisConn, prefix: impl Into<String>) -> Self {
+        Self { conn, prefix: prefix.into() }
     }
 
     fn key(&self, key: &str) -> String {
@@ -273,6 +277,10 @@ impl SessionStore for RedisSessionStore {
         let mut conn = self.conn.clone();
         let removed: i64 = conn.hdel(self.images_key(session_key), image_id).await.map_err(unavailable)?;
         Ok(removed == 1)
+    }
+
+    async fn replicated(&self) -> Result<(), StoreError> {
+        self.conn.replicated().await
     }
 
     async fn try_claim(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {

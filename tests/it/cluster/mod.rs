@@ -20,6 +20,12 @@
 //! the rest.
 
 use crate::common;
+
+mod failover;
+
+/// One cluster at a time in this process: each runs nine processes, and
+/// the request counters below are shared.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -144,6 +150,12 @@ impl Cluster {
     }
 
     async fn start_shaped(shape: Shape) -> Cluster {
+        Cluster::start_with(shape, None).await
+    }
+
+    /// With `redis`, the instances find Redis by these variables (a
+    /// Sentinel set, or a gate) instead of the cluster's own Redis.
+    async fn start_with(shape: Shape, redis_vars: Option<Vec<(String, String)>>) -> Cluster {
         let dir = std::env::temp_dir().join(common::unique("cluster"));
         std::fs::create_dir_all(&dir).unwrap();
         let (nginx_port, redis_port, sandbox_port) = (free_port(), free_port(), free_port());
@@ -240,6 +252,10 @@ impl Cluster {
             ("ALEX_SCOPE".into(), "api://sandbox/.default".into()),
             ("ALEX_FACILITY_ID".into(), "F2N060-E".into()),
         ]);
+        if let Some(vars) = redis_vars {
+            app_env.retain(|(k, _)| k != "REDIS_URL");
+            app_env.extend(vars);
+        }
         let http = reqwest::Client::builder()
             .danger_accept_invalid_certs(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -603,6 +619,7 @@ async fn rolling_restart_under_load(cluster: &mut Cluster, sessions: usize, run_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_redis_s3_and_alex_outages() {
     use clinical_images::server::stores::events::compare_ids;
+    let _alone = ONE_AT_A_TIME.lock().await;
     let mut cluster = Cluster::start().await;
     let front = cluster.front.clone();
 
