@@ -263,7 +263,8 @@ async fn register_claimed(
     }
     tracing::info!(session.id_hash = log_id(&access.session_key), image.id = image_id, "image registered");
     metrics::counter!("uploads_registered_total").increment(1);
-    notify::publish(state, access, SessionEvent::ImageAdded(info(state, &next, false).await?)).await;
+    notify::publish_durably(state, access, SessionEvent::ImageAdded(info(state, &next, false).await?))
+        .await?;
     replicated?;
     info(state, &next, true).await
 }

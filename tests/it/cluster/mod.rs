@@ -7,16 +7,16 @@
 //! - a rolling restart (SIGTERM, start, readiness) under uploads and commits
 //!   from several sessions: no request fails beyond the client's own retries,
 //!   and every photo is filed exactly once;
-//! - a Redis restart: 503 (not a hang) while it is down; sessions and tokens
-//!   survive; every instance is ready again and its pub/sub subscriber is
-//!   back (a stream opened on each instance directly gets the next event);
 //! - ALEX down mid-commit: "retry later" for what it could not file, and the
 //!   retry files each photo exactly once;
 //! - S3 unreachable during uploads (a gate in front of it cuts every
 //!   connection): registering answers 503 at once, and the same upload,
 //!   retried once S3 is back, finishes and reaches the desktop's stream.
 //!
-//! `scripts/cluster.sh` runs this file alone; the test command runs it with
+//!
+//! Redis restarting and failing over under the same cluster: `failover.rs`.
+//!
+//! `scripts/cluster.sh` runs these alone; the test command runs them with
 //! the rest.
 
 use crate::common;
@@ -732,52 +732,6 @@ async fn behind_nginx_the_service_survives_kills_rolling_restarts_and_redis_s3_a
         common::signed_put(&front.http, &ticket, photo).await;
         assert_eq!(register().send().await.unwrap().status().as_u16(), 200);
         stream.wait_added(1).await;
-    }
-
-    // --- A Redis restart (AOF). ---
-    let _ = Command::new("redis-cli").args(["-p", &cluster.redis_port.to_string(), "shutdown"]).status();
-    let _ = cluster.redis.wait();
-    let started = Instant::now();
-    let during = front
-        .http
-        .get(front.url("/api/medtech/session/images"))
-        .header("cookie", &cookie)
-        .header("x-capture-session", common::session_of(&cookie))
-        .send()
-        .await
-        .unwrap();
-    assert!(matches!(during.status().as_u16(), 502..=503), "{}", during.status());
-    assert!(started.elapsed() < Duration::from_secs(12), "an answer, not a hang");
-    let (dir, port) = (cluster.dir.clone(), cluster.redis_port);
-    cluster.redis = spawn_redis(&dir, port);
-    let url = front.url("/api/medtech/session/images");
-    let probe = front.http.clone();
-    let cookie_again = cookie.clone();
-    wait_until("the session after Redis' restart", async || {
-        common::as_desktop(probe.get(&url), &cookie_again).send().await.is_ok_and(|r| r.status() == 200)
-    })
-    .await;
-    let token = front.post("/api/medtech/session/token", json!({}), &phone).await;
-    assert_eq!(token.status().as_u16(), 200, "the phone's token survived");
-    // Every instance is back, its pub/sub subscriber included: a stream opened
-    // on each one directly gets the event of an upload made through nginx.
-    let mut streams = Vec::new();
-    for port in cluster.app_ports.clone() {
-        let base = format!("http://127.0.0.1:{port}");
-        let probe = front.http.clone();
-        let ready = format!("{base}/readyz");
-        wait_until("each instance ready after Redis' restart", async || {
-            probe.get(&ready).send().await.is_ok_and(|r| r.status() == 200)
-        })
-        .await;
-        streams.push(Stream::open_at(&front.http, &base, &cookie, None).await);
-    }
-    // Each stream replays the session's history first; count from there.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let before: Vec<usize> = streams.iter().map(|s| s.added().len()).collect();
-    front.upload(&phone).await;
-    for (s, n) in streams.iter().zip(before) {
-        s.wait_added(n + 1).await;
     }
 
     // --- ALEX down in the middle of a commit. ---

@@ -82,6 +82,18 @@ impl RedisConn {
             generation,
             short_of_replicas: std::sync::Mutex::new(None),
         }));
+        if acks.replicas > 0 {
+            // Some managed services refuse WAIT: better a clear refusal now
+            // than every registration failing later.
+            let mut manager = conn.current().manager;
+            let allowed: Result<u32, RedisError> =
+                redis::cmd("WAIT").arg(0).arg(0).query_async(&mut manager).await;
+            if let Err(e) = allowed {
+                return Err(StoreError::Unavailable(format!(
+                    "REDIS_WAIT_REPLICAS is set, but the server refuses WAIT ({e}); set REDIS_WAIT_REPLICAS=0"
+                )));
+            }
+        }
         if let RedisTarget::Sentinel(s) = target {
             tokio::spawn(sentinel::follow_switches(Arc::downgrade(&conn.0), s.clone()));
         }
