@@ -21,7 +21,7 @@ step "base: apt basics, wasm32 target" install_base
 # What only downloads (apt, npm, PyPI, fixtures) runs in the background while
 # the tools compile; its log is shown if it fails.
 downloads() {
-  apt_install redis-server chromium fonts-dejavu-core poppler-utils nginx openssl \
+  apt_install redis-server redis-sentinel chromium fonts-dejavu-core poppler-utils nginx openssl \
     xvfb webkit2gtk-driver firefox-esr
   install_npm_deps
   install_ministack

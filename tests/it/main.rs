@@ -20,6 +20,7 @@ mod launch;
 mod limits;
 mod pipeline_photos;
 mod redis_restart;
+mod redis_tls;
 mod sessions_api;
 mod store_contract;
 mod uploads;

@@ -26,7 +26,12 @@ pub enum RedisTarget {
     /// `REDIS_URL`: one address. A managed Redis's endpoint follows its
     /// failovers; the instance re-opens its connections on a `READONLY`
     /// answer, which resolves the name again.
-    Url(SecretString),
+    Url {
+        url: SecretString,
+        /// `REDIS_TLS_CA_FILE`: with `rediss://`, the PEM certificates to
+        /// trust instead of the system's (a private CA).
+        ca_file: Option<PathBuf>,
+    },
     /// `REDIS_SENTINELS` and `REDIS_SENTINEL_SERVICE`: Sentinel names the
     /// primary, and says when it changes.
     Sentinel(SentinelConfig),
@@ -153,7 +158,11 @@ fn redis_target<F: Fn(&str) -> Option<String>>(v: &Vars<F>) -> Result<Option<Red
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
                 return Err(invalid("REDIS_URL", "expected a redis:// or rediss:// URL"));
             }
-            Ok(Some(RedisTarget::Url(SecretString::from(url))))
+            let ca_file = v.get("REDIS_TLS_CA_FILE").map(PathBuf::from);
+            if ca_file.is_some() && !url.starts_with("rediss://") {
+                return Err(invalid("REDIS_TLS_CA_FILE", "needs a rediss:// REDIS_URL (TLS)"));
+            }
+            Ok(Some(RedisTarget::Url { url: SecretString::from(url), ca_file }))
         }
         (None, Some(list)) => {
             let mut sentinels = Vec::new();

@@ -107,7 +107,8 @@ fn redis_is_found_by_url_or_by_sentinel_but_not_both() {
     assert!(!secrets.contains("sentinel-pw") && !secrets.contains("data-pw"), "{secrets}");
 
     let c = with(&[("REDIS_URL", "redis://cache:6379/0")]).unwrap();
-    let SessionBackend::Redis { target: RedisTarget::Url(_), acks, .. } = &c.sessions else {
+    let SessionBackend::Redis { target: RedisTarget::Url { ca_file: None, .. }, acks, .. } = &c.sessions
+    else {
         panic!("expected a URL")
     };
     assert_eq!(acks.replicas, 0, "no replica is waited for unless asked");
@@ -120,6 +121,7 @@ fn redis_is_found_by_url_or_by_sentinel_but_not_both() {
         (&[("REDIS_SENTINELS", "b:0"), ("REDIS_SENTINEL_SERVICE", "s")][..], "REDIS_SENTINELS"),
         (&[("REDIS_SENTINELS", " , "), ("REDIS_SENTINEL_SERVICE", "s")][..], "REDIS_SENTINELS"),
         (&[("REDIS_URL", "redis://a:6379"), ("REDIS_WAIT_REPLICAS", "one")][..], "REDIS_WAIT_REPLICAS"),
+        (&[("REDIS_URL", "redis://a:6379"), ("REDIS_TLS_CA_FILE", "/ca.pem")][..], "REDIS_TLS_CA_FILE"),
     ] {
         let err = with(extra).expect_err(var).to_string();
         assert!(err.contains(var), "{err:?} should name {var}");

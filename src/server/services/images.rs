@@ -252,10 +252,15 @@ async fn register_claimed(
             None => Err(ApiError::NotFound),
         };
     }
-    // A registration is acknowledged only once the replicas hold it, so a
-    // failover cannot lose a photo the phone was told is safe. If they do
-    // not answer in time, the phone is answered 503 and retries; the upload
-    // is kept until then, in case the registration is lost after all.
+    // The desktops' streams replay from the session's history: the photo's
+    // arrival must be in it.
+    notify::publish_durably(state, access, SessionEvent::ImageAdded(info(state, &next, false).await?))
+        .await?;
+    // A registration is acknowledged only once the replicas hold it and its
+    // event (one WAIT covers both), so a failover cannot lose a photo the
+    // phone was told is safe, nor its arrival on the desktop. If they do not
+    // answer in time, the phone is answered 503 and retries; the upload is
+    // kept until then, in case the registration is lost after all.
     let replicated = state.sessions.replicated().await;
     if replicated.is_ok() {
         close_slot(state, &upload).await?;
@@ -263,8 +268,6 @@ async fn register_claimed(
     }
     tracing::info!(session.id_hash = log_id(&access.session_key), image.id = image_id, "image registered");
     metrics::counter!("uploads_registered_total").increment(1);
-    notify::publish_durably(state, access, SessionEvent::ImageAdded(info(state, &next, false).await?))
-        .await?;
     replicated?;
     info(state, &next, true).await
 }

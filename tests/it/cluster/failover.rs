@@ -16,374 +16,16 @@
 //!   the instances' connections still open. Every instance writes to the
 //!   new primary within 10 s.
 
+use super::chaos::*;
 use super::*;
 use std::collections::BTreeSet;
-
-/// The Redis servers and Sentinels of one test, stopped when dropped.
-struct RedisSet {
-    dir: PathBuf,
-    procs: Vec<(u16, Child)>,
-}
-
-const SERVICE: &str = "ci";
-
-impl RedisSet {
-    fn new() -> RedisSet {
-        let dir = std::env::temp_dir().join(common::unique("redis-set"));
-        std::fs::create_dir_all(&dir).unwrap();
-        RedisSet { dir, procs: Vec::new() }
-    }
-
-    /// A data server on `port`, a replica of `primary` if given.
-    fn server(&mut self, port: u16, primary: Option<u16>) {
-        let dir = self.dir.join(port.to_string());
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null());
-        if let Some(p) = primary {
-            cmd.args(["--replicaof", "127.0.0.1", &p.to_string()]);
-        }
-        self.procs.push((port, cmd.spawn().expect("redis-server")));
-    }
-
-    /// A Sentinel on `port` watching `primary` as [`SERVICE`]: down after
-    /// one second unanswered, two Sentinels agreeing.
-    fn sentinel(&mut self, port: u16, primary: u16) {
-        let conf = self.dir.join(format!("sentinel-{port}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor {SERVICE} 127.0.0.1 {primary} 2\n\
-                 sentinel down-after-milliseconds {SERVICE} 1000\nsentinel failover-timeout {SERVICE} 5000\n\
-                 sentinel parallel-syncs {SERVICE} 1\n",
-                self.dir.display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("redis-server")
-            .arg(&conf)
-            .arg("--sentinel")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server --sentinel (package redis-sentinel)");
-        self.procs.push((port, child));
-    }
-
-    fn kill(&mut self, port: u16) {
-        let (_, child) = self.procs.iter_mut().find(|(p, _)| *p == port).expect("a server on that port");
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-impl Drop for RedisSet {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.procs {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli").args(["-p", &port.to_string()]).args(args).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-async fn wait_for(what: &str, patience: Duration, mut ok: impl FnMut() -> bool) {
-    let until = Instant::now() + patience;
-    while !ok() {
-        assert!(Instant::now() < until, "{what} did not happen in {patience:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn replica_in_sync(replica: u16) {
-    wait_for("the replica's sync", Duration::from_secs(20), || {
-        cli(replica, &["info", "replication"]).contains("master_link_status:up")
-    })
-    .await;
-}
-
-/// A TCP gate to Redis whose target can move: new connections go to the
-/// port last sent, open ones stay where they are (as a managed endpoint's
-/// name moving to a new primary looks to clients).
-async fn moving_gate(first: u16) -> (u16, tokio::sync::watch::Sender<u16>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (target_tx, target) = tokio::sync::watch::channel(first);
-    tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            let to = *target.borrow();
-            tokio::spawn(async move {
-                let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await else {
-                    return;
-                };
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-            });
-        }
-    });
-    (port, target_tx)
-}
-
-/// Sends until the answer is 200, as the phone's queue does: again on a
-/// 5xx, a 429 or a dropped connection; `None` on another answer, or once
-/// `patience` has passed.
-async fn until_ok(patience: Duration, make: impl Fn() -> reqwest::RequestBuilder) -> Option<Value> {
-    let until = Instant::now() + patience;
-    while Instant::now() < until {
-        match make().send().await {
-            Ok(res) if res.status().as_u16() == 200 => return Some(res.json().await.unwrap_or(Value::Null)),
-            Ok(res) if res.status().is_server_error() || res.status().as_u16() == 429 => {}
-            Ok(res) => {
-                println!("  answered {}: {}", res.status(), res.text().await.unwrap_or_default());
-                return None;
-            }
-            Err(_) => {}
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-    None
-}
-
-/// One photo from `auth`, against `base` (nginx or one instance): presign,
-/// PUT, register, each retried. The id and when its registration was first
-/// sent, once registered; `None` if a step was refused (a reservation lost
-/// in the failover, say: the phone starts that photo over).
-async fn upload_via(front: &Front, base: &str, auth: &Credential) -> Option<(String, Instant)> {
-    let patience = Duration::from_secs(30);
-    let photo = common::jpeg(32, 24);
-    let body = json!({"contentType": "image/jpeg", "size": photo.len()});
-    let presign = format!("{base}/api/medtech/session/presigned-url");
-    let ticket = until_ok(patience, || auth.apply(front.http.post(&presign).json(&body))).await?;
-    common::signed_put(&front.http, &ticket, photo).await;
-    let id = ticket["imageId"].as_str().unwrap().to_owned();
-    let register = format!("{base}/api/medtech/session/images");
-    let sent = Instant::now();
-    until_ok(patience, || auth.apply(front.http.post(&register).json(&json!({"imageId": id})))).await?;
-    Some((id, sent))
-}
-
-/// A desktop's event stream through nginx that reconnects as the browser's
-/// `EventSource` does: with `Last-Event-ID`, whenever it ends or fails.
-struct Following {
-    /// `(event id, image id)` of each `image-added`, in arrival order.
-    added: Arc<Mutex<Vec<(String, String)>>>,
-    reconnects: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Following {
-    fn open(front: &Front, cookie: &str) -> Following {
-        Following::open_at(&front.http, &front.base, cookie)
-    }
-
-    /// From `base`: nginx, or one instance directly.
-    fn open_at(http: &reqwest::Client, base: &str, cookie: &str) -> Following {
-        let (added, reconnects, stop) = (Arc::default(), Arc::new(AtomicUsize::new(0)), Arc::default());
-        let following = Following { added, reconnects, stop };
-        let (added, reconnects, stop) =
-            (following.added.clone(), following.reconnects.clone(), following.stop.clone());
-        let (http, url, cookie) =
-            (http.clone(), format!("{base}{}", common::events_path(cookie)), cookie.to_owned());
-        tokio::spawn(async move {
-            let mut last: Option<String> = None;
-            while !stop.load(Ordering::SeqCst) {
-                let mut req = http.get(&url).header("cookie", &cookie);
-                if let Some(id) = &last {
-                    req = req.header("last-event-id", id);
-                }
-                if let Ok(mut res) = req.send().await {
-                    if res.status().as_u16() == 200 {
-                        let (mut buffer, mut id, mut name, mut data) =
-                            (String::new(), String::new(), String::new(), String::new());
-                        while let Ok(Some(chunk)) = res.chunk().await {
-                            buffer.push_str(&String::from_utf8_lossy(&chunk));
-                            while let Some(at) = buffer.find('\n') {
-                                let line = buffer[..at].trim_end_matches('\r').to_owned();
-                                buffer.drain(..=at);
-                                if let Some(v) = line.strip_prefix("id:") {
-                                    id = v.trim().to_owned();
-                                } else if let Some(v) = line.strip_prefix("event:") {
-                                    name = v.trim().to_owned();
-                                } else if let Some(v) = line.strip_prefix("data:") {
-                                    data.push_str(v.trim());
-                                } else if line.is_empty() {
-                                    if !id.is_empty() {
-                                        last = Some(id.clone());
-                                    }
-                                    if name == "image-added" {
-                                        let image: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-                                        let image =
-                                            image["data"]["imageId"].as_str().unwrap_or_default().to_owned();
-                                        added.lock().unwrap().push((id.clone(), image));
-                                    }
-                                    (id, name, data) = (String::new(), String::new(), String::new());
-                                }
-                            }
-                        }
-                    }
-                }
-                reconnects.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        });
-        following
-    }
-
-    fn images(&self) -> Vec<String> {
-        self.added.lock().unwrap().iter().map(|(_, image)| image.clone()).collect()
-    }
-
-    /// Waits until every one of `ids` has arrived; the ones still missing.
-    async fn wait_for_all(&self, ids: &[String]) -> Vec<String> {
-        let until = Instant::now() + Duration::from_secs(20);
-        loop {
-            let seen: BTreeSet<String> = self.images().into_iter().collect();
-            let missing: Vec<String> = ids.iter().filter(|id| !seen.contains(*id)).cloned().collect();
-            if missing.is_empty() || Instant::now() > until {
-                return missing;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Following {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
-}
-
-/// The session's whole history, replayed from its start (`Last-Event-ID:
-/// 0-0`): the image ids of its `image-added` events.
-async fn replayed_from_start(front: &Front, cookie: &str) -> Vec<String> {
-    let res = front
-        .http
-        .get(front.url(&common::events_path(cookie)))
-        .header("cookie", cookie)
-        .header("last-event-id", "0-0")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let mut res = res;
-    let mut text = String::new();
-    // The replay comes first, at once; then the stream waits for live events.
-    while let Ok(Ok(Some(chunk))) = tokio::time::timeout(Duration::from_millis(1500), res.chunk()).await {
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    text.split("\n\n")
-        .filter(|block| {
-            block.lines().any(|l| l.strip_prefix("event:").is_some_and(|n| n.trim() == "image-added"))
-        })
-        .filter_map(|block| {
-            let data = block.lines().find_map(|l| l.strip_prefix("data:"))?;
-            serde_json::from_str::<Value>(data.trim()).ok()?["data"]["imageId"].as_str().map(str::to_owned)
-        })
-        .collect()
-}
-
-/// Commits every photo of the session through nginx until each is filed.
-async fn commit_all(front: &Front, desktop: &Credential) {
-    let url = front.url("/api/medtech/attachments/commit");
-    for _ in 0..40 {
-        if let Some(report) =
-            until_ok(Duration::from_secs(20), || desktop.apply(front.http.post(&url).json(&json!({})))).await
-        {
-            if report["results"].as_array().unwrap().iter().all(|r| r["status"] == "committed") {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    panic!("the session's photos could not all be filed");
-}
-
-/// How many times each of `ids` is in the sandbox's inbox.
-async fn filings(front: &Front, ids: &[String]) -> Vec<usize> {
-    let inbox = front.inbox().await;
-    ids.iter()
-        .map(|id| inbox.iter().filter(|e| e["resource"]["identifier"][0]["value"] == id.as_str()).count())
-        .collect()
-}
-
-/// A desktop with its phone and its following stream, and what the phone
-/// has registered (id, when its registration was sent, when answered).
-struct Session {
-    cookie: String,
-    desktop: Credential,
-    stream: Following,
-    registered: Arc<Mutex<Vec<(String, Instant, Instant)>>>,
-}
-
-async fn sessions(front: &Front, n: usize) -> Vec<Session> {
-    let mut out = Vec::new();
-    for _ in 0..n {
-        let cookie = front.launch().await;
-        let desktop = Credential::Cookie(cookie.clone());
-        let stream = Following::open(front, &cookie);
-        out.push(Session { cookie, desktop, stream, registered: Arc::default() });
-    }
-    out
-}
-
-/// Each session's phone uploads through nginx until `stop`.
-async fn phones_upload(
-    front: &Front,
-    sessions: &[Session],
-    stop: &Arc<AtomicBool>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut loaders = Vec::new();
-    for s in sessions {
-        let phone = phone(front, &s.desktop).await;
-        let (front, stop, registered) = (front.clone(), stop.clone(), s.registered.clone());
-        loaders.push(tokio::spawn(async move {
-            while !stop.load(Ordering::SeqCst) {
-                if let Some((id, sent)) = upload_via(&front, &front.base, &phone).await {
-                    registered.lock().unwrap().push((id, sent, Instant::now()));
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }));
-    }
-    loaders
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_sentinel_a_killed_primary_is_followed_and_nothing_is_lost_or_filed_twice() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    let mut set = RedisSet::new();
-    let (primary, replica) = (free_port(), free_port());
-    set.server(primary, None);
-    set.server(replica, Some(primary));
-    replica_in_sync(replica).await;
-    let sentinels: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    for s in &sentinels {
-        set.sentinel(*s, primary);
-    }
-    // Each Sentinel knows the other two (they find each other through the primary).
-    for s in &sentinels {
-        wait_for("the Sentinels to find each other", Duration::from_secs(20), || {
-            let master: Vec<String> =
-                cli(*s, &["sentinel", "master", SERVICE]).lines().map(str::to_owned).collect();
-            master.windows(2).any(|w| w[0] == "num-other-sentinels" && w[1] == "2")
-        })
-        .await;
-    }
-    let list: Vec<String> = sentinels.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let vars = vec![
-        ("REDIS_SENTINELS".to_owned(), list.join(",")),
-        ("REDIS_SENTINEL_SERVICE".to_owned(), SERVICE.to_owned()),
-        ("REDIS_WAIT_REPLICAS".to_owned(), "1".to_owned()),
-        ("REDIS_WAIT_TIMEOUT_MS".to_owned(), "2000".to_owned()),
-        ("MAX_IMAGES_PER_SESSION".to_owned(), "1000".to_owned()),
-    ];
-    let mut cluster = Cluster::start_with(TEST_SHAPE, Some(vars)).await;
+    let mut redis = SentinelSet::start().await;
+    let (primary, replica, sentinels) = (redis.primary, redis.replica, redis.sentinels.clone());
+    let mut cluster = Cluster::start_with(TEST_SHAPE, Some(redis.app_vars())).await;
     let front = cluster.front.clone();
 
     // --- The primary SIGKILLed while three phones upload and their desktops stream. ---
@@ -391,7 +33,7 @@ async fn with_sentinel_a_killed_primary_is_followed_and_nothing_is_lost_or_filed
     let stop = Arc::new(AtomicBool::new(false));
     let loaders = phones_upload(&front, &sessions, &stop).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    set.kill(primary);
+    redis.set.kill(primary);
     let killed = Instant::now();
     let first_after = || {
         sessions
@@ -601,4 +243,185 @@ async fn a_redis_restart_mid_burst_loses_no_event_and_the_first_request_after_it
             .unwrap();
         assert_eq!(first.status().as_u16(), 200, "the first request on {base} after the restart");
     }
+}
+
+/// The registration's own time, `n` photos one after another through nginx.
+async fn registration_times(front: &Front, n: usize) -> Vec<Duration> {
+    let desktop = Credential::Cookie(front.launch().await);
+    let phone = phone(front, &desktop).await;
+    let mut times = Vec::new();
+    for _ in 0..n {
+        let photo = common::jpeg(32, 24);
+        let body = json!({"contentType": "image/jpeg", "size": photo.len()});
+        let presign = front.url("/api/medtech/session/presigned-url");
+        let ticket = until_ok(Duration::from_secs(10), || phone.apply(front.http.post(&presign).json(&body)))
+            .await
+            .expect("presign");
+        common::signed_put(&front.http, &ticket, photo).await;
+        let register = phone
+            .apply(front.http.post(front.url("/api/medtech/session/images")))
+            .json(&json!({"imageId": ticket["imageId"]}));
+        let sent = Instant::now();
+        assert_eq!(register.send().await.unwrap().status().as_u16(), 200);
+        times.push(sent.elapsed());
+    }
+    times.sort();
+    times
+}
+
+fn at(sorted: &[Duration], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0
+}
+
+/// The failover soak behind `scripts/cluster.sh soak-failover` (not in
+/// CI): first what `REDIS_WAIT_REPLICAS=1` costs a registration (200 one at
+/// a time, with and without), then CLUSTER_SOAK_SECS (120) of 10 phones
+/// uploading, their desktops streaming and committing, while the primary is
+/// SIGKILLed every CLUSTER_FAILOVER_EVERY_SECS (20) and brought back as the
+/// new primary's replica. Recovery per failover, requests,
+/// retries, lost photos, missing events and double filings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "the failover soak: scripts/cluster.sh soak-failover"]
+async fn soak_failover() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let secs = |var: &str, default: u64| {
+        Duration::from_secs(std::env::var(var).ok().and_then(|s| s.parse().ok()).unwrap_or(default))
+    };
+    let (run_for, every) = (secs("CLUSTER_SOAK_SECS", 120), secs("CLUSTER_FAILOVER_EVERY_SECS", 20));
+    let mut redis = SentinelSet::start().await;
+    let mut cluster = Cluster::start_with(TEST_SHAPE, Some(redis.app_vars())).await;
+    let front = cluster.front.clone();
+
+    let with_wait = registration_times(&front, 200).await;
+    let restart_all = async |cluster: &mut Cluster, replicas: &str| {
+        for (k, v) in &mut cluster.app_env {
+            if k == "REDIS_WAIT_REPLICAS" {
+                *v = replicas.to_owned();
+            }
+        }
+        for i in 0..3 {
+            cluster.signal_app(i, "-TERM");
+            cluster.start_app(i).await;
+        }
+    };
+    restart_all(&mut cluster, "0").await;
+    let without = registration_times(&front, 200).await;
+    restart_all(&mut cluster, "1").await;
+    println!(
+        "soak, a registration through nginx: p50 {:.2} ms / p99 {:.2} ms waiting for the replica (WAIT 1), \
+         p50 {:.2} ms / p99 {:.2} ms without",
+        at(&with_wait, 0.5),
+        at(&with_wait, 0.99),
+        at(&without, 0.5),
+        at(&without, 0.99)
+    );
+
+    let (sent_before, again_before) = (SENT.load(Ordering::Relaxed), SENT_AGAIN.load(Ordering::Relaxed));
+    let sessions = sessions(&front, 10).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = phones_upload(&front, &sessions, &stop).await;
+    for s in &sessions {
+        let (front, stop, url) = (front.clone(), stop.clone(), front.url("/api/medtech/attachments/commit"));
+        let Credential::Cookie(cookie) = &s.desktop else { unreachable!("a desktop holds a cookie") };
+        let desktop = Credential::Cookie(cookie.clone());
+        workers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                let _ = until_ok(Duration::from_secs(30), || {
+                    desktop.apply(front.http.post(&url).json(&json!({})))
+                })
+                .await;
+            }
+        }));
+    }
+    let started = Instant::now();
+    let mut recoveries = Vec::new();
+    while started.elapsed() + every <= run_for {
+        tokio::time::sleep(every).await;
+        let primary = redis.current_primary();
+        redis.set.kill(primary);
+        let killed = Instant::now();
+        let first_after = || {
+            sessions
+                .iter()
+                .flat_map(|s| s.registered.lock().unwrap().clone())
+                .filter(|(_, sent, _)| *sent > killed)
+                .map(|(_, _, done)| done)
+                .min()
+        };
+        while first_after().is_none() {
+            assert!(killed.elapsed() < Duration::from_secs(60), "no registration a minute after the kill");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        recoveries.push(first_after().unwrap().duration_since(killed).as_secs_f64());
+        // Back, as its operator brings it back: a replica of the new
+        // primary, which Sentinel finds and may promote next time.
+        let now_primary = redis.current_primary();
+        redis.set.server(primary, Some(now_primary));
+        replica_in_sync(primary).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.await.expect("a phone or a desktop");
+    }
+    let took = started.elapsed();
+    let (mut registered, mut lost, mut missing, mut twice, mut repeated) = (0, 0, 0, 0, 0);
+    for s in &sessions {
+        let ids: Vec<String> = s.registered.lock().unwrap().iter().map(|(id, ..)| id.clone()).collect();
+        registered += ids.len();
+        let listed = until_ok(Duration::from_secs(10), || {
+            common::as_desktop(front.http.get(front.url("/api/medtech/session/images")), &s.cookie)
+        })
+        .await
+        .expect("the session's list");
+        let listed: BTreeSet<&str> =
+            listed.as_array().unwrap().iter().filter_map(|i| i["imageId"].as_str()).collect();
+        lost += ids.iter().filter(|id| !listed.contains(id.as_str())).count();
+        let absent = s.stream.wait_for_all(&ids).await;
+        if !absent.is_empty() {
+            let history = replayed_from_start(&front, &s.cookie).await;
+            let added = s.stream.added.lock().unwrap().clone();
+            for id in &absent {
+                let at = history.iter().position(|h| h == id);
+                println!(
+                    "  missing {id}: in the history at {at:?} of {}; the stream holds {}",
+                    history.len(),
+                    added.len()
+                );
+                if let Some(at) = at {
+                    println!(
+                        "    history around it: {:?}",
+                        &history[at.saturating_sub(2)..(at + 3).min(history.len())]
+                    );
+                    let near: Vec<_> = added
+                        .iter()
+                        .filter(|(_, i)| {
+                            history[at.saturating_sub(2)..(at + 3).min(history.len())].contains(i)
+                        })
+                        .collect();
+                    println!("    the stream's events for those: {near:?}");
+                }
+            }
+        }
+        missing += absent.len();
+        let streamed = s.stream.images();
+        repeated += streamed.len() - streamed.iter().collect::<BTreeSet<_>>().len();
+        commit_all(&front, &s.desktop).await;
+        twice += filings(&front, &ids).await.iter().filter(|n| **n > 1).count();
+    }
+    recoveries.sort_by(f64::total_cmp);
+    let (sent, again) =
+        (SENT.load(Ordering::Relaxed) - sent_before, SENT_AGAIN.load(Ordering::Relaxed) - again_before);
+    println!(
+        "soak, failovers: {} in {:.0} s; first registration after each kill {:?} s (median {:.1}); \
+         {sent} requests through nginx, {again} sent again (503 while no primary answered); \
+         {registered} photos registered, {lost} lost, {missing} events missing, {repeated} events repeated, \
+         {twice} filed twice",
+        recoveries.len(),
+        took.as_secs_f64(),
+        recoveries.iter().map(|r| (r * 10.0).round() / 10.0).collect::<Vec<_>>(),
+        recoveries[recoveries.len() / 2],
+    );
+    assert_eq!((lost, missing, twice), (0, 0, 0));
 }

@@ -21,6 +21,7 @@
 
 use crate::common;
 
+mod chaos;
 mod failover;
 
 /// One cluster at a time in this process: each runs nine processes, and

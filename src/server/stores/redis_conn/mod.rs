@@ -102,7 +102,7 @@ impl RedisConn {
 
     /// One address, no replica waited for (tests, the audit command).
     pub async fn connect_url(url: &str) -> Result<Self, StoreError> {
-        let target = RedisTarget::Url(url.to_owned().into());
+        let target = RedisTarget::Url { url: url.to_owned().into(), ca_file: None };
         RedisConn::connect(&target, ReplicaAcks { replicas: 0, timeout: Duration::from_millis(1) }).await
     }
 

@@ -1,6 +1,7 @@
 //! Finding and opening the primary: the configured URL, or the address
 //! Sentinel names; in both cases only a server that says it is a primary.
 
+use std::path::Path;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -33,20 +34,40 @@ pub(super) fn probe_config() -> AsyncConnectionConfig {
 
 /// The primary's client, and a managed connection to it.
 pub(super) async fn open(target: &RedisTarget) -> Result<(redis::Client, ConnectionManager), RedisError> {
-    let info = match target {
-        RedisTarget::Url(url) => url.expose_secret().into_connection_info()?,
+    let client = match target {
+        RedisTarget::Url { url, ca_file } => client_for(url.expose_secret(), ca_file.as_deref())?,
         RedisTarget::Sentinel(s) => {
             let (host, port) = sentinel::primary_address(s).await?;
-            sentinel::data_info(s, host, port)?
+            redis::Client::open(sentinel::data_info(s, host, port)?)?
         }
     };
-    let client = redis::Client::open(info)?;
     // A single quick attempt first: the manager's own first connection
     // would retry with backoff, where a failover wants a fast answer.
     let mut probe = client.get_multiplexed_async_connection_with_config(&probe_config()).await?;
     ensure_primary(&mut probe).await?;
     let manager = ConnectionManager::new_with_config(client.clone(), manager_config()).await?;
     Ok((client, manager))
+}
+
+/// The client for a URL: `rediss://` is TLS, its certificate checked against
+/// the system's CA store, or against `ca_file` alone.
+fn client_for(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, RedisError> {
+    let info = url.into_connection_info()?;
+    if !url.starts_with("rediss://") {
+        return redis::Client::open(info);
+    }
+    // The process may hold two TLS back ends (aws-lc-rs, ring); the
+    // connection asks for the default, so one is named. Once per process.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let Some(path) = ca_file else { return redis::Client::open(info) };
+    let pem = std::fs::read(path).map_err(|e| {
+        RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "REDIS_TLS_CA_FILE cannot be read",
+            e.to_string(),
+        ))
+    })?;
+    redis::Client::build_with_tls(info, redis::TlsCertificates { client_tls: None, root_cert: Some(pem) })
 }
 
 /// Refuses a server that says it is a replica: a name not yet moved to the
