@@ -105,7 +105,6 @@ impl SentinelSet {
             ("REDIS_SENTINELS", list.join(",")),
             ("REDIS_SENTINEL_SERVICE", SERVICE.to_owned()),
             ("REDIS_WAIT_REPLICAS", "1".to_owned()),
-            ("REDIS_WAIT_TIMEOUT_MS", "2000".to_owned()),
             ("MAX_IMAGES_PER_SESSION", "100000".to_owned()),
         ]
         .into_iter()

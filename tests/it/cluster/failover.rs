@@ -35,6 +35,19 @@ async fn with_sentinel_a_killed_primary_is_followed_and_nothing_is_lost_or_filed
     tokio::time::sleep(Duration::from_secs(2)).await;
     redis.set.kill(primary);
     let killed = Instant::now();
+    // Meanwhile a request is answered 503 with Retry-After, or, held while
+    // its connection is re-made, served by the new primary: never a hang.
+    let during =
+        common::as_desktop(front.http.get(front.url("/api/medtech/session/images")), &sessions[0].cookie)
+            .send()
+            .await
+            .unwrap();
+    match during.status().as_u16() {
+        200 => {}
+        503 => assert!(during.headers().contains_key("retry-after"), "clients are told when to retry"),
+        other => panic!("during the failover: {other}"),
+    }
+    assert!(killed.elapsed() < Duration::from_secs(12), "an answer, not a hang");
     let first_after = || {
         sessions
             .iter()
