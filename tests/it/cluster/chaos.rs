@@ -253,30 +253,14 @@ impl Following {
                 }
                 if let Ok(mut res) = req.send().await {
                     if res.status().as_u16() == 200 {
-                        let (mut buffer, mut id, mut name, mut data) =
-                            (String::new(), String::new(), String::new(), String::new());
+                        let mut reader = SseReader::default();
                         while let Ok(Some(chunk)) = res.chunk().await {
-                            buffer.push_str(&String::from_utf8_lossy(&chunk));
-                            while let Some(at) = buffer.find('\n') {
-                                let line = buffer[..at].trim_end_matches('\r').to_owned();
-                                buffer.drain(..=at);
-                                if let Some(v) = line.strip_prefix("id:") {
-                                    id = v.trim().to_owned();
-                                } else if let Some(v) = line.strip_prefix("event:") {
-                                    name = v.trim().to_owned();
-                                } else if let Some(v) = line.strip_prefix("data:") {
-                                    data.push_str(v.trim());
-                                } else if line.is_empty() {
-                                    if !id.is_empty() {
-                                        last = Some(id.clone());
-                                    }
-                                    if name == "image-added" {
-                                        let image: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-                                        let image =
-                                            image["data"]["imageId"].as_str().unwrap_or_default().to_owned();
-                                        added.lock().unwrap().push((id.clone(), image));
-                                    }
-                                    (id, name, data) = (String::new(), String::new(), String::new());
+                            for event in reader.push(&chunk) {
+                                if let Some(image) = added_image(&event) {
+                                    added.lock().unwrap().push((event.id.clone(), image));
+                                }
+                                if !event.id.is_empty() {
+                                    last = Some(event.id);
                                 }
                             }
                         }
@@ -325,21 +309,21 @@ pub(super) async fn replayed_from_start(front: &Front, cookie: &str) -> Vec<Stri
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
-    let mut res = res;
-    let mut text = String::new();
+    let (mut res, mut reader, mut added) = (res, SseReader::default(), Vec::new());
     // The replay comes first, at once; then the stream waits for live events.
     while let Ok(Ok(Some(chunk))) = tokio::time::timeout(Duration::from_millis(1500), res.chunk()).await {
-        text.push_str(&String::from_utf8_lossy(&chunk));
+        added.extend(reader.push(&chunk).iter().filter_map(added_image));
     }
-    text.split("\n\n")
-        .filter(|block| {
-            block.lines().any(|l| l.strip_prefix("event:").is_some_and(|n| n.trim() == "image-added"))
-        })
-        .filter_map(|block| {
-            let data = block.lines().find_map(|l| l.strip_prefix("data:"))?;
-            serde_json::from_str::<Value>(data.trim()).ok()?["data"]["imageId"].as_str().map(str::to_owned)
-        })
-        .collect()
+    added
+}
+
+/// The photo an `image-added` event is about.
+fn added_image(event: &SseEvent) -> Option<String> {
+    if event.name != "image-added" {
+        return None;
+    }
+    let event: Value = serde_json::from_str(&event.data).ok()?;
+    event["data"]["imageId"].as_str().map(str::to_owned)
 }
 
 /// Commits every photo of the session through nginx until each is filed.
@@ -406,4 +390,73 @@ pub(super) async fn phones_upload(
         }));
     }
     loaders
+}
+
+/// How long after `killed` the first registration sent after it was
+/// answered: the time to recover. Panics if none is within `patience`.
+pub(super) async fn recovery_after(sessions: &[Session], killed: Instant, patience: Duration) -> Duration {
+    let first = || {
+        sessions
+            .iter()
+            .flat_map(|s| s.registered.lock().unwrap().clone())
+            .filter(|(_, sent, _)| *sent > killed)
+            .map(|(_, _, done)| done)
+            .min()
+    };
+    loop {
+        if let Some(done) = first() {
+            return done.duration_since(killed);
+        }
+        assert!(killed.elapsed() < patience, "no registration within {patience:?} of the kill");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The session's photo list, asked as its desktop asks, through nginx.
+pub(super) fn list(front: &Front, cookie: &str) -> reqwest::RequestBuilder {
+    common::as_desktop(front.http.get(front.url("/api/medtech/session/images")), cookie)
+}
+
+/// What became of the sessions' photos after a run.
+#[derive(Default)]
+pub(super) struct Tally {
+    pub(super) registered: usize,
+    /// Registered (answered 200) but not in the session's list.
+    pub(super) lost: usize,
+    /// Registered but never on the desktop's stream.
+    pub(super) missing: usize,
+    /// `image-added` twice for one photo on a stream.
+    pub(super) repeated: usize,
+    /// Streams whose events differ from the session's history replayed from `0-0`.
+    pub(super) unlike_history: usize,
+    /// In the sandbox's inbox more than once, after every session committed.
+    pub(super) filed_twice: usize,
+}
+
+/// Checks each session's list, stream and history, then commits every photo
+/// and counts the filings. A missing event is described, for the log.
+pub(super) async fn tally(front: &Front, sessions: &[Session]) -> Tally {
+    let mut t = Tally::default();
+    for s in sessions {
+        let ids: Vec<String> = s.registered.lock().unwrap().iter().map(|(id, ..)| id.clone()).collect();
+        t.registered += ids.len();
+        let listed =
+            until_ok(Duration::from_secs(10), || list(front, &s.cookie)).await.expect("the session's list");
+        let listed: BTreeSet<&str> =
+            listed.as_array().unwrap().iter().filter_map(|i| i["imageId"].as_str()).collect();
+        t.lost += ids.iter().filter(|id| !listed.contains(id.as_str())).count();
+        let absent = s.stream.wait_for_all(&ids).await;
+        let history = replayed_from_start(front, &s.cookie).await;
+        for id in &absent {
+            let at = history.iter().position(|h| h == id);
+            println!("  missing {id}: at {at:?} of the session's {} events", history.len());
+        }
+        t.missing += absent.len();
+        let streamed = s.stream.images();
+        t.repeated += streamed.len() - streamed.iter().collect::<BTreeSet<_>>().len();
+        t.unlike_history += usize::from(streamed != history);
+        commit_all(front, &s.desktop).await;
+        t.filed_twice += filings(front, &ids).await.iter().filter(|n| **n > 1).count();
+    }
+    t
 }

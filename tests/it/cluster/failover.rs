@@ -18,7 +18,6 @@
 
 use super::chaos::*;
 use super::*;
-use std::collections::BTreeSet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_sentinel_a_killed_primary_is_followed_and_nothing_is_lost_or_filed_twice() {
@@ -37,30 +36,14 @@ async fn with_sentinel_a_killed_primary_is_followed_and_nothing_is_lost_or_filed
     let killed = Instant::now();
     // Meanwhile a request is answered 503 with Retry-After, or, held while
     // its connection is re-made, served by the new primary: never a hang.
-    let during =
-        common::as_desktop(front.http.get(front.url("/api/medtech/session/images")), &sessions[0].cookie)
-            .send()
-            .await
-            .unwrap();
+    let during = list(&front, &sessions[0].cookie).send().await.unwrap();
     match during.status().as_u16() {
         200 => {}
         503 => assert!(during.headers().contains_key("retry-after"), "clients are told when to retry"),
         other => panic!("during the failover: {other}"),
     }
     assert!(killed.elapsed() < Duration::from_secs(12), "an answer, not a hang");
-    let first_after = || {
-        sessions
-            .iter()
-            .flat_map(|s| s.registered.lock().unwrap().clone())
-            .filter(|(_, sent, _)| *sent > killed)
-            .map(|(_, _, done)| done)
-            .min()
-    };
-    let until = killed + Duration::from_secs(30);
-    while first_after().is_none() && Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let recovery = first_after().expect("a registration after the failover").duration_since(killed);
+    let recovery = recovery_after(&sessions, killed, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     stop.store(true, Ordering::SeqCst);
     for l in loaders {
@@ -69,36 +52,21 @@ async fn with_sentinel_a_killed_primary_is_followed_and_nothing_is_lost_or_filed
     let promoted = cli(sentinels[0], &["sentinel", "get-master-addr-by-name", SERVICE]);
     assert!(promoted.ends_with(&replica.to_string()), "Sentinel promoted the replica: {promoted}");
 
-    let (mut registered, mut lost, mut missing, mut duplicated) = (0, 0, 0, 0);
-    for s in &sessions {
-        let ids: Vec<String> = s.registered.lock().unwrap().iter().map(|(id, ..)| id.clone()).collect();
-        registered += ids.len();
-        let listed = until_ok(Duration::from_secs(10), || {
-            common::as_desktop(front.http.get(front.url("/api/medtech/session/images")), &s.cookie)
-        })
-        .await
-        .expect("the session's list");
-        let listed: BTreeSet<&str> =
-            listed.as_array().unwrap().iter().filter_map(|i| i["imageId"].as_str()).collect();
-        lost += ids.iter().filter(|id| !listed.contains(id.as_str())).count();
-        missing += s.stream.wait_for_all(&ids).await.len();
-        let streamed = s.stream.images();
-        duplicated += streamed.len() - streamed.iter().collect::<BTreeSet<_>>().len();
-        // What the stream delivered is the session's history, in order.
-        assert_eq!(streamed, replayed_from_start(&front, &s.cookie).await, "the stream against its history");
-        commit_all(&front, &s.desktop).await;
-        let filed = filings(&front, &ids).await;
-        assert!(filed.iter().all(|n| *n == 1), "each photo filed once: {filed:?}");
-    }
+    let t = tally(&front, &sessions).await;
     let reconnects: usize = sessions.iter().map(|s| s.stream.reconnects.load(Ordering::Relaxed)).sum();
     println!(
-        "Sentinel failover: first registration {:.1} s after the kill; {registered} registered, {lost} lost, \
-         {missing} events missing, {duplicated} duplicated; {reconnects} stream reconnects",
-        recovery.as_secs_f64()
+        "Sentinel failover: first registration {:.1} s after the kill; {} registered, {} lost, \
+         {} events missing, {} repeated, {} filed twice; {reconnects} stream reconnects",
+        recovery.as_secs_f64(),
+        t.registered,
+        t.lost,
+        t.missing,
+        t.repeated,
+        t.filed_twice
     );
-    // (A duplicate is possible, not a failure: a publish whose answer was
-    // lost to the kill is sent again, and the desktop takes both as one.)
-    assert_eq!((lost, missing), (0, 0));
+    // (A repeated event is possible, not a failure: a publish whose answer
+    // was lost to the kill is sent again, and the desktop takes both as one.)
+    assert_eq!((t.lost, t.missing, t.unlike_history, t.filed_twice), (0, 0, 0, 0));
     assert!(recovery <= Duration::from_secs(10), "recovered in {recovery:?}");
 
     // --- An instance SIGKILLed in the middle of a commit. ---
@@ -210,11 +178,7 @@ async fn a_redis_restart_mid_burst_loses_no_event_and_the_first_request_after_it
     let _ = Command::new("redis-cli").args(["-p", &port.to_string(), "shutdown"]).status();
     let _ = cluster.redis.wait();
     let asked = Instant::now();
-    let during =
-        common::as_desktop(front.http.get(front.url("/api/medtech/session/images")), &sessions[0].cookie)
-            .send()
-            .await
-            .unwrap();
+    let during = list(&front, &sessions[0].cookie).send().await.unwrap();
     assert!(matches!(during.status().as_u16(), 502..=503), "{}", during.status());
     assert!(asked.elapsed() < Duration::from_secs(12), "an answer, not a hang");
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -354,19 +318,7 @@ async fn soak_failover() {
         let primary = redis.current_primary();
         redis.set.kill(primary);
         let killed = Instant::now();
-        let first_after = || {
-            sessions
-                .iter()
-                .flat_map(|s| s.registered.lock().unwrap().clone())
-                .filter(|(_, sent, _)| *sent > killed)
-                .map(|(_, _, done)| done)
-                .min()
-        };
-        while first_after().is_none() {
-            assert!(killed.elapsed() < Duration::from_secs(60), "no registration a minute after the kill");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        recoveries.push(first_after().unwrap().duration_since(killed).as_secs_f64());
+        recoveries.push(recovery_after(&sessions, killed, Duration::from_secs(60)).await.as_secs_f64());
         // Back, as its operator brings it back: a replica of the new
         // primary, which Sentinel finds and may promote next time.
         let now_primary = redis.current_primary();
@@ -379,62 +331,23 @@ async fn soak_failover() {
         w.await.expect("a phone or a desktop");
     }
     let took = started.elapsed();
-    let (mut registered, mut lost, mut missing, mut twice, mut repeated) = (0, 0, 0, 0, 0);
-    for s in &sessions {
-        let ids: Vec<String> = s.registered.lock().unwrap().iter().map(|(id, ..)| id.clone()).collect();
-        registered += ids.len();
-        let listed = until_ok(Duration::from_secs(10), || {
-            common::as_desktop(front.http.get(front.url("/api/medtech/session/images")), &s.cookie)
-        })
-        .await
-        .expect("the session's list");
-        let listed: BTreeSet<&str> =
-            listed.as_array().unwrap().iter().filter_map(|i| i["imageId"].as_str()).collect();
-        lost += ids.iter().filter(|id| !listed.contains(id.as_str())).count();
-        let absent = s.stream.wait_for_all(&ids).await;
-        if !absent.is_empty() {
-            let history = replayed_from_start(&front, &s.cookie).await;
-            let added = s.stream.added.lock().unwrap().clone();
-            for id in &absent {
-                let at = history.iter().position(|h| h == id);
-                println!(
-                    "  missing {id}: in the history at {at:?} of {}; the stream holds {}",
-                    history.len(),
-                    added.len()
-                );
-                if let Some(at) = at {
-                    println!(
-                        "    history around it: {:?}",
-                        &history[at.saturating_sub(2)..(at + 3).min(history.len())]
-                    );
-                    let near: Vec<_> = added
-                        .iter()
-                        .filter(|(_, i)| {
-                            history[at.saturating_sub(2)..(at + 3).min(history.len())].contains(i)
-                        })
-                        .collect();
-                    println!("    the stream's events for those: {near:?}");
-                }
-            }
-        }
-        missing += absent.len();
-        let streamed = s.stream.images();
-        repeated += streamed.len() - streamed.iter().collect::<BTreeSet<_>>().len();
-        commit_all(&front, &s.desktop).await;
-        twice += filings(&front, &ids).await.iter().filter(|n| **n > 1).count();
-    }
+    let t = tally(&front, &sessions).await;
     recoveries.sort_by(f64::total_cmp);
     let (sent, again) =
         (SENT.load(Ordering::Relaxed) - sent_before, SENT_AGAIN.load(Ordering::Relaxed) - again_before);
     println!(
         "soak, failovers: {} in {:.0} s; first registration after each kill {:?} s (median {:.1}); \
          {sent} requests through nginx, {again} sent again (503 while no primary answered); \
-         {registered} photos registered, {lost} lost, {missing} events missing, {repeated} events repeated, \
-         {twice} filed twice",
+         {} photos registered, {} lost, {} events missing, {} events repeated, {} filed twice",
         recoveries.len(),
         took.as_secs_f64(),
         recoveries.iter().map(|r| (r * 10.0).round() / 10.0).collect::<Vec<_>>(),
         recoveries[recoveries.len() / 2],
+        t.registered,
+        t.lost,
+        t.missing,
+        t.repeated,
+        t.filed_twice
     );
-    assert_eq!((lost, missing, twice), (0, 0, 0));
+    assert_eq!((t.lost, t.missing, t.filed_twice), (0, 0, 0));
 }

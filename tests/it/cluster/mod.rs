@@ -415,6 +415,49 @@ impl Credential {
     }
 }
 
+/// One server-sent event.
+struct SseEvent {
+    id: String,
+    name: String,
+    data: String,
+}
+
+/// Server-sent events from a response's chunks, as they complete.
+#[derive(Default)]
+struct SseReader {
+    buffer: String,
+    id: String,
+    name: String,
+    data: String,
+}
+
+impl SseReader {
+    /// The events `chunk` completes (comments and heartbeats are none).
+    fn push(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
+        self.buffer.push_str(&String::from_utf8_lossy(chunk));
+        let mut complete = Vec::new();
+        while let Some(at) = self.buffer.find('\n') {
+            let line = self.buffer[..at].trim_end_matches('\r').to_owned();
+            self.buffer.drain(..=at);
+            if let Some(v) = line.strip_prefix("id:") {
+                self.id = v.trim().to_owned();
+            } else if let Some(v) = line.strip_prefix("event:") {
+                self.name = v.trim().to_owned();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                self.data.push_str(v.trim());
+            } else if line.is_empty() && !self.name.is_empty() {
+                let (id, name, data) = (
+                    std::mem::take(&mut self.id),
+                    std::mem::take(&mut self.name),
+                    std::mem::take(&mut self.data),
+                );
+                complete.push(SseEvent { id, name, data });
+            }
+        }
+        complete
+    }
+}
+
 /// A desktop's event stream through nginx: `(id, event)` pairs as they come.
 struct Stream {
     events: Arc<Mutex<Vec<(String, String)>>>,
@@ -443,22 +486,9 @@ impl Stream {
         let ended = Arc::new(AtomicBool::new(false));
         let (e, done) = (events.clone(), ended.clone());
         tokio::spawn(async move {
-            let mut res = res;
-            let mut buffer = String::new();
-            let (mut id, mut name) = (String::new(), String::new());
+            let (mut res, mut reader) = (res, SseReader::default());
             while let Ok(Some(chunk)) = res.chunk().await {
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(at) = buffer.find('\n') {
-                    let line = buffer[..at].trim_end_matches('\r').to_owned();
-                    buffer.drain(..=at);
-                    if let Some(v) = line.strip_prefix("id:") {
-                        id = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("event:") {
-                        name = v.trim().to_owned();
-                    } else if line.is_empty() && !name.is_empty() {
-                        e.lock().unwrap().push((std::mem::take(&mut id), std::mem::take(&mut name)));
-                    }
-                }
+                e.lock().unwrap().extend(reader.push(&chunk).into_iter().map(|ev| (ev.id, ev.name)));
             }
             done.store(true, Ordering::SeqCst);
         });
