@@ -32,9 +32,8 @@ test("earlier photos: grouped by site and side; the compare view by keyboard", a
   await page.keyboard.press("Enter");
   const compare = page.getByRole("dialog", { name: /^Compare with / });
   await expect(compare).toBeVisible();
-  // The dialog does not yet take focus by itself (issue 32's dialogs): the
-  // keyboard user moves into it.
-  await compare.focus();
+  // It takes focus as it opens: its keys work at once.
+  await expect.poll(() => compare.evaluate((d) => d.contains(document.activeElement))).toBe(true);
   const pictures = compare.locator("img");
   await expect(pictures).toHaveCount(2);
   await expect.poll(() => pictures.nth(1).evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 320)).toBe(true);
@@ -67,4 +66,6 @@ test("earlier photos: grouped by site and side; the compare view by keyboard", a
   await expect(compare.getByText("100%")).toBeVisible();
   await page.keyboard.press("Escape");
   await expect(compare).toBeHidden();
+  // Focus is back on the earlier photo that opened it.
+  await expect(items.first()).toBeFocused();
 });

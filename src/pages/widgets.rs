@@ -133,18 +133,120 @@ impl ConsentParts {
     }
 }
 
-/// A dialog's panel that takes focus as it opens, so its keys work at once
-/// and a screen reader starts there: give the panel `node_ref` and `tabindex="-1"`.
-pub fn focused_on_open() -> NodeRef<leptos::html::Div> {
+/// What an async call answers, as a signal: `None` until it has. Unlike a
+/// resource, reading it never suspends the page's `Suspense` around it,
+/// which would take the page out of the document and focus with it: a
+/// dialog fetches this way while it holds focus.
+pub fn fetched<T: Send + Sync + 'static>(
+    call: impl std::future::Future<Output = T> + 'static,
+) -> ReadSignal<Option<T>> {
+    let (value, set) = signal(None);
+    leptos::task::spawn_local(async move {
+        let answer = call.await;
+        // The dialog may have closed meanwhile.
+        let _ = set.try_set(Some(answer));
+    });
+    value
+}
+
+/// Where focus goes when a dialog closes and the control that opened it is
+/// gone (a deleted photo's button): the selected photo, else any photo,
+/// else the toolbar's first control.
+#[cfg(feature = "hydrate")]
+const FOCUS_HOME: &[&str] =
+    &[".strip__item[aria-selected='true']", ".strip__item", ".desk__bar button:not([disabled])"];
+
+/// Focus for a modal dialog (WCAG 2.4.3): into the dialog as it opens, and
+/// back where it came from as it closes. Give the dialog's panel the
+/// returned `node_ref` and `tabindex="-1"`.
+/// - Opening focuses the control marked `data-autofocus`, else the panel's
+///   first control, else the panel itself.
+/// - Closing focuses the control that had focus before it opened (the
+///   opener), or if that is gone, the first of [`FOCUS_HOME`] present.
+///
+/// The page behind is `inert` while a dialog is open (`Workspace`), so Tab
+/// cannot leave it.
+pub fn modal_focus() -> NodeRef<leptos::html::Div> {
     let panel = NodeRef::<leptos::html::Div>::new();
-    Effect::new(move |_| {
-        if let Some(panel) = panel.get() {
-            // After the frame that puts it in the document: focusing an
-            // element not yet attached does nothing.
-            request_animation_frame(move || {
-                let _ = panel.focus();
-            });
+    #[cfg(feature = "hydrate")]
+    {
+        // The opener is marked rather than held: the mark survives whatever
+        // owns this dialog being disposed first.
+        if let Some(opener) = document().active_element() {
+            if opener.closest(".modal").ok().flatten().is_none() {
+                let _ = opener.set_attribute(RETURN_MARK, "");
+            }
+        }
+        Effect::new(move |_| {
+            if let Some(panel) = panel.get() {
+                // After the frame that lays the dialog out: an element not
+                // yet rendered cannot take focus.
+                request_animation_frame(move || focus_into(&panel));
+            }
+        });
+        on_cleanup(|| {
+            request_animation_frame(return_focus);
+        });
+    }
+    panel
+}
+
+/// After a dialog's focused control went away (the commit's Confirm, once
+/// the commit is done), focus `to` instead, if focus fell out of the dialog.
+pub fn refocus_if_lost(to: NodeRef<leptos::html::Button>) {
+    #[cfg(feature = "hydrate")]
+    request_animation_frame(move || {
+        let lost = document().active_element().is_none_or(|a| a.closest(".modal").ok().flatten().is_none());
+        if let (true, Some(button)) = (lost, to.get_untracked()) {
+            let _ = button.focus();
         }
     });
-    panel
+    #[cfg(not(feature = "hydrate"))]
+    let _ = to;
+}
+
+#[cfg(feature = "hydrate")]
+const RETURN_MARK: &str = "data-return-focus";
+
+#[cfg(feature = "hydrate")]
+fn focus_into(panel: &web_sys::HtmlDivElement) {
+    use wasm_bindgen::JsCast;
+    const CONTROLS: &str =
+        "[data-autofocus], button:not([disabled]), [href], input:not([disabled]), select, textarea";
+    let target = panel
+        .query_selector("[data-autofocus]")
+        .ok()
+        .flatten()
+        .or_else(|| panel.query_selector(CONTROLS).ok().flatten())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+    match target {
+        Some(control) => {
+            let _ = control.focus();
+        }
+        None => {
+            let _ = panel.focus();
+        }
+    }
+}
+
+/// After a dialog closed, once the page is no longer inert.
+#[cfg(feature = "hydrate")]
+fn return_focus() {
+    use wasm_bindgen::JsCast;
+    let doc = document();
+    if doc.query_selector(".modal").ok().flatten().is_some() {
+        return; // another dialog replaced this one and holds focus
+    }
+    let marked = doc.query_selector(&format!("[{RETURN_MARK}]")).ok().flatten();
+    if let Some(m) = &marked {
+        let _ = m.remove_attribute(RETURN_MARK);
+    }
+    let home = || FOCUS_HOME.iter().find_map(|s| doc.query_selector(s).ok().flatten());
+    let target = marked
+        .filter(|m| m.is_connected() && !m.has_attribute("disabled"))
+        .or_else(home)
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(target) = target {
+        let _ = target.focus();
+    }
 }

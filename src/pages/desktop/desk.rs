@@ -47,6 +47,9 @@ pub struct Desk {
     /// The image in the preview.
     pub focused: RwSignal<Option<String>>,
     pub dialog: RwSignal<Dialog>,
+    /// The open dialog holds work that closing it would throw away (the
+    /// editor's unsaved edits): Escape asks first.
+    pub unsaved: RwSignal<bool>,
     pub qr_open: RwSignal<bool>,
     /// Phones that opened the current QR link.
     pub phones: RwSignal<usize>,
@@ -89,6 +92,7 @@ impl Desk {
             selected: RwSignal::new(Vec::new()),
             focused: RwSignal::new(None),
             dialog: RwSignal::new(Dialog::None),
+            unsaved: RwSignal::new(false),
             qr_open: RwSignal::new(false),
             phones: RwSignal::new(0),
             toast: RwSignal::new(None),

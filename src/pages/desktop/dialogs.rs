@@ -11,20 +11,7 @@ use crate::model::{body_site, site_label, CommitReport, ImageInfo, ImageStatus};
 
 #[component]
 fn Modal(#[prop(into)] title: String, desk: Desk, children: Children) -> impl IntoView {
-    let panel = NodeRef::<html::Div>::new();
-    Effect::new(move |_| {
-        if let Some(el) = panel.get() {
-            use wasm_bindgen::JsCast;
-            let first = el
-                .query_selector("button:not([disabled]), [href], input, select, textarea")
-                .ok()
-                .flatten()
-                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-            if let Some(first) = first {
-                let _ = first.focus();
-            }
-        }
-    });
+    let panel = crate::pages::widgets::modal_focus();
     view! {
         <div class="modal" on:click=move |_| desk.dialog.set(Dialog::None)>
             <div
@@ -32,6 +19,7 @@ fn Modal(#[prop(into)] title: String, desk: Desk, children: Children) -> impl In
                 role="dialog"
                 aria-modal="true"
                 aria-labelledby="modal-title"
+                tabindex="-1"
                 node_ref=panel
                 on:click=|e| e.stop_propagation()
             >
@@ -228,10 +216,8 @@ fn describe(info: &ImageInfo) -> String {
 #[component]
 pub fn CommitDialog(desk: Desk) -> impl IntoView {
     let page_summary = desk.summary.get_value();
-    let target_patient = LocalResource::new(move || {
-        let name = page_summary.session.clone();
-        async move { crate::api::current_session(Some(name)).await }
-    });
+    let target_patient =
+        crate::pages::widgets::fetched(crate::api::current_session(Some(page_summary.session)));
     let target = desk.settings.with_value(|s| s.commit_target);
     let rule = desk.settings.with_value(|s| s.commit_rule);
     // The photos the GP confirms are fixed when the dialog opens.
@@ -247,6 +233,7 @@ pub fn CommitDialog(desk: Desk) -> impl IntoView {
     );
     let report = RwSignal::new(None::<CommitReport>);
     let running = RwSignal::new(false);
+    let close = NodeRef::<html::Button>::new();
     let error = RwSignal::new(None::<String>);
     let missing = chosen.iter().filter(|i| !rule.satisfied(&i.metadata)).count();
     let consent_rule = desk.settings.with_value(|s| s.consent_rule);
@@ -282,6 +269,9 @@ pub fn CommitDialog(desk: Desk) -> impl IntoView {
             }
             running.set(false);
             desk.refresh();
+            // The Confirm (or Retry) button that had focus is gone: the
+            // GP stays in the dialog, on Close, beside the results.
+            crate::pages::widgets::refocus_if_lost(close);
         });
     };
 
@@ -377,7 +367,7 @@ pub fn CommitDialog(desk: Desk) -> impl IntoView {
                 <p class="muted">"Reference for support: " <code>{r.correlation_id}</code></p>
             })}
             <div class="modal__actions">
-                <button class="button button--secondary" on:click=move |_| desk.dialog.set(Dialog::None)>
+                <button class="button button--secondary" node_ref=close on:click=move |_| desk.dialog.set(Dialog::None)>
                     {move || if report.with(Option::is_some) { "Close" } else { "Cancel" }}
                 </button>
                 <Show when=move || report.with(Option::is_none)>

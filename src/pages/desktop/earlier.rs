@@ -159,15 +159,15 @@ pub fn CompareDialog(desk: Desk, earlier: EarlierPhoto) -> impl IntoView {
     let today = untrack(|| desk.focused.get().and_then(|id| desk.image(&id)));
     let today_number = today.as_ref().map(|i| desk.number_of(&i.image_id));
     let today_src = today.as_ref().and_then(|i| i.preview_url.clone());
-    let full = LocalResource::new({
-        let (kind, id) = (earlier.resource_type.clone(), earlier.resource_id.clone());
-        move || open_earlier_photo(kind.clone(), id.clone())
-    });
+    let full = crate::pages::widgets::fetched(open_earlier_photo(
+        earlier.resource_type.clone(),
+        earlier.resource_id.clone(),
+    ));
     let zoom = RwSignal::new(1.0f64);
     let pan = RwSignal::new((0.0f64, 0.0f64));
     let layout = RwSignal::new(Layout::SideBySide);
     let opacity = RwSignal::new(50u32);
-    let panel = crate::pages::widgets::focused_on_open();
+    let panel = crate::pages::widgets::modal_focus();
     let set_zoom = move |z: f64| {
         zoom.set(z.clamp(1.0, 8.0));
         if zoom.get_untracked() <= 1.0 {

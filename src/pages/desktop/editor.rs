@@ -29,7 +29,7 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
     // Read once, when the dialog opens.
     let (info, number) = untrack(|| (desk.image(&image_id), desk.number_of(&image_id)));
     let canvas = NodeRef::<html::Canvas>::new();
-    let panel = crate::pages::widgets::focused_on_open();
+    let panel = crate::pages::widgets::modal_focus();
     let image = RwSignal::new_local(None::<web_sys::HtmlImageElement>);
     let history = RwSignal::new(EditHistory::default());
     let tool = RwSignal::new(Tool::Crop);
@@ -39,6 +39,9 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
     let status = RwSignal::new(None::<String>);
     let saving = RwSignal::new(false);
     let current = move || history.with(|h| h.current().clone());
+    // Escape asks before discarding what is not saved (`Workspace`).
+    Effect::new(move |_| desk.unsaved.set(!history.with(EditHistory::is_unchanged)));
+    on_cleanup(move || desk.unsaved.set(false));
     let push = move |edit: Edit| history.update(|h| h.push(edit));
     let undo = move || history.update(|h| _ = h.undo());
     let redo = move || history.update(|h| _ = h.redo());

@@ -101,7 +101,9 @@ pub fn Workspace(summary: SessionSummary) -> impl IntoView {
             on:dragleave=move |_| set_dragging.set(false)
             on:drop=on_drop
         >
-            <header class="desk__bar">
+            // While a dialog is open, the page behind it takes no focus and
+            // no clicks: Tab stays in the dialog (WCAG 2.4.3, 2.1.2).
+            <header class="desk__bar" inert=move || desk.dialog.get() != Dialog::None>
                 <h1 class="visually-hidden">"Clinical Images"</h1>
                 <PhotoPicker label="Add photos" class="button" on_files=move |files| desk.add_files(files) />
                 <button class="button button--secondary" on:click=move |_| desk.dialog.set(Dialog::Camera)>
@@ -135,7 +137,7 @@ pub fn Workspace(summary: SessionSummary) -> impl IntoView {
                     }}
                 </button>
             </header>
-            <div class="desk__main">
+            <div class="desk__main" inert=move || desk.dialog.get() != Dialog::None>
                 // Type-erased at these boundaries: the whole workspace as one
                 // static view type overflows rustc's layout queries.
                 <div class="desk__left">
@@ -151,7 +153,12 @@ pub fn Workspace(summary: SessionSummary) -> impl IntoView {
                 </aside>
             </div>
             {move || desk.toast.get().map(|t| view! { <div class="toast" role="status">{t}</div> })}
-            {move || match desk.dialog.get() {
+            // Only the dialog's kind picks what is shown: what a dialog reads
+            // as it is built (the photos, say) must not rebuild it, which
+            // would throw away its state and the focus inside it.
+            {move || {
+                let dialog = desk.dialog.get();
+                untrack(move || match dialog {
                 Dialog::None => ().into_any(),
                 Dialog::Camera => view! { <CameraDialog desk /> }.into_any(),
                 Dialog::Commit => view! { <CommitDialog desk /> }.into_any(),
@@ -159,6 +166,7 @@ pub fn Workspace(summary: SessionSummary) -> impl IntoView {
                 Dialog::ConfirmDelete(ids) => view! { <ConfirmDelete desk ids /> }.into_any(),
                 Dialog::Editor(image_id) => view! { <EditorDialog desk image_id /> }.into_any(),
                 Dialog::Compare(earlier) => view! { <CompareDialog desk earlier /> }.into_any(),
+                })
             }}
         </div>
     }
@@ -171,7 +179,11 @@ fn on_key(desk: Desk, e: &ev::KeyboardEvent) {
         .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
         .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
     if desk.dialog.get_untracked() != Dialog::None {
-        if e.key() == "Escape" {
+        // Escape closes a dialog, but asks before throwing away edits.
+        if e.key() == "Escape"
+            && (!desk.unsaved.get_untracked()
+                || window().confirm_with_message("Discard your changes to this photo?").unwrap_or(false))
+        {
             desk.dialog.set(Dialog::None);
         }
         return;
