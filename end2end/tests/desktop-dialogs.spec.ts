@@ -1,8 +1,9 @@
-// The desktop's dialogs by keyboard alone (issue 32, item 1): each takes
-// focus as it opens, keeps Tab inside (the page behind it is inert), gives
-// focus back to the control that opened it as it closes, and Escape asks
-// before throwing away unsaved edits. After a commit, focus stays in the
-// commit dialog, beside the results.
+// The desktop's dialogs by keyboard alone (issue 32): each takes focus as it
+// opens, keeps Tab inside (the page behind it is inert), gives focus back to
+// the control that opened it as it closes, and Escape asks before throwing
+// away unsaved edits. After a commit, focus stays in the commit dialog,
+// beside the results, and the outcome is announced. Single-key shortcuts
+// can be turned off, and stay off.
 import { expect, test, type Page } from "@playwright/test";
 import { screenshot, waitForHydration } from "./support/hydration";
 import { photo } from "./support/jpeg";
@@ -47,6 +48,26 @@ test("every dialog takes, keeps and gives back focus, by keyboard alone", async 
   ]);
   const thumb = page.getByRole("listbox", { name: "Photos" }).getByRole("option");
   await expect(thumb).toHaveCount(1, { timeout: 60_000 });
+  // One live region for the page's life, empty until there is news.
+  await expect(page.getByTestId("announcer")).toHaveAttribute("role", "status");
+
+  // A file that is no photo fails in the strip. Its Dismiss is a target of
+  // 24 px at least, clear of the message (WCAG 2.5.8), and works by keyboard.
+  await page.getByLabel("Add photos").setInputFiles([
+    { name: "notes.jpg", mimeType: "image/jpeg", buffer: Buffer.from("these are notes, not a photo") },
+  ]);
+  const failed = page.locator(".strip__item--pending").filter({ hasText: "Failed" });
+  await expect(failed).toHaveCount(1, { timeout: 30_000 });
+  const dismiss = failed.getByRole("button", { name: "Dismiss" });
+  const box = (await dismiss.boundingBox())!;
+  expect(box.width).toBeGreaterThanOrEqual(24);
+  expect(box.height).toBeGreaterThanOrEqual(24);
+  const message = (await failed.getByRole("alert").boundingBox())!;
+  expect(box.y >= message.y + message.height || box.y + box.height <= message.y, "Dismiss clear of the message").toBe(true);
+  await screenshot(page, testInfo, "dialogs-failed-upload");
+  await dismiss.focus();
+  await page.keyboard.press("Enter");
+  await expect(failed).toHaveCount(0);
 
   // The shortcut sheet, opened from its button.
   const shortcuts = page.getByRole("button", { name: "Shortcuts" });
@@ -93,6 +114,39 @@ test("every dialog takes, keeps and gives back focus, by keyboard alone", async 
   await expect(dialog(page)).toHaveCount(0);
   await expect(thumb).toBeFocused();
 
+  // Single-key shortcuts can be turned off (WCAG 2.1.4), and stay off.
+  await shortcuts.focus();
+  await page.keyboard.press("Enter");
+  const letters = dialog(page).getByRole("checkbox", { name: /Single-key shortcuts/ });
+  await expect(letters).toBeFocused();
+  await expect(letters).toBeChecked();
+  await page.keyboard.press("Space");
+  await expect(letters).not.toBeChecked();
+  await screenshot(page, testInfo, "dialogs-shortcut-setting");
+  await page.keyboard.press("Escape");
+  await expect(shortcuts).toBeFocused();
+  await page.reload();
+  await waitForHydration(page);
+  await expect(thumb).toHaveCount(1);
+  await thumb.focus();
+  for (const key of ["e", "?", "q"]) await page.keyboard.press(key);
+  // Arrows still act: the photo stays selected and focused after them.
+  await page.keyboard.press("ArrowRight");
+  await expect(page.getByRole("region", { name: "Phone" })).toHaveCount(0);
+  await expect(dialog(page)).toHaveCount(0);
+  // On again, from the sheet: "e" edits.
+  await shortcuts.focus();
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Space");
+  await expect(letters).toBeChecked();
+  await page.keyboard.press("Escape");
+  await thumb.focus();
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("e");
+  await expect(dialog(page)).toContainText("Edit photo 1");
+  await page.keyboard.press("Escape");
+  await expect(dialog(page)).toHaveCount(0);
+
   // Commit: focus stays in the dialog once the Confirm button is gone.
   const commit = page.getByRole("button", { name: "Commit 1 image" });
   await commit.focus();
@@ -106,6 +160,8 @@ test("every dialog takes, keeps and gives back focus, by keyboard alone", async 
   await expect(dialog(page).getByRole("button", { name: "Close" })).toBeVisible({ timeout: 30_000 });
   await expect(confirm).toHaveCount(0);
   await expect(dialog(page).getByRole("button", { name: "Close" })).toBeFocused();
+  // The outcome, in the page's one polite live region (there from the start).
+  await expect(page.getByTestId("announcer")).toHaveText(/^Commit finished: \d+ filed/);
   await screenshot(page, testInfo, "dialogs-commit-done");
   await page.keyboard.press("Escape");
   await expect(dialog(page)).toHaveCount(0);

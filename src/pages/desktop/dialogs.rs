@@ -76,6 +76,15 @@ pub fn ShortcutSheet(desk: Desk) -> impl IntoView {
             <dl class="shortcuts">
                 {rows.into_iter().map(|(k, v)| view! { <dt><kbd>{k}</kbd></dt><dd>{v}</dd> }).collect_view()}
             </dl>
+            <label class="shortcuts__setting">
+                <input
+                    type="checkbox"
+                    prop:checked=move || desk.letter_keys.get()
+                    on:change=move |e| desk.set_letter_keys(event_target_checked(&e))
+                />
+                " Single-key shortcuts (R, E, Q and ?). Turn them off if you use speech input, or keys \
+                 pressed by mistake act on your photos. The others (arrows, Delete, Ctrl+Enter, Esc) stay."
+            </label>
             <div class="modal__actions">
                 <button class="button" on:click=move |_| desk.dialog.set(Dialog::None)>"Close"</button>
             </div>
@@ -264,6 +273,21 @@ pub fn CommitDialog(desk: Desk) -> impl IntoView {
                         *old = Some(merged);
                     });
                     error.set(None);
+                    // For a screen reader: the outcome in a sentence (each
+                    // failure is also an alert beside its photo).
+                    report.with_untracked(|r| {
+                        if let Some(r) = r {
+                            let filed = r
+                                .results
+                                .iter()
+                                .filter(|x| x.status == crate::model::CommitOutcome::Committed)
+                                .count();
+                            desk.notify(match (filed, r.results.len() - filed) {
+                                (n, 0) => format!("Commit finished: {n} filed."),
+                                (n, m) => format!("Commit finished: {n} filed, {m} not filed."),
+                            });
+                        }
+                    });
                 }
                 Err(e) => error.set(Some(e.to_string())),
             }

@@ -87,7 +87,9 @@ fn PendingItem(desk: Desk, pending: Pending) -> impl IntoView {
                         <progress max="1" value=move || pending.progress.get() aria-label="Upload progress"></progress>
                         <span class="tag tag--busy" role="status">
                             {move || match pending.waiting.get() {
-                                None => format!("Uploading {:.0}%", pending.progress.get() * 100.0),
+                                // A live region: announced at quarters, not
+                                // every tick (the bar shows the rest).
+                                None => format!("Uploading {:.0}%", (pending.progress.get() * 4.0).floor() * 25.0),
                                 Some(Waiting::Retry { seconds }) => {
                                     format!("Connection problem. Trying again in {seconds} s")
                                 }

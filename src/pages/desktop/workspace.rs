@@ -152,7 +152,11 @@ pub fn Workspace(summary: SessionSummary) -> impl IntoView {
                     {view! { <EarlierPanel desk /> }.into_any()}
                 </aside>
             </div>
-            {move || desk.toast.get().map(|t| view! { <div class="toast" role="status">{t}</div> })}
+            // One live region for the page's whole life: a screen reader
+            // announces a change of its text, not a region born holding it.
+            <div class="toast" class:toast--idle=move || desk.toast.with(Option::is_none) role="status" aria-live="polite" data-testid="announcer">
+                {move || desk.toast.get().unwrap_or_default()}
+            </div>
             // Only the dialog's kind picks what is shown: what a dialog reads
             // as it is built (the photos, say) must not rebuild it, which
             // would throw away its state and the focus inside it.
@@ -196,6 +200,16 @@ fn on_key(desk: Desk, e: &ev::KeyboardEvent) {
         return;
     }
     if typing || e.ctrl_key() || e.meta_key() || e.alt_key() {
+        return;
+    }
+    // The single-key shortcuts: only when turned on, and not from a control
+    // in the details panel, where a letter is an answer, not a command.
+    let letter = matches!(e.key().as_str(), "q" | "Q" | "r" | "R" | "e" | "E" | "?");
+    let in_details = e
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| el.closest(".desk__side").ok().flatten().is_some());
+    if letter && (!desk.letter_keys.get_untracked() || in_details) {
         return;
     }
     match e.key().as_str() {
