@@ -96,7 +96,7 @@ impl Desk {
             focused: RwSignal::new(None),
             dialog: RwSignal::new(Dialog::None),
             unsaved: RwSignal::new(false),
-            letter_keys: RwSignal::new(letter_keys_setting()),
+            letter_keys: RwSignal::new(super::shortcuts::letter_keys_setting()),
             qr_open: RwSignal::new(false),
             phones: RwSignal::new(0),
             toast: RwSignal::new(None),
@@ -378,29 +378,5 @@ impl Desk {
             }
             self.refresh();
         });
-    }
-}
-
-const LETTER_KEYS: &str = "clinical-images.letter-shortcuts";
-
-/// The single-key shortcuts' setting in this browser: on unless turned off.
-fn letter_keys_setting() -> bool {
-    // Also built on the server, where there is no browser storage.
-    if !cfg!(target_arch = "wasm32") {
-        return true;
-    }
-    web_sys::window()
-        .and_then(|w| w.local_storage().ok().flatten())
-        .and_then(|s| s.get_item(LETTER_KEYS).ok().flatten())
-        .is_none_or(|v| v != "off")
-}
-
-impl Desk {
-    /// Turns the single-key shortcuts on or off, and remembers it.
-    pub fn set_letter_keys(self, on: bool) {
-        self.letter_keys.set(on);
-        if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
-            let _ = storage.set_item(LETTER_KEYS, if on { "on" } else { "off" });
-        }
     }
 }

@@ -1,4 +1,5 @@
-//! Modal dialogs: webcam capture, commit, delete confirmation, shortcut sheet.
+//! Modal dialogs: webcam capture, commit, delete confirmation (the shortcut
+//! sheet is in `shortcuts`).
 //! Each is `role="dialog"` with `aria-modal`, takes focus when it opens, and
 //! closes with Escape (see `workspace::on_key`).
 
@@ -10,7 +11,7 @@ use crate::api::commit_images;
 use crate::model::{body_site, site_label, CommitReport, ImageInfo, ImageStatus};
 
 #[component]
-fn Modal(#[prop(into)] title: String, desk: Desk, children: Children) -> impl IntoView {
+pub(super) fn Modal(#[prop(into)] title: String, desk: Desk, children: Children) -> impl IntoView {
     let panel = crate::pages::widgets::modal_focus();
     view! {
         <div class="modal" on:click=move |_| desk.dialog.set(Dialog::None)>
@@ -53,40 +54,6 @@ pub fn ConfirmDelete(desk: Desk, ids: Vec<String>) -> impl IntoView {
                 >
                     "Delete"
                 </button>
-            </div>
-        </Modal>
-    }
-}
-
-#[component]
-pub fn ShortcutSheet(desk: Desk) -> impl IntoView {
-    let rows = [
-        ("← / →", "Select the previous or next photo"),
-        ("Ctrl+click, Space", "Add a photo to the selection"),
-        ("R", "Rotate the photo a quarter turn clockwise"),
-        ("E", "Edit: rotate, crop, annotate"),
-        ("Delete", "Delete the selected photos"),
-        ("Q", "Show or hide the phone QR code"),
-        ("Ctrl+Enter", "Commit"),
-        ("?", "This sheet"),
-        ("Esc", "Close a dialog"),
-    ];
-    view! {
-        <Modal title="Keyboard shortcuts" desk>
-            <dl class="shortcuts">
-                {rows.into_iter().map(|(k, v)| view! { <dt><kbd>{k}</kbd></dt><dd>{v}</dd> }).collect_view()}
-            </dl>
-            <label class="shortcuts__setting">
-                <input
-                    type="checkbox"
-                    prop:checked=move || desk.letter_keys.get()
-                    on:change=move |e| desk.set_letter_keys(event_target_checked(&e))
-                />
-                " Single-key shortcuts (R, E, Q and ?). Turn them off if you use speech input, or keys \
-                 pressed by mistake act on your photos. The others (arrows, Delete, Ctrl+Enter, Esc) stay."
-            </label>
-            <div class="modal__actions">
-                <button class="button" on:click=move |_| desk.dialog.set(Dialog::None)>"Close"</button>
             </div>
         </Modal>
     }

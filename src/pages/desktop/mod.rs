@@ -11,6 +11,7 @@ mod dialogs;
 mod earlier;
 mod editor;
 mod panels;
+mod shortcuts;
 mod strip;
 mod workspace;
 

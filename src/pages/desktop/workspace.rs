@@ -6,10 +6,11 @@ use leptos::ev;
 use leptos::prelude::*;
 
 use super::desk::{Desk, Dialog};
-use super::dialogs::{CameraDialog, CommitDialog, ConfirmDelete, ShortcutSheet};
+use super::dialogs::{CameraDialog, CommitDialog, ConfirmDelete};
 use super::earlier::{CompareDialog, EarlierPanel};
 use super::editor::EditorDialog;
 use super::panels::{MetadataPanel, QrPanel};
+use super::shortcuts::ShortcutSheet;
 use super::strip::Strip;
 use crate::model::{ImageStatus, SessionEvent, SessionSummary};
 use crate::pages::widgets::PhotoPicker;
