@@ -203,15 +203,18 @@ fn on_key(desk: Desk, e: &ev::KeyboardEvent) {
     if typing || e.ctrl_key() || e.meta_key() || e.alt_key() {
         return;
     }
-    // The single-key shortcuts: only when turned on, and not from a control
-    // in the details panel, where a letter is an answer, not a command.
-    let letter = matches!(e.key().as_str(), "q" | "Q" | "r" | "R" | "e" | "E" | "?");
-    let in_details = e
-        .target()
-        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        .is_some_and(|el| el.closest(".desk__side").ok().flatten().is_some());
-    if letter && (!desk.letter_keys.get_untracked() || in_details) {
-        return;
+    // Single-character keys (R, E, Q, ?: WCAG 2.1.4's "character keys"; the
+    // named ones, arrows and Delete, are longer) act only when turned on,
+    // and not from a control in the details panel, where a letter is an
+    // answer, not a command.
+    if e.key().chars().count() == 1 {
+        let in_details = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|el| el.closest(".desk__side").ok().flatten().is_some());
+        if !desk.letter_keys.get_untracked() || in_details {
+            return;
+        }
     }
     match e.key().as_str() {
         "ArrowLeft" => desk.step(-1),
