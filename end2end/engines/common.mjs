@@ -7,6 +7,7 @@
 //   goto(url)                    navigate and wait for the load event
 //   setViewport(width, height)   the page's CSS viewport (innerWidth/innerHeight)
 //   evaluate(fn, ...args)        run fn in the page, return its JSON-able result
+//   evaluateSource(source)       run a script's source as the driver's own script (axe.mjs)
 //   element(fn, ...args)         run fn in the page, return the element it returns
 //                                as a native handle (WebElement / ElementHandle)
 //   clickHandle(handle)          a real (input-event) click on such a handle

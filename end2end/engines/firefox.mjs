@@ -32,6 +32,7 @@ export async function launchFirefox({ width = 390, height = 844, headless = true
       await page.setViewport({ width: w, height: h });
     },
     evaluate: (fn, ...args) => page.evaluate(fn, ...args),
+    evaluateSource: (source) => page.evaluate(source),
     element: async (fn, ...args) => {
       const h = await page.evaluateHandle(fn, ...args);
       const el = h.asElement();

@@ -79,6 +79,7 @@ export async function launchWebKit({ display = process.env.DISPLAY ?? ":99", wid
       if (iw !== w || ih !== h) throw new Error(`webkit: viewport is ${iw}x${ih}, wanted ${w}x${h}`);
     },
     evaluate: (fn, ...args) => driver.executeScript(fn, ...args),
+    evaluateSource: (source) => driver.executeScript(source),
     element: (fn, ...args) => driver.executeScript(fn, ...args),
     clickHandle: (el) => el.click(),
     typeHandle: (el, text) => el.sendKeys(text),

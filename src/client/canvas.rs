@@ -63,6 +63,38 @@ pub fn crop_overlay(
     }
 }
 
+/// Outlines the mark the arrow keys and move buttons act on (dashed, in
+/// two colours so it shows on any skin), in oriented coordinates at `scale`.
+pub fn mark_outline(ctx: &web_sys::CanvasRenderingContext2d, shape: &Shape, scale: f64, line: f64) {
+    let pad = line * 2.0;
+    let (x0, y0, x1, y1) = match shape {
+        Shape::Arrow(a, b) | Shape::Rect(a, b) | Shape::Ellipse(a, b) => {
+            (a.0.min(b.0), a.1.min(b.1), a.0.max(b.0), a.1.max(b.1))
+        }
+        Shape::Text(at, text) => {
+            // About the label's extent: a bold character is some 0.6 of the
+            // font's size (`draw_shape` draws at eight line widths).
+            let width = text.chars().count() as f64 * line * 8.0 * 0.6;
+            (at.0, at.1 - line * 8.0, at.0 + width, at.1)
+        }
+    };
+    let (x, y, w, h) = (
+        (x0 - pad) * scale,
+        (y0 - pad) * scale,
+        (x1 - x0 + 2.0 * pad) * scale,
+        (y1 - y0 + 2.0 * pad) * scale,
+    );
+    ctx.save();
+    ctx.set_line_width(2.0);
+    for (colour, dash) in [("#ffffff", 0.0), ("#000000", 6.0)] {
+        ctx.set_stroke_style_str(colour);
+        let _ = ctx.set_line_dash(&js_sys::Array::of2(&6.0.into(), &6.0.into()));
+        ctx.set_line_dash_offset(dash);
+        ctx.stroke_rect(x, y, w, h);
+    }
+    ctx.restore();
+}
+
 fn draw_shape(ctx: &web_sys::CanvasRenderingContext2d, shape: &Shape, line: f64) {
     ctx.begin_path();
     match shape {

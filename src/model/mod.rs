@@ -8,6 +8,7 @@ pub mod edit;
 mod error;
 mod health;
 mod image;
+pub mod marks;
 pub mod messages;
 mod session_views;
 

@@ -191,6 +191,27 @@ pub fn modal_focus() -> NodeRef<leptos::html::Div> {
     panel
 }
 
+/// Moves focus to the heading `selector` finds, after the frame that lays it
+/// out: a screen reader then starts reading the new screen at its heading,
+/// not at the top of the page (the phone's screen changes).
+pub fn focus_heading(selector: &'static str) {
+    #[cfg(feature = "hydrate")]
+    request_animation_frame(move || {
+        use wasm_bindgen::JsCast;
+        let heading = document()
+            .query_selector(selector)
+            .ok()
+            .flatten()
+            .and_then(|h| h.dyn_into::<web_sys::HtmlElement>().ok());
+        if let Some(heading) = heading {
+            heading.set_tab_index(-1);
+            let _ = heading.focus();
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = selector;
+}
+
 /// After a dialog's focused control went away (the commit's Confirm, once
 /// the commit is done), focus `to` instead, if focus fell out of the dialog.
 pub fn refocus_if_lost(to: NodeRef<leptos::html::Button>) {

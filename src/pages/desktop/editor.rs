@@ -5,24 +5,18 @@
 //! sees is exactly what is committed.
 //!
 //! The edit is data (`model::edit`); drawing it is `client::canvas`; saving
-//! it is [`Desk::save_edit`].
+//! it is [`Desk::save_edit`]. Every edit can be made without a drag, by
+//! keyboard or single clicks (`editor_steps`).
 
 use leptos::html;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::desk::{Desk, Dialog};
-use crate::client::canvas::{crop_overlay, line_width, load_image, paint};
-use crate::model::edit::{crop_handle, crop_rect, Edit, EditHistory, Point, Shape};
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Tool {
-    Crop,
-    Arrow,
-    Rect,
-    Ellipse,
-    Text,
-}
+use super::editor_steps::{on_stage_key, Ed, StepControls};
+use crate::client::canvas::{crop_overlay, line_width, load_image, mark_outline, paint};
+use crate::model::edit::{crop_handle, crop_rect, Edit, EditHistory, Point};
+use crate::model::marks::Tool;
 
 #[component]
 pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
@@ -31,10 +25,8 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
     let canvas = NodeRef::<html::Canvas>::new();
     let panel = crate::pages::widgets::modal_focus();
     let image = RwSignal::new_local(None::<web_sys::HtmlImageElement>);
-    let history = RwSignal::new(EditHistory::default());
-    let tool = RwSignal::new(Tool::Crop);
-    let aspect = RwSignal::new(None::<f64>);
-    let label = RwSignal::new("Lesion".to_owned());
+    let ed = Ed::default();
+    let Ed { history, tool, aspect, label, .. } = ed;
     let drag = RwSignal::new(None::<(Point, Point)>);
     let status = RwSignal::new(None::<String>);
     let saving = RwSignal::new(false);
@@ -46,8 +38,7 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
     let undo = move || history.update(|h| _ = h.undo());
     let redo = move || history.update(|h| _ = h.redo());
 
-    let source_size =
-        move || image.with(|i| i.as_ref().map(|i| (i.natural_width() as f64, i.natural_height() as f64)));
+    let source_size = move || ed.source.get();
     let view_scale = move || {
         let (w, h) = source_size().unwrap_or((1.0, 1.0));
         let (ow, oh) = current().oriented(w, h);
@@ -61,6 +52,7 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
         let tool_now = tool.get();
         let aspect_now = aspect.get();
         let label_now = label.get();
+        let chosen = (tool_now != Tool::Crop).then(|| ed.chosen_mark()).flatten();
         let (Some(el), Some((w, h))) = (canvas.get(), source_size()) else { return };
         let Some(img) = image.get() else { return };
         let scale = view_scale();
@@ -79,15 +71,16 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
         let mut shown = edit.clone();
         let mut crop = edit.crop;
         if let Some((a, b)) = preview {
-            match tool_now {
-                Tool::Crop => crop = Some(crop_rect(a, b, aspect_now, (ow, oh))),
-                Tool::Arrow => shown.shapes.push(Shape::Arrow(a, b)),
-                Tool::Rect => shown.shapes.push(Shape::Rect(a, b)),
-                Tool::Ellipse => shown.shapes.push(Shape::Ellipse(a, b)),
-                Tool::Text => shown.shapes.push(Shape::Text(b, label_now)),
+            match tool_now.drawn(a, b, &label_now) {
+                Some(shape) => shown.shapes.push(shape),
+                None if tool_now == Tool::Crop => crop = Some(crop_rect(a, b, aspect_now, (ow, oh))),
+                None => {}
             }
         }
         paint(&ctx, &img, &shown, scale, (0.0, 0.0), line);
+        if let Some(shape) = chosen.and_then(|i| edit.shapes.get(i)).filter(|_| preview.is_none()) {
+            mark_outline(&ctx, shape, scale, line);
+        }
         if let Some(crop) = crop {
             crop_overlay(&ctx, crop, scale, (ow, oh));
         }
@@ -102,7 +95,10 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
         let Some(src) = src.clone() else { return };
         leptos::task::spawn_local(async move {
             match load_image(&src).await {
-                Some(img) => image.set(Some(img)),
+                Some(img) => {
+                    ed.source.set(Some((img.natural_width() as f64, img.natural_height() as f64)));
+                    image.set(Some(img));
+                }
                 None => status.set(Some("The photo could not be loaded for editing.".into())),
             }
         });
@@ -125,17 +121,19 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
         let Some((w, h)) = source_size() else { return };
         let mut edit = current();
         let size = edit.oriented(w, h);
+        // A click, not a drag, places a mark of a standard size there.
         let tiny = (end.0 - a.0).abs() < 4.0 && (end.1 - a.1).abs() < 4.0;
-        match tool.get_untracked() {
+        let tool_now = tool.get_untracked();
+        match tool_now {
             Tool::Crop if !tiny => edit.crop = Some(crop_rect(a, end, aspect.get_untracked(), size)),
-            Tool::Arrow if !tiny => edit.shapes.push(Shape::Arrow(a, end)),
-            Tool::Rect if !tiny => edit.shapes.push(Shape::Rect(a, end)),
-            Tool::Ellipse if !tiny => edit.shapes.push(Shape::Ellipse(a, end)),
-            Tool::Text if !label.get_untracked().trim().is_empty() => {
-                edit.shapes.push(Shape::Text(end, label.get_untracked()))
-            }
-            _ => return,
+            Tool::Crop => return,
+            _ if tiny || tool_now == Tool::Text => return ed.place_at(end),
+            _ => match tool_now.drawn(a, end, &label.get_untracked()) {
+                Some(shape) => edit.shapes.push(shape),
+                None => return,
+            },
         }
+        ed.chosen.set((tool_now != Tool::Crop).then(|| edit.shapes.len().saturating_sub(1)));
         push(edit);
     };
     let rotate = move |clockwise: bool| {
@@ -230,7 +228,14 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
                 <div class="editor__stage">
                     <canvas
                         node_ref=canvas
+                        tabindex="0"
                         aria-label="Photo being edited"
+                        aria-describedby="editor-keys"
+                        on:keydown=move |e| {
+                            if on_stage_key(ed, &e) {
+                                e.prevent_default();
+                            }
+                        }
                         on:pointerdown=move |e| {
                             let p = to_image(&e);
                             // Grabbing a handle of the crop resizes it from the opposite corner.
@@ -248,6 +253,10 @@ pub fn EditorDialog(desk: Desk, image_id: String) -> impl IntoView {
                         on:pointerup=move |e| finish(to_image(&e))
                     ></canvas>
                 </div>
+                <p id="editor-keys" class="muted editor__keys">
+                    "On the photo: arrow keys step the crop or the chosen mark, Shift with an arrow key resizes it, and Enter places a mark. A click places one too."
+                </p>
+                <StepControls ed />
                 <p class="muted editor__size">
                     {move || source_size().map(|(w, h)| {
                         let (ow, oh) = current().output(w, h);

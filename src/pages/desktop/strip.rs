@@ -22,9 +22,17 @@ fn badge(desk: Desk, info: &ImageInfo) -> (&'static str, String) {
 
 #[component]
 pub fn Strip(desk: Desk) -> impl IntoView {
+    let empty = move || desk.images.with(Vec::is_empty) && desk.pending.with(Vec::is_empty);
     view! {
         <section class="strip" aria-label="Photos in this session">
-            <ul class="strip__list" role="listbox" aria-label="Photos" aria-multiselectable="true">
+            // A listbox only with options in it (an empty one is an error to
+            // assistive technology); the note below says why it is empty.
+            <ul
+                class="strip__list"
+                role=move || (!empty()).then_some("listbox")
+                aria-label="Photos"
+                aria-multiselectable=move || (!empty()).then_some("true")
+            >
                 <For each=move || desk.images.get() key=|i| (i.image_id.clone(), i.status.clone(), i.metadata.clone()) let:info>
                     {
                         let id = info.image_id.clone();
@@ -68,7 +76,7 @@ pub fn Strip(desk: Desk) -> impl IntoView {
                     <PendingItem desk pending />
                 </For>
             </ul>
-            <Show when=move || desk.images.with(Vec::is_empty) && desk.pending.with(Vec::is_empty)>
+            <Show when=empty>
                 <p class="strip__empty">"No photos in this session yet. Add photos, use the webcam, or scan the QR code with a phone."</p>
             </Show>
         </section>

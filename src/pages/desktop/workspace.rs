@@ -10,6 +10,7 @@ use super::dialogs::{CameraDialog, CommitDialog, ConfirmDelete};
 use super::earlier::{CompareDialog, EarlierPanel};
 use super::editor::EditorDialog;
 use super::panels::{MetadataPanel, QrPanel};
+use super::preview::Preview;
 use super::shortcuts::ShortcutSheet;
 use super::strip::Strip;
 use crate::model::{ImageStatus, SessionEvent, SessionSummary};
@@ -155,7 +156,16 @@ pub fn Workspace(summary: SessionSummary) -> impl IntoView {
             </div>
             // One live region for the page's whole life: a screen reader
             // announces a change of its text, not a region born holding it.
-            <div class="toast" class:toast--idle=move || desk.toast.with(Option::is_none) role="status" aria-live="polite" data-testid="announcer">
+            // Shown only with no dialog open (a dialog shows its own outcome,
+            // and the toast would cover its buttons in a narrow window); it
+            // is announced either way.
+            <div
+                class="toast"
+                class:toast--idle=move || desk.toast.with(Option::is_none) || desk.dialog.with(|d| *d != Dialog::None)
+                role="status"
+                aria-live="polite"
+                data-testid="announcer"
+            >
                 {move || desk.toast.get().unwrap_or_default()}
             </div>
             // Only the dialog's kind picks what is shown: what a dialog reads
@@ -236,132 +246,4 @@ fn on_key(desk: Desk, e: &ev::KeyboardEvent) {
         _ => return,
     }
     e.prevent_default();
-}
-
-/// The focused image, zoomable (wheel, buttons) and pannable (drag).
-#[component]
-fn Preview(desk: Desk) -> impl IntoView {
-    let zoom = RwSignal::new(1.0f64);
-    let pan = RwSignal::new((0.0f64, 0.0f64));
-    let drag = StoredValue::new(None::<(f64, f64)>);
-    Effect::new(move |_| {
-        desk.focused.track();
-        zoom.set(1.0);
-        pan.set((0.0, 0.0));
-    });
-    let set_zoom = move |z: f64| {
-        zoom.set(z.clamp(1.0, 8.0));
-        if zoom.get_untracked() <= 1.0 {
-            pan.set((0.0, 0.0));
-        }
-    };
-    let focused = move || desk.focused.get().and_then(|id| desk.image(&id));
-
-    view! {
-        <section class="preview" aria-label="Preview">
-            {move || match focused() {
-                None => view! { <p class="preview__empty muted">"Select a photo to see it here."</p> }.into_any(),
-                Some(info) => {
-                    let number = desk.number_of(&info.image_id);
-                    let failed = match &info.status {
-                        ImageStatus::Failed { message, .. } => Some(message.clone()),
-                        _ => None,
-                    };
-                    let committed = match &info.status {
-                        ImageStatus::Committed { resource_id } => Some(resource_id.clone()),
-                        _ => None,
-                    };
-                    let committed_flag = committed.is_none();
-                    let delete_id = info.image_id.clone();
-                    let edit_id = info.image_id.clone();
-                    let revert_id = info.image_id.clone();
-                    let edited = info.edited;
-                    view! {
-                        <div class="preview__tools">
-                            <button class="button button--secondary" aria-label="Zoom out" on:click=move |_| set_zoom(zoom.get_untracked() / 1.25)>"−"</button>
-                            <span class="preview__zoom" aria-live="polite">{move || format!("{:.0}%", zoom.get() * 100.0)}</span>
-                            <button class="button button--secondary" aria-label="Zoom in" on:click=move |_| set_zoom(zoom.get_untracked() * 1.25)>"+"</button>
-                            <button class="button button--secondary" on:click=move |_| set_zoom(1.0)>"Fit"</button>
-                            <span class="desk__spacer"></span>
-                            <span class="muted">{format!("Photo {number}")} {info.width.zip(info.height).map(|(w, h)| format!(" · {w}×{h}"))}</span>
-                            <button
-                                class="button button--secondary"
-                                disabled=committed.is_some()
-                                aria-keyshortcuts="E"
-                                on:click=move |_| desk.dialog.set(Dialog::Editor(edit_id.clone()))
-                            >
-                                "Edit"
-                            </button>
-                            <button
-                                class="button button--secondary"
-                                disabled=committed.is_some()
-                                aria-keyshortcuts="R"
-                                on:click=move |_| desk.quick_rotate()
-                            >
-                                "Rotate"
-                            </button>
-                            <Show when=move || edited && committed_flag>
-                                <button class="button button--link" on:click={
-                                    let id = revert_id.clone();
-                                    move |_| desk.revert(id.clone())
-                                }>
-                                    "Revert to original"
-                                </button>
-                            </Show>
-                            <button
-                                class="button button--danger"
-                                disabled=committed.is_some()
-                                aria-keyshortcuts="Delete"
-                                on:click=move |_| desk.dialog.set(Dialog::ConfirmDelete(vec![delete_id.clone()]))
-                            >
-                                "Delete"
-                            </button>
-                        </div>
-                        {failed.map(|m| view! { <p class="notice notice--error" role="alert">"Commit failed: " {m}</p> })}
-                        {committed.map(|r| view! { <p class="notice notice--ok">"Committed to the patient's record (" {r} "). Locked."</p> })}
-                        <div
-                            class="preview__frame"
-                            on:wheel=move |e: ev::WheelEvent| {
-                                e.prevent_default();
-                                set_zoom(zoom.get_untracked() * if e.delta_y() < 0.0 { 1.15 } else { 1.0 / 1.15 });
-                            }
-                            on:pointerdown=move |e: ev::PointerEvent| {
-                                drag.set_value(Some((e.client_x() as f64, e.client_y() as f64)));
-                            }
-                            on:pointermove=move |e: ev::PointerEvent| {
-                                if let Some((x, y)) = drag.get_value() {
-                                    if zoom.get_untracked() > 1.0 {
-                                        let (nx, ny) = (e.client_x() as f64, e.client_y() as f64);
-                                        pan.update(|(px, py)| {
-                                            *px += nx - x;
-                                            *py += ny - y;
-                                        });
-                                        drag.set_value(Some((nx, ny)));
-                                    }
-                                }
-                            }
-                            on:pointerup=move |_| drag.set_value(None)
-                            on:pointerleave=move |_| drag.set_value(None)
-                        >
-                            {info.preview_url.clone().map(|src| view! {
-                                <img
-                                    src=src
-                                    alt=format!("Photo {number}, large")
-                                    draggable="false"
-                                    style=move || {
-                                        let (x, y) = pan.get();
-                                        format!("transform: translate({x}px, {y}px) scale({})", zoom.get())
-                                    }
-                                />
-                            })}
-                            {info.preview_url.is_none().then(|| view! {
-                                <p class="preview__filed">"Filed in the patient's record. No copy is kept here."</p>
-                            })}
-                        </div>
-                    }
-                        .into_any()
-                }
-            }}
-        </section>
-    }
 }

@@ -150,9 +150,17 @@ fn FlowScreens(
     let _online = window_event_listener(leptos::ev::online, move |_| flow.online.set(true));
     let _offline = window_event_listener(leptos::ev::offline, move |_| flow.online.set(false));
     let banner = link.patient_banner.clone();
+    // Each new screen (and each photo's details) starts at its heading.
+    Effect::new(move |first: Option<()>| {
+        flow.step.track();
+        flow.current.track();
+        if first.is_some() {
+            crate::pages::widgets::focus_heading(".m-screen h1");
+        }
+    });
 
     view! {
-        <p class="banner banner--mobile" aria-label="Patient">"Photos for " {banner}</p>
+        <section class="banner banner--mobile" aria-label="Patient">"Photos for " {banner}</section>
         {move || match flow.step.get() {
             Step::Capture => view! { <CaptureScreen flow /> }.into_any(),
             Step::Guided => view! { <GuidedScreen flow /> }.into_any(),

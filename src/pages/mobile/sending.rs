@@ -11,9 +11,15 @@ pub(super) fn UploadingScreen(flow: Flow) -> impl IntoView {
     let total = move || flow.usable().len();
     let sent = move || flow.photos.with(|v| v.iter().filter(|p| p.stage.get() == Stage::Sent).count());
     let settled = move || flow.photos.with(|v| v.iter().all(|p| p.stage.with(Stage::settled)));
+    // What a screen reader hears: milestones, not every tick of progress.
+    let said = Memo::new(move |_| {
+        let stages: Vec<Stage> = flow.photos.with(|v| v.iter().map(|p| p.stage.get()).collect());
+        sending_news(&stages)
+    });
     view! {
         <section class="m-screen" aria-labelledby="uploading-title">
             <h1 id="uploading-title">{move || format!("Sending {} of {}", sent(), total())}</h1>
+            <p class="visually-hidden" role="status">{move || said.get()}</p>
             <Show when=move || !flow.online.get()>
                 <p class="notice notice--warn" role="status">
                     "You are offline. Sending carries on by itself when the connection is back."
@@ -35,9 +41,11 @@ pub(super) fn UploadingScreen(flow: Flow) -> impl IntoView {
                                     Stage::Sent => (1.0, "Sent".to_owned()),
                                     Stage::Rejected(m) | Stage::Failed(m) => (0.0, m),
                                 };
+                                let failed = matches!(photo.stage.get(), Stage::Rejected(_) | Stage::Failed(_));
                                 view! {
                                     <progress max="1" value=fraction aria-label="Progress"></progress>
-                                    <span class="m-status">{text}</span>
+                                    // A failure is an alert: it is said at once.
+                                    <span class="m-status" role=failed.then_some("alert")>{text}</span>
                                 }
                             }}
                             <Show when=move || matches!(photo.stage.get(), Stage::Failed(_))>
@@ -61,6 +69,26 @@ pub(super) fn UploadingScreen(flow: Flow) -> impl IntoView {
                 </button>
             </Show>
         </section>
+    }
+}
+
+/// The sending screen's news for a screen reader. It changes only when a
+/// photo starts, is sent or fails, or the connection drops or comes back;
+/// the countdown of a retry and the percentages are not read.
+fn sending_news(stages: &[Stage]) -> String {
+    let total = stages.len();
+    let sent = stages.iter().filter(|s| **s == Stage::Sent).count();
+    let failed = stages.iter().filter(|s| matches!(s, Stage::Rejected(_) | Stage::Failed(_))).count();
+    if stages.iter().any(|s| matches!(s, Stage::Retrying(_))) {
+        return format!("Connection problem. {sent} of {total} sent; trying again.");
+    }
+    if stages.contains(&Stage::Offline) {
+        return format!("Offline. {sent} of {total} sent; the rest wait for the connection.");
+    }
+    match (sent + failed == total, failed) {
+        (true, 0) => format!("All {total} sent."),
+        (true, n) => format!("{sent} of {total} sent; {n} could not be sent."),
+        (false, _) => format!("Sending photo {} of {total}.", (sent + failed + 1).min(total)),
     }
 }
 
@@ -119,5 +147,31 @@ pub(super) fn InvalidLink(problem: TokenProblem) -> impl IntoView {
             <p>{next}</p>
             <p class="muted">"Photos already sent are safe on the desktop."</p>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sending_news_changes_at_milestones_only() {
+        let news = |stages: &[Stage]| sending_news(stages);
+        assert_eq!(news(&[Stage::Sending(0.1), Stage::Queued]), "Sending photo 1 of 2.");
+        // Progress within a photo says nothing new.
+        assert_eq!(news(&[Stage::Sending(0.9), Stage::Queued]), news(&[Stage::Sending(0.2), Stage::Queued]));
+        assert_eq!(news(&[Stage::Sent, Stage::Sending(0.5)]), "Sending photo 2 of 2.");
+        // Nor does the countdown of a retry.
+        assert_eq!(news(&[Stage::Sent, Stage::Retrying(4)]), news(&[Stage::Sent, Stage::Retrying(3)]));
+        assert_eq!(
+            news(&[Stage::Sent, Stage::Retrying(3)]),
+            "Connection problem. 1 of 2 sent; trying again."
+        );
+        assert_eq!(
+            news(&[Stage::Offline, Stage::Sent]),
+            "Offline. 1 of 2 sent; the rest wait for the connection."
+        );
+        assert_eq!(news(&[Stage::Sent, Stage::Sent]), "All 2 sent.");
+        assert_eq!(news(&[Stage::Sent, Stage::Failed("x".into())]), "1 of 2 sent; 1 could not be sent.");
     }
 }

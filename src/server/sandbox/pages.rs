@@ -20,7 +20,7 @@ fn esc(s: &str) -> String {
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;color:#17212b}\
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #d8dee4;padding:.4rem;text-align:left;vertical-align:top}\
 img{max-width:160px;max-height:120px}button{font:inherit;padding:.5rem 1rem;background:#0b6e69;color:#fff;border:0;border-radius:6px}\
-label{display:block;margin:.5rem 0}code{background:#eef2f6;padding:0 .25rem}";
+label{display:block;margin:.5rem 0}select{font:inherit;min-height:2rem;max-width:100%}code{background:#eef2f6;padding:0 .25rem}";
 
 fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
