@@ -5,6 +5,8 @@
 import { writeFileSync } from "node:fs";
 import { expect, test, type TestInfo } from "@playwright/test";
 // @ts-ignore: plain ES modules
+import { axeFindings, runAxe } from "../engines/axe.mjs";
+// @ts-ignore
 import { desktopHeaders, desktopImages, desktopSession, phoneLink } from "../engines/common.mjs";
 // @ts-ignore
 import { launchFirefox } from "../engines/firefox.mjs";
@@ -29,11 +31,24 @@ const PHONES = [
 ] as const;
 
 /**
- * Screenshots the screen at both phone sizes, and fails on what would make it
+ * axe-core (WCAG 2.2 AA tags, axe.min.js injected through the engine's
+ * driver) on the page as it stands: no violations, and no needs-review
+ * result the README does not explain. Soft, so one run reports them all.
+ */
+async function axeClean(d: any, testInfo: TestInfo, state: string) {
+  const findings = axeFindings(await runAxe(d));
+  writeFileSync(testInfo.outputPath(`${d.name}-axe-${state}.json`), JSON.stringify(findings, null, 2));
+  expect.soft(findings.violations, `${d.name} axe violations on "${state}"`).toEqual([]);
+  expect.soft(findings.unexplained, `${d.name} axe results needing review, unexplained, on "${state}"`).toEqual([]);
+}
+
+/**
+ * Runs axe on the screen, then screenshots it at both phone sizes, and fails on what would make it
  * hard to use at either (layoutProblems in engines/common.mjs). Leaves the
  * viewport at the first size.
  */
 async function looked(d: any, testInfo: TestInfo, screen: string) {
+  await axeClean(d, testInfo, `phone-${screen}`);
   const problems: string[] = [];
   for (const [w, h] of PHONES) {
     await d.setViewport(w, h);
@@ -200,6 +215,7 @@ for (const [engine, launch] of Object.entries(engines)) {
         await d.goto(old);
         await d.waitForHydration(60_000);
         await d.waitForHeading("This link was replaced by a newer QR code.", 30_000);
+        await axeClean(d, testInfo, "phone-revoked");
         await d.screenshot(testInfo.outputPath(`${engine}-390-revoked.png`));
         await d.goto(`${baseURL}/medtech-images/mobile?t=garbage-garbage-garbage-garbage-000000`);
         await d.waitForHydration(60_000);
@@ -215,6 +231,15 @@ for (const [engine, launch] of Object.entries(engines)) {
         await d.goto(link);
         await d.waitForHydration(60_000);
         await d.waitForHeading("This link has expired.", 30_000);
+        await axeClean(d, testInfo, "phone-expired");
+        // The pages a GP meets before a session: the landing page, and the widget opened without a launch.
+        await d.setViewport(1366, 900);
+        await d.goto(`${baseURL}/`);
+        await d.waitForHydration(60_000);
+        await axeClean(d, testInfo, "landing");
+        await d.goto(`${baseURL}/medtech-images`);
+        await d.waitForHydration(60_000);
+        await axeClean(d, testInfo, "desktop-no-session");
         await d.screenshot(testInfo.outputPath(`${engine}-390-expired.png`));
       } finally {
         await d.close();
@@ -242,6 +267,7 @@ for (const [engine, launch] of Object.entries(engines)) {
           what: "the Live status",
           timeout: 30_000,
         });
+        await axeClean(d, testInfo, "desktop-empty");
         await d.setFiles("Add photos", [`${process.env.FIXTURE_PHOTO_DIR}/umang_by_Abhishek_Mudgal.jpg`]);
         const strip = "[role=listbox][aria-label=Photos] [role=option]";
         await d.waitFor((sel: string) => document.querySelectorAll(sel).length === 1, { timeout: 60_000, what: "one photo in the strip" }, strip);
@@ -268,17 +294,34 @@ for (const [engine, launch] of Object.entries(engines)) {
           strip,
         );
         await shot("details");
+        await axeClean(d, testInfo, "desktop-details");
+        // Each dialog, opened and closed by its buttons.
+        for (const [open, title, close] of [
+          ["Shortcuts", "Keyboard shortcuts", "Close"],
+          ["Delete", "Delete photo 1?", "Cancel"],
+          ["Edit", "Edit photo 1", "Cancel"],
+        ]) {
+          await d.clickButton(open, 10_000);
+          await d.waitForText(title, 10_000);
+          await shot(open.toLowerCase());
+          await axeClean(d, testInfo, `desktop-${open.toLowerCase()}`);
+          await d.clickButton(close, 10_000);
+          await d.waitFor(() => !document.querySelector("[role=dialog]"), { timeout: 10_000, what: `${title} closed` });
+        }
         await d.clickButton("Commit 1 image");
         await d.waitForText("Clinical images (Media)", 10_000);
         await shot("commit-dialog");
+        await axeClean(d, testInfo, "desktop-commit");
         await d.clickButton("Confirm and commit");
         await d.waitForText("Reference for support", 60_000);
         await shot("committed");
+        await axeClean(d, testInfo, "desktop-committed");
         // Filed photos keep no copy here, so the strip and preview show no (broken) image of them.
         await d.clickButton("Close");
         await d.waitForText("Filed in the patient's record. No copy is kept here.", 10_000);
         expect(await d.evaluate(() => [...document.images].filter((i) => i.complete && i.naturalWidth === 0).map((i) => i.alt))).toEqual([]);
         await shot("filed");
+        await axeClean(d, testInfo, "desktop-filed");
         expect(await d.errors()).toEqual([]);
       } finally {
         await d.close();

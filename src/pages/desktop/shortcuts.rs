@@ -30,8 +30,10 @@ pub fn ShortcutSheet(desk: Desk) -> impl IntoView {
                     prop:checked=move || desk.letter_keys.get()
                     on:change=move |e| desk.set_letter_keys(event_target_checked(&e))
                 />
-                " Single-key shortcuts (R, E, Q and ?). Turn them off if you use speech input, or keys \
-                 pressed by mistake act on your photos. The others (arrows, Delete, Ctrl+Enter, Esc) stay."
+                <span>
+                    "Single-key shortcuts (R, E, Q and ?). Turn them off if you use speech input, or keys \
+                     pressed by mistake act on your photos. The others (arrows, Delete, Ctrl+Enter, Esc) stay."
+                </span>
             </label>
             <div class="modal__actions">
                 <button class="button" on:click=move |_| desk.dialog.set(Dialog::None)>"Close"</button>
