@@ -1,10 +1,12 @@
 // Edits without a mouse or a drag (issue 32; WCAG 2.1.1 and 2.5.7): a crop
 // typed in and stepped by arrow keys, an arrow placed by Enter and moved by
 // keys, a text label placed by a button, a box placed by one click, undo
-// and redo by keys; and a zoomed preview panned by buttons and arrow keys.
+// and redo by keys; a zoomed preview panned by buttons and arrow keys; and a
+// whole capture-to-commit by keyboard, through the real Evolution launch.
 import { expect, test, type Page } from "@playwright/test";
 import { screenshot, waitForHydration } from "./support/hydration";
 import { photo } from "./support/jpeg";
+import { launchFromSandbox } from "./support/session";
 
 test.describe.configure({ timeout: 120_000 });
 
@@ -158,4 +160,59 @@ test("a zoomed preview pans by its step buttons and by arrow keys, and stops at 
   await press(page, page.getByRole("button", { name: "Fit" }));
   expect(await offset()).toEqual([0, 0]);
   await expect(page.getByRole("group", { name: "Pan the zoomed photo" })).toHaveCount(0);
+});
+
+test("a whole capture-to-commit by keyboard: pick, select, side, body site, description, commit; filed as chosen", async ({ page }, testInfo) => {
+  const note = `keyboard ${Date.now().toString(36)}`;
+  await launchFromSandbox(page, "James Sample (ZZZ0024)");
+  // The picker, opened by Space on its (visually hidden) file field.
+  await page.getByLabel("Add photos").focus();
+  const chooser = page.waitForEvent("filechooser");
+  await page.keyboard.press("Space");
+  await (await chooser).setFiles([{ name: "umang.jpg", mimeType: "image/jpeg", buffer: photo("umang_by_Abhishek_Mudgal.jpg") }]);
+  const thumb = page.getByRole("listbox", { name: "Photos" }).getByRole("option");
+  await expect(thumb).toHaveCount(1, { timeout: 60_000 });
+  await thumb.focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Details · Photo 1" })).toBeVisible();
+
+  // Side: a radio, by Space.
+  await page.getByRole("radio", { name: "Left" }).focus();
+  await page.keyboard.press("Space");
+  await expect(page.getByRole("radio", { name: "Left" })).toBeChecked();
+  // Body site: typed, then the first match is a Tab away.
+  await page.getByLabel("Search body sites").focus();
+  await page.keyboard.type("forearm");
+  await expect(page.getByRole("button", { name: /^Forearm/ })).toBeVisible();
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("button", { name: /^Forearm/ })).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByText("Forearm (SNOMED 14975008)")).toBeVisible();
+  await page.getByLabel("Description").focus();
+  await page.keyboard.type(note);
+  await page.getByRole("button", { name: "Save details" }).focus();
+  await page.keyboard.press("Enter");
+  await expect(thumb.filter({ hasText: "Ready" })).toHaveCount(1);
+
+  // Commit: Ctrl+Enter opens it; Tab reaches Confirm inside it.
+  await page.keyboard.press("Control+Enter");
+  const commit = page.getByRole("dialog", { name: "Commit 1 image" });
+  await expect(commit).toContainText("James Sample");
+  const confirm = commit.getByRole("button", { name: "Confirm and commit" });
+  await expect(confirm).toBeEnabled({ timeout: 15_000 });
+  for (let i = 0; i < 12 && !(await confirm.evaluate((el) => el === document.activeElement)); i++) {
+    await page.keyboard.press("Tab");
+  }
+  await expect(confirm).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(commit.getByText(/^Committed /)).toHaveCount(1, { timeout: 60_000 });
+  await screenshot(page, testInfo, "keyboard-commit");
+
+  // Filed once, for James, with the side and site chosen by keyboard.
+  const inbox: any[] = await (await page.request.get("/sandbox/alex/inbox.json")).json();
+  const filed = inbox.filter((r) => JSON.stringify(r.resource.note ?? "").includes(note));
+  expect(filed).toHaveLength(1);
+  expect(filed[0].patientId).toBe("5b1f0c7a9e3d4c2b8a6f1e0d9c8b7a65");
+  expect(JSON.stringify(filed[0].resource.bodySite)).toContain("14975008");
+  expect(JSON.stringify(filed[0].resource.bodySite)).toContain("7771000");
 });

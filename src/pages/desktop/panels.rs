@@ -130,9 +130,9 @@ pub fn MetadataPanel(desk: Desk) -> impl IntoView {
                     }}
                 </p>
                 <SiteSearchBox query class="panel__search" label="Search body sites" />
-                // Focusable, so its scrolling works by keyboard even while its
-                // buttons are disabled (no photo chosen): WCAG 2.1.1.
-                <ul class="site-list" aria-label="Body sites" tabindex="0">
+                // Scrolled by keyboard through its buttons; while they are
+                // disabled (no photo chosen), it does not scroll (main.css).
+                <ul class="site-list" aria-label="Body sites">
                     {move || {
                         let found = search_body_sites(&query.get(), 8);
                         let sites: Vec<(String, String, &'static str)> = if !found.is_empty() {
