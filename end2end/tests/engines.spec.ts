@@ -303,10 +303,22 @@ for (const [engine, launch] of Object.entries(engines)) {
         ]) {
           await d.clickButton(open, 10_000);
           await d.waitForText(title, 10_000);
+          // Modal in this engine too: focus moves in, and the page behind is inert.
+          await d.waitFor(() => document.activeElement?.closest("[role=dialog]") != null, {
+            timeout: 10_000,
+            what: `focus inside ${title}`,
+          });
+          expect(await d.evaluate(() => (document.querySelector(".desk__main") as HTMLElement).inert)).toBe(true);
           await shot(open.toLowerCase());
           await axeClean(d, testInfo, `desktop-${open.toLowerCase()}`);
           await d.clickButton(close, 10_000);
           await d.waitFor(() => !document.querySelector("[role=dialog]"), { timeout: 10_000, what: `${title} closed` });
+          // Focus comes back to the page (its opener, or the photo), not the body.
+          await d.waitFor(() => document.activeElement != null && document.activeElement !== document.body, {
+            timeout: 10_000,
+            what: `focus back on the page after ${title}`,
+          });
+          expect(await d.evaluate(() => (document.querySelector(".desk__main") as HTMLElement).inert)).toBe(false);
         }
         await d.clickButton("Commit 1 image");
         await d.waitForText("Clinical images (Media)", 10_000);

@@ -197,6 +197,28 @@ test("a non-image from the gallery gets its own error; the others still go", asy
   await desktop.context.close();
 });
 
+test("a photo left unsent at Finish: its upload is cancelled, so its bytes leave the server at once", async ({ page, browser, baseURL }) => {
+  const desktop = await desktopSession(browser, baseURL!);
+  await openLink(page, await phoneLink(desktop));
+  // Its bytes reach the blob store, but its registration never gets through.
+  await page.route("**/api/medtech/session/images", (route) =>
+    route.request().method() === "POST" ? route.abort("failed") : route.continue(),
+  );
+  await page.getByLabel("Choose from gallery").setInputFiles([jpeg("b.jpg", "umang_by_Abhishek_Mudgal.jpg")]);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Skip details and send" }).click();
+  // After its automatic retries, the failure is an alert, with Retry.
+  await expect(page.getByRole("button", { name: "Retry" })).toBeVisible({ timeout: 60_000 });
+  await expect(page.locator(".m-list").getByRole("alert")).toHaveCount(1);
+  const cancelled = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/medtech/session/uploads/cancel");
+  await page.getByRole("button", { name: "Finish" }).click();
+  const response = await cancelled;
+  expect(response.status()).toBe(200);
+  expect(JSON.parse(response.request().postData()!).imageId).toMatch(/^[0-9a-f-]{36}$/);
+  expect(await desktopImages(desktop)).toHaveLength(0);
+  await desktop.context.close();
+});
+
 test("two phones on one link both reach the desktop", async ({ page, browser, baseURL }) => {
   const desktop = await desktopSession(browser, baseURL!);
   const url = await phoneLink(desktop);

@@ -19,6 +19,20 @@ pub async fn presign_upload(#[server(flatten)] request: UploadRequest) -> Result
     images::presign(&state, &access, request).await
 }
 
+/// `POST /api/medtech/session/uploads/cancel` (cookie or bearer) `{imageId}` → `null`.
+/// An upload never registered is dropped: its bytes are deleted at once and
+/// its reservation freed (a photo removed or discarded before it was sent).
+#[server(prefix = "/api", endpoint = "medtech/session/uploads/cancel", input = Json, client = CallerClient)]
+pub async fn cancel_upload(#[server(rename = "imageId")] image_id: String) -> Result<(), ApiError> {
+    use crate::server::{
+        http::caller::{caller, Caller, DesktopOrPhone},
+        services::upload_slots,
+    };
+
+    let Caller { state, access } = caller::<DesktopOrPhone>().await?;
+    upload_slots::cancel(&state, &access, &image_id).await
+}
+
 /// `POST /api/medtech/session/images` (cookie or bearer) `{imageId, metadata?, capturedAt?}` → [`ImageInfo`].
 /// `capturedAt` (RFC 3339) is the EXIF capture time the client read before stripping metadata.
 #[server(prefix = "/api", endpoint = "medtech/session/images", input = Json, client = CallerClient)]

@@ -25,9 +25,9 @@ pub use self::earlier::{
     RequestRetake, RetakeGuideCall,
 };
 pub use self::images::{
-    delete_image, list_images, presign_upload, register_image, replace_image_version, revert_image_version,
-    update_image_metadata, DeleteImage, ListImages, PresignUpload, RegisterImage, ReplaceImageVersion,
-    RevertImageVersion, UpdateImageMetadata,
+    cancel_upload, delete_image, list_images, presign_upload, register_image, replace_image_version,
+    revert_image_version, update_image_metadata, CancelUpload, DeleteImage, ListImages, PresignUpload,
+    RegisterImage, ReplaceImageVersion, RevertImageVersion, UpdateImageMetadata,
 };
 pub use self::info::{app_info, service_status, AppInfo, AppInfoCall, ServiceStatus};
 pub use self::mobile::{create_mobile_token, validate_mobile_token, CreateMobileToken, ValidateMobileToken};

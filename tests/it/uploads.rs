@@ -560,3 +560,84 @@ async fn a_live_photo_and_an_open_slot_are_never_swept() {
     assert_eq!(status, 200);
     assert!(app.state.blobs.list(blob_dir(&key)).await.unwrap().is_empty());
 }
+
+/// A photo removed or discarded on the phone before it was sent: its upload
+/// is cancelled. The bytes already in the blob store go at once (not when
+/// the reservation lapses), its place among the phone's reservations is
+/// freed, and the desktop never saw it. Only that phone's unregistered
+/// uploads can be cancelled.
+async fn a_cancelled_upload_leaves_nothing_and_frees_its_place(mut vars: Vec<(String, String)>) {
+    use clinical_images::server::services::upload_slots::blob_dir;
+    vars.push(("MAX_PENDING_UPLOADS_PER_PHONE".into(), "2".into()));
+    let app = TestApp::start(vars).await;
+    let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+    let (_, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
+    let phone = Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+    let dir = blob_dir(&session_key(&desktop)).to_owned();
+    let cancel = |id: String, auth: &Auth| {
+        let auth = match auth {
+            Auth::Bearer(t) => Auth::Bearer(t.clone()),
+            Auth::Cookie(c) => Auth::Cookie(c.clone()),
+            Auth::None => Auth::None,
+        };
+        let app = &app;
+        async move { app.post("/api/medtech/session/uploads/cancel", json!({ "imageId": id }), &auth).await }
+    };
+
+    // Two photos uploaded during review, not sent: the phone's two places.
+    let first = upload(&app, &phone, "image/jpeg", jpeg(30, 20)).await;
+    let second = upload(&app, &phone, "image/jpeg", jpeg(20, 30)).await;
+    let first_id = first["imageId"].as_str().unwrap().to_owned();
+    assert_eq!(app.state.blobs.list(&dir).await.unwrap().len(), 2, "both uploads are in the blob store");
+    let ask = json!({"contentType": "image/jpeg", "size": 100});
+    let (status, _) = app.post("/api/medtech/session/presigned-url", ask.clone(), &phone).await;
+    assert_eq!(status, 429, "the phone's places are taken");
+
+    // Removed at review: its bytes are gone at once.
+    let (status, body) = cancel(first_id.clone(), &phone).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.state.blobs.list(&dir).await.unwrap().len(),
+        1,
+        "the cancelled upload's bytes are deleted"
+    );
+    assert!(app.state.sessions.image(&session_key(&desktop), &first_id).await.unwrap().is_none());
+    assert_eq!(register(&app, &phone, &first_id).await.0, 404, "a cancelled upload cannot be registered");
+    assert_eq!(cancel(first_id.clone(), &phone).await.0, 200, "cancelling again is harmless");
+    // Its place is free again.
+    let third = upload(&app, &phone, "image/jpeg", jpeg(24, 24)).await;
+
+    // Another phone's upload, or the desktop's, is not this phone's to cancel.
+    let desktops = upload(&app, &desktop, "image/jpeg", jpeg(16, 16)).await;
+    let desktops_id = desktops["imageId"].as_str().unwrap().to_owned();
+    assert_eq!(cancel(desktops_id.clone(), &phone).await.0, 404);
+    assert_eq!(app.state.blobs.list(&dir).await.unwrap().len(), 3);
+    // A registered photo is not cancelled: it stays, for the desktop to delete.
+    let third_id = third["imageId"].as_str().unwrap().to_owned();
+    assert_eq!(register(&app, &phone, &third_id).await.0, 200);
+    assert_eq!(cancel(third_id.clone(), &phone).await.0, 403);
+    // The desktop may cancel its own unregistered upload.
+    assert_eq!(cancel(desktops_id, &desktop).await.0, 200);
+
+    // The desktop only ever saw the photo that was sent.
+    let (_, listed) = app.get("/api/medtech/session/images", &desktop).await;
+    let ids: Vec<&str> = listed.as_array().unwrap().iter().map(|i| i["imageId"].as_str().unwrap()).collect();
+    assert_eq!(ids, [third_id.as_str()]);
+    // Left: the sent photo, and the second upload, never sent nor
+    // cancelled, which lapses with its URL and is swept.
+    let left = app.state.blobs.list(&dir).await.unwrap();
+    assert_eq!(left.len(), 2, "{left:?}");
+    let second_id = second["imageId"].as_str().unwrap();
+    assert!(left.iter().any(|k| k.ends_with(&format!("upload-{second_id}"))), "{left:?}");
+    assert!(!left.iter().any(|k| k.contains(first_id.as_str())), "nothing of the cancelled upload: {left:?}");
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_leaves_nothing_in_s3_and_frees_its_place() {
+    a_cancelled_upload_leaves_nothing_and_frees_its_place(service_vars()).await;
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_leaves_nothing_on_local_disk_and_frees_its_place() {
+    a_cancelled_upload_leaves_nothing_and_frees_its_place(vec![]).await;
+}

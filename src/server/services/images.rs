@@ -29,7 +29,7 @@ fn refused(problem: UploadProblem) -> ApiError {
 }
 
 /// Whether this caller may see (and register) this image.
-fn visible_to(access: &Access, record: &ImageRecord) -> bool {
+pub(super) fn visible_to(access: &Access, record: &ImageRecord) -> bool {
     match &access.actor {
         Actor::Desktop => true,
         Actor::Phone { token_key, .. } => record.uploader.as_deref() == Some(token_key.as_str()),

@@ -1,12 +1,15 @@
 //! Where an image's bytes live: its session's folder, the stored key, and
 //! the upload key beside it that a signed URL writes to, open only while
-//! the slot is (from presign until registered, refused or removed).
+//! the slot is (from presign until registered, refused, cancelled or
+//! removed); and cancelling a slot that was never registered.
 
 use std::time::Duration;
 
 use crate::model::ApiError;
 use crate::server::app_state::AppState;
-use crate::server::services::claims::ClaimName;
+use crate::server::services::auth::Access;
+use crate::server::services::claims::{with_image_claim, ClaimName};
+use crate::server::services::images::visible_to;
 use crate::server::stores::session_store::ImageRecord;
 
 /// Deletes a record's bytes: the current version, the original an edit
@@ -20,6 +23,31 @@ pub async fn delete_blobs(state: &AppState, record: &ImageRecord) -> Result<(), 
         state.blobs.delete(&original.blob_key).await?;
     }
     Ok(())
+}
+
+/// Cancels an upload that was never registered (a photo removed or
+/// discarded on the phone before it was sent): its slot closes, the bytes
+/// already sent to it are deleted at once, and its place among the
+/// uploader's reservations is freed. It was never shown to the desktop, so
+/// nothing is announced. A registered image is not cancelled (the desktop
+/// deletes those), and cancelling twice is harmless.
+pub async fn cancel(state: &AppState, access: &Access, image_id: &str) -> Result<(), ApiError> {
+    // Under the image's claim: a registration of it cannot be half done.
+    with_image_claim(state, access, image_id, ApiError::Unavailable, async {
+        let record = match state.sessions.image(&access.session_key, image_id).await? {
+            Some(r) if visible_to(access, &r) => r,
+            Some(_) => return Err(ApiError::NotFound),
+            None => return Ok(()),
+        };
+        if record.uploaded_at.is_some() {
+            return Err(ApiError::Forbidden);
+        }
+        delete_blobs(state, &record).await?;
+        state.sessions.remove_image(&access.session_key, image_id).await?;
+        metrics::counter!("uploads_cancelled_total").increment(1);
+        Ok(())
+    })
+    .await
 }
 
 /// The folder of a session's blobs: the first half of its key, so an

@@ -125,6 +125,28 @@ impl Photo {
             })
     }
 
+    /// The image id its upload was given, if sending it had started, on
+    /// this page or on one before it.
+    fn upload_id(&self) -> Option<String> {
+        let outgoing = self.outgoing.with_value(|o| o.as_ref().and_then(|o| o.image_id().map(str::to_owned)));
+        outgoing
+            .or_else(|| self.saved.with_value(|e| e.as_ref()?.ticket.as_ref().map(|t| t.image_id.clone())))
+    }
+
+    /// A photo the GP removed or discarded before it was sent: what of it
+    /// reached the server is deleted at once. If that cannot be done now
+    /// (offline), its reservation lapses with its URL and the bytes are swept.
+    fn cancel_upload(&self) {
+        if self.stage.get_untracked() == Stage::Sent {
+            return;
+        }
+        if let Some(id) = self.upload_id() {
+            leptos::task::spawn_local(async move {
+                let _ = crate::api::cancel_upload(id).await;
+            });
+        }
+    }
+
     /// Deletes its kept record, if any, and waits for that to be durable.
     async fn forget(&self) {
         if let Some(entry) = self.saved.try_update_value(Option::take).flatten() {
@@ -239,6 +261,7 @@ pub(super) fn remove_photo(flow: Flow, id: u32) {
             if let Some(url) = p.thumb.get_untracked() {
                 crate::client::revoke_object_url(&url);
             }
+            p.cancel_upload();
             leptos::task::spawn_local(async move { p.forget().await });
         }
         v.retain(|p| p.id != id);
@@ -259,9 +282,11 @@ pub(super) fn discard_batch(flow: Flow) {
 }
 
 /// Deletes whatever of this link is still kept: the batch is over (every
-/// photo sent, or the GP finished without the ones that failed).
+/// photo sent, or the GP finished without the ones that failed, or
+/// discarded it). What of an unsent photo reached the server goes too.
 pub(super) fn forget_batch(flow: Flow) {
     for p in flow.photos.get_untracked() {
+        p.cancel_upload();
         p.saved.set_value(None);
     }
     let link = flow.link.get_value();
