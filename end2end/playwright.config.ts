@@ -24,7 +24,7 @@ const launchOptions = {
 
 const projectMatches = {
   desktop: /(a11y|landing|desktop|desktop-widget|desktop-windows|desktop-earlier|desktop-dialogs|desktop-keyboard|healthz|pipeline)\.spec\.ts/,
-  phone: /(mobile(-flow|-queue|-retake)?|consent)\.spec\.ts/,
+  phone: /(mobile(-flow|-queue|-retake|-early)?|consent)\.spec\.ts/,
   "no-javascript": /server-rendered\.spec\.ts/,
   // WebKit and Firefox, driven by their own WebDriver clients (end2end/engines/).
   engines: /engines\.spec\.ts/,

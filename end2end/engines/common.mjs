@@ -161,7 +161,14 @@ export async function readKept() {
     }),
     entries: entries.map((r) => {
       const entry = JSON.parse(r.json);
-      return { key: r.key, metadata: entry.metadata, summary: entry.summary, pickedAt: entry.pickedAt };
+      return {
+        key: r.key,
+        metadata: entry.metadata,
+        summary: entry.summary,
+        pickedAt: entry.pickedAt,
+        imageId: entry.ticket?.imageId ?? null,
+        uploaded: entry.uploaded === true,
+      };
     }),
   };
 }

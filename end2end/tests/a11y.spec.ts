@@ -118,6 +118,14 @@ test("phone: every screen passes axe, and reflows at 200 % text", async ({ brows
   await expect(page.getByRole("heading", { name: "Add photos" })).toBeVisible();
   await state("capture");
 
+  // The uploads (which start during review) are held, so that the sending
+  // screen stays long enough to be looked at.
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route("**/*", async (route) => {
+    if (route.request().method() === "PUT") await held;
+    await route.continue();
+  });
   await page.getByLabel("Choose from gallery").setInputFiles([
     { name: "bridge.jpg", mimeType: "image/jpeg", buffer: photo("Bridge_by_Sander_Klootwijk.jpg") },
     { name: "umang.jpg", mimeType: "image/jpeg", buffer: photo("umang_by_Abhishek_Mudgal.jpg") },
@@ -138,13 +146,7 @@ test("phone: every screen passes axe, and reflows at 200 % text", async ({ brows
   await expect(page.getByText("Photo 2 of 2")).toBeVisible();
   await page.getByRole("button", { name: "Same as previous" }).click();
 
-  // Sending, held long enough to be looked at; its progress is announced.
-  let release: () => void = () => {};
-  const held = new Promise<void>((resolve) => (release = resolve));
-  await page.route("**/*", async (route) => {
-    if (route.request().method() === "PUT") await held;
-    await route.continue();
-  });
+  // Sending; its progress is announced.
   await page.getByRole("button", { name: "Send all" }).click();
   await expect(page.getByRole("heading", { name: /Sending \d of 2/ })).toBeVisible();
   await expect(page.getByRole("heading", { name: /Sending \d of 2/ })).toBeFocused();

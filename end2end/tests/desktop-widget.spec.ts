@@ -168,13 +168,12 @@ test("S3 unreachable for 10 s: the desktop and the phone say they are retrying, 
   const p = await phone.newPage();
   await p.goto(url);
   await waitForHydration(p);
-  await p.getByLabel("Choose from gallery").setInputFiles([jpeg("phone.jpg", "umang_by_Abhishek_Mudgal.jpg")]);
-  await p.getByRole("button", { name: "Continue" }).click();
 
-  // From now on, for 10 s, the store (S3, another origin) cannot be reached
+  // From now on, for 15 s, the store (S3, another origin) cannot be reached
   // from either browser: every upload to it is refused at the connection.
+  // (The phone uploads as soon as a photo is ready, during review.)
   // The server side of an S3 outage is the cluster test's (tests/it/cluster.rs).
-  const downUntil = Date.now() + 10_000;
+  const downUntil = Date.now() + 15_000;
   let refused = 0;
   for (const context of [page.context(), phone]) {
     await context.route(
@@ -189,6 +188,8 @@ test("S3 unreachable for 10 s: the desktop and the phone say they are retrying, 
       },
     );
   }
+  await p.getByLabel("Choose from gallery").setInputFiles([jpeg("phone.jpg", "umang_by_Abhishek_Mudgal.jpg")]);
+  await p.getByRole("button", { name: "Continue" }).click();
   await page.getByLabel("Add photos").setInputFiles([jpeg("desk.jpg", "Bridge_by_Sander_Klootwijk.jpg")]);
   await p.getByRole("button", { name: "Send all" }).click();
   await expect(page.getByRole("status").filter({ hasText: /Connection problem\. Trying again in \d+ s/ })).toBeVisible({ timeout: 30_000 });

@@ -110,6 +110,9 @@ test("full flow: capture, review, details, upload, done, seen on the desktop", a
 test("the desktop lists the phone's photos in the order they were picked, whichever reached it first", async ({ page, browser, baseURL }) => {
   const desktop = await desktopSession(browser, baseURL!);
   await openLink(page, await phoneLink(desktop));
+  // Both upload lanes ask for a slot at once (as soon as the photos are
+  // ready, during review); the server is made to reserve them out of pick order.
+  const seen = await reserveOutOfPickOrder(page);
   await page.getByLabel("Choose from gallery").setInputFiles([
     jpeg("bridge.jpg", "Bridge_by_Sander_Klootwijk.jpg"),
     jpeg("umang.jpg", "umang_by_Abhishek_Mudgal.jpg"),
@@ -124,9 +127,6 @@ test("the desktop lists the phone's photos in the order they were picked, whiche
     if (n < 3) await page.getByRole("button", { name: "Next" }).click();
   }
 
-  // Both upload lanes ask for a slot at once; the server is made to
-  // reserve them out of pick order.
-  const seen = await reserveOutOfPickOrder(page);
   await page.getByRole("button", { name: "Send all" }).click();
   await expect(page.getByRole("heading", { name: "3 photos sent to the desktop" })).toBeVisible({ timeout: 60_000 });
   expect(seen).toHaveLength(3);
@@ -148,14 +148,7 @@ test("the desktop lists the phone's photos in the order they were picked, whiche
 test("going offline pauses the queue; back online it finishes with no duplicates", async ({ page, browser, baseURL }) => {
   const desktop = await desktopSession(browser, baseURL!);
   await openLink(page, await phoneLink(desktop));
-  await page.getByLabel("Choose from gallery").setInputFiles([
-    jpeg("a.jpg", "Bridge_by_Sander_Klootwijk.jpg"),
-    jpeg("b.jpg", "umang_by_Abhishek_Mudgal.jpg"),
-  ]);
-  await expect(page.getByRole("img", { name: "Photo 2" })).toBeVisible();
-  await page.getByRole("button", { name: "Continue" }).click();
-
-  // The first upload to the store drops the connection mid-request.
+  // The first upload to the store (during review) drops the connection mid-request.
   let dropped = false;
   await page.route(
     (u) => !u.pathname.startsWith("/api/") || u.pathname.startsWith("/api/medtech/blobs/"),
@@ -169,6 +162,12 @@ test("going offline pauses the queue; back online it finishes with no duplicates
       await route.continue();
     },
   );
+  await page.getByLabel("Choose from gallery").setInputFiles([
+    jpeg("a.jpg", "Bridge_by_Sander_Klootwijk.jpg"),
+    jpeg("b.jpg", "umang_by_Abhishek_Mudgal.jpg"),
+  ]);
+  await expect(page.getByRole("img", { name: "Photo 2" })).toBeVisible();
+  await page.getByRole("button", { name: "Continue" }).click();
   await page.getByRole("button", { name: "Skip details and send" }).click();
   await expect(page.getByText("You are offline.")).toBeVisible();
   await expect(page.getByText("Paused: offline").first()).toBeVisible();

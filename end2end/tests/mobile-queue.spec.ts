@@ -51,12 +51,18 @@ async function pickThree(page: Page) {
   await expect.poll(async () => (await keptPhotos(page)).bytes.length, { timeout: 30_000 }).toBe(3);
 }
 
-/** A desktop session, its phone link, and a phone that has picked three photos (all kept). */
-async function threePicked(browser: Browser, baseURL: string) {
+/**
+ * A desktop session, its phone link, and a phone that has picked three
+ * photos (all kept). `before` runs on the page before the pick: the phone
+ * uploads as soon as each photo is ready, so what a test does to uploads
+ * must be in place by then.
+ */
+async function threePicked(browser: Browser, baseURL: string, before?: (page: Page) => Promise<void>) {
   const desktop = await desktopSession(browser, baseURL);
   const url = await phoneLink(desktop);
   const first = await phone();
   await openLink(first.page, url);
+  await before?.(first.page);
   await pickThree(first.page);
   return { desktop, url, first };
 }
@@ -69,7 +75,16 @@ async function finish(phone: { context: BrowserContext }, desktop: Desktop, imag
 }
 
 test("a page killed mid-batch: reopening the link sends exactly the unsent photos, then nothing is kept", async ({ browser, baseURL }) => {
-  const { desktop, url, first } = await threePicked(browser, baseURL!);
+  // The first upload goes through; the other two (the phone uploads on two
+  // lanes) hang mid-PUT; then the GP sends, and the page dies.
+  let puts = 0;
+  const { desktop, url, first } = await threePicked(browser, baseURL!, (page) =>
+    page.route(blobPut, async (route) => {
+      if (route.request().method() !== "PUT") return route.continue();
+      if (++puts === 1) return route.continue();
+      await new Promise(() => {}); // never answered
+    }),
+  );
   // What is kept is the pipeline's output, never the photo as picked.
   const kept = await keptPhotos(first.page);
   for (const k of kept.bytes) {
@@ -79,14 +94,6 @@ test("a page killed mid-batch: reopening the link sends exactly the unsent photo
   }
   expect(kept.entries.map((e) => e.key).sort()).toEqual(kept.bytes.map((k) => k.key).sort());
 
-  // The first upload goes through; the other two (the phone sends on two
-  // lanes) hang mid-PUT, and the page dies.
-  let puts = 0;
-  await first.page.route(blobPut, async (route) => {
-    if (route.request().method() !== "PUT") return route.continue();
-    if (++puts === 1) return route.continue();
-    await new Promise(() => {}); // never answered
-  });
   await first.page.getByRole("button", { name: "Continue" }).click();
   await first.page.getByRole("button", { name: "Skip details and send" }).click();
   await expect.poll(async () => (await desktopImages(desktop)).length, { timeout: 60_000 }).toBe(1);
@@ -113,18 +120,23 @@ test("a page killed mid-batch: reopening the link sends exactly the unsent photo
 });
 
 test("a photo sent only after the page died keeps its place before the ones sent meanwhile", async ({ browser, baseURL }) => {
-  const { desktop, url, first } = await threePicked(browser, baseURL!);
+  // The first-picked photo never gets its upload slot (so no ticket is
+  // kept); the other two are sent, and the page dies. Slot requests wait
+  // until the test knows which photo was picked first.
+  let decide: (pickedAt: number) => void = () => {};
+  const firstPicked = new Promise<number>((resolve) => (decide = resolve));
+  const { desktop, url, first } = await threePicked(browser, baseURL!, (page) =>
+    page.route("**/api/medtech/session/presigned-url", async (route) => {
+      if (route.request().postDataJSON().pickedAt === (await firstPicked)) return new Promise(() => {});
+      await route.continue();
+    }),
+  );
   const kept = await keptPhotos(first.page);
   const size = new Map(kept.bytes.map((b) => [b.key, b.bytes]));
   const inPickOrder = [...kept.entries].sort((a, b) => a.pickedAt! - b.pickedAt!);
   expect(inPickOrder.map((e) => typeof e.pickedAt)).toEqual(["number", "number", "number"]);
 
-  // The first-picked photo never gets its upload slot (so no ticket is
-  // kept); the other two are sent, and the page dies.
-  await first.page.route("**/api/medtech/session/presigned-url", async (route) => {
-    if (route.request().postDataJSON().pickedAt === inPickOrder[0].pickedAt) return new Promise(() => {});
-    await route.continue();
-  });
+  decide(inPickOrder[0].pickedAt!);
   await first.page.getByRole("button", { name: "Continue" }).click();
   await first.page.getByRole("button", { name: "Skip details and send" }).click();
   await expect.poll(async () => (await desktopImages(desktop)).length, { timeout: 60_000 }).toBe(2);
@@ -170,6 +182,31 @@ test("photos kept from before come back for review, with what the GP set; Discar
   await expect(second.page.getByRole("heading", { name: "Add photos" })).toBeVisible();
   await expect.poll(async () => keptPhotos(second.page)).toEqual({ bytes: [], entries: [] });
   await finish(second, desktop, 0);
+});
+
+test("a page killed during review: reopened, its photos are recognised as uploaded and Send uploads nothing again", async ({ browser, baseURL }) => {
+  const { desktop, url, first } = await threePicked(browser, baseURL!);
+  // Uploaded while the GP reviews, and kept as uploaded.
+  await expect
+    .poll(async () => (await keptPhotos(first.page)).entries.filter((e) => e.uploaded).length, { timeout: 60_000 })
+    .toBe(3);
+  const ids = (await keptPhotos(first.page)).entries.map((e) => e.imageId).sort();
+  expect(await desktopImages(desktop)).toHaveLength(0);
+  await first.context.close();
+
+  const second = await phone();
+  const puts: string[] = [];
+  second.page.on("request", (r) => {
+    if (r.method() === "PUT") puts.push(r.url());
+  });
+  await openLink(second.page, url);
+  await expect(second.page.getByText("3 photos from before were not sent yet.")).toBeVisible();
+  await second.page.getByRole("button", { name: "Continue" }).click();
+  await second.page.getByRole("button", { name: "Skip details and send" }).click();
+  await expect(second.page.getByRole("heading", { name: "3 photos sent to the desktop" })).toBeVisible({ timeout: 60_000 });
+  expect(puts, "nothing uploaded twice").toEqual([]);
+  expect((await desktopImages(desktop)).map((i) => i.imageId).sort()).toEqual(ids);
+  await finish(second, desktop, 3);
 });
 
 test("a link revoked by a new QR code: its kept photos are deleted, never sent", async ({ browser, baseURL }) => {

@@ -53,6 +53,10 @@ pub struct Entry {
     /// so a photo whose registration landed just before the page died is
     /// recognised as sent, not sent twice.
     pub ticket: Option<UploadTicket>,
+    /// Its bytes were uploaded under `ticket` while the GP reviewed: "Send"
+    /// only registers them. Absent in entries from before.
+    #[serde(default)]
+    pub uploaded: bool,
     /// The link's expiry (RFC 3339): past it, the entry is deleted unread.
     pub link_expires_at: String,
 }

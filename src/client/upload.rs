@@ -9,6 +9,10 @@
 //! registering an image twice returns the same image. A new ticket is asked
 //! for only when the old one has expired, so a lost response never makes a
 //! second copy on the desktop.
+//!
+//! The bytes can go ahead of the registration ([`Outgoing::upload_only`]):
+//! the phone uploads while the GP reviews, into a slot the desktop does not
+//! see, and "Send" then only registers it.
 
 use futures::channel::oneshot;
 use wasm_bindgen::prelude::*;
@@ -141,6 +145,8 @@ pub struct Outgoing {
     /// When the GP picked it ([`crate::client::pick_time`]).
     picked_at: Option<u64>,
     ticket: Option<UploadTicket>,
+    /// The bytes are at the ticket's slot (uploaded ahead of registering).
+    uploaded: bool,
     /// Told of each new ticket, before its PUT starts (the phone keeps it).
     on_ticket: Option<TicketObserver>,
 }
@@ -152,7 +158,16 @@ impl Outgoing {
         captured: Option<String>,
         metadata: Option<ImageMetadata>,
     ) -> Self {
-        Self { blob, content_type, captured, metadata, picked_at: None, ticket: None, on_ticket: None }
+        Self {
+            blob,
+            content_type,
+            captured,
+            metadata,
+            picked_at: None,
+            ticket: None,
+            uploaded: false,
+            on_ticket: None,
+        }
     }
 
     /// Lists it in the session at its pick time, not at its upload's.
@@ -161,10 +176,17 @@ impl Outgoing {
         self
     }
 
-    /// Carries on with a ticket from an earlier page (a restored queue).
-    pub fn with_ticket(mut self, ticket: Option<UploadTicket>) -> Self {
+    /// Carries on with a ticket from an earlier page (a restored queue),
+    /// whose bytes that page may have uploaded already.
+    pub fn with_ticket(mut self, ticket: Option<UploadTicket>, uploaded: bool) -> Self {
+        self.uploaded = uploaded && ticket.is_some();
         self.ticket = ticket;
         self
+    }
+
+    /// Whether the bytes are at the ticket's slot, waiting to be registered.
+    pub fn is_uploaded(&self) -> bool {
+        self.uploaded
     }
 
     /// Calls `f` with each new ticket, before the bytes go.
@@ -178,8 +200,32 @@ impl Outgoing {
         self.ticket.as_ref().map(|t| t.image_id.as_str())
     }
 
-    /// One attempt: presign if needed, PUT, register. Call again to retry.
+    /// One attempt: the bytes (unless already uploaded), then register.
+    /// A slot that lapsed while it waited (a long review) is not there to
+    /// register: the bytes go again, under a new ticket. Call again to retry.
     pub async fn attempt(&mut self, on_progress: &dyn Fn(f64)) -> Result<ImageInfo, SendFailure> {
+        for _ in 0..2 {
+            self.upload(on_progress).await?;
+            let Some(ticket) = self.ticket.clone() else { return Err(network()) };
+            let captured_at = self.captured.as_deref().and_then(local_time_as_rfc3339);
+            match register_image(ticket.image_id, self.metadata.clone(), captured_at).await {
+                Err(ApiError::NotFound) if self.uploaded => {
+                    self.ticket = None;
+                    self.uploaded = false;
+                }
+                registered => return Ok(registered?),
+            }
+        }
+        Err(network())
+    }
+
+    /// The bytes, to the ticket's slot (presigning if need be), unless they
+    /// are there already. Nothing is registered.
+    async fn upload(&mut self, on_progress: &dyn Fn(f64)) -> Result<(), SendFailure> {
+        if self.uploaded {
+            on_progress(1.0);
+            return Ok(());
+        }
         for _ in 0..2 {
             let ticket = match &self.ticket {
                 Some(t) => t.clone(),
@@ -200,8 +246,8 @@ impl Outgoing {
             };
             match put(&ticket, &self.blob, on_progress).await {
                 Put::Done => {
-                    let captured_at = self.captured.as_deref().and_then(local_time_as_rfc3339);
-                    return Ok(register_image(ticket.image_id, self.metadata.clone(), captured_at).await?);
+                    self.uploaded = true;
+                    return Ok(());
                 }
                 Put::Expired => self.ticket = None,
                 Put::Failed(f) => return Err(f),
@@ -232,6 +278,26 @@ impl Outgoing {
         on_progress: &dyn Fn(f64),
         on_wait: &dyn Fn(Waiting),
     ) -> Result<ImageInfo, SendFailure> {
+        // With `register`, an outcome carries the image.
+        self.retrying(true, on_progress, on_wait).await?.ok_or_else(network)
+    }
+
+    /// Uploads the bytes with the same pauses and retries as [`Self::send`],
+    /// and does not register them: the desktop sees nothing yet.
+    pub async fn upload_only(
+        &mut self,
+        on_progress: &dyn Fn(f64),
+        on_wait: &dyn Fn(Waiting),
+    ) -> Result<(), SendFailure> {
+        self.retrying(false, on_progress, on_wait).await.map(|_| ())
+    }
+
+    async fn retrying(
+        &mut self,
+        register: bool,
+        on_progress: &dyn Fn(f64),
+        on_wait: &dyn Fn(Waiting),
+    ) -> Result<Option<ImageInfo>, SendFailure> {
         let mut failures = 0;
         loop {
             if !online() {
@@ -239,7 +305,11 @@ impl Outgoing {
                 wait_online().await;
             }
             on_progress(0.0);
-            match self.attempt(on_progress).await {
+            let outcome = match register {
+                true => self.attempt(on_progress).await.map(Some),
+                false => self.upload(on_progress).await.map(|()| None),
+            };
+            match outcome {
                 Ok(info) => return Ok(info),
                 Err(f) if f.retryable && !online() => {}
                 Err(f) if f.retryable && failures + 1 < AUTO_ATTEMPTS => {

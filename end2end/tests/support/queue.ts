@@ -11,6 +11,10 @@ export type KeptEntry = {
   summary: Summary;
   /** When the GP picked it, on the phone's clock (Unix ms). */
   pickedAt?: number;
+  /** The image id of its upload ticket, once it has one. */
+  imageId: string | null;
+  /** Its bytes are at that ticket's slot, uploaded while the GP reviewed. */
+  uploaded: boolean;
 };
 
 /** The kept photos' bytes, summarised, and the records, as the page sees them. */

@@ -106,6 +106,11 @@ pub(super) fn ReviewScreen(flow: Flow) -> impl IntoView {
                     n => format!("{n} photos ready to send."),
                 }}
             </p>
+            // When the bytes leave the phone, in the GP's own words.
+            <p class="muted">
+                "Photos upload as soon as they are ready, so sending is quick. The desktop gets them only \
+                 when you tap Send. A photo you remove, or discard, is deleted from the server too."
+            </p>
             <ul class="m-grid">
                 <For each=move || flow.photos.get() key=|p| p.id let:photo>
                     <li class="m-grid__item">

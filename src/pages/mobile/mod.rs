@@ -143,6 +143,7 @@ fn FlowScreens(
         restored: RwSignal::new(0),
         guide: RwSignal::new(None),
         owner: StoredValue::new(Owner::current().unwrap_or_default()),
+        early_lanes: StoredValue::new(0),
     };
     Effect::new(move |_| crate::client::pipeline::warm_up());
     let sent = StoredValue::new(sent);

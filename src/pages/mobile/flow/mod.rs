@@ -9,8 +9,10 @@ use crate::client::upload::Outgoing;
 use crate::model::{CaptureSettings, ImageMetadata, UploadTicket};
 use crate::pipeline::Summary;
 
+mod early;
 mod send;
 
+pub(in crate::pages::mobile) use self::early::{start_early_uploads, Early};
 pub(in crate::pages::mobile) use self::send::start_sending;
 
 /// Where the flow is, between connecting and a dead link.
@@ -65,6 +67,8 @@ pub(super) struct Photo {
     pub(super) outgoing: StoredValue<Option<Outgoing>, LocalStorage>,
     /// Its record in the phone's queue (IndexedDB), once the pipeline is done.
     pub(super) saved: StoredValue<Option<Entry>, LocalStorage>,
+    /// Its bytes' upload while the GP reviews (`early.rs`).
+    pub(super) early: RwSignal<Early>,
 }
 
 impl Photo {
@@ -78,6 +82,7 @@ impl Photo {
             processed: StoredValue::new_local(None),
             outgoing: StoredValue::new_local(None),
             saved: StoredValue::new_local(None),
+            early: RwSignal::new(Early::NotYet),
         }
     }
 
@@ -115,14 +120,36 @@ impl Photo {
 
     /// Its upload; each new ticket is kept with its record, so a reopened
     /// link resumes under the same image id.
-    fn outgoing_for(self, blob: &web_sys::Blob, summary: &Summary, ticket: Option<UploadTicket>) -> Outgoing {
+    fn outgoing_for(
+        self,
+        blob: &web_sys::Blob,
+        summary: &Summary,
+        ticket: Option<UploadTicket>,
+        uploaded: bool,
+    ) -> Outgoing {
         Outgoing::new(blob.clone(), summary.content_type.clone(), summary.captured.clone(), None)
             .picked_at(self.picked_at)
-            .with_ticket(ticket)
+            .with_ticket(ticket, uploaded)
             .on_ticket(move |t| {
                 let t = t.clone();
                 self.update_saved(|e| e.ticket = Some(t));
             })
+    }
+
+    /// Takes its upload to work on (made on first use, carrying on under the
+    /// ticket its kept record has); `None` while another holds it, or if the
+    /// pipeline gave nothing to send. Put it back when done.
+    fn take_outgoing(&self) -> Option<Outgoing> {
+        if self.outgoing.with_value(Option::is_none) {
+            let processed =
+                self.processed.with_value(|p| p.as_ref().map(|p| (p.blob.clone(), p.summary.clone())));
+            let (blob, summary) = processed?;
+            let (ticket, uploaded) = self
+                .saved
+                .with_value(|e| e.as_ref().map_or((None, false), |e| (e.ticket.clone(), e.uploaded)));
+            self.outgoing.set_value(Some(self.outgoing_for(&blob, &summary, ticket, uploaded)));
+        }
+        self.outgoing.try_update_value(Option::take).flatten()
     }
 
     /// The image id its upload was given, if sending it had started, on
@@ -182,6 +209,8 @@ pub(super) struct Flow {
     /// The flow's reactive owner: photos' signals belong to it, not to the
     /// screen that picked them (which goes away when the step changes).
     pub(super) owner: StoredValue<Owner>,
+    /// Lanes uploading ahead of "Send" (`early.rs`).
+    pub(super) early_lanes: StoredValue<usize>,
 }
 
 impl Flow {
@@ -237,6 +266,7 @@ pub(super) fn add_files_with(flow: Flow, files: Vec<web_sys::File>, metadata: Op
                     metadata: photo.metadata.get_untracked(),
                     queued: false,
                     ticket: None,
+                    uploaded: false,
                     link_expires_at: flow.link_expires_at.get_value(),
                 };
                 if queue::save(&entry, &processed.blob).await.is_ok() {
@@ -245,6 +275,8 @@ pub(super) fn add_files_with(flow: Flow, files: Vec<web_sys::File>, metadata: Op
                 }
                 photo.processed.set_value(Some(processed));
                 photo.stage.set(Stage::Ready);
+                // Its bytes go now, while the GP reviews; "Send" registers them.
+                start_early_uploads(flow);
             }
             Err(failure) => photo.stage.set(Stage::Rejected(failure.message)),
         }
@@ -320,6 +352,9 @@ pub(super) async fn resume(flow: Flow, sent: Vec<String>) {
         photo.thumb.set(crate::client::object_url(&blob));
         photo.metadata.set(entry.metadata.clone());
         queued |= entry.queued;
+        if entry.uploaded && entry.ticket.is_some() {
+            photo.early.set(Early::Uploaded);
+        }
         photo.processed.set_value(Some(Processed { blob, summary: entry.summary.clone() }));
         photo.saved.set_value(Some(entry));
         photo.track_metadata(flow);
@@ -334,5 +369,6 @@ pub(super) async fn resume(flow: Flow, sent: Vec<String>) {
         start_sending(flow);
     } else {
         flow.step.set(Step::Review);
+        start_early_uploads(flow);
     }
 }

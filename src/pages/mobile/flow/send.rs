@@ -81,18 +81,16 @@ async fn upload_lane(flow: Flow) {
 /// Sends one photo, with automatic retries. Returns false if the link died.
 async fn send_one(flow: Flow, photo: Photo) -> bool {
     use crate::client::upload::Waiting;
-    if photo.outgoing.with_value(Option::is_none) {
-        let Some(p) = photo.processed.get_value() else {
-            photo
-                .stage
-                .set(Stage::Failed("This photo could not be prepared. Remove it and add it again.".into()));
-            return true;
-        };
-        // A restored photo carries on under the ticket its earlier page kept.
-        let ticket = photo.saved.with_value(|e| e.as_ref().and_then(|e| e.ticket.clone()));
-        photo.outgoing.set_value(Some(photo.outgoing_for(&p.blob, &p.summary, ticket)));
-    }
-    let Some(mut outgoing) = photo.outgoing.try_update_value(Option::take).flatten() else { return true };
+    // Its bytes may be on their way already (uploaded while the GP
+    // reviewed): that upload finishes first, and is not made twice.
+    super::early::settled(flow, photo).await;
+    // A restored photo carries on under the ticket its earlier page kept.
+    let Some(mut outgoing) = photo.take_outgoing() else {
+        photo
+            .stage
+            .set(Stage::Failed("This photo could not be prepared. Remove it and add it again.".into()));
+        return true;
+    };
     // What the GP set last (a restored photo may have been edited since).
     let metadata = photo.metadata.get_untracked();
     outgoing.metadata = (metadata != ImageMetadata::default()).then_some(metadata);
