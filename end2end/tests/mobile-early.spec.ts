@@ -87,3 +87,32 @@ test("a photo removed at review: its upload is cancelled, and only the other rea
   expect(images[0].imageId).not.toBe(gone);
   await desktop.context.close();
 });
+
+test("more photos than the phone's reservations (6): removing some frees places, and every one kept reaches the desktop", async ({ page, browser, baseURL }) => {
+  const desktop = await desktopSession(browser, baseURL!);
+  const puts = putsOf(page);
+  await openLink(page, await phoneLink(desktop));
+  const files = ["Bridge_by_Sander_Klootwijk.jpg", "umang_by_Abhishek_Mudgal.jpg", "sunset_by_Aitzol_Berasategi.jpg", "umang_by_Abhishek_Mudgal.jpg"];
+  await page.getByLabel("Choose from gallery").setInputFiles(
+    Array.from({ length: 8 }, (_, i) => jpeg(`p${i + 1}.jpg`, files[i % files.length])),
+  );
+  await expect(page.getByRole("img", { name: "Photo 8" })).toBeVisible({ timeout: 60_000 });
+  // Six go ahead; the other two wait for a place.
+  await expect.poll(() => puts.length, { timeout: 60_000 }).toBe(6);
+  // The GP removes five: each upload that went is cancelled.
+  const cancels: number[] = [];
+  page.on("response", (r) => {
+    if (new URL(r.url()).pathname === "/api/medtech/session/uploads/cancel") cancels.push(r.status());
+  });
+  for (let i = 0; i < 5; i++) await page.getByRole("button", { name: "Remove photo 1" }).click();
+  await expect(page.getByText("3 photos ready to send.")).toBeVisible();
+  // At least three of the five had gone ahead (six of the eight had).
+  await expect.poll(() => cancels.length).toBeGreaterThanOrEqual(3);
+  expect(cancels.every((s) => s === 200)).toBe(true);
+
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Skip details and send" }).click();
+  await expect(page.getByRole("heading", { name: "3 photos sent to the desktop" })).toBeVisible({ timeout: 60_000 });
+  expect(await desktopImages(desktop)).toHaveLength(3);
+  await desktop.context.close();
+});

@@ -20,7 +20,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
 
 use crate::api::{presign_upload, register_image};
-use crate::model::{ApiError, ImageInfo, ImageMetadata, TokenProblem, UploadRequest, UploadTicket};
+use crate::model::{
+    ApiError, ImageInfo, ImageMetadata, TokenProblem, UploadProblem, UploadRequest, UploadTicket,
+};
 use crate::pipeline::exif::captured_parts;
 
 /// Why a send failed, for the person sending.
@@ -35,7 +37,15 @@ pub struct SendFailure {
 
 impl From<ApiError> for SendFailure {
     fn from(e: ApiError) -> Self {
-        let retryable = matches!(e, ApiError::Network | ApiError::Unavailable | ApiError::RateLimited);
+        // A phone's reservations all taken frees up as its other photos
+        // register (or are removed): worth waiting for, like a busy server.
+        let retryable = matches!(
+            e,
+            ApiError::Network
+                | ApiError::Unavailable
+                | ApiError::RateLimited
+                | ApiError::Upload(UploadProblem::TooManyPending)
+        );
         let token_problem = match e {
             ApiError::Token(p) => Some(p),
             _ => None,

@@ -54,8 +54,13 @@ async fn upload_lane(flow: Flow) {
     use leptos::prelude::ToStream;
     loop {
         let photos = flow.photos.get_untracked();
+        let waiting = |p: &&Photo| matches!(p.stage.get_untracked(), Stage::Ready | Stage::Queued);
+        // Photos uploaded during review first: registering is one round
+        // trip, and frees the phone's reservations for the rest. The
+        // desktop lists them in pick order whatever order they register in.
+        let uploaded = |p: &&Photo| p.early.get_untracked() == super::Early::Uploaded;
         if let Some(photo) =
-            photos.iter().find(|p| matches!(p.stage.get_untracked(), Stage::Ready | Stage::Queued))
+            photos.iter().filter(waiting).find(uploaded).or_else(|| photos.iter().find(waiting))
         {
             // Held from here on: the other lane skips it.
             photo.stage.set(Stage::Sending(0.0));
