@@ -117,8 +117,8 @@ async function finish(who: string, desk: Awaited<ReturnType<typeof desktop>>, ph
   return { ms, photos };
 }
 
-/** This app's phone: the real capture page, Pixel 7, on the 4G uplink. */
-async function ours(browser: Browser, baseURL: string, files: Record<string, Buffer>) {
+/** This app's phone (the real capture page, Pixel 7, on the 4G uplink), with the 5 picked. */
+async function picked(browser: Browser, baseURL: string, files: Record<string, Buffer>) {
   const desk = await desktop(browser, baseURL, files);
   const context = await browser.newContext({ ...devices["Pixel 7"], baseURL });
   const phone = await context.newPage();
@@ -129,6 +129,12 @@ async function ours(browser: Browser, baseURL: string, files: Record<string, Buf
     ...JPEGS.map((name) => ({ name, mimeType: "image/jpeg", buffer: files[name] })),
     ...HEICS.map((name) => ({ name, mimeType: "image/heic", buffer: files[name] })),
   ]);
+  return { desk, context, phone };
+}
+
+/** This app's phone, sending at once. */
+async function ours(browser: Browser, baseURL: string, files: Record<string, Buffer>) {
+  const { desk, context, phone } = await picked(browser, baseURL, files);
   await phone.getByRole("button", { name: "Continue" }).click();
   const t0 = Date.now();
   await phone.getByRole("button", { name: "Skip details and send" }).click();
@@ -137,22 +143,13 @@ async function ours(browser: Browser, baseURL: string, files: Record<string, Buf
 
 /** This app's phone with a GP's review of 10 s between the pick and Send. */
 async function oursReviewed(browser: Browser, baseURL: string, files: Record<string, Buffer>) {
-  const desk = await desktop(browser, baseURL, files);
-  const context = await browser.newContext({ ...devices["Pixel 7"], baseURL });
-  const phone = await context.newPage();
-  await throttle(phone);
-  await phone.goto(desk.link);
-  await phone.waitForSelector("html[data-hydrated=true]");
-  await phone.getByLabel("Choose from gallery").setInputFiles([
-    ...JPEGS.map((name) => ({ name, mimeType: "image/jpeg", buffer: files[name] })),
-    ...HEICS.map((name) => ({ name, mimeType: "image/heic", buffer: files[name] })),
-  ]);
-  const picked = Date.now();
+  const { desk, context, phone } = await picked(browser, baseURL, files);
+  const pickedAt = Date.now();
   await phone.getByRole("button", { name: "Continue" }).click();
   await phone.getByRole("button", { name: "Left", exact: true }).click();
   await phone.getByRole("button", { name: "Forearm", exact: true }).click();
   await phone.getByLabel("Description").pressSequentially("Itchy rash, 3 days", { delay: 120 });
-  const left = 10_000 - (Date.now() - picked);
+  const left = 10_000 - (Date.now() - pickedAt);
   if (left > 0) await phone.waitForTimeout(left);
   const t0 = Date.now();
   await phone.getByRole("button", { name: "Skip details and send" }).click();

@@ -521,13 +521,18 @@ async fn late_uploads_are_refused_or_swept(mut vars: Vec<(String, String)>, s3: 
     if s3 {
         assert_eq!(listed.len(), 2, "two late PUTs left orphans: {listed:?}");
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    until_swept(&app, &dir, 10).await;
+}
+
+/// Waits up to `secs` for the sweep to empty the session's folder.
+async fn until_swept(app: &TestApp, dir: &str, secs: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     loop {
-        let left = app.state.blobs.list(&dir).await.unwrap();
+        let left = app.state.blobs.list(dir).await.unwrap();
         if left.is_empty() {
-            break;
+            return;
         }
-        assert!(std::time::Instant::now() < deadline, "orphans not swept: {left:?}");
+        assert!(std::time::Instant::now() < deadline, "not swept: {left:?}");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
@@ -640,4 +645,28 @@ async fn a_cancelled_upload_leaves_nothing_in_s3_and_frees_its_place() {
 #[tokio::test]
 async fn a_cancelled_upload_leaves_nothing_on_local_disk_and_frees_its_place() {
     a_cancelled_upload_leaves_nothing_and_frees_its_place(vec![]).await;
+}
+
+/// A review abandoned without a word (the page closed, the phone put away):
+/// its uploads were never registered nor cancelled. Once their reservations
+/// lapse (the URL's 2 s here, plus the minute's grace to register), the
+/// sweep deletes the bytes; nothing was ever listed. (About a minute long.)
+#[tokio::test]
+async fn an_abandoned_review_leaves_no_bytes_once_its_uploads_expire() {
+    use clinical_images::server::services::upload_slots::blob_dir;
+    let mut vars = service_vars();
+    vars.push(("UPLOAD_URL_TTL_SECS".into(), "2".into()));
+    vars.push(("BLOB_SWEEP_SECS".into(), "1".into()));
+    let app = TestApp::start(vars).await;
+    let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
+    let (_, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
+    let phone = Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+    let dir = blob_dir(&session_key(&desktop)).to_owned();
+    for size in [20, 24, 28] {
+        upload(&app, &phone, "image/jpeg", jpeg(size, size)).await;
+    }
+    assert_eq!(app.state.blobs.list(&dir).await.unwrap().len(), 3, "uploaded during the review");
+    until_swept(&app, &dir, 90).await;
+    let (_, listed) = app.get("/api/medtech/session/images", &desktop).await;
+    assert_eq!(listed, json!([]), "the desktop never saw them");
 }

@@ -17,6 +17,7 @@ use crate::model::ApiError;
 use crate::server::app_state::AppState;
 use crate::server::services::upload_slots::{blob_dir, upload_key};
 use crate::server::stores::session_store::SessionKey;
+use crate::server::support::clock::unix_now_ms;
 
 /// The sessions this instance presigned uploads for, to sweep.
 #[derive(Default)]
@@ -53,13 +54,16 @@ pub async fn sweep_session(state: &AppState, session_key: &SessionKey) -> Result
     }
     let records = state.sessions.images(session_key).await?;
     let alive = state.sessions.exists(session_key).await?;
+    let (now_ms, reservation_ttl) = (unix_now_ms(), state.config.uploads.reservation_ttl());
     let mut live = HashSet::new();
     for record in &records {
         live.insert(record.blob_key.clone());
         if let Some(original) = &record.original {
             live.insert(original.blob_key.clone());
         }
-        if record.uploaded_at.is_none() {
+        // A reservation's upload, until the reservation lapses: then its
+        // bytes (a review the GP walked away from) are orphans too.
+        if !record.reservation_expired(now_ms, reservation_ttl) && record.uploaded_at.is_none() {
             live.insert(upload_key(&record.blob_key));
         }
     }
