@@ -49,25 +49,31 @@ async function desktop(browser: Browser, baseURL: string, files: Record<string, 
   const page = await context.newPage();
   const id = `b${Date.now().toString(16)}${(patient++).toString(16)}`.padEnd(32, "0").slice(0, 32);
   await page.goto(`/medtech-images?patientId=${id}&facilityId=F2N060-E`);
+  // Each desktop page names its session (one patient per window): in the
+  // event stream's address and in a header on every other call.
+  const session = new URL(page.url()).searchParams.get("session");
+  if (!session) throw new Error(`the launch did not land on a session page: ${page.url()}`);
   await benchPage(page, files);
   await page.addScriptTag({ content: helpers });
   await page.evaluate(
-    () =>
+    (session) =>
       new Promise<void>((resolve) => {
         const w = window as any;
         w.added = [];
-        const events = new EventSource("/api/medtech/session/events");
+        const events = new EventSource(`/api/medtech/session/events?session=${session}`);
         events.addEventListener("image-added", () => w.added.push(Date.now()));
         events.onopen = () => resolve();
       }),
+    session,
   );
-  const grant = await (await page.request.post("/api/medtech/session/mobile-token", { data: {} })).json();
+  const named = { "x-capture-session": session };
+  const grant = await (await page.request.post("/api/medtech/session/mobile-token", { data: {}, headers: named })).json();
   const link = grant.mobileUrl as string;
   const added = async (n: number) => {
     await page.waitForFunction((n) => (window as any).added.length >= n, n, { timeout: 300_000 });
     return page.evaluate(() => (window as any).added as number[]);
   };
-  return { context, page, link, token: new URL(link).searchParams.get("t")!, added };
+  return { context, page, session, link, token: new URL(link).searchParams.get("t")!, added };
 }
 
 async function throttle(page: Page) {
@@ -77,15 +83,15 @@ async function throttle(page: Page) {
 }
 
 /** Every stored photo of the desktop's session, with its SSIM against the best-matching source. */
-async function stored(page: Page) {
+async function stored(page: Page, session: string) {
   return page.evaluate(
-    async ({ jpegs, heics }) => {
+    async ({ jpegs, heics, session }) => {
       const w = window as any;
       const refs: { name: string; bitmap: ImageBitmap }[] = [];
       for (const name of jpegs) refs.push({ name, bitmap: await createImageBitmap(await w.fixture(name, "image/jpeg")) });
       // A HEIC's reference: decoded with its ICC profile applied (see REFERENCE).
       for (const name of heics) refs.push({ name, bitmap: await createImageBitmap(await w.fixture(`${name}.png`, "image/png")) });
-      const images = await (await fetch("/api/medtech/session/images")).json();
+      const images = await (await fetch("/api/medtech/session/images", { headers: { "x-capture-session": session } })).json();
       const out = [];
       for (const image of images) {
         const blob = await (await fetch(image.previewUrl)).blob();
@@ -102,7 +108,7 @@ async function stored(page: Page) {
       }
       return out;
     },
-    { jpegs: JPEGS, heics: HEICS },
+    { jpegs: JPEGS, heics: HEICS, session },
   );
 }
 
@@ -111,7 +117,7 @@ async function finish(who: string, desk: Awaited<ReturnType<typeof desktop>>, ph
   const times = await desk.added(5);
   const ms = times[4] - t0;
   console.log(`  ${who}: ${ms} ms; comparing with the sources`);
-  const photos = await stored(desk.page);
+  const photos = await stored(desk.page, desk.session);
   await phone.close();
   await desk.context.close();
   return { ms, photos };
