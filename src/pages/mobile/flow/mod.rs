@@ -132,7 +132,11 @@ impl Photo {
             .with_ticket(ticket, uploaded)
             .on_ticket(move |t| {
                 let t = t.clone();
-                self.update_saved(|e| e.ticket = Some(t));
+                // A new ticket's slot is empty until its PUT is done.
+                self.update_saved(|e| {
+                    e.ticket = Some(t);
+                    e.uploaded = false;
+                });
             })
     }
 
