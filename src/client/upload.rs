@@ -194,11 +194,6 @@ impl Outgoing {
         self
     }
 
-    /// Whether the bytes are at the ticket's slot, waiting to be registered.
-    pub fn is_uploaded(&self) -> bool {
-        self.uploaded
-    }
-
     /// Calls `f` with each new ticket, before the bytes go.
     pub fn on_ticket(mut self, f: impl Fn(&UploadTicket) + 'static) -> Self {
         self.on_ticket = Some(Box::new(f));
