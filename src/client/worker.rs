@@ -6,7 +6,8 @@
 //! (and resizes, at high quality) and `OffscreenCanvas.convertToBlob` encodes.
 //! Every decision is made by the pure functions in [`crate::pipeline`]:
 //! format detection, EXIF, the size plan, the orientation transform, the
-//! quality search and the metadata check. HEIC, which Chromium and Firefox
+//! SSIM search on a sample (scored here on the browser's own encodes), the
+//! byte search and the metadata check. HEIC, which Chromium and Firefox
 //! cannot decode, goes to the HEIC module (`heif_module.rs`, a third WASM
 //! build), which the worker loads only when a HEIC arrives.
 
@@ -24,6 +25,7 @@ use crate::pipeline::format::{self, detect, SourceFormat};
 use crate::pipeline::orient::{canvas_transform, oriented_size};
 use crate::pipeline::plan::plan;
 use crate::pipeline::quality::{EncodeLoop, Step};
+use crate::pipeline::ssim::{luma, ssim, Sample, SsimSearch};
 use crate::pipeline::{passes_through, strip, Decoder, PipelineError, Summary, Targets};
 
 /// Most quality searches per image (each may shrink the image once more).
@@ -85,6 +87,8 @@ async fn run(
         source: source.name().to_owned(),
         elapsed_ms: js_sys::Date::now() - started,
         encodes,
+        sample_encodes: 0,
+        sample_ssim: None,
         passed_through: false,
         decoder: Decoder::Browser,
         decode_workers: 0,
@@ -122,6 +126,11 @@ async fn run(
     };
     progress(0.45);
 
+    // The quality to start from: the lowest whose sample looks right.
+    let (top, sample_encodes, sample_ssim) = sample_quality(&canvas, t).await?;
+    let t = &Targets { max_quality: top, ..*t };
+    progress(0.5);
+
     // Screenshots and scans often stay smaller as PNG. The JPEG made to
     // compare with is the quality search's first encode, not made twice.
     let mut first_jpeg = None;
@@ -132,7 +141,13 @@ async fn run(
             if png.size() <= top.size() {
                 progress(1.0);
                 let dims = (canvas.width(), canvas.height());
-                let s = Summary { decoder, decode_workers, ..summary(&png, "image/png", dims, None, 2) };
+                let s = Summary {
+                    decoder,
+                    decode_workers,
+                    sample_encodes,
+                    sample_ssim,
+                    ..summary(&png, "image/png", dims, None, 2)
+                };
                 return Ok((png.clone(), s));
             }
             first_jpeg = Some(top);
@@ -153,7 +168,7 @@ async fn run(
                 encode_loop.encoded(q, blob.size() as u64);
                 round.push((q, blob));
                 progress(
-                    0.45 + 0.5 * (encodes as f64 / (MAX_ROUNDS as usize * ENCODES_PER_ROUND) as f64).min(1.0),
+                    0.5 + 0.45 * (encodes as f64 / (MAX_ROUNDS as usize * ENCODES_PER_ROUND) as f64).min(1.0),
                 );
             }
             Step::Shrink(factor) => {
@@ -171,6 +186,8 @@ async fn run(
                 let s = Summary {
                     decoder,
                     decode_workers,
+                    sample_encodes,
+                    sample_ssim,
                     ..summary(&blob, "image/jpeg", dims, Some(quality), encodes)
                 };
                 return Ok((blob.clone(), s));
@@ -258,6 +275,49 @@ async fn encode(canvas: &OffscreenCanvas, mime: &str, quality: Option<f32>) -> R
     let promise = canvas.convert_to_blob_with_options(&options).map_err(|_| PipelineError::Browser)?;
     let blob = JsFuture::from(promise).await.map_err(|_| PipelineError::Browser)?;
     blob.dyn_into().map_err(|_| PipelineError::Browser)
+}
+
+/// The SSIM search ([`SsimSearch`]) on the canvas's sample mosaic, which the
+/// browser's own codec encodes and decodes at each probe: the quality to
+/// encode the photo at, the mosaic encodes it took, and the mosaic's score
+/// at that quality.
+async fn sample_quality(
+    canvas: &OffscreenCanvas,
+    t: &Targets,
+) -> Result<(f32, u32, Option<f32>), PipelineError> {
+    if t.ssim_floor <= 0.0 {
+        return Ok((t.max_quality, 0, None));
+    }
+    let sample = Sample::new(canvas.width(), canvas.height());
+    let (w, h) = (sample.width(), sample.height());
+    let (tw, th) = sample.tile();
+    let mosaic = OffscreenCanvas::new(w, h).map_err(|_| PipelineError::TooLarge)?;
+    let ctx = context(&mosaic)?;
+    for (sx, sy, dx, dy) in sample.tiles() {
+        let [sx, sy, dx, dy, tw, th] = [sx, sy, dx, dy, tw, th].map(f64::from);
+        ctx.draw_image_with_offscreen_canvas_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+            canvas, sx, sy, tw, th, dx, dy, tw, th,
+        )
+        .map_err(|_| PipelineError::Browser)?;
+    }
+    let reference = luma(&pixels(&ctx, w, h)?);
+    let scratch = OffscreenCanvas::new(w, h).map_err(|_| PipelineError::TooLarge)?;
+    let scratch_ctx = context(&scratch)?;
+    let mut search = SsimSearch::new(t);
+    while let Some(q) = search.next_quality() {
+        let bitmap = decode(&encode(&mosaic, "image/jpeg", Some(q)).await?, None).await?;
+        scratch_ctx.draw_image_with_image_bitmap(&bitmap, 0.0, 0.0).map_err(|_| PipelineError::Browser)?;
+        bitmap.close();
+        search.record(q, ssim(&reference, &luma(&pixels(&scratch_ctx, w, h)?), w as usize));
+    }
+    Ok((search.chosen(), search.probes(), search.score().map(|s| s as f32)))
+}
+
+/// A canvas's RGBA pixels.
+fn pixels(ctx: &OffscreenCanvasRenderingContext2d, w: u32, h: u32) -> Result<Vec<u8>, PipelineError> {
+    let data =
+        ctx.get_image_data(0.0, 0.0, f64::from(w), f64::from(h)).map_err(|_| PipelineError::Browser)?;
+    Ok(data.data().0)
 }
 
 /// Proves the encoder wrote no metadata, and strips it if some browser did.

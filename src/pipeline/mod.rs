@@ -20,6 +20,7 @@ pub mod native;
 pub mod orient;
 pub mod plan;
 pub mod quality;
+pub mod ssim;
 pub mod strip;
 
 /// What the pipeline aims for. The server's configuration supplies it to
@@ -37,6 +38,12 @@ pub struct Targets {
     pub max_quality: f32,
     /// Largest canvas the browser can be asked for (iOS caps near 16 MP).
     pub max_canvas_pixels: u64,
+    /// The SSIM (luma, 8×8 windows) each photo's encode must reach against
+    /// its resized pixels: the quality is the lowest that reaches it
+    /// ([`ssim::SsimSearch`]), at most `max_quality`, and lower only when
+    /// `max_bytes` demands. 0 turns the search off: the highest quality
+    /// that fits `max_bytes`.
+    pub ssim_floor: f32,
 }
 
 impl Default for Targets {
@@ -47,6 +54,7 @@ impl Default for Targets {
             min_quality: 0.6,
             max_quality: 0.95,
             max_canvas_pixels: 16_777_216,
+            ssim_floor: 0.991,
         }
     }
 }
@@ -99,8 +107,14 @@ pub struct Summary {
     pub source: String,
     /// Wall time from start to finished bytes, milliseconds.
     pub elapsed_ms: f64,
-    /// Encodes the quality search needed.
+    /// Full-size encodes the quality search needed.
     pub encodes: u32,
+    /// Encodes of the sample mosaic the SSIM search scored (0 when off).
+    #[serde(default)]
+    pub sample_encodes: u32,
+    /// The sample's SSIM at the quality used, when the search scored it.
+    #[serde(default)]
+    pub sample_ssim: Option<f32>,
     /// True when the original file was sent untouched.
     pub passed_through: bool,
     /// Whose codec decoded the source: the browser's, or the HEIC module's.

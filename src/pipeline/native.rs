@@ -1,5 +1,6 @@
 //! The whole pipeline natively, with the `image` crate: detect, read EXIF,
-//! decode, orient, resize, search the quality, encode a metadata-free JPEG.
+//! decode, orient, resize, find the quality that reaches the SSIM floor on a
+//! sample, keep under the byte target, encode a metadata-free JPEG.
 //! It is the deterministic reference for tests and benchmarks (the browser
 //! path uses its own codecs), and what a server-side fallback would run.
 
@@ -13,6 +14,7 @@ use super::format::{detect, SourceFormat};
 use super::orient::orient;
 use super::plan::plan;
 use super::quality::{EncodeLoop, Step};
+use super::ssim::{luma, ssim, Sample, SsimSearch};
 use super::{passes_through, PipelineError, Targets};
 
 /// The pipeline's result.
@@ -38,6 +40,68 @@ fn encode_jpeg(img: &DynamicImage, quality: f32) -> Vec<u8> {
     out
 }
 
+/// A photo decoded, resized to the plan and turned upright: the pixels
+/// every encode starts from.
+pub fn prepare(bytes: &[u8], t: &Targets) -> Result<DynamicImage, PipelineError> {
+    let source = detect(bytes)?;
+    let orientation = match source {
+        SourceFormat::Jpeg => jpeg_exif(bytes).map(parse).unwrap_or_default().orientation.unwrap_or(1),
+        _ => 1,
+    };
+    let format = match source {
+        SourceFormat::Jpeg => Some(ImageFormat::Jpeg),
+        SourceFormat::Png => Some(ImageFormat::Png),
+        SourceFormat::WebP => Some(ImageFormat::WebP),
+        SourceFormat::Heif => None,
+    };
+    let decoded = match format {
+        Some(format) => {
+            image::load_from_memory_with_format(bytes, format).map_err(|_| PipelineError::Undecodable)?
+        }
+        // Upright already: the decoder applies HEIF's own rotation.
+        None => {
+            let heif = super::heif::decode_rgba(bytes)?;
+            DynamicImage::ImageRgba8(
+                RgbaImage::from_raw(heif.width, heif.height, heif.rgba).ok_or(PipelineError::Undecodable)?,
+            )
+        }
+    };
+    let p = plan(decoded.width(), decoded.height(), orientation, t);
+    let resized = if p.scale < 1.0 {
+        decoded.resize_exact(p.decode_width, p.decode_height, FilterType::Triangle)
+    } else {
+        decoded
+    };
+    let rgba = resized.to_rgba8();
+    let (pixels, w, h) = orient(rgba.as_raw(), rgba.width(), rgba.height(), orientation);
+    Ok(DynamicImage::ImageRgba8(RgbaImage::from_raw(w, h, pixels).ok_or(PipelineError::Undecodable)?))
+}
+
+/// The SSIM search ([`SsimSearch`]) on `img`'s sample, with this encoder:
+/// the lowest quality whose sample reaches the floor, or the top quality
+/// when the search is off or nothing reaches it.
+pub fn sample_quality(img: &DynamicImage, t: &Targets) -> f32 {
+    if t.ssim_floor <= 0.0 {
+        return t.max_quality;
+    }
+    let rgba = img.to_rgba8();
+    let sample = Sample::new(rgba.width(), rgba.height());
+    let pixels = sample.cut(rgba.as_raw(), rgba.width());
+    let reference = luma(&pixels);
+    let Some(mosaic) = RgbaImage::from_raw(sample.width(), sample.height(), pixels) else {
+        return t.max_quality;
+    };
+    let mosaic = DynamicImage::ImageRgba8(mosaic);
+    let mut search = SsimSearch::new(t);
+    while let Some(q) = search.next_quality() {
+        let score = image::load_from_memory_with_format(&encode_jpeg(&mosaic, q), ImageFormat::Jpeg)
+            .map(|d| ssim(&reference, &luma(d.to_rgba8().as_raw()), sample.width() as usize))
+            .unwrap_or(0.0);
+        search.record(q, score);
+    }
+    search.chosen()
+}
+
 /// Runs the pipeline on a file's bytes.
 pub fn process(bytes: &[u8], t: &Targets) -> Result<Output, PipelineError> {
     let source = detect(bytes)?;
@@ -58,35 +122,17 @@ pub fn process(bytes: &[u8], t: &Targets) -> Result<Output, PipelineError> {
             source,
         });
     }
-    let format = match source {
-        SourceFormat::Jpeg => Some(ImageFormat::Jpeg),
-        SourceFormat::Png => Some(ImageFormat::Png),
-        SourceFormat::WebP => Some(ImageFormat::WebP),
-        SourceFormat::Heif => None,
-    };
-    let decoded = match format {
-        Some(format) => {
-            image::load_from_memory_with_format(bytes, format).map_err(|_| PipelineError::Undecodable)?
-        }
-        // Upright already: the decoder applies HEIF's own rotation.
-        None => {
-            let heif = super::heif::decode_rgba(bytes)?;
-            DynamicImage::ImageRgba8(
-                RgbaImage::from_raw(heif.width, heif.height, heif.rgba).ok_or(PipelineError::Undecodable)?,
-            )
-        }
-    };
-    let orientation = info.orientation.unwrap_or(1);
-    let p = plan(decoded.width(), decoded.height(), orientation, t);
-    let resized = if p.scale < 1.0 {
-        decoded.resize_exact(p.decode_width, p.decode_height, FilterType::Triangle)
-    } else {
-        decoded
-    };
-    let rgba = resized.to_rgba8();
-    let (pixels, w, h) = orient(rgba.as_raw(), rgba.width(), rgba.height(), orientation);
-    let mut img =
-        DynamicImage::ImageRgba8(RgbaImage::from_raw(w, h, pixels).ok_or(PipelineError::Undecodable)?);
+    let out = compress(prepare(bytes, t)?, source, t)?;
+    Ok(Output { captured: info.captured, ..out })
+}
+
+/// Encodes prepared pixels ([`prepare`]): the SSIM search on a sample, then
+/// the byte search from the quality it found, shrinking if even the lowest
+/// quality is too big; a PNG source stays PNG when that is smaller.
+pub fn compress(mut img: DynamicImage, source: SourceFormat, t: &Targets) -> Result<Output, PipelineError> {
+    // The quality to start from: the lowest that looks right.
+    let top = sample_quality(&img, t);
+    let t = &Targets { max_quality: top, ..*t };
 
     // Screenshots and scans often compress better losslessly.
     if source == SourceFormat::Png {
@@ -99,8 +145,8 @@ pub fn process(bytes: &[u8], t: &Targets) -> Result<Output, PipelineError> {
                 return Ok(Output {
                     bytes: png,
                     content_type: "image/png",
-                    width: w,
-                    height: h,
+                    width: img.width(),
+                    height: img.height(),
                     quality: None,
                     captured: None,
                     source,
@@ -130,7 +176,7 @@ pub fn process(bytes: &[u8], t: &Targets) -> Result<Output, PipelineError> {
                     width: img.width(),
                     height: img.height(),
                     quality: Some(quality),
-                    captured: info.captured,
+                    captured: None,
                     source,
                 });
             }

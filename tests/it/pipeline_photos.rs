@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use clinical_images::pipeline::exif::{jpeg_exif, parse};
-use clinical_images::pipeline::native::process;
+use clinical_images::pipeline::format::detect;
+use clinical_images::pipeline::native::{compress, prepare, process, sample_quality};
+use clinical_images::pipeline::ssim::{luma, ssim};
 use clinical_images::pipeline::strip::{dimensions, has_metadata};
 use clinical_images::pipeline::{PipelineError, Targets};
 
@@ -75,6 +77,83 @@ fn real_8_to_20_mp_photos_meet_the_target_and_cap_with_no_metadata() {
         assert_no_exif_by_an_independent_reader(&out.bytes, name);
         assert!(out.quality.is_some_and(|q| q >= t.min_quality), "{name}: {:?}", out.quality);
     }
+}
+
+/// The whole photo's SSIM (the benchmarks' measure) of a JPEG against the
+/// resized, upright pixels it was encoded from.
+fn whole_ssim((reference, width): (&[f32], u32), jpeg: &[u8]) -> f64 {
+    let decoded = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg).unwrap();
+    assert_eq!(decoded.width(), width);
+    ssim(reference, &luma(decoded.to_rgba8().as_raw()), width as usize)
+}
+
+fn jpeg_at(img: &image::DynamicImage, quality: f32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let q = (quality * 100.0).round() as u8;
+    img.to_rgb8()
+        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q))
+        .unwrap();
+    out
+}
+
+/// The quality search, scored on a sample mosaic, meets its SSIM floor on
+/// the whole of every fixture photo: at the quality it picks, the photo
+/// scores at least the floor, one percent lower it would not (so the floor,
+/// not the byte cap or the top quality, chose it), unless the floor is out
+/// of reach below the top quality or the byte cap forced a lower one.
+#[test]
+fn the_quality_search_meets_its_ssim_floor_on_every_fixture_photo() {
+    let photos = [
+        ("FIXTURE_PHOTO_DIR", "Dragonfly_by_Bolly.jpg"),
+        ("FIXTURE_PHOTO_DIR", "Kleiber_by_Lukas_Baubkus.jpg"),
+        ("FIXTURE_PHOTO_DIR", "seeding_by_Clements_Engelhardt.jpg"),
+        ("FIXTURE_PHOTO_DIR", "sunset_by_Aitzol_Berasategi.jpg"),
+        ("FIXTURE_PHOTO_DIR", "picosdeeuropa_by_Aitzol_Berasategi.jpg"),
+        ("FIXTURE_PHOTO_DIR", "Bridge_by_Sander_Klootwijk.jpg"),
+        ("FIXTURE_PHOTO_DIR", "umang_by_Abhishek_Mudgal.jpg"),
+        ("FIXTURE_HEIC_DIR", "pug.heic"),
+        ("FIXTURE_HEIC_DIR", "arrow.heic"),
+        ("FIXTURE_HEIC_DIR", "xiaomi.heic"),
+    ];
+    let mut decided_by_the_floor = 0;
+    for (dir, name) in photos {
+        let bytes = fixture(dir, name);
+        let source = detect(&bytes).unwrap();
+        let prepared = prepare(&bytes, &Targets::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let reference = luma(prepared.to_rgba8().as_raw());
+        let reference = (reference.as_slice(), prepared.width());
+        for floor in [0.985f32, Targets::default().ssim_floor] {
+            let t = Targets { ssim_floor: floor, ..Targets::default() };
+            // `process` is `prepare`, then `compress`: the pixels are prepared once.
+            let out = compress(prepared.clone(), source, &t).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let quality = out.quality.unwrap_or_else(|| panic!("{name}: not re-encoded"));
+            let chosen = sample_quality(&prepared, &t);
+            let score = whole_ssim(reference, &out.bytes);
+            let floor = f64::from(floor);
+            if quality < chosen {
+                // The byte cap, not the floor: the chosen quality is too big.
+                assert!(
+                    jpeg_at(&prepared, chosen).len() as u64 > t.max_bytes,
+                    "{name}: {quality} < {chosen}"
+                );
+                continue;
+            }
+            assert_eq!(quality, chosen, "{name}");
+            if quality >= t.max_quality {
+                continue;
+            }
+            assert!(score >= floor, "{name}: SSIM {score:.4} below the floor {floor} at {quality}");
+            if quality > t.min_quality {
+                let below = whole_ssim(reference, &jpeg_at(&prepared, quality - 0.01));
+                // One percent lower falls short (allowing the sample's
+                // margin and its estimate's error).
+                assert!(below < floor + 0.002, "{name}: {below:.4} at {} also meets {floor}", quality - 0.01);
+            }
+            decided_by_the_floor += 1;
+        }
+    }
+    // Most photos, at both floors, had their quality set by the floor.
+    assert!(decided_by_the_floor >= 12, "only {decided_by_the_floor} of 20 set by the floor");
 }
 
 #[test]

@@ -22,6 +22,7 @@ pub(super) struct PipelineDefaults {
     max_edge: u64,
     max_bytes: u64,
     min_quality_percent: u64,
+    ssim_floor: f32,
 }
 
 #[derive(Deserialize)]
@@ -54,8 +55,15 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
         max_edge: max_edge as u32,
         max_bytes: v.u64_or("PIPELINE_MAX_BYTES", pd.max_bytes)?,
         min_quality: min_quality as f32 / 100.0,
+        ssim_floor: v.decimal_or("PIPELINE_SSIM_FLOOR", pd.ssim_floor)?,
         ..Targets::default()
     };
+    if pipeline.ssim_floor != 0.0 && !(0.9..1.0).contains(&pipeline.ssim_floor) {
+        return Err(ConfigError::Invalid {
+            var: "PIPELINE_SSIM_FLOOR",
+            reason: "must be 0 (off) or from 0.9 to below 1".into(),
+        });
+    }
     // The upper bound (UPLOAD_MAX_BYTES) is checked where both are known.
     if pipeline.max_bytes < 50_000 {
         return Err(ConfigError::Invalid {

@@ -41,6 +41,17 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         }
     }
 
+    /// A decimal number, such as `0.991`.
+    pub fn decimal_or(&self, var: &'static str, default: f32) -> Result<f32, ConfigError> {
+        match self.get(var) {
+            None => Ok(default),
+            Some(v) => v.parse::<f32>().ok().filter(|n| n.is_finite()).ok_or_else(|| ConfigError::Invalid {
+                var,
+                reason: format!("expected a decimal number, got {v:?}"),
+            }),
+        }
+    }
+
     /// A whole number that also fits a `u32`.
     pub fn u32_or(&self, var: &'static str, default: u64) -> Result<u32, ConfigError> {
         let n = self.u64_or(var, default)?;
