@@ -12,6 +12,8 @@
 #                                (opt-level 3, SIMD) vs opt-level z, vs no SIMD
 #   ./scripts/bench.sh jpeg-scale  a DCT-scaled JPEG decode in WASM vs the
 #                                browser's decode and resize, 20 and 50 MP
+#   ./scripts/bench.sh mozjpeg   mozjpeg-rs in WASM vs the browser's JPEG encoder
+#                                at equal SSIM, on the batch's 5 photos
 #   ./scripts/bench.sh commit    P6: 10 photos of about 1 MB committed over HTTP
 #                                to a standalone ALEX sandbox; time and RSS growth
 source "$(dirname "$0")/common.sh"
@@ -64,6 +66,20 @@ case "$WHAT" in
       npx playwright test -c bench.config.ts jpeg-scale.bench.ts)
     exit 0
     ;;
+  mozjpeg)
+    fetch_fixtures
+    tool="$ROOT/end2end/bench/mozjpeg" target="$CARGO_TARGET_DIR/mozjpeg"
+    (cd "$tool" && RUSTFLAGS="-C target-feature=+simd128" \
+      cargo build --release --target wasm32-unknown-unknown --target-dir "$target")
+    wasm-bindgen --target web --no-typescript --out-dir "$RUN_DIR/mozjpeg" \
+      "$target/wasm32-unknown-unknown/release/mozjpeg_bench.wasm"
+    cargo build --no-default-features --features ssr --example heic_reference
+    "$CARGO_TARGET_DIR/debug/examples/heic_reference" "$RUN_DIR/heic-reference" \
+      "$FIXTURE_HEIC_DIR/pug.heic" "$FIXTURE_HEIC_DIR/arrow.heic"
+    (cd "$ROOT/end2end" && BENCH_MOZJPEG_PKG="$RUN_DIR/mozjpeg" BENCH_HEIC_REFERENCE="$RUN_DIR/heic-reference" \
+      BASE_URL="http://127.0.0.1:9" npx playwright test -c bench.config.ts mozjpeg.bench.ts)
+    exit 0
+    ;;
   bundle)
     release_site
     bundle_sizes
@@ -92,7 +108,7 @@ case "$WHAT" in
     track $!
     wait_for app curl -fsS "http://127.0.0.1:$APP_PORT/healthz"
     case "$WHAT" in
-      batch) specs=(batch.bench.ts) ;;
+      batch) specs=(batch.bench.ts bundle.bench.ts) ;;
       heif) specs=(heif.bench.ts) ;;
       *) specs=(pipeline.bench.ts bundle.bench.ts) ;;
     esac
@@ -101,7 +117,7 @@ case "$WHAT" in
     ;;
   events | commit) ;;
   *)
-    echo "usage: $0 [events|pipeline|batch|heif|jpeg-scale|bundle|commit]" >&2
+    echo "usage: $0 [events|pipeline|batch|heif|jpeg-scale|mozjpeg|bundle|commit]" >&2
     exit 2
     ;;
 esac

@@ -238,6 +238,8 @@ test("a 5-photo batch from the phone to the desktop over 4G, against the seed sy
   const baseMs = median(runs.map((r) => r.baseline.ms));
   const perPhoto = (r: { photos: { photo: string; ssim: number; bytes: number }[] }) =>
     Object.fromEntries(r.photos.map((p) => [p.photo, { ssim: Number(p.ssim.toFixed(4)), bytes: p.bytes }]));
+  const last = runs[runs.length - 1];
+  const total = (r: { photos: { bytes: number }[] }) => r.photos.reduce((s, p) => s + p.bytes, 0);
   const summary = {
     uplink: UPLINK,
     photos: [...JPEGS, ...HEICS],
@@ -245,11 +247,14 @@ test("a 5-photo batch from the phone to the desktop over 4G, against the seed sy
     reviewedMs,
     baselineMs: baseMs,
     ratio: Number((oursMs / baseMs).toFixed(3)),
+    bytes: { ours: total(last.ours), reviewed: total(last.reviewed), baseline: total(last.baseline) },
+    bytesRatio: Number((total(last.ours) / total(last.baseline)).toFixed(3)),
+    reviewedRatio: Number((reviewedMs / baseMs).toFixed(3)),
     runs: runs.map((r) => ({ ours: r.ours.ms, reviewed: r.reviewed.ms, baseline: r.baseline.ms })),
     lastRun: {
-      ours: perPhoto(runs[runs.length - 1].ours),
-      reviewed: perPhoto(runs[runs.length - 1].reviewed),
-      baseline: perPhoto(runs[runs.length - 1].baseline),
+      ours: perPhoto(last.ours),
+      reviewed: perPhoto(last.reviewed),
+      baseline: perPhoto(last.baseline),
     },
   };
   console.log("batch:", JSON.stringify(summary, null, 2));

@@ -24,6 +24,68 @@ function frameSize(jpeg: Buffer): [number, number] {
   return [sof.body.readUInt16BE(3), sof.body.readUInt16BE(1)];
 }
 
+test("the browser picks the lowest JPEG quality whose SSIM reaches the floor, scored on a sample", async ({ page }) => {
+  // seeding: 5312×2988 (15.9 MP). A floor of 0.985 lies well inside the
+  // quality range for it (about 0.86), so neither bound decides.
+  const floor = 0.985;
+  await pipelinePage(page, { "seeding.jpg": photo("seeding_by_Clements_Engelhardt.jpg") });
+  const r = await page.evaluate(async (floor) => {
+    const bundle = document.querySelector('link[rel="modulepreload"][href^="/pkg/clinical-images."]')!.getAttribute("href")!;
+    const mod = await import(/* @vite-ignore */ bundle);
+    const source = await (await fetch("/__fixture/seeding.jpg")).blob();
+    const { blob, summary } = await mod.processImage(new File([source], "seeding.jpg", { type: "image/jpeg" }), { ssimFloor: floor }, null);
+    // The pixels the pipeline encoded: the source resized as it resizes it.
+    const [w, h] = [summary.width, summary.height];
+    const resized = await createImageBitmap(source, { resizeWidth: w, resizeHeight: h, resizeQuality: "medium" });
+    const canvas = new OffscreenCanvas(w, h);
+    canvas.getContext("2d")!.drawImage(resized, 0, 0);
+    const luma = async (b: Blob | ImageBitmap) => {
+      const bitmap = b instanceof Blob ? await createImageBitmap(b) : b;
+      const c = new OffscreenCanvas(w, h).getContext("2d")!;
+      c.drawImage(bitmap, 0, 0);
+      const d = c.getImageData(0, 0, w, h).data;
+      const y = new Float64Array(w * h);
+      for (let i = 0; i < w * h; i++) y[i] = 0.299 * d[4 * i] + 0.587 * d[4 * i + 1] + 0.114 * d[4 * i + 2];
+      return y;
+    };
+    // SSIM on 8×8 windows, written out here rather than taken from the app.
+    const ssim = (a: Float64Array, b: Float64Array) => {
+      const [c1, c2] = [(0.01 * 255) ** 2, (0.03 * 255) ** 2];
+      let [total, count] = [0, 0];
+      for (let by = 0; by + 8 <= h; by += 8) {
+        for (let bx = 0; bx + 8 <= w; bx += 8) {
+          let [ma, mb] = [0, 0];
+          for (let y = by; y < by + 8; y++) for (let x = bx; x < bx + 8; x++) { ma += a[y * w + x]; mb += b[y * w + x]; }
+          [ma, mb] = [ma / 64, mb / 64];
+          let [va, vb, cov] = [0, 0, 0];
+          for (let y = by; y < by + 8; y++) for (let x = bx; x < bx + 8; x++) {
+            const [da, db] = [a[y * w + x] - ma, b[y * w + x] - mb];
+            va += da * da; vb += db * db; cov += da * db;
+          }
+          [va, vb, cov] = [va / 63, vb / 63, cov / 63];
+          total += ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2));
+          count++;
+        }
+      }
+      return total / count;
+    };
+    const reference = await luma(resized);
+    const below = await canvas.convertToBlob({ type: "image/jpeg", quality: summary.quality - 0.01 });
+    return { summary, bytes: blob.size, whole: ssim(reference, await luma(blob)), below: ssim(reference, await luma(below)) };
+  }, floor);
+  console.log(`seeding at SSIM floor ${floor}: q=${r.summary.quality}, ${r.bytes} B, whole-photo SSIM ${r.whole.toFixed(4)}, ` +
+    `${r.summary.sampleEncodes} sample encodes (sample ${r.summary.sampleSsim?.toFixed(4)}), ${r.summary.encodes} full encode(s)`);
+  expect(r.summary.quality).toBeGreaterThan(0.6);
+  expect(r.summary.quality).toBeLessThan(0.95);
+  // The whole photo reaches the floor; one percent lower it would not.
+  expect(r.whole).toBeGreaterThanOrEqual(floor);
+  expect(r.below).toBeLessThan(floor + 0.002);
+  // The search scored a sample, then encoded the photo once.
+  expect(r.summary.sampleEncodes).toBeGreaterThanOrEqual(2);
+  expect(r.summary.sampleSsim).toBeGreaterThanOrEqual(floor);
+  expect(r.summary.encodes).toBe(1);
+});
+
 test("a real 12 MP photo with EXIF orientation 6 comes out upright, under target and metadata-free", async ({ page }) => {
   // sunset: 4272×2848 from Debian's lomiri-wallpapers, given orientation 6, GPS and a capture time.
   const source = withExif(photo("sunset_by_Aitzol_Berasategi.jpg"), 6);
