@@ -5,9 +5,11 @@
 // pipeline uses), at equal quality: for each of the batch's 5 photos, resized
 // as the pipeline resizes them, each encoder's lowest quality whose SSIM
 // against the resized pixels (the whole photo, the benchmarks' measure)
-// reaches the pipeline's floor. Reported: that quality, its bytes, and the
+// reaches the pipeline's floor (BENCH_SSIM_FLOOR, 0.991). Reported: that quality, its bytes, and the
 // encode time (median of BENCH_RUNS, the mozjpeg time including the read of
-// the canvas's pixels it needs). `scripts/bench.sh mozjpeg` builds the WASM
+// the canvas's pixels it needs). Where the browser's top quality falls short
+// of the floor, mozjpeg is held to the SSIM the browser reached instead, so
+// both are always compared at equal SSIM. `scripts/bench.sh mozjpeg` builds the WASM
 // into BENCH_MOZJPEG_PKG and runs this. Results in bench-results/mozjpeg.json.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -70,6 +72,9 @@ test("mozjpeg-rs in WASM vs the browser's JPEG encoder, at equal SSIM", async ({
           },
         };
         const row: Record<string, unknown> = { photo: name };
+        // The browser first, to the floor (or its top, 95 %, as the
+        // pipeline); then mozjpeg to the SSIM the browser reached.
+        let goal = floor;
         for (const [who, e] of Object.entries(encoders)) {
           const score = async (q: number) => {
             const jpeg = await e.encode(q);
@@ -79,11 +84,11 @@ test("mozjpeg-rs in WASM vs the browser's JPEG encoder, at equal SSIM", async ({
           // SSIM rises with quality), else the top.
           let [lo, hi] = [e.lo, e.hi];
           let best = await score(hi);
-          if (best.ssim >= floor) {
+          if (best.ssim >= goal) {
             while (hi - lo > 1) {
               const mid = Math.floor((lo + hi) / 2);
               const r = await score(mid);
-              if (r.ssim >= floor) [hi, best] = [mid, r];
+              if (r.ssim >= goal) [hi, best] = [mid, r];
               else lo = mid;
             }
           }
@@ -93,6 +98,7 @@ test("mozjpeg-rs in WASM vs the browser's JPEG encoder, at equal SSIM", async ({
             await e.encode(best.q);
             times.push(performance.now() - t0);
           }
+          goal = Math.min(floor, best.ssim);
           row[who] = { quality: best.q, bytes: best.bytes, ssim: Number(best.ssim.toFixed(4)), ms: Math.round(w.median(times)) };
         }
         out.push(row);
