@@ -9,10 +9,9 @@
 // high-quality resize of the full decode. `scripts/bench.sh jpeg-scale`
 // builds the WASM into BENCH_JPEG_SCALE_PKG and runs this. Results in
 // bench-results/jpeg-scale.json.
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import { test } from "@playwright/test";
-import { helpers } from "./page";
+import { wasmToolPage } from "./page";
 import { photo } from "../tests/support/jpeg";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -20,19 +19,7 @@ const PKG = process.env.BENCH_JPEG_SCALE_PKG ?? "";
 const SOURCE = "Kleiber_by_Lukas_Baubkus.jpg";
 
 test("DCT-scaled JPEG decode in WASM vs the browser's decode and resize", async ({ page }) => {
-  await page.route("**/__bench/**", (route) => {
-    const path = new URL(route.request().url()).pathname;
-    const name = path.split("/").pop() ?? "";
-    if (path === "/__bench/") return route.fulfill({ contentType: "text/html", body: "<!doctype html><title>bench</title>" });
-    if (path.startsWith("/__bench/pkg/")) {
-      const type = name.endsWith(".wasm") ? "application/wasm" : "text/javascript";
-      return route.fulfill({ contentType: type, body: readFileSync(join(PKG, name)) });
-    }
-    if (path === `/__bench/f/${SOURCE}`) return route.fulfill({ body: photo(SOURCE) });
-    return route.fulfill({ status: 404 });
-  });
-  await page.goto("/__bench/");
-  await page.addScriptTag({ content: helpers });
+  await wasmToolPage(page, PKG, { [SOURCE]: () => photo(SOURCE) });
   const results = [];
   for (const megapixels of [0, 50]) {
     const row = await page.evaluate(

@@ -14,7 +14,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "@playwright/test";
-import { helpers } from "./page";
+import { wasmToolPage } from "./page";
 import { photo } from "../tests/support/jpeg";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -29,20 +29,10 @@ const HEICS = ["pug.heic.png", "arrow.heic.png"];
 test.setTimeout(1_800_000);
 
 test("mozjpeg-rs in WASM vs the browser's JPEG encoder, at equal SSIM", async ({ page }) => {
-  await page.route("**/__bench/**", (route) => {
-    const path = new URL(route.request().url()).pathname;
-    const name = path.split("/").pop() ?? "";
-    if (path === "/__bench/") return route.fulfill({ contentType: "text/html", body: "<!doctype html><title>bench</title>" });
-    if (path.startsWith("/__bench/pkg/")) {
-      const type = name.endsWith(".wasm") ? "application/wasm" : "text/javascript";
-      return route.fulfill({ contentType: type, body: readFileSync(join(PKG, name)) });
-    }
-    if (JPEGS.includes(name)) return route.fulfill({ body: photo(name) });
-    if (HEICS.includes(name)) return route.fulfill({ body: readFileSync(join(REFERENCE, name)) });
-    return route.fulfill({ status: 404 });
-  });
-  await page.goto("/__bench/");
-  await page.addScriptTag({ content: helpers });
+  const files: Record<string, () => Buffer> = {};
+  for (const name of JPEGS) files[name] = () => photo(name);
+  for (const name of HEICS) files[name] = () => readFileSync(join(REFERENCE, name));
+  await wasmToolPage(page, PKG, files);
   const rows = await page.evaluate(
     async ({ names, runs, floor }) => {
       const w = window as any;

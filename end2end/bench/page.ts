@@ -43,6 +43,27 @@ export async function benchPage(page: Page, files: Record<string, Buffer>): Prom
   await page.waitForFunction(() => document.title === "ready");
 }
 
+/**
+ * A bench page with no app behind it, for a WASM tool built apart
+ * (`jpeg-scale/`, `mozjpeg/`): `/__bench/pkg/<file>` from `pkg`,
+ * `/__bench/f/<name>` from `files`, and the in-page helpers below.
+ */
+export async function wasmToolPage(page: Page, pkg: string, files: Record<string, () => Buffer>): Promise<void> {
+  await page.route("**/__bench/**", (route) => {
+    const path = new URL(route.request().url()).pathname;
+    const name = path.split("/").pop() ?? "";
+    if (path === "/__bench/") return route.fulfill({ contentType: "text/html", body: "<!doctype html><title>bench</title>" });
+    if (path.startsWith("/__bench/pkg/")) {
+      const type = name.endsWith(".wasm") ? "application/wasm" : "text/javascript";
+      return route.fulfill({ contentType: type, body: readFileSync(join(pkg, name)) });
+    }
+    const file = path.startsWith("/__bench/f/") ? files[name] : undefined;
+    return file ? route.fulfill({ body: file() }) : route.fulfill({ status: 404 });
+  });
+  await page.goto("/__bench/");
+  await page.addScriptTag({ content: helpers });
+}
+
 /** In-page helpers: SSIM on luma (8×8 windows, standard constants) and loading. */
 export const helpers = `
 window.lumaOf = async (blobOrBitmap, w, h) => {
