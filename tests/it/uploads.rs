@@ -609,6 +609,22 @@ async fn a_cancelled_upload_leaves_nothing_and_frees_its_place(mut vars: Vec<(St
     assert!(app.state.sessions.image(&session_key(&desktop), &first_id).await.unwrap().is_none());
     assert_eq!(register(&app, &phone, &first_id).await.0, 404, "a cancelled upload cannot be registered");
     assert_eq!(cancel(first_id.clone(), &phone).await.0, 200, "cancelling again is harmless");
+    // Removed while its bytes were on their way: the phone cancels at once,
+    // and again when the PUT ends. Local disk refuses the late PUT (the slot
+    // is closed); S3 takes it, and the second cancel deletes it there and then.
+    let ticket = upload(&app, &phone, "image/jpeg", jpeg(28, 20)).await;
+    let late_id = ticket["imageId"].as_str().unwrap().to_owned();
+    assert_eq!(cancel(late_id.clone(), &phone).await.0, 200);
+    let landed = common::signed_put_status(&app.http, &ticket, jpeg(28, 20)).await;
+    assert!(landed == 200 || landed == 410, "{landed}");
+    assert_eq!(cancel(late_id.clone(), &phone).await.0, 200);
+    let left = app.state.blobs.list(&dir).await.unwrap();
+    assert!(!left.iter().any(|k| k.contains(late_id.as_str())), "the late PUT's bytes are deleted: {left:?}");
+    assert_eq!(
+        cancel("../../elsewhere".into(), &phone).await.0,
+        200,
+        "an id that is no image id touches nothing"
+    );
     // Its place is free again.
     let third = upload(&app, &phone, "image/jpeg", jpeg(24, 24)).await;
 

@@ -37,7 +37,18 @@ pub async fn cancel(state: &AppState, access: &Access, image_id: &str) -> Result
         let record = match state.sessions.image(&access.session_key, image_id).await? {
             Some(r) if visible_to(access, &r) => r,
             Some(_) => return Err(ApiError::NotFound),
-            None => return Ok(()),
+            // Cancelled already, or never reserved. A PUT that was on its
+            // way at the first cancel may have landed since (an S3 URL
+            // cannot be revoked): its bytes go now, not at the next sweep.
+            // Only an image id's own upload key in this session's folder,
+            // which no record owns, is touched.
+            None => {
+                if let Ok(id) = uuid::Uuid::try_parse(image_id) {
+                    let key = upload_key(&format!("{}/{id}", blob_dir(&access.session_key)));
+                    state.blobs.delete(&key).await?;
+                }
+                return Ok(());
+            }
         };
         if record.uploaded_at.is_some() {
             return Err(ApiError::Forbidden);
