@@ -88,7 +88,8 @@ for (const [engine, launch] of Object.entries(engines)) {
         const decoders = Object.fromEntries(
           kept.entries.map((e: any) => [
             `${e.summary.source} ${e.summary.width}×${e.summary.height}`,
-            e.summary.decodeWorkers > 1 ? `${e.summary.decoder} ×${e.summary.decodeWorkers}` : e.summary.decoder,
+            `${e.summary.decodeWorkers > 1 ? `${e.summary.decoder} ×${e.summary.decodeWorkers}` : e.summary.decoder}, ` +
+              `q ${e.summary.quality} after ${e.summary.sampleEncodes} sample encodes (SSIM ${e.summary.sampleSsim?.toFixed(4)})`,
           ]),
         );
         testInfo.annotations.push({ type: "decoders", description: JSON.stringify(decoders) });
@@ -97,6 +98,11 @@ for (const [engine, launch] of Object.entries(engines)) {
         for (const e of kept.entries) {
           // JPEG always by the browser; HEIC by the browser where it can (Safari), else by WASM.
           expect(e.summary.decoder).toBe(e.summary.source === "heif" ? HEIC_DECODER[engine] : "browser");
+          // The SSIM search ran, scoring this engine's own encodes of the
+          // sample (the search itself is checked in pipeline.spec.ts).
+          expect(e.summary.sampleEncodes).toBeGreaterThan(0);
+          expect(e.summary.sampleSsim).toBeGreaterThan(0.9);
+          expect(e.summary.sampleSsim).toBeLessThanOrEqual(1);
         }
         await d.clickButton("Continue");
         await d.waitForText("Photo 1 of 3", 10_000);

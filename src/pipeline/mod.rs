@@ -112,7 +112,9 @@ pub struct Summary {
     /// Encodes of the sample mosaic the SSIM search scored (0 when off).
     #[serde(default)]
     pub sample_encodes: u32,
-    /// The sample's SSIM at the quality used, when the search scored it.
+    /// The sample's SSIM at the quality the search chose (below the floor
+    /// only when even the top quality fell short); the byte cap may then
+    /// have lowered the quality used.
     #[serde(default)]
     pub sample_ssim: Option<f32>,
     /// True when the original file was sent untouched.

@@ -157,6 +157,8 @@ pub struct SsimSearch {
     /// until one is probed.
     hi: (u32, Option<f64>),
     max: u32,
+    /// The score at the top quality, once probed.
+    top: Option<f64>,
     probes: u32,
     next: Option<u32>,
 }
@@ -172,6 +174,7 @@ impl SsimSearch {
             lo: (min - 1, None),
             hi: (max, None),
             max,
+            top: None,
             probes: 0,
             next: Some(max),
         }
@@ -186,6 +189,9 @@ impl SsimSearch {
     pub fn record(&mut self, quality: f32, ssim: f64) {
         let p = percent(quality);
         self.probes += 1;
+        if p == self.max {
+            self.top = Some(ssim);
+        }
         if ssim >= self.goal {
             if p <= self.hi.0 {
                 self.hi = (p, Some(ssim));
@@ -217,9 +223,10 @@ impl SsimSearch {
         self.hi.0 as f32 / 100.0
     }
 
-    /// The mosaic's score at the chosen quality, when it was probed.
+    /// The mosaic's score at the chosen quality, once probed: below the
+    /// goal only when even the top quality fell short.
     pub fn score(&self) -> Option<f64> {
-        self.hi.1
+        self.hi.1.or(self.top.filter(|_| self.hi.0 == self.max))
     }
 
     /// Encodes of the mosaic so far.
@@ -266,6 +273,10 @@ mod tests {
     #[test]
     fn a_photo_that_cannot_reach_the_floor_takes_the_top_quality_in_one_probe() {
         assert_eq!(run(&targets(0.999), |_| 0.99), (0.95, 1));
+        // Its score is the top's, short of the floor.
+        let mut s = SsimSearch::new(&targets(0.999));
+        s.record(0.95, 0.99);
+        assert_eq!((s.next_quality(), s.score()), (None, Some(0.99)));
     }
 
     #[test]
