@@ -205,3 +205,14 @@ fn secrets_do_not_appear_in_debug_output() {
     let c = load(&[("ALEX_CLIENT_SECRET", "hunter2-very-secret")]).unwrap();
     assert!(!format!("{c:?}").contains("hunter2"));
 }
+
+#[test]
+fn the_ssim_floor_defaults_can_be_turned_off_and_is_bounded() {
+    assert_eq!(load(&[]).unwrap().pipeline.ssim_floor, 0.991);
+    assert_eq!(load(&[("PIPELINE_SSIM_FLOOR", "0.985")]).unwrap().pipeline.ssim_floor, 0.985);
+    assert_eq!(load(&[("PIPELINE_SSIM_FLOOR", "0")]).unwrap().pipeline.ssim_floor, 0.0);
+    for bad in ["1", "1.5", "0.5", "-0.99", "high", "NaN"] {
+        let e = load(&[("PIPELINE_SSIM_FLOOR", bad)]).unwrap_err();
+        assert!(e.to_string().contains("PIPELINE_SSIM_FLOOR"), "{bad}: {e}");
+    }
+}
