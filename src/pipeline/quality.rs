@@ -91,7 +91,9 @@ impl QualitySearch {
             || (self.floor_size.is_some() && !fits)
             || close
             || self.encodes >= self.max_encodes
-            || self.hi - self.lo < TOLERANCE;
+            // A narrow bracket is done only once its low end is known:
+            // the floor is always tried before shrinking.
+            || (self.hi - self.lo < TOLERANCE && (self.lo_size.is_some() || self.floor_size.is_some()));
         self.next = if done { None } else { Some(self.guess()) };
     }
 
@@ -227,6 +229,15 @@ mod tests {
         assert!(bytes <= 1_000_000 && bytes as f64 >= 0.9 * 1_000_000.0, "{bytes}");
         assert!(quality > 0.82, "{quality}");
         assert!(n <= 3, "{n} encodes");
+    }
+
+    #[test]
+    fn a_top_just_above_the_floor_still_tries_the_floor_before_shrinking() {
+        // The SSIM search chose 61 %, a hair over the 60 % floor; 61 % is too
+        // big, 60 % fits.
+        let t = Targets { max_quality: 0.61, ..Targets::default() };
+        let (out, n) = run(&t, |q| if q > 0.605 { 1_050_000 } else { 990_000 });
+        assert_eq!((out, n), (Outcome::Fits { quality: 0.6, bytes: 990_000 }, 2));
     }
 
     #[test]

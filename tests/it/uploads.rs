@@ -620,11 +620,16 @@ async fn a_cancelled_upload_leaves_nothing_and_frees_its_place(mut vars: Vec<(St
     assert_eq!(cancel(late_id.clone(), &phone).await.0, 200);
     let left = app.state.blobs.list(&dir).await.unwrap();
     assert!(!left.iter().any(|k| k.contains(late_id.as_str())), "the late PUT's bytes are deleted: {left:?}");
-    assert_eq!(
-        cancel("../../elsewhere".into(), &phone).await.0,
-        200,
-        "an id that is no image id touches nothing"
-    );
+    // An id that is no image id, or another spelling of a live one (here
+    // the desktop's pending upload, upper-cased), touches nothing.
+    let desktops_pending = upload(&app, &desktop, "image/jpeg", jpeg(18, 18)).await;
+    let pending_id = desktops_pending["imageId"].as_str().unwrap().to_owned();
+    let before = app.state.blobs.list(&dir).await.unwrap();
+    for other in ["../../elsewhere".to_owned(), pending_id.to_uppercase(), pending_id.replace('-', "")] {
+        assert_eq!(cancel(other.clone(), &phone).await.0, 200, "{other}");
+        assert_eq!(app.state.blobs.list(&dir).await.unwrap(), before, "{other} touched nothing");
+    }
+    assert_eq!(cancel(pending_id, &desktop).await.0, 200);
     // Its place is free again.
     let third = upload(&app, &phone, "image/jpeg", jpeg(24, 24)).await;
 

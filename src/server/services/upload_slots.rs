@@ -40,10 +40,13 @@ pub async fn cancel(state: &AppState, access: &Access, image_id: &str) -> Result
             // Cancelled already, or never reserved. A PUT that was on its
             // way at the first cancel may have landed since (an S3 URL
             // cannot be revoked): its bytes go now, not at the next sweep.
-            // Only an image id's own upload key in this session's folder,
-            // which no record owns, is touched.
+            // Only an id exactly as the server spells its ids (another
+            // spelling of a live id finds no record, and must not reach its
+            // bytes), and only its upload key in this session's folder.
             None => {
-                if let Ok(id) = uuid::Uuid::try_parse(image_id) {
+                let canonical =
+                    uuid::Uuid::try_parse(image_id).ok().filter(|id| id.hyphenated().to_string() == image_id);
+                if let Some(id) = canonical {
                     let key = upload_key(&format!("{}/{id}", blob_dir(&access.session_key)));
                     state.blobs.delete(&key).await?;
                 }
