@@ -82,7 +82,9 @@ for (const [engine, launch] of Object.entries(engines)) {
         // Which decoder each photo took (and, for a HEIC, in how many of the
         // pool's workers), from the summaries the phone keeps.
         let kept = await d.kept();
-        for (const until = Date.now() + 10_000; kept.entries.length < 3 && Date.now() < until; kept = await d.kept()) {
+        // The last HEIC may still be in the pipeline (one HEIC at a time, in a
+        // development build of the worker): wait for its record.
+        for (const until = Date.now() + 30_000; kept.entries.length < 3 && Date.now() < until; kept = await d.kept()) {
           await new Promise((r) => setTimeout(r, 100));
         }
         const decoders = Object.fromEntries(
