@@ -31,7 +31,8 @@ pub struct Output {
     pub source: SourceFormat,
 }
 
-fn encode_jpeg(img: &DynamicImage, quality: f32) -> Vec<u8> {
+/// A baseline JPEG of `img` at `quality` (0–1), with no metadata.
+pub fn encode_jpeg(img: &DynamicImage, quality: f32) -> Vec<u8> {
     let mut out = Vec::new();
     let q = (quality * 100.0).round().clamp(1.0, 100.0) as u8;
     let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q);
@@ -48,6 +49,16 @@ pub fn prepare(bytes: &[u8], t: &Targets) -> Result<DynamicImage, PipelineError>
         SourceFormat::Jpeg => jpeg_exif(bytes).map(parse).unwrap_or_default().orientation.unwrap_or(1),
         _ => 1,
     };
+    prepare_as(bytes, source, orientation, t)
+}
+
+/// [`prepare`], with the format and EXIF orientation already read.
+fn prepare_as(
+    bytes: &[u8],
+    source: SourceFormat,
+    orientation: u16,
+    t: &Targets,
+) -> Result<DynamicImage, PipelineError> {
     let format = match source {
         SourceFormat::Jpeg => Some(ImageFormat::Jpeg),
         SourceFormat::Png => Some(ImageFormat::Png),
@@ -84,7 +95,15 @@ pub fn sample_quality(img: &DynamicImage, t: &Targets) -> f32 {
     if t.ssim_floor <= 0.0 {
         return t.max_quality;
     }
-    let rgba = img.to_rgba8();
+    // Prepared pixels are RGBA already: no copy of the whole photo.
+    let converted;
+    let rgba = match img.as_rgba8() {
+        Some(rgba) => rgba,
+        None => {
+            converted = img.to_rgba8();
+            &converted
+        }
+    };
     let sample = Sample::new(rgba.width(), rgba.height());
     let pixels = sample.cut(rgba.as_raw(), rgba.width());
     let reference = luma(&pixels);
@@ -122,7 +141,8 @@ pub fn process(bytes: &[u8], t: &Targets) -> Result<Output, PipelineError> {
             source,
         });
     }
-    let out = compress(prepare(bytes, t)?, source, t)?;
+    let prepared = prepare_as(bytes, source, info.orientation.unwrap_or(1), t)?;
+    let out = compress(prepared, source, t)?;
     Ok(Output { captured: info.captured, ..out })
 }
 

@@ -159,6 +159,12 @@ impl TestApp {
         self.post("/api/medtech/session", body, &Auth::Cookie(cookie.to_owned())).await
     }
 
+    /// A phone on the desktop session's link: a new phone token, as a bearer.
+    pub async fn phone(&self, desktop: &Auth) -> Auth {
+        let (_, grant) = self.post("/api/medtech/session/mobile-token", serde_json::json!({}), desktop).await;
+        Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned())
+    }
+
     /// Calls a JSON API endpoint with optional extra header; returns status and body.
     pub async fn post(&self, path: &str, body: Value, auth: &Auth) -> (u16, Value) {
         let req = auth.apply(self.http.post(self.url(path)).json(&body));

@@ -168,8 +168,7 @@ async fn in_scan_mode_the_photographs_filed_as_documents_are_listed_too() {
 async fn a_retake_guide_reaches_only_the_phone_with_a_url_that_expires_in_minutes() {
     let (app, _sandbox) = app_and_sandbox(&[]).await;
     let desktop = Auth::Cookie(app.launch(MERE).await);
-    let (_, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
-    let phone = Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+    let phone = app.phone(&desktop).await;
     assert_eq!(app.get(GUIDE, &phone).await, (200, Value::Null), "no retake asked for");
 
     let ask = |id: &str| json!({"resourceType": "Media", "resourceId": id});

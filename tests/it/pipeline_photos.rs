@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clinical_images::pipeline::exif::{jpeg_exif, parse};
 use clinical_images::pipeline::format::detect;
-use clinical_images::pipeline::native::{compress, prepare, process, sample_quality};
+use clinical_images::pipeline::native::{compress, encode_jpeg, prepare, process, sample_quality};
 use clinical_images::pipeline::ssim::{luma, ssim};
 use clinical_images::pipeline::strip::{dimensions, has_metadata};
 use clinical_images::pipeline::{PipelineError, Targets};
@@ -87,15 +87,6 @@ fn whole_ssim((reference, width): (&[f32], u32), jpeg: &[u8]) -> f64 {
     ssim(reference, &luma(decoded.to_rgba8().as_raw()), width as usize)
 }
 
-fn jpeg_at(img: &image::DynamicImage, quality: f32) -> Vec<u8> {
-    let mut out = Vec::new();
-    let q = (quality * 100.0).round() as u8;
-    img.to_rgb8()
-        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q))
-        .unwrap();
-    out
-}
-
 /// The quality search, scored on a sample mosaic, meets its SSIM floor on
 /// the whole of every fixture photo: at the quality it picks, the photo
 /// scores at least the floor, one percent lower it would not (so the floor,
@@ -133,7 +124,7 @@ fn the_quality_search_meets_its_ssim_floor_on_every_fixture_photo() {
             if quality < chosen {
                 // The byte cap, not the floor: the chosen quality is too big.
                 assert!(
-                    jpeg_at(&prepared, chosen).len() as u64 > t.max_bytes,
+                    encode_jpeg(&prepared, chosen).len() as u64 > t.max_bytes,
                     "{name}: {quality} < {chosen}"
                 );
                 continue;
@@ -144,7 +135,7 @@ fn the_quality_search_meets_its_ssim_floor_on_every_fixture_photo() {
             }
             assert!(score >= floor, "{name}: SSIM {score:.4} below the floor {floor} at {quality}");
             if quality > t.min_quality {
-                let below = whole_ssim(reference, &jpeg_at(&prepared, quality - 0.01));
+                let below = whole_ssim(reference, &encode_jpeg(&prepared, quality - 0.01));
                 // One percent lower falls short (allowing the sample's
                 // margin and its estimate's error).
                 assert!(below < floor + 0.002, "{name}: {below:.4} at {} also meets {floor}", quality - 0.01);

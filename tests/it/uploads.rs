@@ -246,8 +246,7 @@ async fn an_idle_token_expires() {
     vars.push(("MOBILE_TOKEN_TTL_SECS".into(), "1".into()));
     let app = TestApp::start(vars).await;
     let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
-    let (_, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
-    let phone = Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+    let phone = app.phone(&desktop).await;
     tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
     let (s, body) = app.post("/api/medtech/session/token", json!({}), &phone).await;
     assert_eq!((s, body), (401, json!({"kind": "token", "detail": "notFound"})));
@@ -348,8 +347,7 @@ async fn phone_requests_are_rate_limited_per_token() {
     ])
     .await;
     let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
-    let (_, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
-    let phone = Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+    let phone = app.phone(&desktop).await;
     for _ in 0..3 {
         assert_eq!(app.post("/api/medtech/session/token", json!({}), &phone).await.0, 200);
     }
@@ -401,8 +399,7 @@ async fn a_phones_photos_list_in_the_order_they_were_picked_not_sent() {
     for vars in [service_vars(), vec![]] {
         let app = TestApp::start(vars).await;
         let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
-        let (_, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
-        let phone = Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+        let phone = app.phone(&desktop).await;
         assert_eq!(app.post("/api/medtech/session/token", json!({}), &phone).await.0, 200);
 
         // The phone's clock is an hour behind; it picked three photos within
@@ -576,8 +573,7 @@ async fn a_cancelled_upload_leaves_nothing_and_frees_its_place(mut vars: Vec<(St
     vars.push(("MAX_PENDING_UPLOADS_PER_PHONE".into(), "2".into()));
     let app = TestApp::start(vars).await;
     let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
-    let (_, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
-    let phone = Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+    let phone = app.phone(&desktop).await;
     let dir = blob_dir(&session_key(&desktop)).to_owned();
     let cancel = |id: String, auth: &Auth| {
         let auth = match auth {
@@ -680,8 +676,7 @@ async fn an_abandoned_review_leaves_no_bytes_once_its_uploads_expire() {
     vars.push(("BLOB_SWEEP_SECS".into(), "1".into()));
     let app = TestApp::start(vars).await;
     let desktop = Auth::Cookie(app.launch(PATIENT_A).await);
-    let (_, grant) = app.post("/api/medtech/session/mobile-token", json!({}), &desktop).await;
-    let phone = Auth::Bearer(grant["mobileUrl"].as_str().unwrap().split("t=").nth(1).unwrap().to_owned());
+    let phone = app.phone(&desktop).await;
     let dir = blob_dir(&session_key(&desktop)).to_owned();
     for size in [20, 24, 28] {
         upload(&app, &phone, "image/jpeg", jpeg(size, size)).await;

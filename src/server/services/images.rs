@@ -13,7 +13,7 @@ use crate::server::app_state::AppState;
 use crate::server::services::auth::{Access, Actor, DesktopAccess};
 use crate::server::services::claims::{take_image_claim, with_image_claim};
 use crate::server::services::notify;
-use crate::server::services::upload_slots::{blob_dir, close_slot, delete_blobs, open_slot, upload_key};
+use crate::server::services::upload_slots::{blob_key, close_slot, delete_blobs, open_slot, upload_key};
 use crate::server::services::verify::{self, ACCEPTED_TYPES};
 use crate::server::stores::session_store::{ImageRecord, Reserve, ReserveLimits, Updated};
 use crate::server::support::clock::{parse_rfc3339, rfc3339, unix_now, unix_now_ms};
@@ -88,7 +88,7 @@ pub async fn presign(
         uploaded_at: None,
         metadata: ImageMetadata::default(),
         status: ImageStatus::Uploaded,
-        blob_key: format!("{}/{image_id}", blob_dir(&access.session_key)),
+        blob_key: blob_key(&access.session_key, &image_id),
         captured_at: None,
         sha256,
         original: None,

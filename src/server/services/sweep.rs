@@ -63,7 +63,7 @@ pub async fn sweep_session(state: &AppState, session_key: &SessionKey) -> Result
         }
         // A reservation's upload, until the reservation lapses: then its
         // bytes (a review the GP walked away from) are orphans too.
-        if !record.reservation_expired(now_ms, reservation_ttl) && record.uploaded_at.is_none() {
+        if record.reservation_open(now_ms, reservation_ttl) {
             live.insert(upload_key(&record.blob_key));
         }
     }

@@ -45,10 +45,9 @@ pub async fn cancel(state: &AppState, access: &Access, image_id: &str) -> Result
             // bytes), and only its upload key in this session's folder.
             None => {
                 let canonical =
-                    uuid::Uuid::try_parse(image_id).ok().filter(|id| id.hyphenated().to_string() == image_id);
-                if let Some(id) = canonical {
-                    let key = upload_key(&format!("{}/{id}", blob_dir(&access.session_key)));
-                    state.blobs.delete(&key).await?;
+                    uuid::Uuid::try_parse(image_id).is_ok_and(|id| id.hyphenated().to_string() == image_id);
+                if canonical {
+                    state.blobs.delete(&upload_key(&blob_key(&access.session_key, image_id))).await?;
                 }
                 return Ok(());
             }
@@ -68,6 +67,11 @@ pub async fn cancel(state: &AppState, access: &Access, image_id: &str) -> Result
 /// object's name never holds a whole session key.
 pub fn blob_dir(session_key: &str) -> &str {
     &session_key[..32.min(session_key.len())]
+}
+
+/// Where an image's bytes are stored once registered.
+pub fn blob_key(session_key: &str, image_id: &str) -> String {
+    format!("{}/{image_id}", blob_dir(session_key))
 }
 
 /// Where an image's bytes are uploaded: beside its stored key, never it.

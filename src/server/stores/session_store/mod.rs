@@ -147,6 +147,12 @@ impl ImageRecord {
             && self.created_ms.saturating_add(u64::try_from(reservation_ttl.as_millis()).unwrap_or(u64::MAX))
                 < now_ms
     }
+
+    /// A reservation (no bytes registered yet) still within its upload URL
+    /// and grace, at `now_ms`: its upload may still arrive.
+    pub fn reservation_open(&self, now_ms: u64, reservation_ttl: Duration) -> bool {
+        self.uploaded_at.is_none() && !self.reservation_expired(now_ms, reservation_ttl)
+    }
 }
 
 /// Puts a session's images in the order they were picked.
